@@ -1,0 +1,40 @@
+"""The Typer application and its error handling."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from shipyard.cli import pipelines, projects
+from shipyard.cli.console import errors
+from shipyard.errors import ShipyardError
+
+
+class _ShipyardGroup(TyperGroup):
+    """Turns every ``ShipyardError`` into one red line and exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ShipyardError as exc:
+            errors.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+            raise typer.Exit(1) from None
+
+
+app = typer.Typer(
+    cls=_ShipyardGroup,
+    help="shipyard: take machine-learning models to production and keep them healthy.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode="rich",
+)
+projects.register(app)
+pipelines.register(app)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,214 @@
+"""``shipyard run``, ``shipyard runs`` and ``shipyard lineage``."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Group
+from rich.live import Live
+from rich.table import Table
+from rich.tree import Tree
+
+from shipyard.cli.console import console, seconds, size, styled_status, when
+from shipyard.pipeline import Pipeline, RunResult, StepResult, load_pipeline
+from shipyard.project import Project
+from shipyard.store import ArtifactRecord, ExecutionRecord, LineageGraph, RunRecord
+
+
+def _steps_table(pipeline: Pipeline, results: dict[str, StepResult]) -> Table:
+    table = Table(title=f"pipeline [bold]{pipeline.name}[/]", title_justify="left")
+    table.add_column("step")
+    table.add_column("status")
+    table.add_column("time", justify="right")
+    table.add_column("outputs / error", overflow="fold")
+    for step in pipeline.order():
+        result = results.get(step.name, StepResult(step.name))
+        detail = result.error or ", ".join(
+            f"{port}={a.type_name}:{a.digest[:10]}" for port, a in result.outputs.items()
+        )
+        status = styled_status(result.status)
+        if result.status == "cached" and result.cached_from is not None:
+            status += f" [dim](from execution {result.cached_from})[/]"
+        if result.attempts > 1:
+            status += f" [dim](attempt {result.attempts})[/]"
+        table.add_row(step.name, status, seconds(result.seconds), detail)
+    return table
+
+
+def run_with_progress(project: Project, pipeline: Pipeline, *, cache: bool | None) -> RunResult:
+    """Run a pipeline showing each step's status live; print the summary at the end."""
+    results: dict[str, StepResult] = {}
+    started = time.perf_counter()
+    with Live(_steps_table(pipeline, results), console=console, auto_refresh=False) as live:
+
+        def observe(result: StepResult) -> None:
+            results[result.name] = result
+            live.update(_steps_table(pipeline, results), refresh=True)
+
+        outcome = project.run(pipeline, cache=cache, observer=observe)
+        live.update(_steps_table(pipeline, outcome.steps), refresh=True)
+    ran = len(outcome.names("succeeded"))
+    cached = len(outcome.names("cached"))
+    summary = (
+        f"run [bold]{outcome.run.id}[/] {styled_status(outcome.run.status)} in "
+        f"{seconds(time.perf_counter() - started)}: {ran} ran, {cached} cached"
+    )
+    failed = outcome.names("failed")
+    skipped = outcome.names("skipped")
+    if failed:
+        summary += f", {len(failed)} failed, {len(skipped)} skipped"
+    console.print(summary)
+    return outcome
+
+
+def run(
+    target: Annotated[str, typer.Argument(help="MODULE:PIPELINE or path/file.py:PIPELINE")],
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Re-run every step.")] = False,
+) -> None:
+    """Run a pipeline defined in Python, showing each step's progress."""
+    with Project.open() as project:
+        pipeline = load_pipeline(target, folder=Path.cwd())
+        outcome = run_with_progress(project, pipeline, cache=False if no_cache else None)
+    outcome.raise_for_failure()
+
+
+def _runs_table(records: list[RunRecord]) -> Table:
+    table = Table(title="runs", title_justify="left")
+    for column in ("id", "pipeline", "status", "started", "duration", "code"):
+        table.add_column(column, justify="right" if column in ("id", "duration") else "left")
+    for record in records:
+        code = "-"
+        if record.code_version:
+            code = record.code_version[:10] + (" (dirty)" if record.code_dirty else "")
+        table.add_row(
+            str(record.id),
+            record.pipeline,
+            styled_status(record.status),
+            when(record.started_at),
+            seconds(record.duration),
+            code,
+        )
+    return table
+
+
+def _run_detail(record: RunRecord, steps: list[ExecutionRecord]) -> Group:
+    header = Table.grid(padding=(0, 2))
+    header.add_row("run", f"[bold]{record.id}[/] ({record.pipeline})")
+    header.add_row("status", styled_status(record.status))
+    header.add_row("started", when(record.started_at))
+    header.add_row("duration", seconds(record.duration))
+    code = record.code_version or "not in a git checkout"
+    if record.code_dirty:
+        code += " (uncommitted changes)"
+    header.add_row("code", code)
+    packages = record.environment.get("packages", {})
+    header.add_row(
+        "environment",
+        f"Python {record.environment.get('python', '?')}, "
+        + ", ".join(f"{name} {version}" for name, version in packages.items()),
+    )
+    if record.error:
+        header.add_row("error", f"[red]{record.error}[/]")
+    table = Table(title="steps", title_justify="left")
+    for column in ("step", "status", "time", "attempts", "params", "inputs", "outputs"):
+        table.add_column(column, overflow="fold")
+    for step in steps:
+        status = styled_status(step.status)
+        if step.cached_from_id is not None:
+            status += f" [dim](cache hit of execution {step.cached_from_id})[/]"
+        table.add_row(
+            step.step,
+            status,
+            seconds(step.duration),
+            str(step.attempts),
+            ", ".join(f"{k}={v!r}" for k, v in step.params.items()),
+            ", ".join(f"{port}={a.ref}" for port, a in step.inputs.items()),
+            ", ".join(f"{port}={a.ref}" for port, a in step.outputs.items()),
+        )
+    parts: list[Table | str] = [header, table]
+    for step in steps:
+        if step.status == "failed" and step.traceback:
+            parts.append(f"[bold red]step {step.step} failed:[/]\n{step.traceback.rstrip()}")
+    return Group(*parts)
+
+
+def runs(
+    run_id: Annotated[int | None, typer.Argument(help="Show this run in detail.")] = None,
+    limit: Annotated[int, typer.Option(help="How many runs to list.")] = 20,
+) -> None:
+    """List runs, or show one run with its steps, timings, cache hits and errors."""
+    with Project.open() as project:
+        if run_id is None:
+            console.print(_runs_table(project.runs(limit=limit)))
+        else:
+            console.print(_run_detail(project.run_record(run_id), project.run_steps(run_id)))
+
+
+def _artifact_label(artifact: ArtifactRecord) -> str:
+    return (
+        f"[cyan]{artifact.type_name}[/] {artifact.ref} [dim]sha256:{artifact.digest[:12]} "
+        f"{artifact.kind}, {size(artifact.size)}[/]"
+    )
+
+
+def _execution_label(execution: ExecutionRecord) -> str:
+    return (
+        f"[bold]step {execution.step}[/] [dim]execution {execution.id} of run "
+        f"{execution.run_id}[/] {styled_status(execution.status)}"
+    )
+
+
+def _lineage_tree(graph: LineageGraph, *, downstream: bool) -> Tree:
+    follow = graph.children if downstream else graph.parents
+    shown: set[str] = set()
+
+    def label(ref: str) -> str:
+        kind, _, number = ref.partition(":")
+        if kind == "artifact":
+            return _artifact_label(graph.artifacts[int(number)])
+        return _execution_label(graph.executions[int(number)])
+
+    def grow(tree: Tree, ref: str) -> None:
+        for next_ref in follow(ref):
+            if next_ref in shown:
+                tree.add(label(next_ref) + " [dim](shown above)[/]")
+                continue
+            shown.add(next_ref)
+            grow(tree.add(label(next_ref)), next_ref)
+
+    if graph.root.startswith("run:"):
+        tree = Tree(f"[bold]{graph.root.replace(':', ' ')}[/]")
+        consumed = {source for source, _ in graph.edges}
+        run_id = int(graph.root.partition(":")[2])
+        for execution in graph.executions.values():
+            node = f"execution:{execution.id}"
+            outputs_used = any(f"artifact:{a.id}" in consumed for a in execution.outputs.values())
+            if execution.run_id == run_id and not outputs_used:
+                shown.add(node)
+                grow(tree.add(label(node)), node)
+        return tree
+    tree = Tree(label(graph.root))
+    shown.add(graph.root)
+    grow(tree, graph.root)
+    return tree
+
+
+def lineage(
+    ref: Annotated[str, typer.Argument(help="run:ID, artifact:ID or a digest prefix")],
+    downstream: Annotated[
+        bool, typer.Option("--downstream", help="Show what was made from it instead.")
+    ] = False,
+) -> None:
+    """Show where an artifact or a run came from (or what was made from it) as a tree."""
+    with Project.open() as project:
+        graph = project.lineage(ref, direction="downstream" if downstream else "upstream")
+    console.print(_lineage_tree(graph, downstream=downstream))
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(run)
+    app.command()(runs)
+    app.command()(lineage)

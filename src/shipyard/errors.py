@@ -1,0 +1,146 @@
+"""The exceptions shipyard raises.
+
+Every error a user can meet is a ``ShipyardError``; library exceptions (SQLAlchemy,
+fsspec, pandas, the database drivers) are translated at the boundary and chained with
+``raise ... from exc``.  Context travels as attributes, the message says what to do next.
+
+    ShipyardError
+    ├── ConfigError                 shipyard.yaml or SHIPYARD_* settings are invalid
+    ├── ProjectNotFound             no shipyard.yaml in this folder or above
+    ├── StoreError                  the metadata database failed
+    │   ├── StoreUnavailable        cannot connect / the schema cannot be migrated
+    │   ├── StoreConflict           a write broke a uniqueness or integrity rule
+    │   └── RecordNotFound          a run, execution or artifact id does not exist
+    ├── ArtifactError               the artifact store failed
+    │   ├── ArtifactNotFound        no artifact with that digest
+    │   └── ArtifactCorrupted       stored bytes do not match their digest
+    ├── PipelineError               a pipeline could not be built or run
+    │   ├── PipelineValidationError the DAG is invalid (cycle, missing input, ...)
+    │   ├── ComponentError          a component is defined wrongly
+    │   └── StepFailed              a step raised; carries the step and its traceback
+    ├── DataError                   a table cannot be read or does not fit its schema
+    │   ├── SchemaMismatch          columns or types differ from the schema
+    │   └── ValidationFailed        ExampleValidator found anomalies of severity error
+    ├── RegistryError               the model registry refused an operation
+    │   └── ModelNotFound           unknown model name, version or alias
+    └── ServingError                the prediction server refused an operation
+        └── InvalidRequest          a request does not fit the model's inputs
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ShipyardError(Exception):
+    """Root of every error shipyard raises on purpose."""
+
+
+class ConfigError(ShipyardError):
+    """The project configuration is invalid."""
+
+
+class ProjectNotFound(ShipyardError):
+    """No shipyard project was found where one was expected."""
+
+
+class StoreError(ShipyardError):
+    """The metadata store failed."""
+
+
+class StoreUnavailable(StoreError):
+    """The metadata database cannot be reached or migrated."""
+
+
+class StoreConflict(StoreError):
+    """A write broke an integrity rule of the metadata store."""
+
+
+class RecordNotFound(StoreError):
+    """A record asked for by id does not exist."""
+
+
+class ArtifactError(ShipyardError):
+    """The artifact store failed."""
+
+
+class ArtifactNotFound(ArtifactError):
+    """No artifact with the given digest is stored."""
+
+    def __init__(self, message: str, *, digest: str) -> None:
+        super().__init__(message)
+        self.digest = digest
+
+
+class ArtifactCorrupted(ArtifactError):
+    """Stored bytes no longer match the digest they were stored under."""
+
+    def __init__(self, message: str, *, digest: str, actual: str) -> None:
+        super().__init__(message)
+        self.digest = digest
+        self.actual = actual
+
+
+class PipelineError(ShipyardError):
+    """A pipeline could not be built or run."""
+
+
+class PipelineValidationError(PipelineError):
+    """The pipeline's DAG is invalid; ``problems`` lists every finding."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+class ComponentError(PipelineError):
+    """A component is defined in a way the engine cannot run."""
+
+
+class StepFailed(PipelineError):
+    """A step raised an exception while it ran."""
+
+    def __init__(self, message: str, *, step: str, traceback: str = "") -> None:
+        super().__init__(message)
+        self.step = step
+        self.traceback = traceback
+
+
+class DataError(ShipyardError):
+    """A table cannot be read or does not fit what is expected of it."""
+
+
+class SchemaMismatch(DataError):
+    """Columns or types differ from the schema."""
+
+    def __init__(self, message: str, *, column: str | None = None) -> None:
+        super().__init__(message)
+        self.column = column
+
+
+class ValidationFailed(DataError):
+    """Data validation found anomalies of severity ``error``."""
+
+    def __init__(self, message: str, *, anomalies: list[Any]) -> None:
+        super().__init__(message)
+        self.anomalies = anomalies
+
+
+class RegistryError(ShipyardError):
+    """The model registry refused an operation."""
+
+
+class ModelNotFound(RegistryError):
+    """No model matches the given name, version or alias."""
+
+
+class ServingError(ShipyardError):
+    """The prediction server refused an operation."""
+
+
+class InvalidRequest(ServingError):
+    """A prediction request does not fit the model's inputs."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field

@@ -1,0 +1,98 @@
+"""Executors run tasks; the runner decides which and when.
+
+``LocalExecutor`` runs steps in a pool of worker processes on this machine.  The interface
+is small so that a distributed executor (Dask) can stand in: ``submit`` a picklable
+``Task``, get back a future of its ``TaskResult``.
+"""
+
+from __future__ import annotations
+
+import abc
+import ctypes
+import multiprocessing
+import signal
+import sys
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+from shipyard.pipeline.task import Task, TaskResult, execute_task
+
+_PR_SET_PDEATHSIG = 1
+
+
+class Executor(abc.ABC):
+    """Runs tasks somewhere and returns futures of their results."""
+
+    workers: int
+
+    def start(self) -> None:  # noqa: B027 - starting is optional for an executor
+        """Prepare workers before the first task (optional)."""
+
+    @abc.abstractmethod
+    def submit(self, task: Task) -> Future[TaskResult]:
+        """Start ``task``; the future resolves to its result (never to its exception)."""
+
+    def shutdown(self) -> None:  # noqa: B027 - nothing to release by default
+        """Release workers."""
+
+
+def _die_with_parent() -> None:
+    # A worker must not outlive a runner killed with SIGKILL (Linux only).
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _noop() -> None:
+    return None
+
+
+class LocalExecutor(Executor):
+    """A pool of ``workers`` processes on this machine."""
+
+    def __init__(self, workers: int = 2) -> None:
+        self.workers = workers
+        self._pool: ProcessPoolExecutor | None = None
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        methods = multiprocessing.get_all_start_methods()
+        context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+        return ProcessPoolExecutor(
+            max_workers=self.workers, mp_context=context, initializer=_die_with_parent
+        )
+
+    def start(self) -> None:
+        if self._pool is None:
+            self._pool = self._new_pool()
+            # Start the processes now, before the caller starts threads of its own.
+            self._pool.submit(_noop).result()
+
+    def submit(self, task: Task) -> Future[TaskResult]:
+        if self._pool is None:
+            self.start()
+        assert self._pool is not None
+        try:
+            inner = self._pool.submit(execute_task, task)
+        except BrokenProcessPool:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = self._new_pool()
+            inner = self._pool.submit(execute_task, task)
+        outer: Future[TaskResult] = Future()
+
+        def relay(done: Future[TaskResult]) -> None:
+            exc = done.exception()
+            if exc is None:
+                outer.set_result(done.result())
+            else:
+                outer.set_result(
+                    TaskResult(ok=False, error=f"the worker process died ({exc})", traceback="")
+                )
+
+        inner.add_done_callback(relay)
+        return outer
+
+    def shutdown(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None

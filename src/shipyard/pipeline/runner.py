@@ -1,0 +1,355 @@
+"""The runner: executes a pipeline's steps in dependency order, with caching and lineage.
+
+Independent branches run at the same time on the executor.  Before a step runs, its
+fingerprint — the component's identity and source, its parameters, the digests of its
+inputs and the engine version — is looked up: a successful earlier execution whose outputs
+are still stored makes the step a cache hit, recorded as such.  A failing step is retried
+as its component allows, then marked failed; the steps that depend on it are skipped and
+independent branches finish.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from shipyard.artifacts import ArtifactStore
+from shipyard.errors import StepFailed
+from shipyard.pipeline.component import ComponentSpec, Step
+from shipyard.pipeline.dag import Pipeline
+from shipyard.pipeline.environment import code_version, environment_info
+from shipyard.pipeline.executors import Executor, LocalExecutor
+from shipyard.pipeline.task import Task, TaskInput, TaskResult
+from shipyard.store import ArtifactRecord, ExecutionRecord, MetadataStore, RunRecord
+
+# Bump when a change to the engine must invalidate every cached result.
+ENGINE_VERSION = "1"
+DONE = ("succeeded", "cached")
+
+
+def fingerprint(
+    spec: ComponentSpec, params: dict[str, Any], input_digests: dict[str, str]
+) -> str:
+    """The cache key of a step."""
+    body = json.dumps(
+        {
+            "engine": ENGINE_VERSION,
+            "component": spec.ref,
+            "source": spec.source_digest,
+            "params": params,
+            "inputs": input_digests,
+        },
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+@dataclass
+class StepResult:
+    """Where one step of a run stands."""
+
+    name: str
+    status: str = "pending"
+    execution_id: int | None = None
+    outputs: dict[str, ArtifactRecord] = field(default_factory=dict)
+    attempts: int = 0
+    seconds: float | None = None
+    error: str | None = None
+    traceback: str | None = None
+    cached_from: int | None = None
+
+
+@dataclass
+class RunResult:
+    """The outcome of ``Runner.run``: the run's record and each step's result."""
+
+    run: RunRecord
+    steps: dict[str, StepResult]
+
+    @property
+    def succeeded(self) -> bool:
+        return self.run.status == "succeeded"
+
+    def names(self, status: str) -> list[str]:
+        """Names of the steps that ended with ``status``."""
+        return [name for name, step in self.steps.items() if step.status == status]
+
+    def output(self, step: str, port: str) -> ArtifactRecord:
+        """The artifact a step produced on one of its output ports."""
+        return self.steps[step].outputs[port]
+
+    def raise_for_failure(self) -> None:
+        """Raise ``StepFailed`` for the first failed step, if any."""
+        for step in self.steps.values():
+            if step.status == "failed":
+                raise StepFailed(
+                    f"step '{step.name}' failed: {step.error}",
+                    step=step.name,
+                    traceback=step.traceback or "",
+                )
+
+
+Observer = Callable[[StepResult], None]
+
+
+@dataclass
+class _Attempt:
+    step: Step
+    execution_id: int
+    number: int
+    started: float
+
+
+class Runner:
+    """Runs pipelines against one project's metadata and artifact stores.
+
+    ``executor`` defaults to a ``LocalExecutor`` with ``workers`` processes;
+    ``observer`` is called with a step's result each time its status changes.
+    """
+
+    def __init__(
+        self,
+        store: MetadataStore,
+        artifacts: ArtifactStore,
+        *,
+        workers: int = 2,
+        executor: Executor | None = None,
+        cache: bool = True,
+        observer: Observer | None = None,
+        code_folder: Path | None = None,
+    ) -> None:
+        self.store = store
+        self.artifacts = artifacts
+        self.executor = executor
+        self.workers = workers
+        self.cache = cache
+        self.observer = observer
+        self.code_folder = code_folder or Path.cwd()
+
+    def run(self, pipeline: Pipeline) -> RunResult:
+        """Validate and run ``pipeline``; return when every step has ended."""
+        params = pipeline.validate()
+        self.store.mark_crashed_runs()
+        commit, dirty = code_version(self.code_folder)
+        run = self.store.start_run(
+            pipeline.name,
+            params=params,
+            code_version=commit,
+            code_dirty=dirty,
+            environment=environment_info(),
+        )
+        own_executor = self.executor is None
+        executor = self.executor or LocalExecutor(self.workers)
+        execution = _RunExecution(self, executor, pipeline, params, run)
+        try:
+            execution.loop()
+        except BaseException:
+            self.store.abort_runs([run.id], status="failed", error="the run was interrupted")
+            raise
+        finally:
+            if own_executor:
+                executor.shutdown()
+        failed = execution.failed_steps()
+        error = None
+        if failed:
+            error = "; ".join(f"step '{s.name}' failed: {s.error}" for s in failed)
+        self.store.finish_run(run.id, status="failed" if failed else "succeeded", error=error)
+        return RunResult(run=self.store.get_run(run.id), steps=execution.results)
+
+
+class _RunExecution:
+    """The state of one run while it executes."""
+
+    def __init__(
+        self,
+        runner: Runner,
+        executor: Executor,
+        pipeline: Pipeline,
+        params: dict[str, dict[str, Any]],
+        run: RunRecord,
+    ) -> None:
+        self.runner = runner
+        self.store = runner.store
+        self.executor = executor
+        self.pipeline = pipeline
+        self.params = params
+        self.run = run
+        self.order = pipeline.order()
+        self.results = {step.name: StepResult(step.name) for step in self.order}
+        self.pending = list(self.order)
+        self.running: dict[Future[TaskResult], _Attempt] = {}
+        self.retries: list[tuple[float, _Attempt]] = []
+
+    def failed_steps(self) -> list[StepResult]:
+        return [result for result in self.results.values() if result.status == "failed"]
+
+    def _notify(self, result: StepResult) -> None:
+        if self.runner.observer is not None:
+            self.runner.observer(result)
+
+    def loop(self) -> None:
+        while self.pending or self.running or self.retries:
+            self._schedule_ready()
+            self._launch_due_retries()
+            if not self.running:
+                if self.retries:
+                    time.sleep(max(0.0, min(due for due, _ in self.retries) - time.monotonic()))
+                continue
+            timeout = None
+            if self.retries:
+                timeout = max(0.0, min(due for due, _ in self.retries) - time.monotonic())
+            done, _ = wait(list(self.running), timeout=timeout, return_when=FIRST_COMPLETED)
+            for future in done:
+                self._finish(self.running.pop(future), future.result())
+
+    def _schedule_ready(self) -> None:
+        for step in list(self.pending):
+            parents = [self.results[p.name] for p in self.pipeline.upstream_of(step)]
+            if any(parent.status in ("failed", "skipped") for parent in parents):
+                self.pending.remove(step)
+                self._skip(step, [p.name for p in parents if p.status in ("failed", "skipped")])
+            elif all(parent.status in DONE for parent in parents):
+                self.pending.remove(step)
+                self._launch(step)
+
+    def _skip(self, step: Step, because: list[str]) -> None:
+        result = self.results[step.name]
+        result.status = "skipped"
+        result.error = f"skipped because {', '.join(because)} did not succeed"
+        result.execution_id = self.store.start_execution(
+            self.run.id,
+            step=step.name,
+            component=step.component.ref,
+            fingerprint=None,
+            params=self.params[step.name],
+            inputs={},
+            status="skipped",
+        )
+        self._notify(result)
+
+    def _inputs(self, step: Step) -> dict[str, ArtifactRecord]:
+        return {
+            port: self.results[ref.step.name].outputs[ref.port]
+            for port, ref in step.inputs.items()
+        }
+
+    def _cache_hit(self, spec: ComponentSpec, key: str) -> ExecutionRecord | None:
+        for candidate in self.store.find_cached(key):
+            if set(candidate.outputs) != set(spec.outputs):
+                continue
+            if all(
+                self.runner.artifacts.exists(a.digest, "dir" if a.kind == "dir" else "file")
+                for a in candidate.outputs.values()
+            ):
+                return candidate
+        return None
+
+    def _launch(self, step: Step) -> None:
+        spec = step.component
+        params = self.params[step.name]
+        inputs = self._inputs(step)
+        key = fingerprint(spec, params, {port: a.digest for port, a in inputs.items()})
+        input_ids = {port: artifact.id for port, artifact in inputs.items()}
+        result = self.results[step.name]
+        if self.runner.cache and spec.cache:
+            hit = self._cache_hit(spec, key)
+            if hit is not None:
+                source = hit.cached_from_id or hit.id
+                result.execution_id = self.store.start_execution(
+                    self.run.id,
+                    step=step.name,
+                    component=spec.ref,
+                    fingerprint=key,
+                    params=params,
+                    inputs=input_ids,
+                    outputs={port: artifact.id for port, artifact in hit.outputs.items()},
+                    status="cached",
+                    cached_from_id=source,
+                )
+                result.status = "cached"
+                result.cached_from = source
+                result.outputs = dict(hit.outputs)
+                result.seconds = 0.0
+                self._notify(result)
+                return
+        execution_id = self.store.start_execution(
+            self.run.id,
+            step=step.name,
+            component=spec.ref,
+            fingerprint=key,
+            params=params,
+            inputs=input_ids,
+        )
+        self._submit(_Attempt(step, execution_id, 1, time.monotonic()))
+
+    def _submit(self, attempt: _Attempt) -> None:
+        step = attempt.step
+        result = self.results[step.name]
+        result.status = "running"
+        result.execution_id = attempt.execution_id
+        result.attempts = attempt.number
+        task = Task(
+            step=step.name,
+            component_ref=step.component.ref,
+            params=self.params[step.name],
+            inputs={
+                port: TaskInput(
+                    digest=artifact.digest,
+                    kind="dir" if artifact.kind == "dir" else "file",
+                    type_name=artifact.type_name,
+                    properties=artifact.properties,
+                )
+                for port, artifact in self._inputs(step).items()
+            },
+            outputs={port: p.type.type_name for port, p in step.component.outputs.items()},
+            artifacts=self.runner.artifacts,
+            attempt=attempt.number,
+        )
+        self.running[self.executor.submit(task)] = attempt
+        self._notify(result)
+
+    def _launch_due_retries(self) -> None:
+        now = time.monotonic()
+        due = [attempt for when, attempt in self.retries if when <= now]
+        self.retries = [(when, attempt) for when, attempt in self.retries if when > now]
+        for attempt in due:
+            self._submit(attempt)
+
+    def _finish(self, attempt: _Attempt, outcome: TaskResult) -> None:
+        step = attempt.step
+        spec = step.component
+        result = self.results[step.name]
+        result.seconds = time.monotonic() - attempt.started
+        if outcome.ok:
+            result.outputs = self.store.finish_execution(
+                attempt.execution_id,
+                status="succeeded",
+                attempts=attempt.number,
+                outputs=outcome.outputs,
+            )
+            result.status = "succeeded"
+        elif attempt.number <= spec.retries:
+            delay = spec.retry_backoff * 2 ** (attempt.number - 1)
+            result.status = "retrying"
+            result.error = outcome.error
+            next_attempt = _Attempt(step, attempt.execution_id, attempt.number + 1, attempt.started)
+            self.retries.append((time.monotonic() + delay, next_attempt))
+        else:
+            self.store.finish_execution(
+                attempt.execution_id,
+                status="failed",
+                attempts=attempt.number,
+                error=outcome.error,
+                traceback=outcome.traceback,
+            )
+            result.status = "failed"
+            result.error = outcome.error
+            result.traceback = outcome.traceback
+        self._notify(result)

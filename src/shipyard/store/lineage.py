@@ -1,0 +1,103 @@
+"""Lineage: which data and steps produced an artifact, and what was made from it.
+
+A cached step replays an earlier computation; lineage follows the execution that really
+computed an artifact (the earliest successful, non-cached one) so that re-running a
+pipeline does not multiply the graph.  A run's own graph includes its cached steps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from shipyard.store.metadata import INPUT, OUTPUT, MetadataStore
+from shipyard.store.records import ArtifactRecord, ExecutionRecord
+
+
+@dataclass
+class LineageGraph:
+    """Artifacts and executions joined by edges ``(from_ref, to_ref)``.
+
+    Refs are ``artifact:ID`` and ``execution:ID``; edges point the way data flowed.
+    """
+
+    root: str
+    artifacts: dict[int, ArtifactRecord] = field(default_factory=dict)
+    executions: dict[int, ExecutionRecord] = field(default_factory=dict)
+    edges: set[tuple[str, str]] = field(default_factory=set)
+
+    def parents(self, ref: str) -> list[str]:
+        return sorted(source for source, target in self.edges if target == ref)
+
+    def children(self, ref: str) -> list[str]:
+        return sorted(target for source, target in self.edges if source == ref)
+
+    def _add_execution(self, execution: ExecutionRecord) -> None:
+        self.executions[execution.id] = execution
+        node = f"execution:{execution.id}"
+        for artifact in execution.inputs.values():
+            self.artifacts[artifact.id] = artifact
+            self.edges.add((artifact.ref, node))
+        for artifact in execution.outputs.values():
+            self.artifacts[artifact.id] = artifact
+            self.edges.add((node, artifact.ref))
+
+
+def _producers(store: MetadataStore, artifact_ids: set[int]) -> list[ExecutionRecord]:
+    events = store.artifact_events(artifact_ids, direction=OUTPUT)
+    candidates = store.get_executions({execution_id for execution_id, _, _ in events})
+    chosen: dict[int, ExecutionRecord] = {}
+    for artifact_id in artifact_ids:
+        makers = [e for e in candidates if any(a.id == artifact_id for a in e.outputs.values())]
+        # Prefer the execution that computed the bytes over later cache replays.
+        computing = [e for e in makers if e.status == "succeeded"] or makers
+        if computing:
+            first = min(computing, key=lambda e: e.id)
+            chosen[first.id] = first
+    return list(chosen.values())
+
+
+def _walk_up(store: MetadataStore, graph: LineageGraph, frontier: set[int]) -> LineageGraph:
+    seen_artifacts: set[int] = set()
+    while frontier:
+        seen_artifacts |= frontier
+        producers = [e for e in _producers(store, frontier) if e.id not in graph.executions]
+        frontier = set()
+        for execution in producers:
+            graph._add_execution(execution)
+            frontier |= {a.id for a in execution.inputs.values()} - seen_artifacts
+    return graph
+
+
+def upstream(store: MetadataStore, root: ArtifactRecord | int) -> LineageGraph:
+    """The graph of everything an artifact (or every artifact of a run) came from.
+
+    ``root`` is an ``ArtifactRecord`` or a run id.
+    """
+    if isinstance(root, ArtifactRecord):
+        graph = LineageGraph(root=root.ref, artifacts={root.id: root})
+        return _walk_up(store, graph, {root.id})
+    graph = LineageGraph(root=f"run:{root}")
+    executions = store.run_executions(root)
+    for execution in executions:
+        graph._add_execution(execution)
+    made_here = {a.id for e in executions for a in e.outputs.values()}
+    consumed = {a.id for e in executions for a in e.inputs.values()}
+    return _walk_up(store, graph, consumed - made_here)
+
+
+def downstream(store: MetadataStore, root: ArtifactRecord) -> LineageGraph:
+    """The graph of everything computed from an artifact."""
+    graph = LineageGraph(root=root.ref, artifacts={root.id: root})
+    frontier = {root.id}
+    seen: set[int] = set()
+    while frontier:
+        seen |= frontier
+        events = store.artifact_events(frontier, direction=INPUT)
+        consumers = store.get_executions({execution_id for execution_id, _, _ in events})
+        frontier = set()
+        for execution in consumers:
+            if execution.status == "cached" or execution.id in graph.executions:
+                continue
+            graph._add_execution(execution)
+            frontier |= {a.id for a in execution.outputs.values()} - seen
+    return graph

@@ -1,0 +1,439 @@
+"""The metadata store: runs, executions, artifacts, lineage events and properties.
+
+Every method is one transaction, so a record is either fully written or absent: a step's
+outputs, their artifacts and the events linking them are committed together with the
+step's final status.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from shipyard.errors import RecordNotFound
+from shipyard.store.database import Database
+from shipyard.store.records import ArtifactRecord, ExecutionRecord, RunRecord, StoredOutput
+from shipyard.store.tables import (
+    ArtifactRow,
+    EventRow,
+    ExecutionRow,
+    ProjectRow,
+    PropertyRow,
+    RunRow,
+    utcnow,
+)
+
+INPUT = "input"
+OUTPUT = "output"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class MetadataStore:
+    """Records of one project in a SQLite or PostgreSQL database.
+
+    >>> store = MetadataStore("sqlite:///.shipyard/metadata.db", root=tmp, project="demo")
+    ... # doctest: +SKIP
+    """
+
+    def __init__(self, url: str, *, root: Path, project: str) -> None:
+        self.database = Database(url, root=root)
+        self.database.migrate()
+        self.project = project
+        self.project_id = self._ensure_project(project)
+
+    def close(self) -> None:
+        self.database.dispose()
+
+    def _ensure_project(self, name: str) -> int:
+        with self.database.reading("looking up the project") as session:
+            found = session.scalar(select(ProjectRow.id).where(ProjectRow.name == name))
+        if found is not None:
+            return found
+        with self.database.writing(f"creating project '{name}'") as session:
+            found = session.scalar(select(ProjectRow.id).where(ProjectRow.name == name))
+            if found is not None:
+                return found
+            row = ProjectRow(name=name, created_at=utcnow())
+            session.add(row)
+            session.flush()
+            return row.id
+
+    # -- runs -----------------------------------------------------------------------
+
+    def start_run(
+        self,
+        pipeline: str,
+        *,
+        params: Mapping[str, Any],
+        code_version: str | None,
+        code_dirty: bool | None,
+        environment: Mapping[str, Any],
+    ) -> RunRecord:
+        with self.database.writing(f"starting a run of '{pipeline}'") as session:
+            row = RunRow(
+                project_id=self.project_id,
+                pipeline=pipeline,
+                status="running",
+                started_at=utcnow(),
+                params=dict(params),
+                code_version=code_version,
+                code_dirty=code_dirty,
+                environment=dict(environment),
+                host=socket.gethostname(),
+                pid=os.getpid(),
+            )
+            session.add(row)
+            session.flush()
+            return self._run_record(row)
+
+    def finish_run(self, run_id: int, *, status: str, error: str | None = None) -> None:
+        with self.database.writing(f"finishing run {run_id}") as session:
+            session.execute(
+                update(RunRow)
+                .where(RunRow.id == run_id)
+                .values(status=status, error=error, finished_at=utcnow())
+            )
+
+    def mark_crashed_runs(self) -> list[int]:
+        """Mark runs of this host whose runner process died as ``crashed``."""
+        with self.database.reading("looking for abandoned runs") as session:
+            candidates = session.execute(
+                select(RunRow.id, RunRow.pid).where(
+                    RunRow.project_id == self.project_id,
+                    RunRow.status == "running",
+                    RunRow.host == socket.gethostname(),
+                )
+            ).all()
+        dead = [run_id for run_id, pid in candidates if not _pid_alive(pid)]
+        if dead:
+            self.abort_runs(dead, status="crashed", error="the runner process died")
+        return dead
+
+    def abort_runs(self, run_ids: list[int], *, status: str, error: str) -> None:
+        """End unfinished runs and their running steps with ``status`` and ``error``."""
+        with self.database.writing("ending unfinished runs") as session:
+            now = utcnow()
+            session.execute(
+                update(RunRow)
+                .where(RunRow.id.in_(run_ids), RunRow.status == "running")
+                .values(status=status, error=error, finished_at=now)
+            )
+            session.execute(
+                update(ExecutionRow)
+                .where(ExecutionRow.run_id.in_(run_ids), ExecutionRow.status == "running")
+                .values(status="failed", error=error, finished_at=now)
+            )
+
+    def get_run(self, run_id: int) -> RunRecord:
+        with self.database.reading(f"reading run {run_id}") as session:
+            row = session.get(RunRow, run_id)
+            if row is None or row.project_id != self.project_id:
+                raise RecordNotFound(f"run {run_id} does not exist; `shipyard runs` lists runs")
+            return self._run_record(row)
+
+    def list_runs(self, *, limit: int = 50, pipeline: str | None = None) -> list[RunRecord]:
+        query = select(RunRow).where(RunRow.project_id == self.project_id)
+        if pipeline is not None:
+            query = query.where(RunRow.pipeline == pipeline)
+        query = query.order_by(RunRow.id.desc()).limit(limit)
+        with self.database.reading("listing runs") as session:
+            return [self._run_record(row) for row in session.scalars(query)]
+
+    def _run_record(self, row: RunRow) -> RunRecord:
+        return RunRecord(
+            id=row.id,
+            project=self.project,
+            pipeline=row.pipeline,
+            status=row.status,
+            started_at=row.started_at,
+            finished_at=row.finished_at,
+            params=row.params,
+            code_version=row.code_version,
+            code_dirty=row.code_dirty,
+            environment=row.environment,
+            host=row.host,
+            pid=row.pid,
+            error=row.error,
+        )
+
+    # -- executions -----------------------------------------------------------------
+
+    def start_execution(
+        self,
+        run_id: int,
+        *,
+        step: str,
+        component: str,
+        fingerprint: str | None,
+        params: Mapping[str, Any],
+        inputs: Mapping[str, int],
+        status: str = "running",
+        cached_from_id: int | None = None,
+        outputs: Mapping[str, int] | None = None,
+    ) -> int:
+        """Record a step starting (or, with ``status='cached'``, a whole cache hit)."""
+        now = utcnow()
+        finished = status in ("cached", "skipped")
+        with self.database.writing(f"recording step '{step}'") as session:
+            row = ExecutionRow(
+                run_id=run_id,
+                step=step,
+                component=component,
+                fingerprint=fingerprint,
+                status=status,
+                cached_from_id=cached_from_id,
+                params=dict(params),
+                attempts=0,
+                started_at=now,
+                finished_at=now if finished else None,
+            )
+            session.add(row)
+            session.flush()
+            self._add_events(session, row.id, INPUT, inputs)
+            self._add_events(session, row.id, OUTPUT, outputs or {})
+            return row.id
+
+    def finish_execution(
+        self,
+        execution_id: int,
+        *,
+        status: str,
+        attempts: int,
+        outputs: Mapping[str, StoredOutput] | None = None,
+        error: str | None = None,
+        traceback: str | None = None,
+    ) -> dict[str, ArtifactRecord]:
+        """Record a step's end; its outputs are registered in the same transaction."""
+        with self.database.writing(f"finishing execution {execution_id}") as session:
+            registered = {
+                port: self._register_artifact(session, output)
+                for port, output in (outputs or {}).items()
+            }
+            self._add_events(
+                session, execution_id, OUTPUT, {port: row.id for port, row in registered.items()}
+            )
+            session.execute(
+                update(ExecutionRow)
+                .where(ExecutionRow.id == execution_id)
+                .values(
+                    status=status,
+                    attempts=attempts,
+                    error=error,
+                    traceback=traceback,
+                    finished_at=utcnow(),
+                )
+            )
+            records = {}
+            for port, row in registered.items():
+                props = (outputs or {})[port].properties
+                self._set_properties(session, "artifact", row.id, props)
+                records[port] = self._artifact_record(row, self._properties(session, "artifact", row.id))
+            return records
+
+    def _register_artifact(self, session: Session, output: StoredOutput) -> ArtifactRow:
+        existing = session.scalar(
+            select(ArtifactRow).where(
+                ArtifactRow.project_id == self.project_id,
+                ArtifactRow.type_name == output.type_name,
+                ArtifactRow.digest == output.digest,
+            )
+        )
+        if existing is not None:
+            return existing
+        row = ArtifactRow(
+            project_id=self.project_id,
+            type_name=output.type_name,
+            digest=output.digest,
+            kind=output.kind,
+            size=output.size,
+            uri=output.uri,
+            created_at=utcnow(),
+        )
+        session.add(row)
+        session.flush()
+        return row
+
+    @staticmethod
+    def _add_events(
+        session: Session, execution_id: int, direction: str, artifacts: Mapping[str, int]
+    ) -> None:
+        session.add_all(
+            EventRow(execution_id=execution_id, artifact_id=artifact_id, direction=direction, port=port)
+            for port, artifact_id in artifacts.items()
+        )
+
+    def find_cached(self, fingerprint: str) -> list[ExecutionRecord]:
+        """Earlier successful executions with this fingerprint, newest first."""
+        query = (
+            select(ExecutionRow)
+            .join(RunRow, RunRow.id == ExecutionRow.run_id)
+            .where(
+                RunRow.project_id == self.project_id,
+                ExecutionRow.fingerprint == fingerprint,
+                ExecutionRow.status.in_(["succeeded", "cached"]),
+            )
+            .order_by(ExecutionRow.id.desc())
+            .limit(3)
+        )
+        with self.database.reading("looking up the cache") as session:
+            rows = list(session.scalars(query))
+            return self._execution_records(session, rows)
+
+    def run_executions(self, run_id: int) -> list[ExecutionRecord]:
+        self.get_run(run_id)
+        query = select(ExecutionRow).where(ExecutionRow.run_id == run_id).order_by(ExecutionRow.id)
+        with self.database.reading(f"reading the steps of run {run_id}") as session:
+            return self._execution_records(session, list(session.scalars(query)))
+
+    def get_executions(self, execution_ids: Iterable[int]) -> list[ExecutionRecord]:
+        ids = list(execution_ids)
+        query = select(ExecutionRow).where(ExecutionRow.id.in_(ids)).order_by(ExecutionRow.id)
+        with self.database.reading("reading executions") as session:
+            return self._execution_records(session, list(session.scalars(query)))
+
+    def _execution_records(
+        self, session: Session, rows: list[ExecutionRow]
+    ) -> list[ExecutionRecord]:
+        if not rows:
+            return []
+        ids = [row.id for row in rows]
+        events = session.execute(
+            select(EventRow.execution_id, EventRow.direction, EventRow.port, ArtifactRow)
+            .join(ArtifactRow, ArtifactRow.id == EventRow.artifact_id)
+            .where(EventRow.execution_id.in_(ids))
+        ).all()
+        properties = self._properties_of(session, "artifact", {event[3].id for event in events})
+        io: dict[int, dict[str, dict[str, ArtifactRecord]]] = {
+            row_id: {INPUT: {}, OUTPUT: {}} for row_id in ids
+        }
+        for execution_id, direction, port, artifact in events:
+            record = self._artifact_record(artifact, properties.get(artifact.id, {}))
+            io[execution_id][direction][port] = record
+        return [
+            ExecutionRecord(
+                id=row.id,
+                run_id=row.run_id,
+                step=row.step,
+                component=row.component,
+                fingerprint=row.fingerprint,
+                status=row.status,
+                cached_from_id=row.cached_from_id,
+                params=row.params,
+                attempts=row.attempts,
+                started_at=row.started_at,
+                finished_at=row.finished_at,
+                error=row.error,
+                traceback=row.traceback,
+                inputs=io[row.id][INPUT],
+                outputs=io[row.id][OUTPUT],
+            )
+            for row in rows
+        ]
+
+    # -- artifacts ------------------------------------------------------------------
+
+    def get_artifact(self, artifact_id: int) -> ArtifactRecord:
+        with self.database.reading(f"reading artifact {artifact_id}") as session:
+            row = session.get(ArtifactRow, artifact_id)
+            if row is None or row.project_id != self.project_id:
+                raise RecordNotFound(f"artifact {artifact_id} does not exist")
+            return self._artifact_record(row, self._properties(session, "artifact", row.id))
+
+    def find_artifacts(self, digest_prefix: str) -> list[ArtifactRecord]:
+        """Artifacts whose digest starts with ``digest_prefix`` (at least 6 characters)."""
+        query = select(ArtifactRow).where(
+            ArtifactRow.project_id == self.project_id,
+            ArtifactRow.digest.startswith(digest_prefix, autoescape=True),
+        )
+        with self.database.reading("looking up artifacts") as session:
+            rows = list(session.scalars(query.limit(20)))
+            properties = self._properties_of(session, "artifact", {row.id for row in rows})
+            return [self._artifact_record(row, properties.get(row.id, {})) for row in rows]
+
+    def artifact_events(
+        self, artifact_ids: Iterable[int], *, direction: str
+    ) -> list[tuple[int, int, str]]:
+        """``(execution_id, artifact_id, port)`` of events touching these artifacts."""
+        query = select(EventRow.execution_id, EventRow.artifact_id, EventRow.port).where(
+            EventRow.artifact_id.in_(list(artifact_ids)), EventRow.direction == direction
+        )
+        with self.database.reading("reading lineage events") as session:
+            return [(row[0], row[1], row[2]) for row in session.execute(query)]
+
+    @staticmethod
+    def _artifact_record(row: ArtifactRow, properties: dict[str, Any]) -> ArtifactRecord:
+        return ArtifactRecord(
+            id=row.id,
+            type_name=row.type_name,
+            digest=row.digest,
+            kind=row.kind,
+            size=row.size,
+            uri=row.uri,
+            created_at=row.created_at,
+            properties=properties,
+        )
+
+    # -- properties -----------------------------------------------------------------
+
+    def set_properties(self, owner: str, owner_id: int, values: Mapping[str, Any]) -> None:
+        """Set key/value properties of a record (``owner`` is ``run``, ``artifact``...)."""
+        with self.database.writing(f"setting properties of {owner} {owner_id}") as session:
+            self._set_properties(session, owner, owner_id, values)
+
+    def get_properties(self, owner: str, owner_id: int) -> dict[str, Any]:
+        with self.database.reading(f"reading properties of {owner} {owner_id}") as session:
+            return self._properties(session, owner, owner_id)
+
+    @staticmethod
+    def _set_properties(
+        session: Session, owner: str, owner_id: int, values: Mapping[str, Any]
+    ) -> None:
+        if not values:
+            return
+        existing = {
+            row.key: row
+            for row in session.scalars(
+                select(PropertyRow).where(
+                    PropertyRow.owner == owner,
+                    PropertyRow.owner_id == owner_id,
+                    PropertyRow.key.in_(list(values)),
+                )
+            )
+        }
+        for key, value in values.items():
+            if key in existing:
+                existing[key].value = value
+            else:
+                session.add(PropertyRow(owner=owner, owner_id=owner_id, key=key, value=value))
+
+    def _properties(self, session: Session, owner: str, owner_id: int) -> dict[str, Any]:
+        return self._properties_of(session, owner, {owner_id}).get(owner_id, {})
+
+    @staticmethod
+    def _properties_of(
+        session: Session, owner: str, owner_ids: set[int]
+    ) -> dict[int, dict[str, Any]]:
+        if not owner_ids:
+            return {}
+        found: dict[int, dict[str, Any]] = {}
+        query = select(PropertyRow.owner_id, PropertyRow.key, PropertyRow.value).where(
+            PropertyRow.owner == owner, PropertyRow.owner_id.in_(list(owner_ids))
+        )
+        for owner_id, key, value in session.execute(query):
+            found.setdefault(owner_id, {})[key] = value
+        return found

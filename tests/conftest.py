@@ -1,0 +1,93 @@
+"""Fixtures shared by the whole suite: databases, projects, the CLI.
+
+Every test that takes ``db_url`` runs twice: on SQLite and on PostgreSQL.  PostgreSQL
+tests need ``SHIPYARD_TEST_POSTGRES_URL`` (CI sets it); each test gets a schema of its
+own, dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from shipyard import Project
+from shipyard.config import CONFIG_FILE, ProjectConfig, StoreSettings
+
+POSTGRES_URL = os.environ.get("SHIPYARD_TEST_POSTGRES_URL", "")
+SHIPYARD = str(Path(sys.executable).with_name("shipyard"))
+
+
+def _postgres_schema_url() -> Iterator[str]:
+    if not POSTGRES_URL:
+        pytest.skip("PostgreSQL tests need SHIPYARD_TEST_POSTGRES_URL (CI sets it)")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin_url = make_url(POSTGRES_URL).set(drivername="postgresql+psycopg")
+    admin = create_engine(admin_url)
+    with admin.begin() as connection:
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    url = admin_url.update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty metadata database URL: SQLite, then PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'metadata.db'}"
+    else:
+        yield from _postgres_schema_url()
+
+
+MakeProject = Callable[..., Project]
+
+
+@pytest.fixture
+def make_project(tmp_path: Path, db_url: str) -> Iterator[MakeProject]:
+    """Factory of projects in temporary folders, all on the parametrized database."""
+    made: list[Project] = []
+
+    def make(name: str = "test", *, folder: Path | None = None, workers: int = 2) -> Project:
+        root = folder or tmp_path / name
+        root.mkdir(parents=True, exist_ok=True)
+        config = ProjectConfig(name=name, store=StoreSettings(database=db_url))
+        config.pipeline.workers = workers
+        (root / CONFIG_FILE).write_text(config.to_yaml())
+        project = Project.open(root)
+        made.append(project)
+        return project
+
+    yield make
+    for project in made:
+        project.close()
+
+
+@pytest.fixture
+def project(make_project: MakeProject) -> Project:
+    return make_project()
+
+
+def run_cli(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """Run the installed ``shipyard`` command as a user would."""
+    return subprocess.run(
+        [SHIPYARD, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "COLUMNS": "200", **(env or {})},
+    )

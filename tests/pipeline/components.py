@@ -1,0 +1,105 @@
+"""Components the engine tests run; module level so worker processes can import them."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+from shipyard import Component, Dataset, Input, Metrics, Model, Output, component
+
+
+@component
+def generate(numbers: Output[Dataset], *, count: int = 10, start: int = 0) -> None:
+    numbers.path.write_text(json.dumps(list(range(start, start + count))))
+    numbers.properties["rows"] = count
+
+
+@component
+def scale(numbers: Input[Dataset], scaled: Output[Dataset], *, factor: float = 2.0) -> None:
+    values = json.loads(numbers.path.read_text())
+    scaled.path.write_text(json.dumps([value * factor for value in values]))
+
+
+class Summarise(Component):
+    numbers: Input[Dataset]
+    summary: Output[Metrics]
+
+    def run(self) -> None:
+        values = json.loads(self.numbers.path.read_text())
+        self.summary.path.write_text(json.dumps({"total": sum(values), "count": len(values)}))
+        self.summary.properties["total"] = sum(values)
+
+
+@component
+def fragile(numbers: Input[Dataset], passed: Output[Dataset], *, flag_file: str) -> None:
+    """Fails while ``flag_file`` exists."""
+    if Path(flag_file).exists():
+        raise ValueError(f"refusing to run while {flag_file} exists")
+    passed.path.write_text(numbers.path.read_text())
+
+
+@component(retries=2, retry_backoff=0.05)
+def flaky(numbers: Output[Dataset], *, counter_file: str, failures: int = 2) -> None:
+    """Fails ``failures`` times (counted in a file), then succeeds."""
+    counter = Path(counter_file)
+    seen = int(counter.read_text()) if counter.exists() else 0
+    counter.write_text(str(seen + 1))
+    if seen < failures:
+        raise RuntimeError(f"transient failure {seen + 1}")
+    numbers.path.write_text("[1]")
+
+
+@component
+def timed(span: Output[Metrics], *, seconds: float = 0.5, label: str = "") -> None:
+    """Sleeps and records when it ran, to observe parallel execution."""
+    started = time.time()
+    time.sleep(seconds)
+    span.path.write_text(json.dumps({"label": label, "start": started, "end": time.time()}))
+
+
+@component
+def folder_output(tree: Output[Dataset], *, files: int = 3) -> None:
+    tree.path.mkdir()
+    for index in range(files):
+        (tree.path / f"part-{index}.txt").write_text(f"part {index}\n")
+    (tree.path / "nested").mkdir()
+    (tree.path / "nested" / "deep.txt").write_text("deep\n")
+
+
+@component
+def count_files(tree: Input[Dataset], total: Output[Metrics]) -> None:
+    count = sum(1 for path in tree.path.rglob("*") if path.is_file())
+    total.path.write_text(str(count))
+
+
+@component
+def lazy(numbers: Output[Dataset]) -> None:
+    """Forgets to write its output."""
+
+
+@component(cache=False)
+def uncached(numbers: Output[Dataset]) -> None:
+    numbers.path.write_text(json.dumps([time.time_ns(), os.getpid()]))
+
+
+@component
+def train(numbers: Input[Dataset], model: Output[Model]) -> None:
+    model.path.write_text("model")
+
+
+@component
+def use_model(model: Input[Model], report: Output[Metrics]) -> None:
+    report.path.write_text(model.path.read_text())
+
+
+@component
+def wait_for_file(
+    numbers: Input[Dataset], copied: Output[Dataset], *, started_file: str, release_file: str
+) -> None:
+    """Signals that it started, then waits until ``release_file`` exists."""
+    Path(started_file).write_text(str(os.getpid()))
+    while not Path(release_file).exists():
+        time.sleep(0.05)
+    copied.path.write_text(numbers.path.read_text())

@@ -1,0 +1,210 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from shipyard import Pipeline, Project, StepFailed
+from tests.conftest import MakeProject
+from tests.pipeline import components as c
+
+
+def three_steps(count: int = 10, factor: float = 2.0) -> Pipeline:
+    numbers = c.generate(count=count)
+    scaled = c.scale(numbers=numbers.outputs.numbers, factor=factor)
+    summary = c.Summarise(numbers=scaled.outputs.scaled)
+    return Pipeline("three", [numbers, scaled, summary])
+
+
+def read_output(project: Project, result_artifact_digest: str) -> str:
+    return project.artifacts.read_bytes(result_artifact_digest).decode()
+
+
+def test_three_steps_run_and_record_outputs(project: Project) -> None:
+    result = project.run(three_steps(count=4, factor=3))
+
+    assert result.succeeded
+    assert result.names("succeeded") == ["generate", "scale", "Summarise"]
+    summary = result.output("Summarise", "summary")
+    assert json.loads(read_output(project, summary.digest)) == {"total": 18.0, "count": 4}
+    assert summary.properties == {"total": 18.0}
+    assert result.output("generate", "numbers").properties == {"rows": 4}
+    steps = project.run_steps(result.run.id)
+    assert [s.status for s in steps] == ["succeeded"] * 3
+    assert steps[1].inputs["numbers"].id == steps[0].outputs["numbers"].id
+    assert steps[1].params == {"factor": 3.0}
+    assert result.run.params == {"generate": {"count": 4, "start": 0}, "scale": {"factor": 3.0}, "Summarise": {}}
+    assert result.run.environment["python"].count(".") == 2
+
+
+def test_unchanged_rerun_is_fully_cached(project: Project) -> None:
+    first = project.run(three_steps())
+    second = project.run(three_steps())
+
+    assert second.names("cached") == ["generate", "scale", "Summarise"]
+    steps = project.run_steps(second.run.id)
+    first_steps = project.run_steps(first.run.id)
+    assert [s.cached_from_id for s in steps] == [s.id for s in first_steps]
+    assert second.output("Summarise", "summary").id == first.output("Summarise", "summary").id
+    # A cached step is still part of the run's lineage.
+    assert steps[2].inputs["numbers"].id == first_steps[1].outputs["scaled"].id
+
+
+def test_changing_a_parameter_reruns_only_that_step_and_descendants(project: Project) -> None:
+    project.run(three_steps(factor=2))
+    changed = project.run(three_steps(factor=5))
+
+    assert changed.names("cached") == ["generate"]
+    assert changed.names("succeeded") == ["scale", "Summarise"]
+    summary = json.loads(read_output(project, changed.output("Summarise", "summary").digest))
+    assert summary["total"] == 5 * sum(range(10))
+
+
+def test_same_output_bytes_downstream_stay_cached(project: Project) -> None:
+    # The second generate differs in parameters but not in output: scale is then cached
+    # because its fingerprint depends on its input's content, not on how it was made.
+    first = c.generate(count=3)
+    project.run(Pipeline("p", [first, c.scale(numbers=first.outputs.numbers)]))
+    other = c.generate(count=3, start=0)
+    again = project.run(Pipeline("p", [other, c.scale(numbers=other.outputs.numbers)]))
+    assert again.names("cached") == ["generate", "scale"]
+
+
+def test_no_cache_reruns_every_step(project: Project) -> None:
+    project.run(three_steps())
+    again = project.run(three_steps(), cache=False)
+    assert again.names("succeeded") == ["generate", "scale", "Summarise"]
+    # The same bytes were produced, so the same artifacts are reused, not duplicated.
+    assert len({a.id for s in project.run_steps(again.run.id) for a in s.outputs.values()}) == 3
+
+
+def test_component_can_opt_out_of_caching(project: Project) -> None:
+    pipeline = Pipeline("u", [c.uncached()])
+    first = project.run(pipeline)
+    second = project.run(Pipeline("u", [c.uncached()]))
+    assert second.names("succeeded") == ["uncached"]
+    assert first.output("uncached", "numbers").digest != second.output("uncached", "numbers").digest
+
+
+def test_failure_skips_dependants_and_lets_independent_branches_finish(
+    project: Project, tmp_path: Path
+) -> None:
+    flag = tmp_path / "broken"
+    flag.write_text("")
+
+    def pipeline() -> Pipeline:
+        numbers = c.generate(count=5)
+        broken = c.fragile(numbers=numbers.outputs.numbers, flag_file=str(flag))
+        after = c.Summarise(numbers=broken.outputs.passed).named("after_broken")
+        independent = c.scale(numbers=numbers.outputs.numbers)
+        summary = c.Summarise(numbers=independent.outputs.scaled)
+        return Pipeline("branches", [numbers, broken, after, independent, summary])
+
+    failed = project.run(pipeline())
+
+    assert failed.run.status == "failed"
+    assert "fragile" in (failed.run.error or "") and "refusing to run" in (failed.run.error or "")
+    assert failed.steps["fragile"].status == "failed"
+    assert failed.steps["after_broken"].status == "skipped"
+    assert failed.steps["scale"].status == "succeeded"
+    assert failed.steps["Summarise"].status == "succeeded"
+    recorded = {s.step: s for s in project.run_steps(failed.run.id)}
+    assert "ValueError: refusing to run" in (recorded["fragile"].error or "")
+    assert "Traceback" in (recorded["fragile"].traceback or "")
+    assert recorded["fragile"].outputs == {}
+    assert recorded["after_broken"].status == "skipped"
+    with pytest.raises(StepFailed, match="fragile"):
+        failed.raise_for_failure()
+
+    flag.unlink()
+    fixed = project.run(pipeline())
+
+    assert fixed.succeeded
+    assert sorted(fixed.names("succeeded")) == ["after_broken", "fragile"]
+    assert sorted(fixed.names("cached")) == ["Summarise", "generate", "scale"]
+
+
+def test_retries_with_backoff_until_success(project: Project, tmp_path: Path) -> None:
+    counter = tmp_path / "count"
+    result = project.run(Pipeline("retry", [c.flaky(counter_file=str(counter), failures=2)]))
+
+    assert result.succeeded
+    assert result.steps["flaky"].attempts == 3
+    assert project.run_steps(result.run.id)[0].attempts == 3
+
+
+def test_retries_exhausted_fail_the_step(project: Project, tmp_path: Path) -> None:
+    counter = tmp_path / "count"
+    result = project.run(Pipeline("retry", [c.flaky(counter_file=str(counter), failures=5)]))
+
+    assert result.steps["flaky"].status == "failed"
+    assert result.steps["flaky"].attempts == 3
+    assert "transient failure 3" in (result.steps["flaky"].error or "")
+
+
+def test_independent_branches_run_in_parallel(make_project: MakeProject) -> None:
+    project = make_project(workers=2)
+    result = project.run(
+        Pipeline("parallel", [c.timed(label="a").named("a"), c.timed(label="b").named("b")])
+    )
+    spans = [
+        json.loads(project.artifacts.read_bytes(result.output(name, "span").digest))
+        for name in ("a", "b")
+    ]
+    assert max(s["start"] for s in spans) < min(s["end"] for s in spans)
+
+
+def test_a_step_that_writes_no_output_fails_clearly(project: Project) -> None:
+    result = project.run(Pipeline("lazy", [c.lazy()]))
+    assert result.steps["lazy"].status == "failed"
+    assert "did not write its output 'numbers'" in (result.steps["lazy"].error or "")
+
+
+def test_folder_artifacts_flow_between_steps(project: Project) -> None:
+    tree = c.folder_output(files=4)
+    counted = c.count_files(tree=tree.outputs.tree)
+    result = project.run(Pipeline("folders", [tree, counted]))
+
+    assert result.output("folder_output", "tree").kind == "dir"
+    assert project.artifacts.read_bytes(result.output("count_files", "total").digest) == b"5"
+
+
+def test_deleted_artifact_is_a_cache_miss(project: Project) -> None:
+    first = project.run(three_steps())
+    summary = first.output("Summarise", "summary")
+    stored = Path(summary.uri)
+    stored.chmod(0o644)
+    stored.unlink()
+
+    again = project.run(three_steps())
+
+    assert again.names("cached") == ["generate", "scale"]
+    assert again.names("succeeded") == ["Summarise"]
+    assert stored.exists()
+
+
+def test_code_version_is_recorded_in_a_git_checkout(make_project: MakeProject, tmp_path: Path) -> None:
+    import subprocess
+
+    folder = tmp_path / "repo"
+    folder.mkdir()
+    subprocess.run(["git", "init", "-q"], cwd=folder, check=True)
+    (folder / "code.py").write_text("x = 1\n")
+    subprocess.run(["git", "add", "."], cwd=folder, check=True)
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "c"],
+        cwd=folder,
+        check=True,
+    )
+    commit = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    project = make_project(folder=folder)
+
+    clean = project.run(three_steps())
+    (folder / "code.py").write_text("x = 2\n")
+    dirty = project.run(three_steps())
+
+    assert (clean.run.code_version, clean.run.code_dirty) == (commit, False)
+    assert (dirty.run.code_version, dirty.run.code_dirty) == (commit, True)
