@@ -1,9 +1,9 @@
 """A small pipeline of three custom components: run it twice to see caching.
 
-    shipyard init
-    shipyard run examples/demo_pipeline.py:pipeline
-    shipyard run examples/demo_pipeline.py:pipeline      # every step cached
-    shipyard lineage run:2
+shipyard init
+shipyard run examples/demo_pipeline.py:pipeline
+shipyard run examples/demo_pipeline.py:pipeline      # every step cached
+shipyard lineage run:2
 """
 
 from __future__ import annotations

@@ -27,6 +27,8 @@ SHIPYARD = str(Path(sys.executable).with_name("shipyard"))
 
 def _postgres_schema_url() -> Iterator[str]:
     if not POSTGRES_URL:
+        if os.environ.get("SHIPYARD_REQUIRE_POSTGRES"):
+            pytest.fail("SHIPYARD_REQUIRE_POSTGRES is set but SHIPYARD_TEST_POSTGRES_URL is not")
         pytest.skip("PostgreSQL tests need SHIPYARD_TEST_POSTGRES_URL (CI sets it)")
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin_url = make_url(POSTGRES_URL).set(drivername="postgresql+psycopg")

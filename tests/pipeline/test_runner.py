@@ -34,7 +34,11 @@ def test_three_steps_run_and_record_outputs(project: Project) -> None:
     assert [s.status for s in steps] == ["succeeded"] * 3
     assert steps[1].inputs["numbers"].id == steps[0].outputs["numbers"].id
     assert steps[1].params == {"factor": 3.0}
-    assert result.run.params == {"generate": {"count": 4, "start": 0}, "scale": {"factor": 3.0}, "Summarise": {}}
+    assert result.run.params == {
+        "generate": {"count": 4, "start": 0},
+        "scale": {"factor": 3.0},
+        "Summarise": {},
+    }
     assert result.run.environment["python"].count(".") == 2
 
 
@@ -184,7 +188,9 @@ def test_deleted_artifact_is_a_cache_miss(project: Project) -> None:
     assert stored.exists()
 
 
-def test_code_version_is_recorded_in_a_git_checkout(make_project: MakeProject, tmp_path: Path) -> None:
+def test_code_version_is_recorded_in_a_git_checkout(
+    make_project: MakeProject, tmp_path: Path
+) -> None:
     import subprocess
 
     folder = tmp_path / "repo"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -16,7 +15,7 @@ from shipyard.errors import ShipyardError
 class _ShipyardGroup(TyperGroup):
     """Turns every ``ShipyardError`` into one red line and exit code 1."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:  # typer.Context; its click base is private
         try:
             return super().invoke(ctx)
         except ShipyardError as exc:

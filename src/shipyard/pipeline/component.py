@@ -309,7 +309,9 @@ def component(
         try:
             hints = typing.get_type_hints(target)
         except NameError as exc:
-            raise ComponentError(f"{target.__qualname__}: cannot resolve annotations: {exc}") from exc
+            raise ComponentError(
+                f"{target.__qualname__}: cannot resolve annotations: {exc}"
+            ) from exc
         hints.pop("return", None)
         signature = inspect.signature(target)
         missing = [p for p in signature.parameters if p not in hints]
@@ -395,4 +397,3 @@ def load_component(ref: str) -> Any:
             "level in an importable module"
         ) from exc
     return target
-

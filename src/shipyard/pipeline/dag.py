@@ -90,8 +90,7 @@ class Pipeline:
         for step in self.steps:
             if step.name in names:
                 problems.append(
-                    f"two steps are named '{step.name}'; give one another name with "
-                    ".named('...')"
+                    f"two steps are named '{step.name}'; give one another name with .named('...')"
                 )
             names[step.name] = step
         members = set(map(id, self.steps))

@@ -33,9 +33,7 @@ ENGINE_VERSION = "1"
 DONE = ("succeeded", "cached")
 
 
-def fingerprint(
-    spec: ComponentSpec, params: dict[str, Any], input_digests: dict[str, str]
-) -> str:
+def fingerprint(spec: ComponentSpec, params: dict[str, Any], input_digests: dict[str, str]) -> str:
     """The cache key of a step."""
     body = json.dumps(
         {
@@ -236,8 +234,7 @@ class _RunExecution:
 
     def _inputs(self, step: Step) -> dict[str, ArtifactRecord]:
         return {
-            port: self.results[ref.step.name].outputs[ref.port]
-            for port, ref in step.inputs.items()
+            port: self.results[ref.step.name].outputs[ref.port] for port, ref in step.inputs.items()
         }
 
     def _cache_hit(self, spec: ComponentSpec, key: str) -> ExecutionRecord | None:

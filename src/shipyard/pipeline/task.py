@@ -76,7 +76,7 @@ def execute_task(task: Task) -> TaskResult:
             arguments[port] = Input(
                 path, digest=spec.digest, type_name=spec.type_name, properties=spec.properties
             )
-        outputs = {
+        outputs: dict[str, Output[Any]] = {
             port: Output(staging / port, type_name=type_name)
             for port, type_name in task.outputs.items()
         }

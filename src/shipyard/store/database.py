@@ -113,7 +113,8 @@ class Database:
         self.display_url = make_url(self.url).render_as_string(hide_password=True)
         self.dialect = make_url(self.url).get_backend_name()
         try:
-            self.engine = create_engine(self.url, pool_pre_ping=self.dialect != "sqlite")
+            # No pre-ping: it costs a round trip per transaction; recycle idle ones instead.
+            self.engine = create_engine(self.url, pool_recycle=1800)
         except ModuleNotFoundError as exc:
             raise StoreUnavailable(
                 f"the driver for {self.display_url} is not installed ({exc.name}); "
@@ -159,22 +160,24 @@ class Database:
     def migrate(self) -> None:
         """Bring the schema to the newest migration; safe when processes race to do it."""
         head = head_revision()
-        with self.translate("reading the schema version"), self.engine.connect() as connection:
+        with self.translate("reading the schema version"), self.engine.connect() as conn:
+            if _current_revision(conn) == head:
+                return
+        with (
+            self.translate("migrating the metadata schema"),
+            self._write_engine.begin() as connection,
+        ):
+            if self.dialect == "postgresql":
+                connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY}
+                )
             if _current_revision(connection) == head:
                 return
-        with self.translate("migrating the metadata schema"):
-            with self._write_engine.begin() as connection:
-                if self.dialect == "postgresql":
-                    connection.execute(
-                        text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY}
-                    )
-                if _current_revision(connection) == head:
-                    return
-                from alembic import command
+            from alembic import command
 
-                config = _alembic_config()
-                config.attributes["connection"] = connection
-                command.upgrade(config, "head")
+            config = _alembic_config()
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
 
     def dispose(self) -> None:
         self.engine.dispose()

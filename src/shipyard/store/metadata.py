@@ -240,9 +240,9 @@ class MetadataStore:
             )
             records = {}
             for port, row in registered.items():
-                props = (outputs or {})[port].properties
-                self._set_properties(session, "artifact", row.id, props)
-                records[port] = self._artifact_record(row, self._properties(session, "artifact", row.id))
+                properties = (outputs or {})[port].properties
+                self._set_properties(session, "artifact", row.id, properties)
+                records[port] = self._artifact_record(row, dict(properties))
             return records
 
     def _register_artifact(self, session: Session, output: StoredOutput) -> ArtifactRow:
@@ -273,7 +273,9 @@ class MetadataStore:
         session: Session, execution_id: int, direction: str, artifacts: Mapping[str, int]
     ) -> None:
         session.add_all(
-            EventRow(execution_id=execution_id, artifact_id=artifact_id, direction=direction, port=port)
+            EventRow(
+                execution_id=execution_id, artifact_id=artifact_id, direction=direction, port=port
+            )
             for port, artifact_id in artifacts.items()
         )
 

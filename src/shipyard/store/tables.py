@@ -87,9 +87,7 @@ class ExecutionRow(Base):
     component: Mapped[str] = mapped_column(String(400))
     fingerprint: Mapped[str | None] = mapped_column(String(64), default=None)
     status: Mapped[str] = mapped_column(String(20))
-    cached_from_id: Mapped[int | None] = mapped_column(
-        ForeignKey("executions.id"), default=None
-    )
+    cached_from_id: Mapped[int | None] = mapped_column(ForeignKey("executions.id"), default=None)
     params: Mapped[dict[str, Any]] = mapped_column(default=dict)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     started_at: Mapped[datetime | None] = mapped_column(default=None)
@@ -133,4 +131,4 @@ class PropertyRow(Base):
     owner: Mapped[str] = mapped_column(String(20))
     owner_id: Mapped[int] = mapped_column(Integer)
     key: Mapped[str] = mapped_column(String(200))
-    value: Mapped[Any] = mapped_column(JSON)
+    value: Mapped[Any] = mapped_column(JSON, nullable=True)

@@ -1,0 +1,37 @@
+# The two commands of the README, plus lint. Everything installs into .venv.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PYTEST_WORKERS ?= 2
+
+.PHONY: demo test lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test,lint,postgres]'
+	touch $(VENV)/.installed $@
+
+demo: $(VENV)/.installed
+	rm -rf demo
+	$(BIN)/shipyard init demo
+	cd demo && ../$(BIN)/shipyard run ../examples/demo_pipeline.py:pipeline
+	cd demo && ../$(BIN)/shipyard run ../examples/demo_pipeline.py:pipeline
+	cd demo && ../$(BIN)/shipyard lineage run:2
+
+test: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS)
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check src tests benchmarks examples
+	$(BIN)/ruff format --check src tests benchmarks examples
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) demo .pytest_cache .mypy_cache .ruff_cache

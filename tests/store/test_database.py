@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect
+
+from shipyard import StoreConflict, StoreUnavailable
+from shipyard.store import Database, MetadataStore, head_revision
+from shipyard.store.database import _alembic_config
+from shipyard.store.tables import Base
+
+
+def test_migrations_create_the_schema_the_models_describe(db_url: str, tmp_path: Path) -> None:
+    database = Database(db_url, root=tmp_path)
+    database.migrate()
+    with database.engine.connect() as connection:
+        context = MigrationContext.configure(connection)
+        assert context.get_current_revision() == head_revision()
+        differences = compare_metadata(context, Base.metadata)
+    database.dispose()
+    assert differences == []
+
+
+def test_head_revision_agrees_with_alembic() -> None:
+    config: Config = _alembic_config()
+    assert ScriptDirectory.from_config(config).get_current_head() == head_revision()
+
+
+def test_migrating_twice_is_harmless(db_url: str, tmp_path: Path) -> None:
+    first = Database(db_url, root=tmp_path)
+    first.migrate()
+    second = Database(db_url, root=tmp_path)
+    second.migrate()
+    with second.engine.connect() as connection:
+        assert "pipeline_runs" in inspect(connection).get_table_names()
+    first.dispose()
+    second.dispose()
+
+
+def test_sqlite_uses_wal_and_a_busy_timeout(tmp_path: Path) -> None:
+    database = Database(f"sqlite:///{tmp_path / 'm.db'}", root=tmp_path)
+    with database.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 10_000
+    database.dispose()
+
+
+def test_relative_sqlite_path_is_under_the_project(tmp_path: Path) -> None:
+    database = Database("sqlite:///.shipyard/metadata.db", root=tmp_path)
+    database.migrate()
+    database.dispose()
+    assert (tmp_path / ".shipyard" / "metadata.db").is_file()
+
+
+def test_unreachable_postgres_is_a_clear_error(tmp_path: Path) -> None:
+    store_url = "postgresql://nobody@127.0.0.1:1/none?connect_timeout=2"
+    with pytest.raises(StoreUnavailable, match="cannot reach the metadata database at"):
+        MetadataStore(store_url, root=tmp_path, project="p")
+
+
+def test_unsupported_database_is_named(tmp_path: Path) -> None:
+    with pytest.raises(StoreUnavailable, match="unsupported metadata database 'mysql'"):
+        Database("mysql://localhost/db", root=tmp_path)
+    with pytest.raises(StoreUnavailable, match="is not a database URL"):
+        Database("not a url", root=tmp_path)
+
+
+def test_integrity_errors_become_store_conflicts(db_url: str, tmp_path: Path) -> None:
+    store = MetadataStore(db_url, root=tmp_path, project="p")
+    run = store.start_run("x", params={}, code_version=None, code_dirty=None, environment={})
+    execution = store.start_execution(
+        run.id, step="s", component="m:f", fingerprint=None, params={}, inputs={}
+    )
+    with pytest.raises(StoreConflict, match="conflicts with a stored record"):
+        # An event naming an artifact that does not exist breaks a foreign key; the
+        # whole step record is rolled back with it.
+        store.start_execution(
+            run.id,
+            step="t",
+            component="m:f",
+            fingerprint=None,
+            params={},
+            inputs={"a": 999_999},
+        )
+    assert [e.id for e in store.run_executions(run.id)] == [execution]
+    store.close()
