@@ -39,6 +39,10 @@ from shipyard.pipeline import (
     RunResult,
     StepResult,
     component,
+    log_metric,
+    log_metrics,
+    log_param,
+    log_params,
 )
 from shipyard.project import Project
 
@@ -79,4 +83,8 @@ __all__ = [
     "ValidationFailed",
     "__version__",
     "component",
+    "log_metric",
+    "log_metrics",
+    "log_param",
+    "log_params",
 ]

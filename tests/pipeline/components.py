@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 from shipyard import Component, Dataset, Input, Metrics, Model, Output, component
+from shipyard.pipeline import PublishContext
 
 
 @component
@@ -103,3 +106,46 @@ def wait_for_file(
     while not Path(release_file).exists():
         time.sleep(0.05)
     copied.path.write_text(numbers.path.read_text())
+
+
+@component
+def fit(numbers: Input[Dataset], report: Output[Metrics], *, alpha: float = 0.5) -> None:
+    """Logs what an experiment would: a parameter and a metric per epoch."""
+    from shipyard import log_metric, log_param
+
+    log_param("alpha", alpha)
+    for epoch in range(3):
+        log_metric("loss", alpha / (epoch + 1), step=epoch)
+    report.path.write_text("fitted")
+
+
+class ReadsFile(Component):
+    """Copies a file from outside the artifact store; its content joins the fingerprint."""
+
+    copy: Output[Dataset]
+    source: str
+
+    def fingerprint_extras(self, params: dict[str, Any]) -> dict[str, str]:
+        return {"source": hashlib.sha256(Path(params["source"]).read_bytes()).hexdigest()}
+
+    def run(self) -> None:
+        self.copy.path.write_bytes(Path(self.source).read_bytes())
+
+
+class Announces(Component):
+    """Publishes a property on its run for every success and cache hit."""
+
+    numbers: Input[Dataset]
+    seen: Output[Metrics]
+    fail_publish: bool = False
+
+    def run(self) -> None:
+        self.seen.path.write_text(self.numbers.path.read_text())
+
+    def publish(self, context: PublishContext) -> None:
+        if self.params.get("fail_publish"):
+            raise RuntimeError("the registry is closed")
+        context.store.set_properties(
+            "run", context.run.id, {"announced": context.outputs["seen"].digest}
+        )
+        context.log(metrics={"announced_cached": float(context.cached)})

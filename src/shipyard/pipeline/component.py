@@ -36,11 +36,21 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar, Union, get_args, get_origin
 
+from shipyard.artifacts import ArtifactStore
 from shipyard.errors import ComponentError
 from shipyard.pipeline.ports import Input, Output
 from shipyard.pipeline.types import Artifact
+from shipyard.store import ArtifactRecord, MetadataStore, RunRecord
 
-__all__ = ["Component", "ComponentSpec", "OutputRef", "Step", "component", "load_component"]
+__all__ = [
+    "Component",
+    "ComponentSpec",
+    "OutputRef",
+    "PublishContext",
+    "Step",
+    "component",
+    "load_component",
+]
 
 _NO_DEFAULT: Any = inspect.Parameter.empty
 
@@ -195,13 +205,49 @@ class Outputs:
         return iter(self._step.component.outputs)
 
 
+@dataclass(frozen=True)
+class PublishContext:
+    """What ``Step.publish`` may use: the stores, and the step's run, inputs and outputs."""
+
+    store: MetadataStore
+    artifacts: ArtifactStore
+    run: RunRecord
+    step: str
+    execution_id: int
+    params: dict[str, Any]
+    inputs: dict[str, ArtifactRecord]
+    outputs: dict[str, ArtifactRecord]
+    cached: bool
+
+    def log(
+        self,
+        *,
+        params: Mapping[str, Any] | None = None,
+        metrics: Mapping[str, float] | None = None,
+    ) -> None:
+        """Record parameters and metrics for the run, as a component's own logging does."""
+        self.store.tracking.record(
+            self.run.id,
+            execution_id=self.execution_id,
+            params=params or {},
+            metrics=[(key, float(value), None) for key, value in (metrics or {}).items()],
+        )
+
+
+Binding = Union["OutputRef", ArtifactRecord]
+
+
 class Step:
-    """A component with its inputs wired and its parameters set: one node of a DAG."""
+    """A component with its inputs wired and its parameters set: one node of a DAG.
+
+    An input is wired to another step's output, or to an artifact already stored (an
+    ``ArtifactRecord``, for example the statistics of an earlier dataset version).
+    """
 
     def _bind_step(self, spec: ComponentSpec, arguments: Mapping[str, Any]) -> None:
         self._spec = spec
         self.name = spec.name
-        self.inputs: dict[str, OutputRef] = {}
+        self.inputs: dict[str, Binding] = {}
         self.params: dict[str, Any] = {}
         self.unknown: list[str] = []
         for key, value in arguments.items():
@@ -225,7 +271,7 @@ class Step:
         self.name = name
         return self
 
-    def bind(self, **inputs: OutputRef) -> Step:
+    def bind(self, **inputs: Binding) -> Step:
         """Wire (or re-wire) inputs after the step was made."""
         for key, value in inputs.items():
             if key not in self._spec.inputs:
@@ -233,6 +279,21 @@ class Step:
             else:
                 self.inputs[key] = value
         return self
+
+    def fingerprint_extras(self, params: dict[str, Any]) -> dict[str, str]:
+        """Digests of what the step reads from outside the artifact store (files, URLs).
+
+        They join the step's fingerprint, so a change to them invalidates the cache.
+        Runs in the runner process; the default is nothing.
+        """
+        return {}
+
+    def publish(self, context: PublishContext) -> None:
+        """Write metadata about the step's results (runs in the runner, not a worker).
+
+        Called after the step succeeded and after a cache hit, so it must be idempotent.
+        The default writes nothing.
+        """
 
     def __repr__(self) -> str:
         return f"Step({self.name!r}, component={self._spec.ref!r}, params={self.params!r})"

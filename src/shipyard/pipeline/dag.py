@@ -26,6 +26,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from shipyard.errors import PipelineError, PipelineValidationError
 from shipyard.pipeline.component import OutputRef, Step
+from shipyard.store import ArtifactRecord
 
 
 def _check_params(step: Step, problems: list[str]) -> dict[str, Any]:
@@ -106,10 +107,18 @@ class Pipeline:
                             "is not connected"
                         )
                     continue
+                if isinstance(source, ArtifactRecord):
+                    if not port.type.accepts(source.type_name):
+                        problems.append(
+                            f"step '{step.name}': input '{port_name}' expects "
+                            f"{port.type.type_name} but {source.ref} is {source.type_name}"
+                        )
+                    continue
                 if not isinstance(source, OutputRef):
                     problems.append(
                         f"step '{step.name}': input '{port_name}' must be another step's "
-                        f"output (like other.outputs.data), not {type(source).__name__}"
+                        f"output (like other.outputs.data) or a stored artifact, not "
+                        f"{type(source).__name__}"
                     )
                     continue
                 if id(source.step) not in members:
@@ -132,7 +141,9 @@ class Pipeline:
 
     def upstream_of(self, step: Step) -> list[Step]:
         """The steps whose outputs feed ``step`` directly."""
-        return list(dict.fromkeys(ref.step for ref in step.inputs.values()))
+        return list(
+            dict.fromkeys(ref.step for ref in step.inputs.values() if isinstance(ref, OutputRef))
+        )
 
     def _find_cycle(self) -> list[str]:
         state: dict[int, str] = {}

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+import traceback
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from typing import Any
 
 from shipyard.artifacts import ArtifactStore
 from shipyard.errors import StepFailed
-from shipyard.pipeline.component import ComponentSpec, Step
+from shipyard.pipeline.component import ComponentSpec, PublishContext, Step
 from shipyard.pipeline.dag import Pipeline
 from shipyard.pipeline.environment import code_version, environment_info
 from shipyard.pipeline.executors import Executor, LocalExecutor
@@ -33,7 +34,12 @@ ENGINE_VERSION = "1"
 DONE = ("succeeded", "cached")
 
 
-def fingerprint(spec: ComponentSpec, params: dict[str, Any], input_digests: dict[str, str]) -> str:
+def fingerprint(
+    spec: ComponentSpec,
+    params: dict[str, Any],
+    input_digests: dict[str, str],
+    extras: dict[str, str] | None = None,
+) -> str:
     """The cache key of a step."""
     body = json.dumps(
         {
@@ -42,6 +48,7 @@ def fingerprint(spec: ComponentSpec, params: dict[str, Any], input_digests: dict
             "source": spec.source_digest,
             "params": params,
             "inputs": input_digests,
+            "extras": extras or {},
         },
         sort_keys=True,
         default=str,
@@ -233,9 +240,13 @@ class _RunExecution:
         self._notify(result)
 
     def _inputs(self, step: Step) -> dict[str, ArtifactRecord]:
-        return {
-            port: self.results[ref.step.name].outputs[ref.port] for port, ref in step.inputs.items()
-        }
+        found = {}
+        for port, ref in step.inputs.items():
+            if isinstance(ref, ArtifactRecord):
+                found[port] = ref
+            else:
+                found[port] = self.results[ref.step.name].outputs[ref.port]
+        return found
 
     def _cache_hit(self, spec: ComponentSpec, key: str) -> ExecutionRecord | None:
         for candidate in self.store.find_cached(key):
@@ -252,7 +263,12 @@ class _RunExecution:
         spec = step.component
         params = self.params[step.name]
         inputs = self._inputs(step)
-        key = fingerprint(spec, params, {port: a.digest for port, a in inputs.items()})
+        key = fingerprint(
+            spec,
+            params,
+            {port: a.digest for port, a in inputs.items()},
+            step.fingerprint_extras(params),
+        )
         input_ids = {port: artifact.id for port, artifact in inputs.items()}
         result = self.results[step.name]
         if self.runner.cache and spec.cache:
@@ -270,10 +286,14 @@ class _RunExecution:
                     status="cached",
                     cached_from_id=source,
                 )
+                self.store.tracking.copy(
+                    from_execution=hit.id, to_run=self.run.id, to_execution=result.execution_id
+                )
                 result.status = "cached"
                 result.cached_from = source
                 result.outputs = dict(hit.outputs)
                 result.seconds = 0.0
+                self._publish(step, result, inputs, cached=True)
                 self._notify(result)
                 return
         execution_id = self.store.start_execution(
@@ -312,6 +332,35 @@ class _RunExecution:
         self.running[self.executor.submit(task)] = attempt
         self._notify(result)
 
+    def _publish(
+        self, step: Step, result: StepResult, inputs: dict[str, ArtifactRecord], *, cached: bool
+    ) -> None:
+        assert result.execution_id is not None
+        context = PublishContext(
+            store=self.store,
+            artifacts=self.runner.artifacts,
+            run=self.run,
+            step=step.name,
+            execution_id=result.execution_id,
+            params=self.params[step.name],
+            inputs=inputs,
+            outputs=result.outputs,
+            cached=cached,
+        )
+        try:
+            step.publish(context)
+        except Exception as exc:  # publishing is part of the step: its failure fails it
+            result.status = "failed"
+            result.error = f"publishing failed: {type(exc).__name__}: {exc}"
+            result.traceback = traceback.format_exc()
+            self.store.finish_execution(
+                result.execution_id,
+                status="failed",
+                attempts=result.attempts,
+                error=result.error,
+                traceback=result.traceback,
+            )
+
     def _launch_due_retries(self) -> None:
         now = time.monotonic()
         due = [attempt for when, attempt in self.retries if when <= now]
@@ -331,7 +380,14 @@ class _RunExecution:
                 attempts=attempt.number,
                 outputs=outcome.outputs,
             )
+            self.store.tracking.record(
+                self.run.id,
+                execution_id=attempt.execution_id,
+                params=outcome.params,
+                metrics=outcome.metrics,
+            )
             result.status = "succeeded"
+            self._publish(step, result, self._inputs(step), cached=False)
         elif attempt.number <= spec.retries:
             delay = spec.retry_backoff * 2 ** (attempt.number - 1)
             result.status = "retrying"

@@ -21,6 +21,7 @@ from shipyard.artifacts import ArtifactStore, Kind
 from shipyard.errors import ComponentError
 from shipyard.pipeline.component import Component, FunctionComponent, load_component
 from shipyard.pipeline.ports import Input, Output
+from shipyard.pipeline.tracking import StepLog, logging_into
 from shipyard.store.records import StoredOutput
 
 
@@ -50,6 +51,8 @@ class TaskResult:
     error: str | None = None
     traceback: str | None = None
     seconds: float = 0.0
+    params: dict[str, Any] = field(default_factory=dict)
+    metrics: list[tuple[str, float, int | None]] = field(default_factory=list)
 
 
 def _call(target: Any, arguments: dict[str, Any]) -> None:
@@ -81,7 +84,8 @@ def execute_task(task: Task) -> TaskResult:
             for port, type_name in task.outputs.items()
         }
         arguments.update(outputs)
-        _call(target, arguments)
+        with logging_into(StepLog()) as log:
+            _call(target, arguments)
         stored: dict[str, StoredOutput] = {}
         for port, output in outputs.items():
             if not output.path.exists():
@@ -107,4 +111,10 @@ def execute_task(task: Task) -> TaskResult:
         )
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return TaskResult(ok=True, outputs=stored, seconds=time.perf_counter() - started)
+    return TaskResult(
+        ok=True,
+        outputs=stored,
+        seconds=time.perf_counter() - started,
+        params=log.params,
+        metrics=log.metrics,
+    )

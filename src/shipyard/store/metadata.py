@@ -18,16 +18,19 @@ from sqlalchemy.orm import Session
 
 from shipyard.errors import RecordNotFound
 from shipyard.store.database import Database
+from shipyard.store.datasets import DatasetVersions
+from shipyard.store.properties import properties_of, set_properties
 from shipyard.store.records import ArtifactRecord, ExecutionRecord, RunRecord, StoredOutput
+from shipyard.store.registry import ModelRecords
 from shipyard.store.tables import (
     ArtifactRow,
     EventRow,
     ExecutionRow,
     ProjectRow,
-    PropertyRow,
     RunRow,
     utcnow,
 )
+from shipyard.store.tracking import ExperimentLog
 
 INPUT = "input"
 OUTPUT = "output"
@@ -55,6 +58,9 @@ class MetadataStore:
         self.database.migrate()
         self.project = project
         self.project_id = self._ensure_project(project)
+        self.datasets = DatasetVersions(self.database, self.project_id)
+        self.tracking = ExperimentLog(self.database)
+        self.models = ModelRecords(self.database, self.project_id)
 
     def close(self) -> None:
         self.database.dispose()
@@ -241,7 +247,7 @@ class MetadataStore:
             records = {}
             for port, row in registered.items():
                 properties = (outputs or {})[port].properties
-                self._set_properties(session, "artifact", row.id, properties)
+                set_properties(session, "artifact", row.id, properties)
                 records[port] = self._artifact_record(row, dict(properties))
             return records
 
@@ -319,7 +325,7 @@ class MetadataStore:
             .join(ArtifactRow, ArtifactRow.id == EventRow.artifact_id)
             .where(EventRow.execution_id.in_(ids))
         ).all()
-        properties = self._properties_of(session, "artifact", {event[3].id for event in events})
+        properties = properties_of(session, "artifact", {event[3].id for event in events})
         io: dict[int, dict[str, dict[str, ArtifactRecord]]] = {
             row_id: {INPUT: {}, OUTPUT: {}} for row_id in ids
         }
@@ -364,7 +370,7 @@ class MetadataStore:
         )
         with self.database.reading("looking up artifacts") as session:
             rows = list(session.scalars(query.limit(20)))
-            properties = self._properties_of(session, "artifact", {row.id for row in rows})
+            properties = properties_of(session, "artifact", {row.id for row in rows})
             return [self._artifact_record(row, properties.get(row.id, {})) for row in rows]
 
     def artifact_events(
@@ -395,47 +401,11 @@ class MetadataStore:
     def set_properties(self, owner: str, owner_id: int, values: Mapping[str, Any]) -> None:
         """Set key/value properties of a record (``owner`` is ``run``, ``artifact``...)."""
         with self.database.writing(f"setting properties of {owner} {owner_id}") as session:
-            self._set_properties(session, owner, owner_id, values)
+            set_properties(session, owner, owner_id, values)
 
     def get_properties(self, owner: str, owner_id: int) -> dict[str, Any]:
         with self.database.reading(f"reading properties of {owner} {owner_id}") as session:
             return self._properties(session, owner, owner_id)
 
-    @staticmethod
-    def _set_properties(
-        session: Session, owner: str, owner_id: int, values: Mapping[str, Any]
-    ) -> None:
-        if not values:
-            return
-        existing = {
-            row.key: row
-            for row in session.scalars(
-                select(PropertyRow).where(
-                    PropertyRow.owner == owner,
-                    PropertyRow.owner_id == owner_id,
-                    PropertyRow.key.in_(list(values)),
-                )
-            )
-        }
-        for key, value in values.items():
-            if key in existing:
-                existing[key].value = value
-            else:
-                session.add(PropertyRow(owner=owner, owner_id=owner_id, key=key, value=value))
-
     def _properties(self, session: Session, owner: str, owner_id: int) -> dict[str, Any]:
-        return self._properties_of(session, owner, {owner_id}).get(owner_id, {})
-
-    @staticmethod
-    def _properties_of(
-        session: Session, owner: str, owner_ids: set[int]
-    ) -> dict[int, dict[str, Any]]:
-        if not owner_ids:
-            return {}
-        found: dict[int, dict[str, Any]] = {}
-        query = select(PropertyRow.owner_id, PropertyRow.key, PropertyRow.value).where(
-            PropertyRow.owner == owner, PropertyRow.owner_id.in_(list(owner_ids))
-        )
-        for owner_id, key, value in session.execute(query):
-            found.setdefault(owner_id, {})[key] = value
-        return found
+        return properties_of(session, owner, {owner_id}).get(owner_id, {})

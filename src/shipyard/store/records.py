@@ -85,3 +85,70 @@ class StoredOutput:
     size: int
     uri: str
     properties: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DatasetVersionRecord:
+    """A version of a dataset: its source's content hash and what was ingested."""
+
+    id: int
+    name: str
+    digest: str
+    source: str
+    rows: int
+    columns: int
+    examples_id: int
+    statistics_id: int | None
+    run_id: int | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class MetricRecord:
+    key: str
+    value: float
+    step: int | None
+    execution_id: int | None
+
+
+@dataclass(frozen=True)
+class ModelVersionRecord:
+    """One registered version of a model and everything needed to serve and audit it."""
+
+    id: int
+    model: str
+    version: int
+    package: ArtifactRecord
+    run_id: int | None
+    dataset_version_id: int | None
+    blessed: bool
+    infra_validated: bool
+    metrics: dict[str, Any]
+    reasons: dict[str, Any]
+    code_version: str | None
+    created_at: datetime
+    aliases: list[str] = field(default_factory=list)
+    tags: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ref(self) -> str:
+        return f"{self.model}:{self.version}"
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    name: str
+    created_at: datetime
+    latest_version: int | None
+    aliases: dict[str, int]
+
+
+@dataclass(frozen=True)
+class AliasEventRecord:
+    model: str
+    alias: str
+    from_version: int | None
+    to_version: int | None
+    actor: str
+    reason: str
+    created_at: datetime

@@ -1,0 +1,110 @@
+"""Dataset versions: one row per distinct content of a named dataset."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+
+from shipyard.errors import RecordNotFound
+from shipyard.store.database import Database
+from shipyard.store.records import DatasetVersionRecord
+from shipyard.store.tables import DatasetVersionRow, utcnow
+
+
+def _record(row: DatasetVersionRow) -> DatasetVersionRecord:
+    return DatasetVersionRecord(
+        id=row.id,
+        name=row.name,
+        digest=row.digest,
+        source=row.source,
+        rows=row.rows,
+        columns=row.columns,
+        examples_id=row.examples_id,
+        statistics_id=row.statistics_id,
+        run_id=row.run_id,
+        created_at=row.created_at,
+    )
+
+
+class DatasetVersions:
+    """Registers and finds dataset versions of one project."""
+
+    def __init__(self, database: Database, project_id: int) -> None:
+        self.database = database
+        self.project_id = project_id
+
+    def register(
+        self,
+        name: str,
+        *,
+        digest: str,
+        source: str,
+        rows: int,
+        columns: int,
+        examples_id: int,
+        run_id: int | None,
+    ) -> DatasetVersionRecord:
+        """The version with this content, created on first sight (idempotent)."""
+        with self.database.writing(f"registering a version of dataset '{name}'") as session:
+            row = session.scalar(
+                select(DatasetVersionRow).where(
+                    DatasetVersionRow.project_id == self.project_id,
+                    DatasetVersionRow.name == name,
+                    DatasetVersionRow.digest == digest,
+                )
+            )
+            if row is None:
+                row = DatasetVersionRow(
+                    project_id=self.project_id,
+                    name=name,
+                    digest=digest,
+                    source=source,
+                    rows=rows,
+                    columns=columns,
+                    examples_id=examples_id,
+                    run_id=run_id,
+                    created_at=utcnow(),
+                )
+                session.add(row)
+                session.flush()
+            return _record(row)
+
+    def attach_statistics(self, version_id: int, statistics_id: int) -> None:
+        with self.database.writing(f"linking statistics to dataset version {version_id}") as s:
+            s.execute(
+                update(DatasetVersionRow)
+                .where(DatasetVersionRow.id == version_id)
+                .values(statistics_id=statistics_id)
+            )
+
+    def list(self, name: str | None = None) -> list[DatasetVersionRecord]:
+        """Versions, newest first."""
+        query = select(DatasetVersionRow).where(DatasetVersionRow.project_id == self.project_id)
+        if name is not None:
+            query = query.where(DatasetVersionRow.name == name)
+        with self.database.reading("listing dataset versions") as session:
+            rows = session.scalars(query.order_by(DatasetVersionRow.id.desc()))
+            return [_record(row) for row in rows]
+
+    def get(self, version_id: int) -> DatasetVersionRecord:
+        with self.database.reading(f"reading dataset version {version_id}") as session:
+            row = session.get(DatasetVersionRow, version_id)
+            if row is None or row.project_id != self.project_id:
+                raise RecordNotFound(f"dataset version {version_id} does not exist")
+            return _record(row)
+
+    def by_examples(self, examples_id: int) -> DatasetVersionRecord | None:
+        """The version whose ingested examples are this artifact."""
+        query = select(DatasetVersionRow).where(
+            DatasetVersionRow.project_id == self.project_id,
+            DatasetVersionRow.examples_id == examples_id,
+        )
+        with self.database.reading("finding a dataset version") as session:
+            row = session.scalars(query.order_by(DatasetVersionRow.id.desc())).first()
+            return None if row is None else _record(row)
+
+    def previous(self, name: str, *, before_digest: str | None) -> DatasetVersionRecord | None:
+        """The newest version of ``name`` whose content differs from ``before_digest``."""
+        for record in self.list(name):
+            if record.digest != before_digest:
+                return record
+        return None
