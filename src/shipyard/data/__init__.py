@@ -1,0 +1,69 @@
+"""Dataset statistics, schemas, validation and drift.
+
+Each module lists its public names in ``__all__``; this package re-exports them, so a new
+module joins the public API with one import line and one entry in ``__all__``.
+"""
+
+from shipyard.data.drift import (
+    DEFAULT_DRIFT_BINS,
+    DEFAULT_DRIFT_THRESHOLDS,
+    DriftMetric,
+    DriftResult,
+    column_drift,
+    dataset_drift,
+    jensen_shannon_distance,
+    linf_distance,
+)
+from shipyard.data.schema import ColumnSchema, Schema, infer_schema
+from shipyard.data.statistics import (
+    DEFAULT_QUANTILE_RANKS,
+    CategoricalSummary,
+    ColumnStatistics,
+    ColumnType,
+    DatasetStatistics,
+    Histogram,
+    NumericSummary,
+    StatisticsBuilder,
+    compute_statistics,
+    infer_column_type,
+)
+from shipyard.data.validation import (
+    Anomaly,
+    AnomalyKind,
+    Severity,
+    ValidationReport,
+    validate_statistics,
+)
+
+__all__ = [
+    # statistics
+    "DEFAULT_QUANTILE_RANKS",
+    "CategoricalSummary",
+    "ColumnStatistics",
+    "ColumnType",
+    "DatasetStatistics",
+    "Histogram",
+    "NumericSummary",
+    "StatisticsBuilder",
+    "compute_statistics",
+    "infer_column_type",
+    # schema
+    "ColumnSchema",
+    "Schema",
+    "infer_schema",
+    # validation
+    "Anomaly",
+    "AnomalyKind",
+    "Severity",
+    "ValidationReport",
+    "validate_statistics",
+    # drift
+    "DEFAULT_DRIFT_BINS",
+    "DEFAULT_DRIFT_THRESHOLDS",
+    "DriftMetric",
+    "DriftResult",
+    "column_drift",
+    "dataset_drift",
+    "jensen_shannon_distance",
+    "linf_distance",
+]
