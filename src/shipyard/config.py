@@ -13,10 +13,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from shipyard.errors import ConfigError
 
@@ -55,16 +55,149 @@ class PipelineSettings(_Section):
     cache: bool = Field(default=True, description="Skip steps whose fingerprint is cached.")
 
 
+Task = Literal["regression", "classification"]
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+
+
+class SplitSettings(_Section):
+    """How ExampleGen divides rows between training and evaluation."""
+
+    eval_fraction: float = Field(default=0.2, gt=0, lt=1)
+    seed: int = Field(default=42, description="Seed of the random split.")
+    key: str | None = Field(
+        default=None,
+        description="Split by a hash of this column instead: a row keeps its split forever.",
+    )
+
+
+class DataSettings(_Section):
+    """The table the standard pipeline learns from."""
+
+    source: str = Field(description="CSV or Parquet file, or a folder of them.")
+    target: str = Field(min_length=1, description="The column to predict.")
+    task: Task
+    features: list[str] | None = Field(
+        default=None, description="Columns to use (default: every column but the target)."
+    )
+    drop: list[str] = Field(default_factory=list, description="Columns never used.")
+    split: SplitSettings = Field(default_factory=SplitSettings)
+    schema_file: str | None = Field(
+        default=None,
+        alias="schema",
+        description="A pinned schema.yaml to validate against instead of an inferred one.",
+    )
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class TransformSettings(_Section):
+    """Preprocessing the Transform step learns on the training split."""
+
+    impute: Literal["median", "mean"] = "median"
+    scaling: Literal["standard", "none"] = "standard"
+    encoding: Literal["onehot", "ordinal"] = "onehot"
+    max_categories: int = Field(default=50, ge=1)
+    derive: str | None = Field(
+        default=None, description="A 'module:function' adding derived columns to a frame."
+    )
+
+
+class ModelSettings(_Section):
+    """The estimator the Trainer fits and the name it is registered under."""
+
+    name: str | None = Field(
+        default=None, pattern=NAME_PATTERN, description="Registered name (default: project)."
+    )
+    estimator: str | None = Field(
+        default=None,
+        description="Dotted class with the scikit-learn API (default: histogram boosting).",
+    )
+    params: dict[str, Any] = Field(default_factory=dict)
+    seed: int = 0
+
+
+class Bound(_Section):
+    """Allowed values of a metric: at least ``lower``, at most ``upper``."""
+
+    lower: float | None = None
+    upper: float | None = None
+
+    @model_validator(mode="after")
+    def _one_side_at_least(self) -> Bound:
+        if self.lower is None and self.upper is None:
+            raise ValueError("give lower, upper or both")
+        return self
+
+
+class ChangeBound(_Section):
+    """How much worse than production a metric may be, relative or absolute."""
+
+    relative: float | None = Field(default=None, ge=0)
+    absolute: float | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> ChangeBound:
+        if (self.relative is None) == (self.absolute is None):
+            raise ValueError("give exactly one of relative or absolute")
+        return self
+
+
+class EvaluationSettings(_Section):
+    """The gate a new model must pass to be blessed."""
+
+    thresholds: dict[str, Bound] = Field(
+        default_factory=dict, description="Value bounds, per metric (overall)."
+    )
+    change_thresholds: dict[str, ChangeBound] = Field(
+        default_factory=dict,
+        description="Largest allowed worsening against the production model, per metric.",
+    )
+    slices: list[str] = Field(
+        default_factory=list, description="Columns whose values each get their own metrics."
+    )
+    min_slice_size: int = Field(default=30, ge=1)
+
+
+class ValidationSettings(_Section):
+    """What ExampleValidator checks besides the schema."""
+
+    drift_thresholds: dict[str, float] = Field(
+        default_factory=dict,
+        description="Per-column drift bound (JS distance or L-infinity); 'default' for all.",
+    )
+    drift_severity: Literal["warning", "error"] = "warning"
+    range_severity: Literal["warning", "error"] = "warning"
+    size_change_bound: float = Field(default=2.0, gt=1)
+
+
+class InfraSettings(_Section):
+    """Budgets the InfraValidator holds the packaged model to."""
+
+    max_load_seconds: float = Field(default=30.0, gt=0)
+    max_p99_ms: float = Field(default=100.0, gt=0)
+    requests: int = Field(default=200, ge=10, le=100_000)
+
+
 class ProjectConfig(_Section):
     """The whole of ``shipyard.yaml``."""
 
-    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    name: str = Field(min_length=1, pattern=NAME_PATTERN)
     store: StoreSettings = Field(default_factory=StoreSettings)
     pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
+    data: DataSettings | None = None
+    transform: TransformSettings = Field(default_factory=TransformSettings)
+    model: ModelSettings = Field(default_factory=ModelSettings)
+    validation: ValidationSettings = Field(default_factory=ValidationSettings)
+    evaluation: EvaluationSettings = Field(default_factory=EvaluationSettings)
+    infra: InfraSettings = Field(default_factory=InfraSettings)
+
+    @property
+    def model_name(self) -> str:
+        return self.model.name or self.name
 
     def to_yaml(self) -> str:
         """Render the configuration as the YAML a person would write."""
-        data = self.model_dump(mode="json", exclude_none=True)
+        data = self.model_dump(mode="json", exclude_none=True, by_alias=True)
         return yaml.safe_dump(data, sort_keys=False)
 
 

@@ -7,7 +7,7 @@ import importlib
 
 import shipyard.data
 
-MODULES = ["statistics", "schema", "validation", "drift"]
+MODULES = ["ingest", "statistics", "schema", "validation", "drift", "transform"]
 
 
 def test_every_public_name_is_exported_once() -> None:

@@ -14,6 +14,13 @@ from shipyard.data.drift import (
     jensen_shannon_distance,
     linf_distance,
 )
+from shipyard.data.ingest import (
+    TABLE_SUFFIXES,
+    read_table,
+    source_digest,
+    source_files,
+    split_frame,
+)
 from shipyard.data.schema import ColumnSchema, Schema, infer_schema
 from shipyard.data.statistics import (
     DEFAULT_QUANTILE_RANKS,
@@ -26,6 +33,13 @@ from shipyard.data.statistics import (
     StatisticsBuilder,
     compute_statistics,
     infer_column_type,
+)
+from shipyard.data.transform import (
+    FittedTransform,
+    Transform,
+    TransformSpec,
+    TransformStats,
+    fit_transform_spec,
 )
 from shipyard.data.validation import (
     Anomaly,
@@ -47,6 +61,12 @@ __all__ = [
     "StatisticsBuilder",
     "compute_statistics",
     "infer_column_type",
+    # ingest
+    "TABLE_SUFFIXES",
+    "read_table",
+    "source_digest",
+    "source_files",
+    "split_frame",
     # schema
     "ColumnSchema",
     "Schema",
@@ -57,6 +77,12 @@ __all__ = [
     "Severity",
     "ValidationReport",
     "validate_statistics",
+    # transform
+    "FittedTransform",
+    "Transform",
+    "TransformSpec",
+    "TransformStats",
+    "fit_transform_spec",
     # drift
     "DEFAULT_DRIFT_BINS",
     "DEFAULT_DRIFT_THRESHOLDS",

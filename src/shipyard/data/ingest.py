@@ -1,0 +1,118 @@
+"""Reading tables and splitting them: what ExampleGen does, usable on its own.
+
+A source is a CSV or Parquet file, or a folder of them (read in name order, all with the
+same columns).  Its version is the sha256 of its bytes, so the same data always has the
+same version, wherever it is read from.
+
+>>> frame = read_table(Path("houses.csv"))  # doctest: +SKIP
+>>> train, evaluation = split_frame(frame, eval_fraction=0.2, seed=42)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from shipyard.artifacts import file_digest
+from shipyard.errors import DataError
+
+__all__ = ["TABLE_SUFFIXES", "read_table", "source_digest", "source_files", "split_frame"]
+
+TABLE_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".pq")
+
+
+def source_files(source: Path) -> list[Path]:
+    """The table files a source names: itself, or the tables in a folder."""
+    if source.is_file():
+        if not source.name.endswith(TABLE_SUFFIXES):
+            raise DataError(f"{source} is not a CSV or Parquet file ({', '.join(TABLE_SUFFIXES)})")
+        return [source]
+    if source.is_dir():
+        files = sorted(
+            p for p in source.rglob("*") if p.is_file() and p.name.endswith(TABLE_SUFFIXES)
+        )
+        if not files:
+            raise DataError(f"folder {source} holds no CSV or Parquet files")
+        return files
+    raise DataError(f"data source {source} does not exist")
+
+
+def source_digest(source: Path) -> str:
+    """The version of a source: sha256 over its files' relative names and contents."""
+    files = source_files(source)
+    if len(files) == 1 and files[0] == source:
+        return file_digest(source)
+    hasher = hashlib.sha256()
+    for path in files:
+        hasher.update(path.relative_to(source).as_posix().encode() + b"\0")
+        hasher.update(file_digest(path).encode() + b"\n")
+    return hasher.hexdigest()
+
+
+def _read_one(path: Path) -> pd.DataFrame:
+    try:
+        if path.name.endswith((".parquet", ".pq")):
+            frame: pd.DataFrame = pq.read_table(path).to_pandas()
+            return frame
+        return pd.read_csv(path, low_memory=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise DataError(f"cannot read {path}: {exc}") from exc
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise DataError(f"cannot read {path}: {exc}") from exc
+
+
+def read_table(source: Path) -> pd.DataFrame:
+    """Read a source into one DataFrame; files of a folder must share their columns."""
+    files = source_files(source)
+    frames: list[pd.DataFrame] = []
+    for path in files:
+        frame = _read_one(path)
+        if frames and list(frame.columns) != list(frames[0].columns):
+            missing = sorted(set(frames[0].columns) - set(frame.columns))
+            extra = sorted(set(frame.columns) - set(frames[0].columns))
+            raise DataError(
+                f"{path} does not have the columns of {files[0]}: missing {missing or 'none'}, "
+                f"extra {extra or 'none'}"
+            )
+        frames.append(frame)
+    table = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    if table.columns.duplicated().any():
+        duplicated = sorted(set(table.columns[table.columns.duplicated()]))
+        raise DataError(f"{source} has duplicated column names: {duplicated}")
+    if len(table) == 0:
+        raise DataError(f"{source} has no rows")
+    return table
+
+
+def split_frame(
+    frame: pd.DataFrame, *, eval_fraction: float, seed: int, key: str | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split rows into (train, eval), deterministically.
+
+    With ``key``, a row's split follows from a hash of its key alone, so it never moves
+    between splits as the data grows; otherwise a seeded random permutation decides.
+    """
+    if not 0 < eval_fraction < 1:
+        raise DataError(f"eval_fraction must be between 0 and 1, not {eval_fraction}")
+    if len(frame) < 2:
+        raise DataError(f"cannot split {len(frame)} row(s) into training and evaluation")
+    if key is not None:
+        if key not in frame.columns:
+            raise DataError(f"split key column '{key}' is not in the data")
+        buckets = pd.util.hash_pandas_object(frame[key], index=False).to_numpy() % 10_000
+        is_eval = buckets < round(eval_fraction * 10_000)
+    else:
+        rng = np.random.default_rng(seed)
+        order = rng.permutation(len(frame))
+        is_eval = np.zeros(len(frame), dtype=bool)
+        is_eval[order[: max(1, round(eval_fraction * len(frame)))]] = True
+    if is_eval.all() or not is_eval.any():
+        raise DataError("the split left training or evaluation empty; change eval_fraction")
+    train = frame.loc[~is_eval].reset_index(drop=True)
+    evaluation = frame.loc[is_eval].reset_index(drop=True)
+    return train, evaluation
