@@ -1,3 +1,5 @@
+import types
+
 import shipyard
 
 
@@ -6,6 +8,9 @@ def test_all_exported_members_exist_and_are_documented() -> None:
         member = getattr(shipyard, name)
         if name != "__version__":
             assert member.__doc__, f"shipyard.{name} has no docstring"
-    public = {name for name in dir(shipyard) if not name.startswith("_")}
-    submodules = {"artifacts", "cli", "config", "errors", "pipeline", "project", "store"}
-    assert public - submodules - {"annotations"} == set(shipyard.__all__) - {"__version__"}
+    public = {
+        name
+        for name, value in vars(shipyard).items()
+        if not name.startswith("_") and not isinstance(value, types.ModuleType)
+    }
+    assert public - {"annotations"} == set(shipyard.__all__) - {"__version__"}

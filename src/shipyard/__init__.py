@@ -44,7 +44,7 @@ from shipyard.pipeline import (
     log_param,
     log_params,
 )
-from shipyard.project import Project
+from shipyard.project import Project, load_model
 
 __version__ = "0.1.0"
 
@@ -83,6 +83,7 @@ __all__ = [
     "ValidationFailed",
     "__version__",
     "component",
+    "load_model",
     "log_metric",
     "log_metrics",
     "log_param",

@@ -11,6 +11,7 @@ One place holds every setting.  The file is validated by pydantic; a wrong field
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -156,6 +157,9 @@ class EvaluationSettings(_Section):
         default_factory=list, description="Columns whose values each get their own metrics."
     )
     min_slice_size: int = Field(default=30, ge=1)
+    gate_slices: bool = Field(
+        default=False, description="Hold every slice, not only the whole, to the thresholds."
+    )
 
 
 class ValidationSettings(_Section):
@@ -199,6 +203,39 @@ class ProjectConfig(_Section):
         """Render the configuration as the YAML a person would write."""
         data = self.model_dump(mode="json", exclude_none=True, by_alias=True)
         return yaml.safe_dump(data, sort_keys=False)
+
+
+_NAME_CHARACTERS = re.compile(r"[^A-Za-z0-9_.-]+")
+
+_SECTION_NOTES = {
+    "name": "shipyard project settings; every field is checked when the project opens.",
+    "store": "Where metadata and artifacts live (SHIPYARD_DB_URL, SHIPYARD_ARTIFACTS_URL).",
+    "pipeline": "Parallel step processes (SHIPYARD_WORKERS) and caching.",
+    "data": "The table to learn from: source file or folder, target column, task, split.\n"
+    "# Add 'features: [..]' to choose columns, 'drop: [..]' to leave some out, and\n"
+    "# 'schema: schema.yaml' to validate against a schema you pinned.",
+    "transform": "Preprocessing learned on the training split and applied everywhere.",
+    "model": "Registered model name and estimator (a dotted scikit-learn-style class).",
+    "validation": "Drift thresholds (per column, or 'default') and severities.",
+    "evaluation": "The gate: metric bounds, allowed worsening against production, slices.",
+    "infra": "Budgets for loading and serving the packaged model in a fresh process.",
+}
+
+
+def safe_name(text: str) -> str:
+    """``text`` reduced to the characters a project or model name may hold."""
+    return _NAME_CHARACTERS.sub("-", text).strip("-.")
+
+
+def render_config(config: ProjectConfig) -> str:
+    """``shipyard.yaml`` as a person should read it: one commented section at a time."""
+    data = config.model_dump(mode="json", exclude_none=True, by_alias=True)
+    parts = []
+    for key, value in data.items():
+        note = _SECTION_NOTES.get(key)
+        text = yaml.safe_dump({key: value}, sort_keys=False)
+        parts.append((f"# {note}\n" if note else "") + text)
+    return "\n".join(parts)
 
 
 def _format_validation_error(exc: ValidationError, source: str) -> str:

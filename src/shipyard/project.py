@@ -9,15 +9,26 @@ This is the Python API the CLI, the server and the dashboard share.
 
 from __future__ import annotations
 
-import re
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from shipyard.artifacts import ArtifactStore
-from shipyard.config import CONFIG_FILE, STATE_DIR, ProjectConfig, load_config
+from shipyard.config import (
+    CONFIG_FILE,
+    STATE_DIR,
+    ProjectConfig,
+    Task,
+    load_config,
+    render_config,
+    safe_name,
+)
 from shipyard.errors import ConfigError, ProjectNotFound, RecordNotFound
 from shipyard.pipeline import Pipeline, Runner, RunResult
 from shipyard.pipeline.runner import Observer
+
+if TYPE_CHECKING:
+    from shipyard.registry import LoadedModel, ModelRegistry
 from shipyard.store import (
     ArtifactRecord,
     ExecutionRecord,
@@ -27,8 +38,6 @@ from shipyard.store import (
     downstream,
     upstream,
 )
-
-_NAME_CHARACTERS = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
 def find_root(start: Path) -> Path:
@@ -56,17 +65,48 @@ class Project:
         return cls(root, load_config(root))
 
     @classmethod
-    def init(cls, folder: Path | str = ".", *, name: str | None = None) -> Project:
-        """Create ``shipyard.yaml`` and ``.shipyard/`` in ``folder``."""
+    def init(
+        cls,
+        folder: Path | str = ".",
+        *,
+        name: str | None = None,
+        data: Path | str | None = None,
+        target: str | None = None,
+        task: Task | None = None,
+        model_name: str | None = None,
+    ) -> Project:
+        """Create ``shipyard.yaml`` and ``.shipyard/`` in ``folder``.
+
+        With ``data`` and ``target`` the project gets a standard pipeline: the model is
+        named after the data file (``credit.csv`` makes ``credit``) unless ``model_name``
+        says otherwise, and the task is inferred from the target unless given.
+        """
         root = Path(folder).resolve()
         path = root / CONFIG_FILE
         if path.exists():
             raise ConfigError(f"{path} already exists; this folder is already a project")
-        project_name = name or _NAME_CHARACTERS.sub("-", root.name).strip("-.") or "project"
-        config = ProjectConfig(name=project_name)
+        project_name = name or safe_name(root.name) or "project"
+        if data is None:
+            if target is not None or task is not None:
+                raise ConfigError("--target and --task describe --data; give --data too")
+            config = ProjectConfig(name=project_name)
+        else:
+            if target is None:
+                raise ConfigError("--data needs --target: the column the model predicts")
+            # The standard pipeline's modules load pandas and scikit-learn: only when needed.
+            from shipyard.components.standard import standard_config
+
+            config = standard_config(
+                project_name,
+                root=root,
+                data=Path(data),
+                target=target,
+                task=task,
+                model_name=model_name,
+            )
         root.mkdir(parents=True, exist_ok=True)
         (root / STATE_DIR).mkdir(exist_ok=True)
-        path.write_text(config.to_yaml(), encoding="utf-8")
+        path.write_text(render_config(config), encoding="utf-8")
         project = cls(root, load_config(root))
         project.store  # noqa: B018 - create and migrate the database now
         return project
@@ -74,6 +114,13 @@ class Project:
     @cached_property
     def store(self) -> MetadataStore:
         return MetadataStore(self.config.store.database, root=self.root, project=self.config.name)
+
+    @cached_property
+    def registry(self) -> ModelRegistry:
+        """The model registry of this project."""
+        from shipyard.registry import ModelRegistry
+
+        return ModelRegistry(self.store, self.artifacts)
 
     @cached_property
     def artifacts(self) -> ArtifactStore:
@@ -113,6 +160,14 @@ class Project:
         )
         return runner.run(pipeline)
 
+    def standard_pipeline(self) -> Pipeline:
+        """The project's standard pipeline, as ``shipyard.yaml`` describes it."""
+        from shipyard.components.standard import standard_pipeline
+
+        return standard_pipeline(
+            self.config, root=self.root, store=self.store, registry=self.registry
+        )
+
     def runs(self, *, limit: int = 50) -> list[RunRecord]:
         return self.store.list_runs(limit=limit)
 
@@ -128,9 +183,14 @@ class Project:
         """Find what a reference names.
 
         ``run:12`` or ``12`` is a run; ``artifact:7`` an artifact; ``sha256:ab12..`` or
-        a hex digest prefix of at least 6 characters an artifact by content.
+        a hex digest prefix of at least 6 characters an artifact by content; a model
+        reference (``ames@production``, ``ames:3``) the package of that model version.
         """
+        import re
+
         kind, _, value = ref.partition(":")
+        if "@" in ref or (value.isdigit() and kind not in ("run", "artifact")):
+            return self.registry.resolve(ref).package
         if not value:
             kind, value = ("run", ref) if ref.isdigit() else ("sha256", ref)
         if kind in ("run", "artifact") and value.isdigit():
@@ -147,7 +207,8 @@ class Project:
                 )
             raise RecordNotFound(f"no artifact's digest starts with '{value}'")
         raise RecordNotFound(
-            f"cannot understand reference '{ref}'; use run:ID, artifact:ID or a digest prefix"
+            f"cannot understand reference '{ref}'; use run:ID, artifact:ID, a digest prefix "
+            "or a model (NAME@ALIAS, NAME:VERSION)"
         )
 
     def lineage(self, ref: str, *, direction: str = "upstream") -> LineageGraph:
@@ -160,3 +221,13 @@ class Project:
         if isinstance(target, RunRecord):
             return upstream(self.store, target.id)
         return upstream(self.store, target)
+
+
+def load_model(ref: str, *, folder: Path | str = ".") -> LoadedModel:
+    """Load a registered model of the project holding ``folder``.
+
+    >>> model = load_model("ames@production")  # doctest: +SKIP
+    >>> model.predict(frame).values  # doctest: +SKIP
+    """
+    with Project.open(folder) as project:
+        return project.registry.load(ref)

@@ -67,7 +67,7 @@ def folder(tmp_path: Path) -> Path:
 
 
 def test_init_creates_a_project(folder: Path) -> None:
-    assert (folder / "shipyard.yaml").read_text().startswith("name: proj\n")
+    assert "\nname: proj\n" in (folder / "shipyard.yaml").read_text()
     assert (folder / ".shipyard" / "metadata.db").is_file()
     again = run_cli("init", cwd=folder)
     assert again.returncode == 1

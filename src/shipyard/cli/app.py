@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import typer
+from rich.markup import escape
 from typer.core import TyperGroup
 
-from shipyard.cli import pipelines, projects
+from shipyard.cli import datasets, pipelines, projects, registry
 from shipyard.cli.console import errors
 from shipyard.errors import ShipyardError
 
@@ -19,7 +20,7 @@ class _ShipyardGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except ShipyardError as exc:
-            errors.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+            errors.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
             raise typer.Exit(1) from None
 
 
@@ -33,6 +34,8 @@ app = typer.Typer(
 )
 projects.register(app)
 pipelines.register(app)
+datasets.register(app)
+registry.register(app)
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ from rich.table import Table
 from rich.tree import Tree
 
 from shipyard.cli.console import console, seconds, size, styled_status, when
+from shipyard.errors import ShipyardError
 from shipyard.pipeline import Pipeline, RunResult, StepResult, load_pipeline
 from shipyard.project import Project
 from shipyard.store import ArtifactRecord, ExecutionRecord, LineageGraph, RunRecord
@@ -50,6 +51,7 @@ def run_with_progress(project: Project, pipeline: Pipeline, *, cache: bool | Non
 
         outcome = project.run(pipeline, cache=cache, observer=observe)
         live.update(_steps_table(pipeline, outcome.steps), refresh=True)
+    console.line()
     ran = len(outcome.names("succeeded"))
     cached = len(outcome.names("cached"))
     summary = (
@@ -64,14 +66,34 @@ def run_with_progress(project: Project, pipeline: Pipeline, *, cache: bool | Non
     return outcome
 
 
+def run_standard(project: Project, *, cache: bool | None) -> RunResult:
+    """Run the project's standard pipeline and print what each stage found."""
+    from shipyard.cli.summary import print_summary
+    from shipyard.components.standard import summarize
+
+    outcome = run_with_progress(project, project.standard_pipeline(), cache=cache)
+    print_summary(summarize(outcome, registry=project.registry))
+    outcome.raise_for_failure()
+    return outcome
+
+
 def run(
-    target: Annotated[str, typer.Argument(help="MODULE:PIPELINE or path/file.py:PIPELINE")],
+    target: Annotated[
+        str | None,
+        typer.Argument(
+            help="MODULE:PIPELINE or path/file.py:PIPELINE (default: the standard pipeline)"
+        ),
+    ] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Re-run every step.")] = False,
 ) -> None:
-    """Run a pipeline defined in Python, showing each step's progress."""
+    """Run the project's standard pipeline, or a pipeline defined in Python."""
+    cache = False if no_cache else None
     with Project.open() as project:
+        if target is None:
+            run_standard(project, cache=cache)
+            return
         pipeline = load_pipeline(target, folder=Path.cwd())
-        outcome = run_with_progress(project, pipeline, cache=False if no_cache else None)
+        outcome = run_with_progress(project, pipeline, cache=cache)
     outcome.raise_for_failure()
 
 
@@ -135,23 +157,80 @@ def _run_detail(record: RunRecord, steps: list[ExecutionRecord]) -> Group:
     return Group(*parts)
 
 
+def _comparison(project: Project, run_ids: list[int]) -> Table:
+    records = [project.run_record(run_id) for run_id in run_ids]
+    table = Table(title="runs compared", title_justify="left")
+    table.add_column("")
+    for record in records:
+        table.add_column(f"run {record.id}", justify="right", overflow="fold")
+    rows: dict[str, list[str]] = {}
+
+    def put(key: str, index: int, value: object) -> None:
+        rows.setdefault(key, [""] * len(records))[index] = str(value)
+
+    for index, record in enumerate(records):
+        put("pipeline", index, record.pipeline)
+        put("status", index, record.status)
+        put("code", index, (record.code_version or "-")[:10] + (" *" if record.code_dirty else ""))
+        for step in project.run_steps(record.id):
+            for port, artifact in step.outputs.items():
+                if "source_digest" in artifact.properties:
+                    put(
+                        f"data {step.step}.{port}", index, artifact.properties["source_digest"][:12]
+                    )
+        for step_name, params in record.params.items():
+            for key, value in params.items():
+                put(f"param {step_name}.{key}", index, value)
+        for key, value in project.store.tracking.params(record.id).items():
+            put(f"param {key}", index, value)
+        for key, value in project.store.tracking.latest_metrics(record.id).items():
+            put(f"metric {key}", index, f"{value:.6g}")
+    for key, values in rows.items():
+        differs = len(set(values)) > 1
+        table.add_row(f"[bold]{key}[/]" if differs else key, *values)
+    table.caption = "rows in bold differ between the runs"
+    return table
+
+
 def runs(
-    run_id: Annotated[int | None, typer.Argument(help="Show this run in detail.")] = None,
+    run_ids: Annotated[
+        list[int] | None, typer.Argument(help="A run to show, or runs to compare.")
+    ] = None,
+    compare: Annotated[
+        bool, typer.Option("--compare", help="Compare the runs' parameters and metrics.")
+    ] = False,
     limit: Annotated[int, typer.Option(help="How many runs to list.")] = 20,
 ) -> None:
-    """List runs, or show one run with its steps, timings, cache hits and errors."""
+    """List runs, show one (steps, timings, cache hits, errors) or compare several.
+
+    shipyard runs · shipyard runs 3 · shipyard runs --compare 3 4 5
+    """
+    ids = run_ids or []
     with Project.open() as project:
-        if run_id is None:
+        if compare:
+            if len(ids) < 2:
+                raise ShipyardError("--compare needs at least two run ids")
+            console.print(_comparison(project, ids))
+        elif not ids:
             console.print(_runs_table(project.runs(limit=limit)))
+        elif len(ids) == 1:
+            console.print(_run_detail(project.run_record(ids[0]), project.run_steps(ids[0])))
         else:
-            console.print(_run_detail(project.run_record(run_id), project.run_steps(run_id)))
+            raise ShipyardError("to see several runs side by side, add --compare")
 
 
 def _artifact_label(artifact: ArtifactRecord) -> str:
-    return (
+    label = (
         f"[cyan]{artifact.type_name}[/] {artifact.ref} [dim]sha256:{artifact.digest[:12]} "
         f"{artifact.kind}, {size(artifact.size)}[/]"
     )
+    properties = artifact.properties
+    if "source_digest" in properties:
+        label += (
+            f" — dataset [bold]{properties.get('dataset', '?')}[/] version "
+            f"sha256:{properties['source_digest'][:12]} from {properties.get('source', '?')}"
+        )
+    return label
 
 
 def _execution_label(execution: ExecutionRecord) -> str:

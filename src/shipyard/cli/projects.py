@@ -1,4 +1,4 @@
-"""``shipyard init``."""
+"""``shipyard init`` and ``shipyard quickstart``."""
 
 from __future__ import annotations
 
@@ -8,21 +8,55 @@ from typing import Annotated
 import typer
 
 from shipyard.cli.console import console
-from shipyard.config import CONFIG_FILE
+from shipyard.config import CONFIG_FILE, Task
 from shipyard.project import Project
 
 
 def init(
     folder: Annotated[Path, typer.Argument(help="Folder to make a project of.")] = Path("."),
-    name: Annotated[str | None, typer.Option(help="Project name (default: folder name).")] = None,
+    data: Annotated[
+        Path | None, typer.Option(help="CSV or Parquet file (or folder) to learn from.")
+    ] = None,
+    target: Annotated[str | None, typer.Option(help="The column to predict.")] = None,
+    task: Annotated[
+        Task | None, typer.Option(help="regression or classification (default: inferred).")
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option(help="The model's name (default: the data file's name).")
+    ] = None,
 ) -> None:
-    """Create shipyard.yaml and .shipyard/ in FOLDER."""
-    with Project.init(folder, name=name) as project:
+    """Create shipyard.yaml and .shipyard/ in FOLDER; with --data, a standard pipeline."""
+    with Project.init(folder, data=data, target=target, task=task, model_name=name) as project:
         console.print(
             f"[green]created[/] project [bold]{project.config.name}[/] in {project.root} "
             f"({CONFIG_FILE}, .shipyard/)"
         )
+        settings = project.config.data
+        if settings is not None:
+            console.print(
+                f"model [bold]{project.config.model_name}[/] predicts '{settings.target}' "
+                f"({settings.task}) from {settings.source}; edit {CONFIG_FILE} to change "
+                "features, model or gates, then: shipyard run"
+            )
+
+
+def quickstart(
+    folder: Annotated[
+        Path, typer.Argument(help="Folder for the demo project (created if missing).")
+    ] = Path("shipyard-quickstart"),
+) -> None:
+    """Make a project from the bundled Ames house prices and turn the loop once."""
+    from shipyard.cli.pipelines import run_standard
+    from shipyard.quickstart import create_quickstart
+
+    with create_quickstart(folder) as project:
+        console.print(
+            f"[bold]shipyard quickstart[/] in {project.root}: predict Sale_Price of "
+            "2,930 houses in Ames, Iowa"
+        )
+        run_standard(project, cache=None)
 
 
 def register(app: typer.Typer) -> None:
     app.command()(init)
+    app.command()(quickstart)

@@ -288,6 +288,14 @@ class Step:
         """
         return {}
 
+    def fingerprint_inputs(self, digests: dict[str, str]) -> dict[str, str]:
+        """The input digests the step's cache key covers (by default, all of them).
+
+        A component may leave out an input that cannot change its result in this case,
+        so that an unchanged re-run is still a cache hit.
+        """
+        return digests
+
     def publish(self, context: PublishContext) -> None:
         """Write metadata about the step's results (runs in the runner, not a worker).
 

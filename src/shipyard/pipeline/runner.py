@@ -266,7 +266,7 @@ class _RunExecution:
         key = fingerprint(
             spec,
             params,
-            {port: a.digest for port, a in inputs.items()},
+            step.fingerprint_inputs({port: a.digest for port, a in inputs.items()}),
             step.fingerprint_extras(params),
         )
         input_ids = {port: artifact.id for port, artifact in inputs.items()}

@@ -1,0 +1,129 @@
+"""``shipyard models``, ``shipyard models show`` and ``shipyard promote``."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.console import Group
+from rich.table import Table
+
+from shipyard.cli.console import console, when
+from shipyard.project import Project
+from shipyard.store.records import ModelVersionRecord
+
+models_app = typer.Typer(
+    help="Registered models, their versions, aliases and history.",
+    invoke_without_command=True,
+    no_args_is_help=False,
+)
+
+
+def _metrics(record: ModelVersionRecord, limit: int = 4) -> str:
+    return ", ".join(f"{k}={v:.4g}" for k, v in list(record.metrics.items())[:limit])
+
+
+@models_app.callback()
+def models(ctx: typer.Context) -> None:
+    """List registered models (and: shipyard models show NAME[@ALIAS|:VERSION])."""
+    if ctx.invoked_subcommand is not None:
+        return
+    with Project.open() as project:
+        table = Table(title="models", title_justify="left")
+        for column in ("name", "latest version", "aliases", "created"):
+            table.add_column(column)
+        for model in project.registry.models():
+            aliases = ", ".join(f"{a} → {v}" for a, v in model.aliases.items()) or "-"
+            table.add_row(
+                model.name, str(model.latest_version or "-"), aliases, when(model.created_at)
+            )
+        console.print(table)
+
+
+def _version_detail(project: Project, record: ModelVersionRecord) -> Group:
+    grid = Table.grid(padding=(0, 2))
+    grid.add_row("model", f"[bold]{record.model}:{record.version}[/]")
+    grid.add_row("aliases", ", ".join(record.aliases) or "none")
+    grid.add_row("created", when(record.created_at))
+    grid.add_row("blessed", "yes" if record.blessed else "[red]no[/]")
+    grid.add_row("infra-validated", "yes" if record.infra_validated else "[red]no[/]")
+    grid.add_row("package", f"{record.package.ref} sha256:{record.package.digest[:16]}")
+    grid.add_row("pipeline run", "-" if record.run_id is None else str(record.run_id))
+    if record.dataset_version_id is not None:
+        dataset = project.store.datasets.get(record.dataset_version_id)
+        grid.add_row(
+            "dataset version",
+            f"{dataset.id}: {dataset.name} sha256:{dataset.digest[:12]} ({dataset.rows:,} rows, "
+            f"{dataset.source})",
+        )
+    grid.add_row("code version", record.code_version or "-")
+    grid.add_row("metrics", json.dumps(record.metrics, indent=None))
+    failed = record.reasons.get("failed", [])
+    grid.add_row("gate", "passed" if not failed else "\n".join(f"✗ {r}" for r in failed))
+    if record.tags:
+        grid.add_row("tags", json.dumps(record.tags))
+    return Group(grid)
+
+
+def _model_detail(project: Project, name: str) -> Group:
+    versions = project.registry.versions(name)
+    table = Table(title=f"versions of {name}", title_justify="left")
+    for column in ("version", "created", "blessed", "infra", "aliases", "run", "metrics"):
+        table.add_column(column)
+    for record in versions:
+        table.add_row(
+            str(record.version),
+            when(record.created_at),
+            "yes" if record.blessed else "[red]no[/]",
+            "yes" if record.infra_validated else "[red]no[/]",
+            ", ".join(record.aliases) or "-",
+            str(record.run_id or "-"),
+            _metrics(record),
+        )
+    history = Table(title="alias history", title_justify="left")
+    for column in ("when", "alias", "from", "to", "who", "why"):
+        history.add_column(column)
+    for event in project.registry.history(name):
+        history.add_row(
+            when(event.created_at),
+            event.alias,
+            str(event.from_version or "-"),
+            str(event.to_version or "-"),
+            event.actor,
+            event.reason,
+        )
+    return Group(table, history)
+
+
+@models_app.command()
+def show(
+    ref: Annotated[str, typer.Argument(help="NAME, NAME@ALIAS or NAME:VERSION")],
+) -> None:
+    """Show a model's versions and alias history, or one version in full."""
+    with Project.open() as project:
+        if "@" in ref or ":" in ref:
+            console.print(_version_detail(project, project.registry.resolve(ref)))
+        else:
+            console.print(_model_detail(project, ref))
+
+
+def promote(
+    name: Annotated[str, typer.Argument(help="Model name.")],
+    version: Annotated[int, typer.Argument(help="Version to point the alias at.")],
+    alias: Annotated[str, typer.Option(help="The alias to move.")] = "production",
+    reason: Annotated[str, typer.Option(help="Why, for the alias history.")] = "",
+) -> None:
+    """Point an alias (production by default) at a version; the move is recorded."""
+    with Project.open() as project:
+        event = project.registry.promote(name, version, alias=alias, reason=reason or "promoted")
+    if event is None:
+        console.print(f"{name}@{alias} already points at version {version}")
+    else:
+        before = "nothing" if event.from_version is None else f"version {event.from_version}"
+        console.print(f"[green]moved[/] {name}@{alias} from {before} to version {version}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(models_app, name="models")
+    app.command()(promote)

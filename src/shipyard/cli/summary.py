@@ -1,0 +1,103 @@
+"""What a standard run found, stage by stage, for a person to read."""
+
+from __future__ import annotations
+
+from rich.markup import escape
+from rich.table import Table
+
+from shipyard.cli.console import console
+from shipyard.components.standard import StandardSummary
+from shipyard.data.statistics import DatasetStatistics
+
+
+def _statistics_table(statistics: DatasetStatistics) -> Table:
+    table = Table(title="statistics (training split)", title_justify="left")
+    for heading in ("column", "type", "missing", "distinct", "min", "mean", "max / top value"):
+        table.add_column(heading, justify="left" if heading in ("column", "type") else "right")
+    ordered = sorted(statistics.columns.values(), key=lambda c: -c.missing_fraction)
+    for column in ordered[:12]:
+        if column.numeric is not None:
+            cells = ["" if v is None else f"{v:.4g}" for v in (column.min, column.mean, column.max)]
+        else:
+            top = column.categorical.top(1) if column.categorical is not None else []
+            cells = ["", "", f"{top[0][0]} ({top[0][1]})" if top else ""]
+        table.add_row(
+            column.name,
+            column.type,
+            f"{column.missing_fraction:.1%}",
+            f"{column.distinct_count:,.0f}",
+            *cells,
+        )
+    if len(ordered) > 12:
+        table.caption = f"the 12 columns with most missing values of {len(ordered)}"
+    return table
+
+
+def print_summary(summary: StandardSummary) -> None:
+    """Print each stage's findings: data, statistics, anomalies, metrics, blessing, push."""
+    dataset = summary.dataset
+    if dataset:
+        console.print(
+            f"\n[bold]data[/] {dataset['dataset']}: {dataset['rows']:,} rows × "
+            f"{dataset['columns']} columns from {dataset['source']} "
+            f"(version sha256:{dataset['source_digest'][:12]}; train {dataset['train_rows']:,}, "
+            f"eval {dataset['eval_rows']:,})"
+        )
+    if summary.statistics is not None:
+        console.print(_statistics_table(summary.statistics))
+    if summary.validated:
+        if summary.anomalies:
+            console.print(f"[bold]validation[/]: {len(summary.anomalies)} warning(s)")
+            for anomaly in summary.anomalies[:15]:
+                console.print(f"  [yellow]warning[/] {escape(anomaly['message'])}")
+        else:
+            console.print("[bold]validation[/]: no anomalies")
+        drifted = [d for d in summary.drift if d["drifted"]]
+        if summary.drift:
+            console.print(
+                f"[bold]drift[/] against the previous dataset version: {len(drifted)} of "
+                f"{len(summary.drift)} columns over their threshold"
+            )
+    if summary.metrics:
+        table = Table(title="evaluation (eval split)", title_justify="left")
+        table.add_column("metric")
+        table.add_column("new model", justify="right")
+        if summary.baseline_metrics is not None:
+            table.add_column("production", justify="right")
+        for metric, value in summary.metrics.items():
+            row = [metric, f"{value:.5g}"]
+            if summary.baseline_metrics is not None:
+                baseline = summary.baseline_metrics.get(metric)
+                row.append("-" if baseline is None else f"{baseline:.5g}")
+            table.add_row(*row)
+        console.print(table)
+    if summary.blessing is not None:
+        verdict = "[green]blessed[/]" if summary.blessing["blessed"] else "[red]not blessed[/]"
+        console.print(f"[bold]blessing[/]: {verdict}")
+        for check in summary.blessing["checks"]:
+            mark = "[green]✓[/]" if check["passed"] else "[red]✗[/]"
+            console.print(f"  {mark} {check['message']}")
+    if summary.infra is not None:
+        infra = summary.infra
+        if infra["loaded"]:
+            console.print(
+                f"[bold]infra validation[/]: loaded in {infra['load_seconds']:.2f} s in a fresh "
+                f"process; single-row latency p50 {infra['p50_ms']:.2f} ms, p99 "
+                f"{infra['p99_ms']:.2f} ms — {'passed' if infra['passed'] else 'failed'}"
+            )
+        for reason in infra["reasons"]:
+            console.print(f"  [red]✗[/] {reason}")
+    version = summary.version
+    if version is not None and summary.decision is not None:
+        if summary.decision["push"]:
+            console.print(
+                f"[bold]registry[/]: [green]{version.model}:{version.version}[/] is "
+                f"{summary.decision['alias']} (aliases: {', '.join(version.aliases) or 'none'})"
+            )
+        else:
+            console.print(
+                f"[bold]registry[/]: {version.model}:{version.version} registered as a "
+                f"[yellow]candidate[/]; {summary.decision['alias']} did not move because:"
+            )
+            for reason in summary.decision["reasons"]:
+                console.print(f"  [red]✗[/] {reason}")

@@ -1,0 +1,163 @@
+"""StatisticsGen, SchemaGen and ExampleValidator: know the data before training on it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from shipyard.components.ingestion import read_split
+from shipyard.components.types import DataSchema, ExampleAnomalies, Examples, ExampleStatistics
+from shipyard.data.schema import Schema, infer_schema
+from shipyard.data.statistics import DatasetStatistics, compute_statistics
+from shipyard.data.validation import ValidationReport, validate_statistics
+from shipyard.errors import ValidationFailed
+from shipyard.pipeline import Component, Input, Output, PublishContext, log_metric
+
+__all__ = [
+    "ExampleValidator",
+    "SchemaGen",
+    "StatisticsGen",
+    "load_statistics",
+    "load_validation_report",
+]
+
+SPLITS = ("train", "eval")
+CHUNK_ROWS = 100_000
+
+
+def load_statistics(folder: Path, split: str = "train") -> DatasetStatistics:
+    """One split's statistics from an ``ExampleStatistics`` artifact."""
+    return DatasetStatistics.from_dict(json.loads((folder / f"{split}.json").read_text()))
+
+
+def load_validation_report(path: Path) -> ValidationReport:
+    return ValidationReport.from_dict(json.loads(path.read_text())["train"])
+
+
+class StatisticsGen(Component):
+    """Per-column statistics of each split, computed chunk by chunk and merged."""
+
+    examples: Input[Examples]
+    statistics: Output[ExampleStatistics]
+
+    def run(self) -> None:
+        self.statistics.path.mkdir()
+        for split in SPLITS:
+            frame = read_split(self.examples.path, split)
+            chunks = (frame.iloc[i : i + CHUNK_ROWS] for i in range(0, len(frame), CHUNK_ROWS))
+            statistics = compute_statistics(chunks)
+            body = json.dumps(statistics.to_dict(), sort_keys=True)
+            (self.statistics.path / f"{split}.json").write_text(body)
+            self.statistics.properties[f"{split}_rows"] = statistics.num_rows
+        self.statistics.properties["columns"] = len(statistics.column_names)
+
+    def publish(self, context: PublishContext) -> None:
+        version = context.store.datasets.by_examples(context.inputs["examples"].id)
+        if version is not None:
+            context.store.datasets.attach_statistics(version.id, context.outputs["statistics"].id)
+
+
+class SchemaGen(Component):
+    """Infers the schema from the training statistics, or copies a pinned one."""
+
+    statistics: Input[ExampleStatistics]
+    schema: Output[DataSchema]
+    pinned: str | None = None
+
+    def fingerprint_extras(self, params: dict[str, Any]) -> dict[str, str]:
+        if params.get("pinned") is None:
+            return {}
+        return {"pinned": hashlib.sha256(Path(params["pinned"]).read_bytes()).hexdigest()}
+
+    def run(self) -> None:
+        if self.pinned is not None:
+            # Parse first, so a broken pinned schema fails here with its own message.
+            Schema.from_yaml(Path(self.pinned).read_text())
+            shutil.copyfile(self.pinned, self.schema.path)
+            self.schema.properties["pinned"] = self.pinned
+        else:
+            schema = infer_schema(load_statistics(self.statistics.path, "train"))
+            self.schema.path.write_text(schema.to_yaml())
+        self.schema.properties["columns"] = len(
+            Schema.from_yaml(self.schema.path.read_text()).columns
+        )
+
+
+def _thresholds(
+    configured: dict[str, float], statistics: DatasetStatistics
+) -> float | dict[str, float] | None:
+    if not configured:
+        return None
+    default = configured.get("default")
+    if set(configured) == {"default"}:
+        return default
+    thresholds = {name: default for name in statistics.column_names} if default else {}
+    thresholds.update({k: v for k, v in configured.items() if k != "default"})
+    return {name: value for name, value in thresholds.items() if value is not None}
+
+
+def format_report(report: ValidationReport, *, split: str) -> str:
+    """The anomalies of a report, one line each, errors first."""
+    ordered = sorted(report.anomalies, key=lambda a: a.severity != "error")
+    return "\n".join(f"  [{a.severity}] {split}: {a.message}" for a in ordered)
+
+
+class ExampleValidator(Component):
+    """Checks the data against the schema and the previous dataset version.
+
+    The reference schema is the pinned one when ``schema_pinned``; otherwise it is inferred
+    from the ``previous`` version's statistics (so a changed column type or a removed
+    column is caught), and from the current data only for the very first version.
+    Anomalies of severity ``error`` fail the step — and so stop the pipeline before
+    training — with a report naming each column; warnings are recorded.
+    """
+
+    statistics: Input[ExampleStatistics]
+    schema: Input[DataSchema]
+    previous: Input[ExampleStatistics] | None = None
+    anomalies: Output[ExampleAnomalies]
+    schema_pinned: bool = False
+    drift_thresholds: dict[str, float] = {}
+    drift_severity: str = "warning"
+    range_severity: str = "warning"
+    size_change_bound: float = 2.0
+
+    def run(self) -> None:
+        previous = None
+        if self.previous is not None:
+            previous = load_statistics(self.previous.path, "train")
+        if self.schema_pinned or previous is None:
+            schema = Schema.from_yaml(self.schema.path.read_text())
+        else:
+            schema = infer_schema(previous)
+        reports: dict[str, ValidationReport] = {}
+        for split in SPLITS:
+            statistics = load_statistics(self.statistics.path, split)
+            reports[split] = validate_statistics(
+                statistics,
+                schema,
+                previous=previous if split == "train" else None,
+                drift_thresholds=_thresholds(self.drift_thresholds, statistics),
+                size_change_bound=self.size_change_bound,
+                drift_severity="error" if self.drift_severity == "error" else "warning",
+                range_severity="error" if self.range_severity == "error" else "warning",
+            )
+        errors = [a for r in reports.values() for a in r.errors]
+        warnings = [a for r in reports.values() for a in r.warnings]
+        log_metric("anomaly_errors", len(errors))
+        log_metric("anomaly_warnings", len(warnings))
+        if errors:
+            lines = "\n".join(format_report(r, split=s) for s, r in reports.items() if r.anomalies)
+            raise ValidationFailed(
+                f"data validation found {len(errors)} error(s) and {len(warnings)} "
+                f"warning(s); training is stopped:\n{lines}",
+                anomalies=errors,
+            )
+        body = {split: report.to_dict() for split, report in reports.items()}
+        self.anomalies.path.write_text(json.dumps(body, indent=1, sort_keys=True))
+        self.anomalies.properties.update(
+            warnings=len(warnings), compared_with_previous=previous is not None
+        )

@@ -1,0 +1,82 @@
+"""Pusher: register the model version and, when it earned it, move ``production``."""
+
+from __future__ import annotations
+
+import json
+
+from shipyard.components.types import (
+    Examples,
+    InfraBlessing,
+    ModelEvaluation,
+    ModelPackageArtifact,
+    PushDecision,
+)
+from shipyard.pipeline import Component, Input, Output, PublishContext
+from shipyard.registry import ModelRegistry, current_user
+
+__all__ = ["Pusher"]
+
+
+class Pusher(Component):
+    """Decides from the blessing and the infra check; registers in ``publish``.
+
+    The version keeps everything needed to serve and audit it: the package, the run, the
+    dataset version, the code version, the metrics and the blessing's reasons.  The alias
+    moves only for a blessed, infra-validated model; otherwise the version stays a
+    candidate.  Registering the same package again finds its existing version.
+    """
+
+    model: Input[ModelPackageArtifact]
+    evaluation: Input[ModelEvaluation]
+    infra: Input[InfraBlessing]
+    examples: Input[Examples]
+    decision: Output[PushDecision]
+    model_name: str
+    alias: str = "production"
+
+    def run(self) -> None:
+        evaluation = json.loads(self.evaluation.path.read_text())
+        infra = json.loads(self.infra.path.read_text())
+        blessing = evaluation["blessing"]
+        reasons = [c["message"] for c in blessing["checks"] if not c["passed"]]
+        reasons += infra["reasons"]
+        push = blessing["blessed"] and infra["passed"]
+        body = {
+            "push": push,
+            "alias": self.alias,
+            "blessed": blessing["blessed"],
+            "infra_validated": infra["passed"],
+            "reasons": reasons,
+            "checks": blessing["checks"],
+            "metrics": evaluation["candidate"]["overall"],
+        }
+        self.decision.path.write_text(json.dumps(body, indent=1, sort_keys=True))
+        self.decision.properties.update(push=push)
+
+    def publish(self, context: PublishContext) -> None:
+        decision = json.loads(context.artifacts.read_bytes(context.outputs["decision"].digest))
+        registry = ModelRegistry(context.store, context.artifacts)
+        package = context.inputs["model"]
+        name = context.params["model_name"]
+        version = context.store.models.by_package(name, package.id)
+        if version is None:
+            dataset = context.store.datasets.by_examples(context.inputs["examples"].id)
+            version = registry.register(
+                name,
+                package_id=package.id,
+                run_id=context.run.id,
+                dataset_version_id=None if dataset is None else dataset.id,
+                blessed=decision["blessed"],
+                infra_validated=decision["infra_validated"],
+                metrics=decision["metrics"],
+                reasons={"failed": decision["reasons"], "checks": decision["checks"]},
+                code_version=context.run.code_version,
+            )
+        if decision["push"]:
+            registry.promote(
+                name,
+                version.version,
+                alias=context.params["alias"],
+                actor=f"{current_user()} (pipeline run {context.run.id})",
+                reason="blessed and infra-validated",
+            )

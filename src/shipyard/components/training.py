@@ -1,0 +1,147 @@
+"""Transform and Trainer: learn the preprocessing, then the model, on the training split."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from shipyard.components.ingestion import read_split
+from shipyard.components.types import (
+    DataSchema,
+    ExampleAnomalies,
+    Examples,
+    ModelPackageArtifact,
+    TransformGraph,
+)
+from shipyard.config import Task
+from shipyard.data.schema import Schema
+from shipyard.data.transform import FittedTransform, TransformSpec
+from shipyard.data.transform import Transform as TransformLearner
+from shipyard.errors import DataError
+from shipyard.modeling.estimators import DEFAULT_ESTIMATORS, build_estimator
+from shipyard.modeling.package import write_package
+from shipyard.pipeline import Component, Input, Output, log_metric, log_param, log_params
+
+__all__ = ["Trainer", "Transform", "labelled_rows"]
+
+
+def labelled_rows(frame: pd.DataFrame, target: str) -> pd.DataFrame:
+    """The rows that have a value for ``target``; a missing target column is an error."""
+    if target not in frame.columns:
+        raise DataError(f"the target column '{target}' is not in the data")
+    labelled = frame.loc[frame[target].notna()].reset_index(drop=True)
+    if len(labelled) == 0:
+        raise DataError(f"no row has a value for the target column '{target}'")
+    return labelled
+
+
+class Transform(Component):
+    """Learns imputation, scaling and category encoding on the training split only.
+
+    ``features`` (default: every column) minus ``drop`` and the target are the inputs.
+    ``anomalies`` is there to order the step after validation: data that failed
+    validation never reaches training.
+    """
+
+    examples: Input[Examples]
+    schema: Input[DataSchema]
+    anomalies: Input[ExampleAnomalies] | None = None
+    transform: Output[TransformGraph]
+    target: str
+    features: list[str] | None = None
+    drop: list[str] = []
+    impute: str = "median"
+    scaling: str = "standard"
+    encoding: str = "onehot"
+    max_categories: int = 50
+    derive: str | None = None
+
+    def run(self) -> None:
+        train = read_split(self.examples.path, "train")
+        schema = Schema.from_yaml(self.schema.path.read_text())
+        columns = self.features if self.features is not None else list(train.columns)
+        unknown = [c for c in [*columns, *self.drop] if c not in train.columns]
+        if unknown:
+            raise DataError(f"feature columns {unknown} are not in the data")
+        excluded = set(self.drop) | {self.target}
+        chosen = [c for c in columns if c not in excluded]
+        if not chosen:
+            raise DataError("no feature columns are left after dropping the target and 'drop'")
+        numeric = [c for c in chosen if c in schema and schema.column(c).type in ("int", "float")]
+        spec = TransformSpec(
+            numeric=tuple(numeric),
+            categorical=tuple(c for c in chosen if c not in numeric),
+            drop=tuple(c for c in train.columns if c not in chosen),
+            impute="mean" if self.impute == "mean" else "median",
+            scaling="none" if self.scaling == "none" else "standard",
+            encoding="ordinal" if self.encoding == "ordinal" else "onehot",
+            max_categories=self.max_categories,
+            derive=self.derive,
+        )
+        fitted = TransformLearner(spec).fit(labelled_rows(train, self.target))
+        self.transform.path.write_text(json.dumps(fitted.to_dict(), sort_keys=True))
+        self.transform.properties.update(
+            numeric=len(fitted.numeric_columns),
+            categorical=len(fitted.categorical_columns),
+            features=fitted.n_features,
+        )
+
+
+def _target_values(frame: pd.DataFrame, target: str, task: Task) -> np.ndarray[Any, Any]:
+    values = frame[target]
+    if task == "regression":
+        if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+            raise DataError(
+                f"the target column '{target}' is not numeric ({values.dtype}); set "
+                "data.task: classification in shipyard.yaml to predict its categories"
+            )
+        return values.to_numpy(dtype=np.float64)
+    if values.nunique() < 2:
+        raise DataError(f"the target column '{target}' has a single class; nothing to learn")
+    if pd.api.types.is_float_dtype(values) and (values == values.round()).all():
+        return values.astype(np.int64).to_numpy()
+    return values.to_numpy(dtype=object if not pd.api.types.is_numeric_dtype(values) else None)
+
+
+class Trainer(Component):
+    """Fits an estimator with the scikit-learn API and packages it with its transform."""
+
+    examples: Input[Examples]
+    transform: Input[TransformGraph]
+    schema: Input[DataSchema]
+    model: Output[ModelPackageArtifact]
+    task: str
+    target: str
+    estimator: str | None = None
+    params: dict[str, Any] = {}
+    seed: int = 0
+
+    def run(self) -> None:
+        task: Task = "classification" if self.task == "classification" else "regression"
+        train = labelled_rows(read_split(self.examples.path, "train"), self.target)
+        fitted = FittedTransform.from_dict(json.loads(self.transform.path.read_text()))
+        features = fitted.transform_frame(train)
+        labels = _target_values(train, self.target, task)
+        path = self.estimator or DEFAULT_ESTIMATORS[task]
+        estimator = build_estimator(path, task=task, params=self.params, seed=self.seed)
+        log_param("estimator", path)
+        log_params({f"model.{key}": value for key, value in self.params.items()})
+        try:
+            estimator.fit(features, labels)
+        except (ValueError, TypeError) as exc:
+            raise DataError(f"{type(estimator).__name__} could not be fitted: {exc}") from exc
+        log_metric("train_rows", len(train))
+        write_package(
+            self.model.path,
+            estimator=estimator,
+            transform=fitted,
+            schema=Schema.from_yaml(self.schema.path.read_text()),
+            task=task,
+            target=self.target,
+            estimator_path=path,
+            params=self.params,
+        )
+        self.model.properties.update(task=task, estimator=path, train_rows=len(train))

@@ -1,0 +1,188 @@
+"""The model package: everything needed to serve a model, in one folder artifact.
+
+::
+
+    manifest.json    task, target, input columns, classes, estimator, trusted types
+    transform.json   the fitted transform (plain JSON)
+    schema.yaml      the data schema the model was trained against
+    model.skops      the fitted estimator, in skops format
+
+Loading never runs arbitrary code: the estimator file is read with skops, trusting only
+the types recorded when it was written, and only when they come from the libraries that
+fit models (scikit-learn, NumPy, SciPy, LightGBM, XGBoost).  Trainer, Evaluator, batch
+prediction and the server all predict through ``ModelPackage``: one code path.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import skops.io as sio
+
+from shipyard.config import Task
+from shipyard.data.schema import Schema
+from shipyard.data.transform import FittedTransform, TransformStats
+from shipyard.errors import ArtifactCorrupted, ArtifactError
+
+__all__ = ["ModelPackage", "PackageManifest", "Predictions", "write_package"]
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+TRANSFORM = "transform.json"
+SCHEMA = "schema.yaml"
+ESTIMATOR = "model.skops"
+TRUSTED_MODULES = ("sklearn.", "numpy.", "scipy.", "lightgbm.", "xgboost.")
+
+
+@dataclass(frozen=True)
+class PackageManifest:
+    task: Task
+    target: str
+    input_columns: list[str]
+    classes: list[Any] | None
+    estimator: str
+    params: dict[str, Any]
+    trusted_types: list[str]
+    format: int = FORMAT_VERSION
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """Predicted values (numbers, or class labels) and, for classifiers, probabilities."""
+
+    values: list[Any]
+    probabilities: npt.NDArray[np.float64] | None
+    classes: list[Any] | None
+
+    def probability_maps(self) -> list[dict[str, float]] | None:
+        """Per row, ``{class label as text: probability}``."""
+        if self.probabilities is None or self.classes is None:
+            return None
+        labels = [str(label) for label in self.classes]
+        return [dict(zip(labels, row.tolist(), strict=True)) for row in self.probabilities]
+
+
+def _python(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def write_package(
+    folder: Path,
+    *,
+    estimator: Any,
+    transform: FittedTransform,
+    schema: Schema,
+    task: Task,
+    target: str,
+    estimator_path: str,
+    params: Mapping[str, Any],
+) -> PackageManifest:
+    """Write a fitted estimator and its transform and schema as a package folder."""
+    folder.mkdir(parents=True, exist_ok=False)
+    sio.dump(estimator, folder / ESTIMATOR)
+    untrusted = sorted(sio.get_untrusted_types(file=folder / ESTIMATOR))
+    refused = [name for name in untrusted if not name.startswith(TRUSTED_MODULES)]
+    if refused:
+        raise ArtifactError(
+            f"the estimator holds types shipyard will not trust when loading: {refused}"
+        )
+    classes = getattr(estimator, "classes_", None)
+    manifest = PackageManifest(
+        task=task,
+        target=target,
+        input_columns=list(transform.input_columns),
+        classes=None if classes is None else [_python(c) for c in classes],
+        estimator=estimator_path,
+        params=dict(params),
+        trusted_types=untrusted,
+    )
+    (folder / MANIFEST).write_text(json.dumps(asdict(manifest), indent=2, sort_keys=True))
+    (folder / TRANSFORM).write_text(json.dumps(transform.to_dict(), sort_keys=True))
+    (folder / SCHEMA).write_text(schema.to_yaml())
+    return manifest
+
+
+class ModelPackage:
+    """A loaded model package, ready to predict on frames or on request rows."""
+
+    def __init__(
+        self,
+        manifest: PackageManifest,
+        transform: FittedTransform,
+        schema: Schema,
+        estimator: Any,
+    ) -> None:
+        self.manifest = manifest
+        self.transform = transform
+        self.schema = schema
+        self.estimator = estimator
+
+    @classmethod
+    def load(cls, folder: Path) -> ModelPackage:
+        """Read a package folder; a damaged or foreign package is a clear error."""
+        try:
+            manifest = PackageManifest(**json.loads((folder / MANIFEST).read_text()))
+            if manifest.format != FORMAT_VERSION:
+                raise ArtifactError(
+                    f"model package format {manifest.format} is not {FORMAT_VERSION}; "
+                    "retrain the model with this version of shipyard"
+                )
+            refused = [t for t in manifest.trusted_types if not t.startswith(TRUSTED_MODULES)]
+            if refused:
+                raise ArtifactCorrupted(
+                    f"model package {folder} asks to trust {refused}; refusing to load it",
+                    digest="",
+                    actual="",
+                )
+            transform = FittedTransform.from_dict(json.loads((folder / TRANSFORM).read_text()))
+            schema = Schema.from_yaml((folder / SCHEMA).read_text())
+            estimator = sio.load(folder / ESTIMATOR, trusted=manifest.trusted_types)
+        except (OSError, ValueError, TypeError, KeyError) as exc:
+            raise ArtifactError(f"cannot load the model package in {folder}: {exc}") from exc
+        return cls(manifest, transform, schema, estimator)
+
+    @property
+    def task(self) -> Task:
+        return self.manifest.task
+
+    @property
+    def classes(self) -> list[Any] | None:
+        return self.manifest.classes
+
+    @property
+    def input_columns(self) -> list[str]:
+        return self.manifest.input_columns
+
+    def predict_features(self, features: npt.NDArray[np.float64]) -> Predictions:
+        """Predict from transformed features (the transform's output)."""
+        if self.task == "classification":
+            probabilities = np.asarray(self.estimator.predict_proba(features), dtype=np.float64)
+            assert self.classes is not None
+            labels = np.asarray(self.classes, dtype=object)[probabilities.argmax(axis=1)]
+            return Predictions(
+                values=[_python(v) for v in labels],
+                probabilities=probabilities,
+                classes=self.classes,
+            )
+        values = np.asarray(self.estimator.predict(features), dtype=np.float64)
+        return Predictions(values=values.tolist(), probabilities=None, classes=None)
+
+    def predict_frame(
+        self, frame: pd.DataFrame, *, stats: TransformStats | None = None
+    ) -> Predictions:
+        """Predict for every row of a DataFrame (extra columns are ignored)."""
+        return self.predict_features(self.transform.transform_frame(frame, stats=stats))
+
+    def predict_rows(
+        self, rows: Sequence[Mapping[str, Any]], *, stats: TransformStats | None = None
+    ) -> Predictions:
+        """Predict for request rows (column -> JSON value) without building a DataFrame."""
+        return self.predict_features(self.transform.transform_rows(rows, stats=stats))
