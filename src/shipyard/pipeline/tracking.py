@@ -55,6 +55,7 @@ def log_param(key: str, value: Any) -> None:
 
 
 def log_params(values: Mapping[str, Any]) -> None:
+    """Record several parameters at once."""
     for key, value in values.items():
         log_param(key, value)
 
@@ -68,5 +69,6 @@ def log_metric(key: str, value: float, *, step: int | None = None) -> None:
 
 
 def log_metrics(values: Mapping[str, float], *, step: int | None = None) -> None:
+    """Record several metrics at once."""
     for key, value in values.items():
         log_metric(key, value, step=step)
