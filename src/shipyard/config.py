@@ -178,7 +178,7 @@ class InfraSettings(_Section):
     """Budgets the InfraValidator holds the packaged model to."""
 
     max_load_seconds: float = Field(default=30.0, gt=0)
-    max_p99_ms: float = Field(default=100.0, gt=0)
+    max_p99_ms: float = Field(default=500.0, gt=0)
     requests: int = Field(default=200, ge=10, le=100_000)
 
 

@@ -153,7 +153,20 @@ def test_usage_errors_exit_two(folder: Path) -> None:
     assert run_cli("frobnicate", cwd=folder).returncode == 2
 
 
-@pytest.mark.parametrize("command", ["init", "run", "runs", "lineage"])
+@pytest.mark.parametrize(
+    "command",
+    [
+        "init",
+        "run",
+        "runs",
+        "lineage",
+        "quickstart",
+        "datasets",
+        "models",
+        "promote",
+        "predictions",
+    ],
+)
 def test_every_command_has_help(folder: Path, command: str) -> None:
     result = run_cli(command, "--help", cwd=folder)
     assert result.returncode == 0

@@ -8,7 +8,7 @@ import typer
 from rich.markup import escape
 from typer.core import TyperGroup
 
-from shipyard.cli import datasets, pipelines, projects, registry
+from shipyard.cli import datasets, pipelines, predictions, projects, registry
 from shipyard.cli.console import errors
 from shipyard.errors import ShipyardError
 
@@ -36,6 +36,7 @@ projects.register(app)
 pipelines.register(app)
 datasets.register(app)
 registry.register(app)
+predictions.register(app)
 
 
 def main() -> None:

@@ -79,7 +79,7 @@ class InfraValidator(Component):
     examples: Input[Examples]
     infra: Output[InfraBlessing]
     max_load_seconds: float = 30.0
-    max_p99_ms: float = 100.0
+    max_p99_ms: float = 500.0
     requests: int = 200
 
     def run(self) -> None:

@@ -52,7 +52,7 @@ def calibration_error(
     bins: int = 10,
 ) -> float:
     """Expected calibration error of the top predicted class's probability."""
-    y = np.asarray(truth)
+    y = _labels(truth)
     confidence = probabilities.max(axis=1)
     chosen = np.asarray(classes, dtype=object)[probabilities.argmax(axis=1)]
     correct = (chosen == y.astype(object)).astype(np.float64)
@@ -66,14 +66,20 @@ def calibration_error(
     return float(error)
 
 
+def _labels(values: npt.ArrayLike) -> npt.NDArray[Any]:
+    """Labels as numpy infers them (ints stay ints): sklearn rejects object-typed ints."""
+    array = np.asarray(values)
+    return np.asarray(array.tolist()) if array.dtype == object else array
+
+
 def classification_metrics(
     truth: npt.ArrayLike,
     predicted: npt.ArrayLike,
     probabilities: npt.NDArray[np.float64],
     classes: Sequence[Any],
 ) -> dict[str, float]:
-    y = np.asarray(truth).astype(object)
-    p = np.asarray(predicted).astype(object)
+    y = _labels(truth)
+    p = _labels(predicted)
     labels = list(classes)
     binary = len(labels) == 2
     result = {

@@ -10,6 +10,7 @@ from __future__ import annotations
 import abc
 import ctypes
 import multiprocessing
+import os
 import signal
 import sys
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -48,6 +49,23 @@ def _noop() -> None:
     return None
 
 
+def start_method() -> str:
+    """``fork`` when it is safe, else ``spawn``.
+
+    Forking copies the parent's memory but only the calling thread: a lock held by another
+    thread at that moment (an OpenMP pool left by scikit-learn, a logging handler, a test
+    runner's I/O thread) stays locked forever in the child.  So a process with a single
+    thread forks — fast, and components defined anywhere work — and any other spawns.
+    """
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return "spawn"
+    try:
+        threads = len(os.listdir("/proc/self/task"))
+    except OSError:
+        return "spawn"
+    return "fork" if threads == 1 else "spawn"
+
+
 class LocalExecutor(Executor):
     """A pool of ``workers`` processes on this machine."""
 
@@ -56,8 +74,7 @@ class LocalExecutor(Executor):
         self._pool: ProcessPoolExecutor | None = None
 
     def _new_pool(self) -> ProcessPoolExecutor:
-        methods = multiprocessing.get_all_start_methods()
-        context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+        context = multiprocessing.get_context(start_method())
         return ProcessPoolExecutor(
             max_workers=self.workers, mp_context=context, initializer=_die_with_parent
         )

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from shipyard.errors import RecordNotFound
 from shipyard.store.database import Database
 from shipyard.store.datasets import DatasetVersions
+from shipyard.store.predictions import PredictionRecords
 from shipyard.store.properties import properties_of, set_properties
 from shipyard.store.records import ArtifactRecord, ExecutionRecord, RunRecord, StoredOutput
 from shipyard.store.registry import ModelRecords
@@ -61,6 +62,7 @@ class MetadataStore:
         self.datasets = DatasetVersions(self.database, self.project_id)
         self.tracking = ExperimentLog(self.database)
         self.models = ModelRecords(self.database, self.project_id)
+        self.predictions = PredictionRecords(self.database, self.project_id)
 
     def close(self) -> None:
         self.database.dispose()

@@ -235,3 +235,58 @@ class AliasEventRow(Base):
     actor: Mapped[str] = mapped_column(String(200))
     reason: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PredictionSegmentRow(Base):
+    """One compacted Parquet file of the prediction log: the predictions of one model."""
+
+    __tablename__ = "prediction_segments"
+    __table_args__ = (
+        Index("ix_prediction_segments_project_model_time", "project_id", "model", "max_time"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
+    artifact_id: Mapped[int] = mapped_column(ForeignKey("artifacts.id"), unique=True)
+    model: Mapped[str] = mapped_column(String(200))
+    rows: Mapped[int] = mapped_column(BigInteger)
+    min_time: Mapped[datetime]
+    max_time: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PredictionIndexRow(Base):
+    """Which segment holds a prediction id: answers "does this prediction exist?" fast."""
+
+    __tablename__ = "prediction_index"
+
+    prediction_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    segment_id: Mapped[int] = mapped_column(ForeignKey("prediction_segments.id"), primary_key=True)
+
+
+class PredictionSourceRow(Base):
+    """A spool file whose predictions are in segments; makes compaction idempotent."""
+
+    __tablename__ = "prediction_sources"
+    __table_args__ = (UniqueConstraint("project_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
+    name: Mapped[str] = mapped_column(String(255))
+    compacted_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FeedbackRow(Base):
+    """The true label of a prediction; a later label replaces an earlier one."""
+
+    __tablename__ = "feedback"
+    __table_args__ = (
+        UniqueConstraint("project_id", "prediction_id"),
+        Index("ix_feedback_project_received", "project_id", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
+    prediction_id: Mapped[str] = mapped_column(String(128))
+    label: Mapped[Any] = mapped_column(JSON, nullable=False)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)

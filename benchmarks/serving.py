@@ -1,0 +1,894 @@
+"""Prediction serving: shipyard's server against MLflow's scoring server and a bare floor.
+
+Three servers answer the same Ames house-price requests on loopback, one at a time, while
+wrk drives each with one thread at several concurrencies, with 1-row and 100-row bodies:
+
+- shipyard: ``shipyard serve`` in a fresh ``shipyard quickstart`` project, ``POST /predict``;
+- MLflow: the same kind of model (an sklearn Pipeline of imputation, scaling, one-hot and
+  HistGradientBoostingRegressor) saved with ``mlflow.sklearn.save_model`` and served by
+  ``mlflow models serve --env-manager local`` on ``POST /invocations``.  MLflow lives in
+  its own virtualenv (``benchmarks/.venv-mlflow``), made on first use, never in shipyard's;
+- floor: a bare FastAPI app on uvicorn that reads the body and answers a constant, the
+  best any FastAPI server on this machine can do.
+
+Run it with shipyard's virtualenv; it needs ``wrk`` (``apt-get install wrk``; installed
+for you when you are root):
+
+    .venv/bin/python benchmarks/serving.py
+    .venv/bin/python benchmarks/serving.py --duration 10 --concurrency 1 8 64 --json out.json
+    .venv/bin/python benchmarks/serving.py --skip-mlflow --workers 2
+
+wrk and the server share the machine's cores, as they did for the figures we compare to.
+Any non-2xx answer or socket error is reported in red and makes the script exit 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import re
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+HERE = Path(__file__).resolve().parent
+ASSETS = HERE / "serving"
+WRK_SCRIPT = ASSETS / "post.lua"
+FLOOR_APP = ASSETS / "floor.py"
+MLFLOW_TRAINER = ASSETS / "mlflow_model.py"
+MLFLOW_VENV = HERE / ".venv-mlflow"
+MODEL_NAME = "ames"
+
+console = Console()
+
+
+class BenchmarkError(Exception):
+    """Something the benchmark needs failed; the message says what to do."""
+
+
+# --- servers ---------------------------------------------------------------------------
+
+
+@dataclass
+class Server:
+    """A server process started in its own session, so that it and its children stop."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    base_url: str
+    log: Path
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def log_tail(self, lines: int = 25) -> str:
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def session(self) -> list[tuple[str, int]]:
+        """(state, CPU ticks) of every process in the server's session (Linux /proc)."""
+        found = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                text = stat.read_text()
+            except OSError:  # it ended meanwhile
+                continue
+            # After "pid (name) ": state is field 3 of stat, session 6, utime 14, stime 15.
+            fields = text[text.rindex(")") + 2 :].split()
+            if int(fields[3]) == self.process.pid:
+                found.append((fields[0], int(fields[11]) + int(fields[12])))
+        return found
+
+    def cpu_seconds(self) -> float:
+        """CPU time used so far by the server and its children."""
+        return sum(ticks for _, ticks in self.session()) / os.sysconf("SC_CLK_TCK")
+
+    def wait_idle(self, *, limit: float = 30.0) -> None:
+        """Wait until the server has worked off what the last load run left queued."""
+        deadline = time.monotonic() + limit
+        before = self.cpu_seconds()
+        while time.monotonic() < deadline:
+            time.sleep(0.25)
+            now = self.cpu_seconds()
+            if now - before < 0.25 * 0.1:  # under 10% of one core
+                return
+            before = now
+
+    def stop(self) -> None:
+        """Stop the whole session: a server's workers outlive a leader that died first."""
+        for signum, grace in ((signal.SIGTERM, 15.0), (signal.SIGKILL, 5.0)):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signum)
+            deadline = time.monotonic() + grace
+            while time.monotonic() < deadline:
+                self.process.poll()  # reaps the leader, which would linger as a zombie
+                if all(state == "Z" for state, _ in self.session()):
+                    return
+                time.sleep(0.1)
+
+
+def busy_cpu_seconds() -> float:
+    """CPU time the whole machine has spent busy since boot (Linux /proc/stat)."""
+    # user nice system idle iowait irq softirq steal, in ticks
+    ticks = [int(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu_seconds() -> float:
+    """CPU time of this process's finished children (wrk runs among them)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def machine_busy(seconds: float = 1.0) -> float:
+    """The share of all the machine's CPUs that was busy over ``seconds`` (0..1)."""
+    before = busy_cpu_seconds()
+    time.sleep(seconds)
+    return (busy_cpu_seconds() - before) / seconds / (os.cpu_count() or 1)
+
+
+def wait_quiet(*, threshold: float, limit: float) -> float:
+    """Wait (up to ``limit`` s) until other processes leave the machine nearly idle.
+
+    Two cores shared by wrk and the server leave no room for a third party: a test suite
+    running beside the benchmark halves its figures, and OpenMP-parallel models (like
+    scikit-learn's histogram gradient boosting) lose far more than that.
+    """
+    deadline = time.monotonic() + limit
+    busy = machine_busy()
+    while busy > threshold and time.monotonic() < deadline:
+        busy = machine_busy()
+    if busy > threshold:
+        console.print(
+            f"[yellow]warning: other processes keep {busy:.0%} of the CPUs busy; "
+            "the next figures are lower than they would be on a quiet machine[/]"
+        )
+    return busy
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextlib.contextmanager
+def running(
+    name: str,
+    command: Sequence[str | Path],
+    *,
+    port: int,
+    ready_path: str,
+    log: Path,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    ready_timeout: float = 120.0,
+) -> Iterator[Server]:
+    """Start a server, wait until ``GET ready_path`` answers 200, and always stop it."""
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [str(part) for part in command],
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    server = Server(name, process, f"http://127.0.0.1:{port}", log)
+    try:
+        deadline = time.monotonic() + ready_timeout
+        while True:
+            if not server.alive():
+                raise BenchmarkError(
+                    f"{name} exited with code {process.returncode} before it was ready; "
+                    f"its log ends:\n{server.log_tail()}"
+                )
+            with (
+                contextlib.suppress(OSError),
+                urllib.request.urlopen(server.base_url + ready_path, timeout=2) as answer,
+            ):
+                if answer.status == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise BenchmarkError(
+                    f"{name} did not answer GET {ready_path} with 200 within "
+                    f"{ready_timeout:.0f} s; its log ends:\n{server.log_tail()}"
+                )
+            time.sleep(0.25)
+        yield server
+    finally:
+        server.stop()
+
+
+def post_json(url: str, body: bytes, *, timeout: float = 60.0) -> Any:
+    request = urllib.request.Request(
+        url, data=body, method="POST", headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as answer:
+            return json.loads(answer.read())
+    except urllib.error.HTTPError as exc:
+        detail = exc.read().decode(errors="replace")[:500]
+        raise BenchmarkError(f"POST {url} answered {exc.code}: {detail}") from exc
+    except OSError as exc:
+        raise BenchmarkError(f"POST {url} failed: {exc}") from exc
+
+
+# --- load generation -------------------------------------------------------------------
+
+
+@dataclass
+class Measurement:
+    server: str
+    rows: int
+    concurrency: int
+    duration_s: float
+    requests: int
+    requests_per_s: float
+    latency_ms: dict[str, float]
+    non_2xx: int
+    socket_errors: dict[str, int]
+    wrk_output: str = field(repr=False)
+    # CPU use, in cores: the server's and wrk's during the run, and that of every other
+    # process on the machine (before the run, and during it).
+    server_cores: float = 0.0
+    wrk_cores: float = 0.0
+    other_cores: float = 0.0
+    other_cores_before: float = 0.0
+
+    @property
+    def errors(self) -> int:
+        return self.non_2xx + sum(self.socket_errors.values())
+
+
+TIME_UNITS_MS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
+
+
+def milliseconds(text: str) -> float:
+    """wrk's printed durations ('850.00us', '1.23ms', '2.01s') in milliseconds."""
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m|h)", text)
+    if match is None:
+        raise BenchmarkError(f"cannot read wrk's duration {text!r}")
+    return float(match[1]) * TIME_UNITS_MS[match[2]]
+
+
+def parse_wrk(output: str, *, server: str, rows: int, concurrency: int) -> Measurement:
+    """The figures of one ``wrk --latency`` run, read from what it printed."""
+    total = re.search(r"(\d+) requests in ([\d.]+\w+),", output)
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    stats = re.search(r"Latency\s+(\S+)\s+(\S+)\s+(\S+)", output)
+    if total is None or rate is None or stats is None:
+        raise BenchmarkError(f"cannot read wrk's output:\n{output}")
+    latency = {
+        "mean": milliseconds(stats[1]),
+        "stdev": milliseconds(stats[2]),
+        "max": milliseconds(stats[3]),
+    }
+    for percent, value in re.findall(r"^\s+(\d+)%\s+(\S+)\s*$", output, flags=re.MULTILINE):
+        latency[f"p{percent}"] = milliseconds(value)
+    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    sockets = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    return Measurement(
+        server=server,
+        rows=rows,
+        concurrency=concurrency,
+        duration_s=milliseconds(total[2]) / 1000,
+        requests=int(total[1]),
+        requests_per_s=float(rate[1]),
+        latency_ms=latency,
+        non_2xx=int(non_2xx[1]) if non_2xx else 0,
+        socket_errors=dict(
+            zip(
+                ("connect", "read", "write", "timeout"),
+                (int(n) for n in sockets.groups()) if sockets else (0, 0, 0, 0),
+                strict=True,
+            )
+        ),
+        wrk_output=output,
+    )
+
+
+def run_wrk(
+    url: str, body: Path, *, concurrency: int, duration: int, timeout: int
+) -> subprocess.CompletedProcess[str]:
+    command = [
+        "wrk",
+        "-t1",
+        f"-c{concurrency}",
+        f"-d{duration}s",
+        "--timeout",
+        f"{timeout}s",
+        "--latency",
+        "-s",
+        str(WRK_SCRIPT),
+        url,
+        "--",
+        str(body),
+    ]
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=duration + timeout + 60
+    )
+    if result.returncode != 0:
+        raise BenchmarkError(f"wrk failed ({result.returncode}): {result.stderr or result.stdout}")
+    return result
+
+
+def ensure_wrk() -> str:
+    """wrk's version line; installs Debian's wrk when missing and we are root."""
+    if shutil.which("wrk") is None:
+        if os.geteuid() != 0:
+            raise BenchmarkError("wrk is not installed: run `sudo apt-get install wrk`")
+        with console.status("installing wrk with apt-get..."):
+            for command in (
+                ["apt-get", "update", "-qq"],
+                ["apt-get", "install", "-y", "-qq", "wrk"],
+            ):
+                done = subprocess.run(
+                    command,
+                    capture_output=True,
+                    text=True,
+                    env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+                )
+                if done.returncode != 0:
+                    raise BenchmarkError(f"{' '.join(command)} failed:\n{done.stderr}")
+    # wrk prints its version with its usage and exits 1.
+    version = subprocess.run(["wrk", "--version"], capture_output=True, text=True)
+    return (version.stdout or version.stderr).splitlines()[0].strip()
+
+
+# --- request bodies --------------------------------------------------------------------
+
+
+def write_bodies(folder: Path, sizes: Sequence[int]) -> dict[str, dict[int, Path]]:
+    """Request bodies from the Ames rows, in shipyard's and in MLflow's request format."""
+    from shipyard.datasets import AMES_TARGET, load_ames
+
+    features = load_ames().drop(columns=[AMES_TARGET])
+    bodies: dict[str, dict[int, Path]] = {"instances": {}, "dataframe_records": {}}
+    for rows in sizes:
+        # to_json writes NaN as null and keeps integers integers.
+        records = json.loads(features.head(rows).to_json(orient="records"))
+        for key, paths in bodies.items():
+            paths[rows] = folder / f"{key}-{rows}.json"
+            paths[rows].write_text(json.dumps({key: records}))
+    return bodies
+
+
+# --- the three contestants ---------------------------------------------------------------
+
+
+def shipyard_command() -> Path:
+    beside = Path(sys.executable).with_name("shipyard")
+    found = beside if beside.exists() else shutil.which("shipyard")
+    if found is None:
+        raise BenchmarkError(
+            "the shipyard CLI is not installed here; run with shipyard's virtualenv: "
+            ".venv/bin/python benchmarks/serving.py"
+        )
+    return Path(found)
+
+
+def prepare_shipyard(folder: Path, log: Path) -> Path:
+    """A quickstart project whose ``ames@production`` is the quickstart's model."""
+    project_folder = folder / "shipyard-project"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [str(shipyard_command()), "quickstart", str(project_folder)],
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    session = Server("shipyard quickstart", process, "", log)
+    try:
+        code = process.wait(timeout=900)
+    except subprocess.TimeoutExpired:
+        raise BenchmarkError(
+            f"shipyard quickstart ran for 15 minutes; its log ends:\n{session.log_tail()}"
+        ) from None
+    finally:
+        session.stop()  # and whatever it left running, such as a demo server
+    if code != 0 and not (project_folder / "shipyard.yaml").exists():
+        raise BenchmarkError(f"shipyard quickstart failed ({code}):\n{session.log_tail()}")
+    ensure_production(project_folder)
+    return project_folder
+
+
+def ensure_production(project_folder: Path) -> None:
+    """Point ``ames@production`` at the newest version if the quickstart's gate did not.
+
+    On a busy two-core machine the quickstart's infra validation can miss its latency
+    budget; the benchmark measures the server, so it promotes the model anyway.
+    """
+    from shipyard.project import Project
+
+    with Project.open(project_folder) as project:
+        if project.registry.find(MODEL_NAME, "production") is not None:
+            return
+        versions = project.registry.versions(MODEL_NAME)
+        if not versions:
+            raise BenchmarkError(f"the quickstart in {project_folder} registered no model")
+        newest = max(record.version for record in versions)
+        project.registry.promote(MODEL_NAME, newest, alias="production", reason="serving benchmark")
+    console.print(
+        f"[yellow]the quickstart did not promote {MODEL_NAME}; promoted version {newest} "
+        "to production for the benchmark[/]"
+    )
+
+
+def ensure_mlflow_venv(venv: Path, requirements: Sequence[str], log: Path) -> float | None:
+    """Make (or update) MLflow's own virtualenv; the seconds it took, None if it was ready."""
+    marker = venv / ".benchmark-requirements"
+    wanted = "\n".join(requirements)
+    if marker.exists() and marker.read_text() == wanted and (venv / "bin" / "mlflow").exists():
+        return None
+    started = time.perf_counter()
+    python = venv / "bin" / "python"
+    commands = [] if python.exists() else [[sys.executable, "-m", "venv", str(venv)]]
+    commands.append([str(python), "-m", "pip", "install", "--quiet", *requirements])
+    with log.open("wb") as output:
+        for command in commands:
+            done = subprocess.run(
+                command, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT
+            )
+            if done.returncode != 0:
+                tail = "\n".join(log.read_text(errors="replace").splitlines()[-25:])
+                raise BenchmarkError(f"{' '.join(command)} failed:\n{tail}")
+    marker.write_text(wanted)
+    return time.perf_counter() - started
+
+
+def mlflow_env(venv: Path, *, omp_threads: int | None = None) -> dict[str, str]:
+    # `mlflow models serve` starts `uvicorn` from PATH: it must be the one beside mlflow.
+    # MLflow 3 reports usage to its makers; the benchmark talks to loopback only.
+    env = {
+        **os.environ,
+        "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
+        "VIRTUAL_ENV": str(venv),
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "DO_NOT_TRACK": "true",
+    }
+    if omp_threads is not None:
+        env["OMP_NUM_THREADS"] = str(omp_threads)
+    return env
+
+
+def train_mlflow(venv: Path, folder: Path, log: Path) -> tuple[Path, dict[str, Any]]:
+    from shipyard.datasets import AMES_TARGET, ames_path
+
+    model = folder / "mlflow-model"
+    with log.open("wb") as errors:
+        done = subprocess.run(
+            [
+                str(venv / "bin" / "python"),
+                str(MLFLOW_TRAINER),
+                "--data",
+                str(ames_path()),
+                "--target",
+                AMES_TARGET,
+                "--output",
+                str(model),
+            ],
+            env=mlflow_env(venv),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            timeout=900,
+        )
+    if done.returncode != 0:
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-25:])
+        raise BenchmarkError(f"training the MLflow model failed:\n{tail}")
+    info: dict[str, Any] = json.loads(done.stdout.decode().strip().splitlines()[-1])
+    return model, info
+
+
+# --- measuring one server --------------------------------------------------------------
+
+
+@dataclass
+class Contestant:
+    """One server to measure: how to start it and how to ask it for predictions."""
+
+    name: str
+    command: list[str | Path]
+    port: int
+    ready_path: str
+    predict_path: str
+    bodies: dict[int, Path]
+    predicts: bool = True  # False for the floor, whose answer is a constant
+    cwd: Path | None = None
+    env: dict[str, str] | None = None
+
+    def start(self, folder: Path) -> contextlib.AbstractContextManager[Server]:
+        return running(
+            self.name,
+            self.command,
+            port=self.port,
+            ready_path=self.ready_path,
+            log=folder / f"{self.name}.log",
+            cwd=self.cwd,
+            env=self.env,
+        )
+
+    def check(self, answer: Any, rows: int) -> Any:
+        """The first prediction of a correct answer to a ``rows``-row body."""
+        if not self.predicts:
+            return None
+        predictions = answer.get("predictions") if isinstance(answer, dict) else None
+        if not isinstance(predictions, list) or len(predictions) != rows:
+            raise BenchmarkError(
+                f"{self.name} should answer {rows} predictions, not {str(answer)[:300]}"
+            )
+        return predictions[0]
+
+
+def measure(
+    contestant: Contestant, args: argparse.Namespace, folder: Path
+) -> tuple[list[Measurement], Any]:
+    results: list[Measurement] = []
+    first_prediction = None
+    with contestant.start(folder) as server:
+        url = server.base_url + contestant.predict_path
+        for rows, body in contestant.bodies.items():
+            answer = contestant.check(post_json(url, body.read_bytes()), rows)
+            first_prediction = first_prediction if first_prediction is not None else answer
+        if isinstance(first_prediction, int | float):
+            console.print(f"  answers; predicts {first_prediction:,.0f} for the first row")
+        for rows, body in contestant.bodies.items():
+            if args.warmup:
+                with console.status(f"{contestant.name}: warming up with {rows}-row bodies"):
+                    run_wrk(
+                        url,
+                        body,
+                        concurrency=min(8, max(args.concurrency)),
+                        duration=args.warmup,
+                        timeout=args.timeout,
+                    )
+                    server.wait_idle()
+            for concurrency in args.concurrency:
+                label = f"{contestant.name}: {rows}-row bodies, {concurrency} connections"
+                with console.status(f"{label}: waiting for a quiet machine"):
+                    background = wait_quiet(threshold=args.quiet, limit=args.quiet_wait)
+                with console.status(f"{label}, {args.duration} s"):
+                    machine, serving, client = (
+                        busy_cpu_seconds(),
+                        server.cpu_seconds(),
+                        children_cpu_seconds(),
+                    )
+                    started = time.monotonic()
+                    done = run_wrk(
+                        url,
+                        body,
+                        concurrency=concurrency,
+                        duration=args.duration,
+                        timeout=args.timeout,
+                    )
+                    elapsed = time.monotonic() - started
+                    machine = busy_cpu_seconds() - machine
+                    serving = server.cpu_seconds() - serving
+                    client = children_cpu_seconds() - client
+                    server.wait_idle()
+                if not server.alive():
+                    raise BenchmarkError(
+                        f"{contestant.name} died during the run; its log ends:\n{server.log_tail()}"
+                    )
+                result = parse_wrk(
+                    done.stdout, server=contestant.name, rows=rows, concurrency=concurrency
+                )
+                result.server_cores = serving / elapsed
+                result.wrk_cores = client / elapsed
+                result.other_cores = max(0.0, machine - serving - client) / elapsed
+                result.other_cores_before = background * (os.cpu_count() or 1)
+                results.append(result)
+                console.print(f"  {label}: {summary(result)}")
+                if result.other_cores > args.quiet * (os.cpu_count() or 1):
+                    console.print(
+                        f"  [yellow]warning: other processes used {result.other_cores:.2f} "
+                        "cores during this run; its figures are lower than on a quiet "
+                        "machine[/]"
+                    )
+    return results, first_prediction
+
+
+def summary(result: Measurement) -> str:
+    text = (
+        f"{result.requests_per_s:,.1f} req/s, p50 {ms(result.latency_ms.get('p50'))}, "
+        f"p99 {ms(result.latency_ms.get('p99'))}"
+    )
+    text += f" (CPU cores: server {result.server_cores:.2f}, wrk {result.wrk_cores:.2f})"
+    if result.errors:
+        text += f" [bold red]{error_text(result)}[/]"
+    return text
+
+
+def ms(value: float | None) -> str:
+    if value is None:
+        return "-"
+    digits = 2 if value < 10 else 1 if value < 100 else 0
+    return f"{value:.{digits}f} ms"
+
+
+def error_text(result: Measurement) -> str:
+    parts = [f"{result.non_2xx} non-2xx"] if result.non_2xx else []
+    parts += [f"{n} {kind}" for kind, n in result.socket_errors.items() if n]
+    return ", ".join(parts) or "0"
+
+
+def floor_contestant(bodies: dict[int, Path]) -> Contestant:
+    port = free_port()
+    return Contestant(
+        "floor",
+        [sys.executable, FLOOR_APP, "--port", str(port)],
+        port=port,
+        ready_path="/health",
+        predict_path="/predict",
+        bodies=bodies,
+        predicts=False,
+    )
+
+
+def shipyard_contestant(
+    args: argparse.Namespace, folder: Path, bodies: dict[int, Path]
+) -> Contestant:
+    if args.project is not None:
+        project = args.project.resolve()
+    else:
+        with console.status("shipyard quickstart: training the Ames model..."):
+            started = time.perf_counter()
+            project = prepare_shipyard(folder, folder / "quickstart.log")
+        took = time.perf_counter() - started
+        console.print(f"shipyard quickstart project ready in {took:.0f} s")
+    port = free_port()
+    command: list[str | Path] = [shipyard_command(), "serve", "--host", "127.0.0.1"]
+    command += ["--port", str(port)]
+    if args.workers:
+        command += ["--workers", str(args.workers)]
+    return Contestant(
+        "shipyard",
+        command,
+        port=port,
+        ready_path="/v2/health/ready",
+        predict_path="/predict",
+        bodies=bodies,
+        cwd=project,
+    )
+
+
+def mlflow_contestant(
+    args: argparse.Namespace, folder: Path, bodies: dict[int, Path]
+) -> tuple[Contestant, dict[str, Any]]:
+    """MLflow's scoring server and what its model is: train, save, and get ready to serve."""
+    from sklearn import __version__ as sklearn_version
+
+    venv = args.mlflow_venv.resolve()
+    # The same scikit-learn as shipyard's: the servers differ, not the trees.
+    requirements = [*args.mlflow_requirement, f"scikit-learn=={sklearn_version}"]
+    with console.status(f"MLflow virtualenv {venv}: pip install {' '.join(requirements)}"):
+        setup = ensure_mlflow_venv(venv, requirements, folder / "mlflow-install.log")
+    if setup is not None:
+        console.print(f"made the MLflow virtualenv in {setup:.0f} s")
+    with console.status("training the MLflow model..."):
+        model, info = train_mlflow(venv, folder, folder / "mlflow-train.log")
+    console.print(
+        f"MLflow {info['mlflow']} model saved (eval R² {info['r2']}, "
+        f"trained in {info['seconds']:.0f} s)"
+    )
+    port = free_port()
+    command: list[str | Path] = [venv / "bin" / "mlflow", "models", "serve", "-m", model]
+    command += ["--env-manager", "local", "-h", "127.0.0.1", "-p", str(port)]
+    if args.mlflow_workers:
+        command += ["-w", str(args.mlflow_workers)]
+    contestant = Contestant(
+        "MLflow",
+        command,
+        port=port,
+        ready_path="/ping",
+        predict_path="/invocations",
+        bodies=bodies,
+        env=mlflow_env(venv, omp_threads=args.mlflow_omp_threads),
+    )
+    return contestant, {"venv_setup_s": setup, **info}
+
+
+# --- reporting -------------------------------------------------------------------------
+
+
+def results_table(results: list[Measurement], *, title: str) -> Table:
+    """One section per body size and concurrency, the servers side by side within it."""
+    baseline = {(r.rows, r.concurrency): r for r in results if r.server == "MLflow"}
+    table = Table(title=title)
+    for column in ("rows", "conns", "server", "req/s", "p50", "p99", "errors"):
+        table.add_column(column, justify="left" if column == "server" else "right")
+    if baseline:
+        table.add_column("× MLflow", justify="right")
+    groups: dict[tuple[int, int], list[Measurement]] = {}
+    for result in results:
+        groups.setdefault((result.rows, result.concurrency), []).append(result)
+    for key in sorted(groups):
+        group = groups[key]
+        for index, result in enumerate(group):
+            row = [
+                str(result.rows) if index == 0 else "",
+                str(result.concurrency) if index == 0 else "",
+                result.server,
+                f"{result.requests_per_s:,.1f}",
+                ms(result.latency_ms.get("p50")),
+                ms(result.latency_ms.get("p99")),
+                f"[bold red]{error_text(result)}[/]" if result.errors else "0",
+            ]
+            if baseline:
+                mlflow = baseline.get(key)
+                row.append(
+                    f"{result.requests_per_s / mlflow.requests_per_s:.2f}×"
+                    if mlflow and mlflow.requests_per_s
+                    else "-"
+                )
+            table.add_row(*row, end_section=index == len(group) - 1)
+    return table
+
+
+def versions(*names: str) -> dict[str, str | None]:
+    found: dict[str, str | None] = {}
+    for name in names:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = None
+    return found
+
+
+# --- main ------------------------------------------------------------------------------
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=int, default=10, help="seconds per load run")
+    parser.add_argument("--warmup", type=int, default=2, help="seconds of unmeasured load")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 64])
+    parser.add_argument("--rows", type=int, nargs="+", default=[1, 100], help="rows per body")
+    parser.add_argument("--timeout", type=int, default=30, help="wrk's per-request timeout, s")
+    parser.add_argument("--workers", type=int, help="passed to `shipyard serve --workers`")
+    parser.add_argument("--mlflow-workers", type=int, help="passed to `mlflow models serve -w`")
+    parser.add_argument(
+        "--mlflow-omp-threads",
+        type=int,
+        help="OMP_NUM_THREADS for MLflow's server (default: unset, as MLflow leaves it)",
+    )
+    parser.add_argument(
+        "--quiet",
+        type=float,
+        default=0.15,
+        help="before each run, wait until at most this share of the CPUs is busy",
+    )
+    parser.add_argument("--quiet-wait", type=float, default=60, help="waiting for quiet, s")
+    parser.add_argument("--project", type=Path, help="serve this shipyard project, no quickstart")
+    parser.add_argument("--mlflow-venv", type=Path, default=MLFLOW_VENV)
+    parser.add_argument(
+        "--mlflow-requirement",
+        nargs="+",
+        default=["mlflow"],
+        help="what pip installs into the MLflow virtualenv (scikit-learn is pinned to "
+        "shipyard's version)",
+    )
+    parser.add_argument("--skip-shipyard", action="store_true")
+    parser.add_argument("--skip-mlflow", action="store_true")
+    parser.add_argument("--skip-floor", action="store_true")
+    parser.add_argument("--json", type=Path, help="also write the results here as JSON")
+    args = parser.parse_args(argv)
+    if min(args.concurrency) < 1 or min(args.rows) < 1 or args.duration < 1:
+        parser.error("--concurrency, --rows and --duration must be positive")
+    return args
+
+
+def interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def run(args: argparse.Namespace, folder: Path) -> int:
+    wrk_version = ensure_wrk()
+    bodies = write_bodies(folder, args.rows)
+    contestants: list[Contestant] = []
+    report: dict[str, Any] = {
+        "settings": {
+            key: value if not isinstance(value, Path) else str(value)
+            for key, value in vars(args).items()
+        },
+        "environment": {
+            "machine": platform.machine(),
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "wrk": wrk_version,
+            "packages": versions(
+                "shipyard", "fastapi", "uvicorn", "uvloop", "httptools", "scikit-learn", "pandas"
+            ),
+        },
+        "models": {},
+    }
+
+    if not args.skip_floor:
+        contestants.append(floor_contestant(bodies["instances"]))
+    if not args.skip_shipyard:
+        contestants.append(shipyard_contestant(args, folder, bodies["instances"]))
+    if not args.skip_mlflow:
+        contestant, report["models"]["MLflow"] = mlflow_contestant(
+            args, folder, bodies["dataframe_records"]
+        )
+        contestants.append(contestant)
+
+    if not contestants:
+        raise BenchmarkError("every server is skipped: nothing to measure")
+    results: list[Measurement] = []
+    failures: list[str] = []
+    for contestant in contestants:
+        console.print(f"[bold]{contestant.name}[/]")
+        try:
+            measured, first = measure(contestant, args, folder)
+        except BenchmarkError as exc:
+            # Keep measuring the others: a run takes minutes, and one broken server
+            # should not cost the figures of the rest.
+            console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+            failures.append(f"{contestant.name}: {exc}")
+            continue
+        results += measured
+        if first is not None:
+            report["models"].setdefault(contestant.name, {})["first_row_prediction"] = first
+
+    title = (
+        f"serving Ames predictions: wrk -t1, {args.duration} s per run, "
+        f"{os.cpu_count()} CPUs shared by client and server"
+    )
+    if results:
+        console.print(results_table(results, title=title))
+    report["results"] = [asdict(result) for result in results]
+    report["failures"] = failures
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+        console.print(f"wrote {args.json}")
+    for result in results:
+        if result.errors:
+            console.print(
+                f"[bold red]error:[/] {result.server} answered errors with {result.rows}-row "
+                f"bodies at {result.concurrency} connections: {error_text(result)}"
+            )
+    for failure in failures:
+        console.print(f"[bold red]failed:[/] {failure.splitlines()[0]}", soft_wrap=True)
+    return 1 if failures or any(result.errors for result in results) else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, interrupt)
+    try:
+        with tempfile.TemporaryDirectory(prefix="shipyard-serving-bench-") as folder:
+            return run(args, Path(folder))
+    except BenchmarkError as exc:
+        console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+        return 1
+    except KeyboardInterrupt:
+        console.print("[bold red]interrupted[/]: stopped every server the benchmark started")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

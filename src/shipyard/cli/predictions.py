@@ -1,0 +1,186 @@
+"""``shipyard predictions``: the newest logged predictions as a table, CSV or JSON."""
+
+from __future__ import annotations
+
+import csv
+import re
+import sys
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated, Any
+
+import orjson
+import typer
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from shipyard.cli.console import console, when
+from shipyard.project import Project
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+_RELATIVE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_JSON = orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC | orjson.OPT_SERIALIZE_NUMPY
+
+
+class OutputFormat(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+def parse_since(text: str, *, now: datetime | None = None) -> datetime:
+    """``2024-05-01T12:00``, ``2024-05-01T10:00Z`` or an age like ``90m``, ``2h``, ``7d``.
+
+    A time without a zone is local time, as the table shows it.
+    """
+    relative = _RELATIVE.match(text)
+    if relative:
+        amount, unit = float(relative.group(1)), relative.group(2)
+        return (now or datetime.now(UTC)) - timedelta(**{_UNITS[unit]: amount})
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise typer.BadParameter(
+            f"'{text}' is neither an ISO time (2024-05-01T12:00, 2024-05-01T10:00Z) nor an "
+            "age (30m, 2h, 7d)",
+            param_hint="--since",
+        ) from None
+    return value.astimezone(UTC)  # a naive time is taken as local time
+
+
+def _json_text(value: Any) -> str:
+    return orjson.dumps(value, option=_JSON).decode()
+
+
+def _scalar_text(value: Any) -> str:
+    return value if isinstance(value, str) else _json_text(value)
+
+
+def _rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as plain Python values: datetimes, ints and floats rather than numpy's."""
+    return [
+        {
+            "prediction_id": row["prediction_id"],
+            "timestamp": row["timestamp"].to_pydatetime(),
+            "model": row["model"],
+            "version": int(row["version"]),
+            "variant": row["variant"],
+            "prediction": row["prediction"],
+            "probabilities": row["probabilities"],
+            "latency_ms": float(row["latency_ms"]),
+            "inputs": row["inputs"],
+        }
+        for row in frame.to_dict("records")
+    ]
+
+
+def _table(frame: pd.DataFrame, *, limit: int | None) -> Table:
+    table = Table(title="predictions, newest first", title_justify="left")
+    table.add_column("time", no_wrap=True)
+    table.add_column("prediction id", no_wrap=True)
+    table.add_column("model", no_wrap=True)
+    table.add_column("variant", no_wrap=True)
+    table.add_column("prediction", max_width=24, overflow="ellipsis", no_wrap=True)
+    table.add_column("latency", justify="right", no_wrap=True)
+    # The only column that may shrink on a narrow terminal; each cell stays one line.
+    table.add_column("inputs", max_width=60)
+    for row in _rows(frame):
+        prediction = _scalar_text(row["prediction"])
+        if row["probabilities"]:
+            prediction += f" ({max(row['probabilities'].values()):.2f})"
+        table.add_row(
+            when(row["timestamp"]),
+            escape(row["prediction_id"]),
+            escape(f"{row['model']}:{row['version']}"),
+            escape(row["variant"]),
+            escape(prediction),
+            f"{row['latency_ms']:.1f} ms",
+            Text(_json_text(row["inputs"]), no_wrap=True, overflow="ellipsis"),
+        )
+    if limit is not None and len(frame) == limit:
+        table.caption = f"the newest {limit}; --limit N shows more, --limit 0 all"
+        table.caption_justify = "left"
+    return table
+
+
+def _write_csv(frame: pd.DataFrame) -> None:
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow(
+        [
+            "prediction_id",
+            "timestamp",
+            "model",
+            "version",
+            "variant",
+            "prediction",
+            "probabilities",
+            "latency_ms",
+            "inputs",
+        ]
+    )
+    for row in _rows(frame):
+        writer.writerow(
+            [
+                row["prediction_id"],
+                _json_text(row["timestamp"]).strip('"'),
+                row["model"],
+                row["version"],
+                row["variant"],
+                _scalar_text(row["prediction"]),
+                "" if row["probabilities"] is None else _json_text(row["probabilities"]),
+                row["latency_ms"],
+                _json_text(row["inputs"]),
+            ]
+        )
+
+
+def _write_json(frame: pd.DataFrame) -> None:
+    sys.stdout.write(orjson.dumps(_rows(frame), option=_JSON).decode() + "\n")
+
+
+def predictions(
+    model: Annotated[str | None, typer.Option(help="Only this model's predictions.")] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            metavar="ISO-TIME",
+            help="Only predictions at or after this time (local unless it has a zone) "
+            "or this age ago: 30m, 2h, 7d.",
+        ),
+    ] = None,
+    limit: Annotated[
+        int, typer.Option(min=0, help="How many of the newest to show; 0 shows all.")
+    ] = 100,
+    output_format: Annotated[
+        OutputFormat,
+        typer.Option(
+            "--format", help="table (inputs shortened), or csv / json with every field in full."
+        ),
+    ] = OutputFormat.table,
+) -> None:
+    """Show logged predictions, newest first, spooled and compacted alike."""
+    # Imported here so that other commands do not pay for pandas and pyarrow.
+    from shipyard.serving.predictions import PredictionLog
+
+    since_time = parse_since(since) if since is not None else None
+    with Project.open() as project:
+        frame = PredictionLog.for_project(project).read(
+            model=model, since=since_time, limit=limit or None
+        )
+    if output_format is OutputFormat.csv:
+        _write_csv(frame)
+    elif output_format is OutputFormat.json:
+        _write_json(frame)
+    elif frame.empty:
+        what = f"of model '{model}' " if model else ""
+        console.print(f"no predictions {what}logged" + (" in that time" if since else ""))
+    else:
+        console.print(_table(frame, limit=limit or None))
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(predictions)
