@@ -8,7 +8,7 @@ import typer
 from rich.markup import escape
 from typer.core import TyperGroup
 
-from shipyard.cli import datasets, pipelines, predictions, projects, registry
+from shipyard.cli import datasets, pipelines, predictions, projects, registry, serving
 from shipyard.cli.console import errors
 from shipyard.errors import ShipyardError
 
@@ -37,6 +37,7 @@ pipelines.register(app)
 datasets.register(app)
 registry.register(app)
 predictions.register(app)
+serving.register(app)
 
 
 def main() -> None:

@@ -1,0 +1,282 @@
+"""Request and response bodies: the simple JSON form and the Open Inference Protocol v2.
+
+Bodies are parsed with orjson and checked here by hand — the pydantic models below only
+describe them in the OpenAPI document — so a one-row request does not pay for a generic
+validator.  Every refusal is an ``InvalidRequest`` naming the field and the reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import orjson
+from pydantic import BaseModel, Field
+
+from shipyard.errors import InvalidRequest
+from shipyard.modeling.package import Predictions
+
+__all__ = [
+    "MAX_BATCH",
+    "FeedbackBatch",
+    "FeedbackItem",
+    "InferRequest",
+    "InferResponse",
+    "PredictRequest",
+    "PredictResponse",
+    "feedback_items",
+    "infer_response",
+    "instances",
+    "oip_rows",
+    "parse_json",
+    "predict_response",
+]
+
+MAX_BATCH = 10_000
+_OIP_TYPES = {"BOOL", "INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32",
+              "UINT64", "FP16", "FP32", "FP64", "BYTES"}  # fmt: skip
+
+
+class PredictRequest(BaseModel):
+    instances: list[dict[str, Any]] = Field(
+        description="Rows to predict: column name -> value (null for missing).",
+        min_length=1,
+        max_length=MAX_BATCH,
+    )
+
+
+class PredictResponse(BaseModel):
+    predictions: list[Any] = Field(description="One prediction per row (number or label).")
+    prediction_ids: list[str] = Field(description="Ids to send feedback for, one per row.")
+    model: str
+    version: int
+    probabilities: list[dict[str, float]] | None = Field(
+        default=None, description="Classifiers: per row, class label -> probability."
+    )
+
+
+class InferInput(BaseModel):
+    name: str
+    shape: list[int]
+    datatype: str
+    data: list[Any]
+
+
+class InferRequest(BaseModel):
+    id: str | None = None
+    inputs: list[InferInput]
+
+
+class InferOutput(BaseModel):
+    name: str
+    shape: list[int]
+    datatype: str
+    data: list[Any]
+
+
+class InferResponse(BaseModel):
+    model_name: str
+    model_version: str
+    id: str | None = None
+    parameters: dict[str, Any] = Field(description="prediction_ids: one per row.")
+    outputs: list[InferOutput]
+
+
+class FeedbackItem(BaseModel):
+    prediction_id: str
+    label: Any = Field(description="The true value: a number or a class label.")
+
+
+class FeedbackBatch(BaseModel):
+    feedback: list[FeedbackItem]
+
+
+def parse_json(body: bytes) -> Any:
+    """The JSON value of a request body."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest(f"the body is not valid JSON: {exc}", field="body") from exc
+
+
+def _batch_size(count: int, field: str) -> None:
+    if count == 0:
+        raise InvalidRequest(f"'{field}' is empty; send at least one row", field=field)
+    if count > MAX_BATCH:
+        raise InvalidRequest(
+            f"'{field}' holds {count} rows; a request may hold at most {MAX_BATCH}", field=field
+        )
+
+
+def instances(payload: Any) -> list[dict[str, Any]]:
+    """The rows of a simple JSON request: ``{"instances": [{column: value}, ...]}``."""
+    if not isinstance(payload, dict) or "instances" not in payload:
+        raise InvalidRequest(
+            'the body must be an object with "instances": a list of rows', field="instances"
+        )
+    rows = payload["instances"]
+    if not isinstance(rows, list):
+        raise InvalidRequest("'instances' must be a list of rows", field="instances")
+    _batch_size(len(rows), "instances")
+    for index, row in enumerate(rows):
+        if not isinstance(row, dict):
+            raise InvalidRequest(
+                f"instances[{index}] must be an object of column: value, not {type(row).__name__}",
+                field=f"instances[{index}]",
+            )
+    return rows
+
+
+def require_columns(
+    rows: Sequence[Mapping[str, Any]], required: frozenset[str], *, model: str, where: str
+) -> None:
+    """Refuse rows that lack a column the model's schema requires."""
+    for index, row in enumerate(rows):
+        missing = required.difference(row)
+        if missing:
+            column = min(missing)
+            raise InvalidRequest(
+                f"column '{column}' is missing from {where}[{index}]; the model expects "
+                f"{len(required)} columns — see GET /v2/models/{model}",
+                field=f"{where}[{index}].{column}",
+            )
+
+
+def oip_rows(payload: Any) -> tuple[list[dict[str, Any]], str | None]:
+    """Rows and request id of an Open Inference Protocol v2 request (one tensor a column)."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("inputs"), list):
+        raise InvalidRequest('the body must be an object with "inputs": a list', field="inputs")
+    request_id = payload.get("id")
+    if request_id is not None and not isinstance(request_id, str):
+        raise InvalidRequest("'id' must be a string", field="id")
+    columns: dict[str, list[Any]] = {}
+    length: int | None = None
+    for index, tensor in enumerate(payload["inputs"]):
+        where = f"inputs[{index}]"
+        if not isinstance(tensor, dict):
+            raise InvalidRequest(f"{where} must be an object", field=where)
+        name, data, datatype = tensor.get("name"), tensor.get("data"), tensor.get("datatype")
+        if not isinstance(name, str) or not name:
+            raise InvalidRequest(f"{where}.name must be a column name", field=f"{where}.name")
+        if datatype not in _OIP_TYPES:
+            raise InvalidRequest(
+                f"{where}.datatype must be one of the v2 types (FP64, INT64, BYTES, BOOL...)",
+                field=f"{where}.datatype",
+            )
+        if not isinstance(data, list):
+            raise InvalidRequest(f"{where}.data must be a list", field=f"{where}.data")
+        shape = tensor.get("shape")
+        if not (
+            isinstance(shape, list)
+            and shape
+            and all(isinstance(n, int) and not isinstance(n, bool) for n in shape)
+            and shape[0] == len(data)
+            and all(n == 1 for n in shape[1:])
+        ):
+            raise InvalidRequest(
+                f"{where}.shape must be [rows] (or [rows, 1]) matching its {len(data)} values",
+                field=f"{where}.shape",
+            )
+        if length is not None and len(data) != length:
+            raise InvalidRequest(
+                f"{where} has {len(data)} values but the inputs before it have {length}",
+                field=f"{where}.data",
+            )
+        if name in columns:
+            raise InvalidRequest(f"input '{name}' is given twice", field=f"{where}.name")
+        length = len(data)
+        columns[name] = data
+    _batch_size(length or 0, "inputs")
+    names = list(columns)
+    values = list(columns.values())
+    rows = [dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)]
+    return rows, request_id
+
+
+def predict_response(
+    name: str, version: int, predictions: Predictions, ids: list[str]
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "predictions": predictions.values,
+        "prediction_ids": ids,
+        "model": name,
+        "version": version,
+    }
+    probabilities = predictions.probability_maps()
+    if probabilities is not None:
+        body["probabilities"] = probabilities
+    return body
+
+
+def _datatype(values: list[Any]) -> str:
+    if all(isinstance(v, bool) for v in values):
+        return "BOOL"
+    if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        return "INT64"
+    if all(isinstance(v, float | int) and not isinstance(v, bool) for v in values):
+        return "FP64"
+    return "BYTES"
+
+
+def infer_response(
+    name: str, version: int, predictions: Predictions, ids: list[str], request_id: str | None
+) -> dict[str, Any]:
+    values = predictions.values
+    outputs = [
+        {"name": "predict", "shape": [len(values)], "datatype": _datatype(values), "data": values}
+    ]
+    if predictions.probabilities is not None:
+        rows, classes = predictions.probabilities.shape
+        outputs.append(
+            {
+                "name": "predict_proba",
+                "shape": [rows, classes],
+                "datatype": "FP64",
+                "data": predictions.probabilities.ravel().tolist(),
+            }
+        )
+    body: dict[str, Any] = {
+        "model_name": name,
+        "model_version": str(version),
+        "parameters": {"prediction_ids": ids},
+        "outputs": outputs,
+    }
+    if predictions.classes is not None:
+        body["parameters"]["classes"] = predictions.classes
+    if request_id is not None:
+        body["id"] = request_id
+    return body
+
+
+def feedback_items(payload: Any, *, numeric: bool) -> dict[str, Any]:
+    """``prediction_id -> label`` of a feedback body (one item, or ``{"feedback": [...]}``)."""
+    items = payload.get("feedback") if isinstance(payload, dict) else None
+    if items is None:
+        items, where = [payload], "body"
+    else:
+        where = "feedback"
+        if not isinstance(items, list) or not items:
+            raise InvalidRequest("'feedback' must be a non-empty list", field="feedback")
+    labels: dict[str, Any] = {}
+    for index, item in enumerate(items):
+        place = where if where == "body" else f"feedback[{index}]"
+        if not isinstance(item, dict) or "prediction_id" not in item or "label" not in item:
+            raise InvalidRequest(
+                f'{place} must be an object with "prediction_id" and "label"', field=place
+            )
+        prediction_id, label = item["prediction_id"], item["label"]
+        if not isinstance(prediction_id, str):
+            raise InvalidRequest(
+                f"{place}.prediction_id must be a string", field=f"{place}.prediction_id"
+            )
+        valid = isinstance(label, str | int | float) and (
+            not numeric or (isinstance(label, int | float) and not isinstance(label, bool))
+        )
+        if not valid:
+            expected = "a number" if numeric else "a number, a string or a boolean"
+            raise InvalidRequest(
+                f"{place}.label must be {expected}, not {type(label).__name__}",
+                field=f"{place}.label",
+            )
+        labels[prediction_id] = label
+    return labels

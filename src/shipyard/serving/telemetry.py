@@ -1,0 +1,104 @@
+"""Prometheus metrics of the prediction server.
+
+With several worker processes, ``PROMETHEUS_MULTIPROC_DIR`` must name a folder before
+``prometheus_client`` is first imported (``shipyard serve --workers N`` sets it); then
+``/metrics`` aggregates every worker's values.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+__all__ = ["CONTENT_TYPE_LATEST", "Telemetry"]
+
+LATENCY_BUCKETS = (
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5
+)  # fmt: skip
+
+
+def _multiprocess() -> bool:
+    return bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+
+
+class Telemetry:
+    """The server's counters, gauges and histograms, in a registry of its own."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        registry = None if _multiprocess() else self.registry
+        self.requests = Counter(
+            "shipyard_requests", "Requests by endpoint and status.", ["endpoint", "status"],
+            registry=registry,
+        )  # fmt: skip
+        self.latency = Histogram(
+            "shipyard_request_latency_seconds", "Time to answer a request.", ["endpoint"],
+            buckets=LATENCY_BUCKETS, registry=registry,
+        )  # fmt: skip
+        self.in_flight = Gauge(
+            "shipyard_requests_in_flight", "Requests being answered.", registry=registry,
+            multiprocess_mode="livesum",
+        )  # fmt: skip
+        self.predictions = Counter(
+            "shipyard_predictions", "Predictions by model version.", ["model", "version"],
+            registry=registry,
+        )  # fmt: skip
+        self.values = Histogram(
+            "shipyard_prediction_value", "Predicted values of regression models.", ["model"],
+            buckets=(-1e6, -1e3, -10, -1, 0, 1, 10, 100, 1e3, 1e4, 1e5, 3e5, 1e6, 1e7),
+            registry=registry,
+        )  # fmt: skip
+        self.classes = Counter(
+            "shipyard_predicted_class", "Predicted classes of classifiers.", ["model", "label"],
+            registry=registry,
+        )  # fmt: skip
+        self.missing = Counter(
+            "shipyard_input_missing", "Missing input values, imputed.", ["model", "column"],
+            registry=registry,
+        )  # fmt: skip
+        self.unseen = Counter(
+            "shipyard_input_unseen", "Categories never seen in training.", ["model", "column"],
+            registry=registry,
+        )  # fmt: skip
+        self.out_of_range = Counter(
+            "shipyard_input_out_of_range", "Numbers outside the schema's range.",
+            ["model", "column"], registry=registry,
+        )  # fmt: skip
+        self.load_seconds = Gauge(
+            "shipyard_model_load_seconds", "Time to load a model version.", ["model", "version"],
+            registry=registry, multiprocess_mode="mostrecent",
+        )  # fmt: skip
+        self.model_info = Gauge(
+            "shipyard_model_info", "The version each served model answers with (value 1).",
+            ["model", "version", "alias"], registry=registry, multiprocess_mode="mostrecent",
+        )  # fmt: skip
+
+    def model_loaded(
+        self, name: str, version: int, alias: str, seconds: float, old: int | None
+    ) -> None:
+        if old is not None:
+            self.model_info.labels(name, str(old), alias).set(0)
+        self.model_info.labels(name, str(version), alias).set(1)
+        self.load_seconds.labels(name, str(version)).set(seconds)
+
+    def count_inputs(self, name: str, kind: Counter, counts: Mapping[str, int]) -> None:
+        for column, count in counts.items():
+            if count:
+                kind.labels(name, column).inc(count)
+
+    def exposition(self) -> bytes:
+        if _multiprocess():
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+            return bytes(generate_latest(registry))
+        return bytes(generate_latest(self.registry))
