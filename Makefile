@@ -19,11 +19,7 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	touch $(VENV)/.installed $@
 
 demo: $(VENV)/.installed
-	rm -rf demo
-	$(BIN)/shipyard init demo
-	cd demo && ../$(BIN)/shipyard run ../examples/demo_pipeline.py:pipeline
-	cd demo && ../$(BIN)/shipyard run ../examples/demo_pipeline.py:pipeline
-	cd demo && ../$(BIN)/shipyard lineage run:2
+	$(BIN)/shipyard quickstart demo
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS)

@@ -139,8 +139,9 @@ class ServingError(ShipyardError):
 
 
 class InvalidRequest(ServingError):
-    """A prediction request does not fit the model's inputs."""
+    """A prediction request does not fit the model's inputs (``row``: which row, if known)."""
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
+    def __init__(self, message: str, *, field: str | None = None, row: int | None = None) -> None:
         super().__init__(message)
         self.field = field
+        self.row = row

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.table import Table
 
 from shipyard.cli.console import console
 from shipyard.config import CONFIG_FILE, Task
@@ -47,7 +48,7 @@ def quickstart(
 ) -> None:
     """Make a project from the bundled Ames house prices and turn the loop once."""
     from shipyard.cli.pipelines import run_standard
-    from shipyard.quickstart import create_quickstart
+    from shipyard.quickstart import create_quickstart, serve_examples
 
     with create_quickstart(folder) as project:
         console.print(
@@ -55,6 +56,26 @@ def quickstart(
             "2,930 houses in Ames, Iowa"
         )
         run_standard(project, cache=None)
+        console.print("\n[bold]serving[/]: started the server, sent 5 houses of the eval split")
+        served = serve_examples(project)
+    table = Table(
+        title=f"answers of {project.config.model_name}:{served[0].version}", title_justify="left"
+    )
+    for column in ("prediction id", "predicted price", "actual price", "feedback sent"):
+        table.add_column(column, justify="left" if column == "prediction id" else "right")
+    for index, example in enumerate(served):
+        table.add_row(
+            example.prediction_id,
+            f"{example.predicted:,.0f}",
+            f"{example.actual:,.0f}",
+            "yes" if index < 3 else "-",
+        )
+    console.print(table)
+    console.print(
+        "server stopped. Next: [bold]cd "
+        f"{folder}[/] and try `shipyard serve`, `shipyard predictions`, `shipyard models show "
+        f"{project.config.model_name}`, `shipyard lineage {project.config.model_name}@production`"
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -383,10 +383,10 @@ class FittedTransform:
                             unseen_counts[name] = unseen_counts.get(name, 0) + 1
                     flat[base + cell[0]] = cell[1]
         except ValueError as exc:
-            raise InvalidRequest(f"row {i}, column {name!r}: {exc}", field=name) from None
+            raise InvalidRequest(f"row {i}, column {name!r}: {exc}", field=name, row=i) from None
         except OverflowError:
             raise InvalidRequest(
-                f"row {i}, column {name!r}: the number is too large", field=name
+                f"row {i}, column {name!r}: the number is too large", field=name, row=i
             ) from None
 
         if stats is not None:

@@ -111,7 +111,12 @@ class _Server:
         protocol.require_columns(rows, served.required, model=served.name, where=where)
         package = served.package
         stats = TransformStats()
-        features = package.transform.transform_rows(rows, stats=stats)
+        try:
+            features = package.transform.transform_rows(rows, stats=stats)
+        except InvalidRequest as exc:
+            if exc.row is None or exc.field is None:
+                raise
+            raise InvalidRequest(str(exc), field=f"{where}[{exc.row}].{exc.field}") from exc
         predictions = package.predict_features(features)
         ids = [new_prediction_id() for _ in rows]
         latency = (time.perf_counter() - started) * 1000

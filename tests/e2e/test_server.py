@@ -1,0 +1,346 @@
+"""The prediction server as clients see it: a real process on a loopback port."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from shipyard import Project
+from shipyard.serving import PredictionLog
+from tests.conftest import run_cli
+from tests.e2e.serving_fixtures import (
+    RunningServer,
+    configure,
+    rows,
+    served,
+    start_server,
+    trained_project,
+)
+
+
+@pytest.fixture(scope="module")
+def project_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return trained_project(tmp_path_factory.mktemp("served") / "houses")
+
+
+@pytest.fixture(scope="module")
+def server(project_folder: Path) -> Iterator[RunningServer]:
+    yield from served(project_folder)
+
+
+@pytest.fixture
+def client(server: RunningServer) -> Iterator[httpx.Client]:
+    with server.client() as client:
+        yield client
+
+
+def test_simple_json_and_open_inference_protocol_agree(client: httpx.Client) -> None:
+    batch = rows(5)
+    simple = client.post("/predict", json={"instances": batch})
+    assert simple.status_code == 200
+    body = simple.json()
+    assert (body["model"], body["version"]) == ("houses", 1)
+    assert len(body["predictions"]) == len(set(body["prediction_ids"])) == 5
+
+    columns = list(batch[0])
+    tensors = [
+        {
+            "name": column,
+            "shape": [5],
+            "datatype": "BYTES" if column in ("area", "heating") else "FP64",
+            "data": [row[column] for row in batch],
+        }
+        for column in columns
+    ]
+    infer = client.post("/v2/models/houses/infer", json={"id": "r1", "inputs": tensors})
+    assert infer.status_code == 200
+    answer = infer.json()
+    assert (answer["model_name"], answer["model_version"], answer["id"]) == ("houses", "1", "r1")
+    (output,) = answer["outputs"]
+    assert (output["name"], output["shape"], output["datatype"]) == ("predict", [5], "FP64")
+    assert output["data"] == body["predictions"]
+    named = client.post("/v2/models/houses/predict", json={"instances": batch})
+    assert named.json()["predictions"] == body["predictions"]
+
+
+def test_predictions_match_the_registered_model(client: httpx.Client, project_folder: Path) -> None:
+    batch = rows(8, seed=11)
+    answer = client.post("/predict", json={"instances": batch}).json()
+    with Project.open(project_folder) as project:
+        expected = project.registry.load("houses@production").predict(pd.DataFrame(batch))
+    assert answer["predictions"] == expected.values
+
+
+def test_metadata_health_and_openapi(client: httpx.Client) -> None:
+    metadata = client.get("/v2/models/houses").json()
+    assert metadata["versions"] == ["1"]
+    inputs = {i["name"]: i["datatype"] for i in metadata["inputs"]}
+    assert inputs == {
+        "size": "FP64",
+        "rooms": "INT64",
+        "age": "FP64",
+        "area": "BYTES",
+        "heating": "BYTES",
+    }
+    assert client.get("/v2/models/houses/ready").json()["ready"] is True
+    assert client.get("/v2/models/nope/ready").status_code == 404
+    assert client.get("/v2/health/live").json() == {"live": True}
+    assert client.get("/v2/health/ready").status_code == 200
+    assert client.get("/v2").json()["models"] == [
+        {"name": "houses", "version": 1, "alias": "production"}
+    ]
+    document = client.get("/openapi.json").json()
+    predict = document["paths"]["/predict"]["post"]
+    assert predict["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/PredictRequest"
+    }
+    assert "instances" in document["components"]["schemas"]["PredictRequest"]["properties"]
+    assert set(document["paths"]) >= {
+        "/predict",
+        "/v2/models/{name}/infer",
+        "/v2/models/{name}",
+        "/feedback",
+        "/metrics",
+    }
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field", "words"),
+    [
+        ("/predict", b"{not json", "body", "not valid JSON"),
+        ("/predict", b'{"rows": []}', "instances", '"instances"'),
+        ("/predict", b'{"instances": []}', "instances", "is empty"),
+        ("/predict", b'{"instances": [1]}', "instances[0]", "must be an object"),
+        (
+            "/predict",
+            b'{"instances": [{"size": 50}]}',
+            "instances[0].age",
+            "column 'age' is missing",
+        ),
+        (
+            "/predict",
+            b'{"instances": [{"size": "big", "rooms": 2, "age": 3, "area": "north", '
+            b'"heating": null}]}',
+            "instances[0].size",
+            "size",
+        ),
+        (
+            "/v2/models/houses/infer",
+            b'{"inputs": [{"name": "size", "shape": [2], "datatype": "FP64", "data": [1]}]}',
+            "inputs[0].shape",
+            "shape",
+        ),
+    ],
+)
+def test_bad_requests_get_422_naming_the_field(
+    client: httpx.Client, path: str, body: bytes, field: str, words: str
+) -> None:
+    answer = client.post(path, content=body)
+    assert answer.status_code == 422
+    assert answer.json()["field"] == field
+    assert words in answer.json()["detail"]
+
+
+def test_oversize_batch_and_unknown_model(client: httpx.Client) -> None:
+    big = client.post("/predict", json={"instances": [{}] * 10_001})
+    assert big.status_code == 422 and "at most 10000" in big.json()["detail"]
+    unknown = client.post("/v2/models/nope/predict", json={"instances": rows(1)})
+    assert unknown.status_code == 404 and "model 'nope' is not served" in unknown.json()["detail"]
+
+
+def test_feedback_is_joined_to_its_prediction(client: httpx.Client, project_folder: Path) -> None:
+    answer = client.post("/predict", json={"instances": rows(3, seed=21)}).json()
+    first, second, _ = answer["prediction_ids"]
+    assert client.post("/feedback", json={"prediction_id": first, "label": 123.0}).json() == {
+        "recorded": 1,
+        "replaced": 0,
+    }
+    batch = {
+        "feedback": [{"prediction_id": second, "label": 7}, {"prediction_id": first, "label": 5}]
+    }
+    assert client.post("/feedback", json=batch).json() == {"recorded": 2, "replaced": 1}
+    unknown = client.post("/feedback", json={"prediction_id": "nope", "label": 1.0})
+    assert unknown.status_code == 404 and "not in the prediction log" in unknown.json()["detail"]
+    wrong = client.post("/feedback", json={"prediction_id": first, "label": "tall"})
+    assert wrong.status_code == 422 and wrong.json()["field"] == "body.label"
+
+    with Project.open(project_folder) as project:
+        joined = PredictionLog.for_project(project).predictions_with_feedback(model="houses")
+    labels = dict(zip(joined["prediction_id"], joined["label"], strict=True))
+    assert labels[first] == 5 and labels[second] == 7
+
+
+def test_metrics_count_requests_predictions_and_odd_inputs(client: httpx.Client) -> None:
+    odd = rows(1)[0] | {"area": "atlantis", "size": 1e9, "age": None}
+    assert client.post("/predict", json={"instances": [odd]}).status_code == 200
+    text = client.get("/metrics").text
+    lines = {
+        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line and not line.startswith("#")
+    }
+    assert lines['shipyard_input_unseen_total{column="area",model="houses"}'] >= 1
+    assert lines['shipyard_input_out_of_range_total{column="size",model="houses"}'] >= 1
+    assert lines['shipyard_input_missing_total{column="age",model="houses"}'] >= 1
+    assert lines['shipyard_predictions_total{model="houses",version="1"}'] >= 1
+    assert lines['shipyard_model_info{alias="production",model="houses",version="1"}'] == 1
+    assert lines['shipyard_requests_total{endpoint="predict",status="200"}'] >= 1
+    assert 'shipyard_request_latency_seconds_bucket{endpoint="predict",le="0.01"}' in lines
+    assert 'shipyard_model_load_seconds{model="houses",version="1"}' in lines
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+columns = st.sampled_from(["size", "rooms", "age", "area", "heating", "other"])
+row_strategy = st.dictionaries(columns, json_values, max_size=6)
+bodies = st.one_of(
+    st.builds(lambda r: {"instances": r}, st.lists(row_strategy, max_size=4)),
+    st.builds(
+        lambda c, d, t: {"inputs": [{"name": c, "shape": [len(d)], "datatype": t, "data": d}]},
+        columns,
+        st.lists(json_values, max_size=3),
+        st.sampled_from(["FP64", "BYTES", "INT64", "BOOL", "nope"]),
+    ),
+    st.builds(
+        lambda i, label: {"prediction_id": i, "label": label}, st.text(max_size=10), json_values
+    ),
+    json_values,
+)
+
+
+@settings(
+    max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    body=bodies,
+    path=st.sampled_from(
+        ["/predict", "/v2/models/houses/infer", "/feedback", "/v2/models/houses/predict"]
+    ),
+)
+def test_fuzzed_requests_never_get_a_server_error(
+    client: httpx.Client, body: object, path: str
+) -> None:
+    answer = client.post(path, content=json.dumps(body))
+    assert answer.status_code in (200, 404, 422), answer.text
+
+
+def test_moving_production_switches_versions_without_failing_requests(
+    tmp_path: Path,
+) -> None:
+    folder = trained_project(tmp_path / "reload", max_iter=10)
+    configure(folder, max_iter=40)
+    with Project.open(folder) as project:
+        project.run(project.standard_pipeline()).raise_for_failure()
+        project.registry.promote("houses", 1, reason="hold version 1 for the test")
+    server = start_server(folder)
+    failures: list[str] = []
+    versions: list[tuple[float, int]] = []
+    stop = threading.Event()
+
+    def load() -> None:
+        with server.client() as client:
+            while not stop.is_set():
+                answer = client.post("/predict", json={"instances": rows(2)})
+                if answer.status_code != 200:
+                    failures.append(answer.text)
+                else:
+                    versions.append((time.monotonic(), answer.json()["version"]))
+
+    threads = [threading.Thread(target=load) for _ in range(3)]
+    try:
+        for thread in threads:
+            thread.start()
+        time.sleep(1.0)
+        moved = time.monotonic()
+        result = run_cli("promote", "houses", "2", cwd=folder)
+        assert result.returncode == 0, result.stderr
+        deadline = moved + 10
+        while time.monotonic() < deadline and not any(v == 2 for _, v in versions):
+            time.sleep(0.1)
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+        server.stop()
+    assert failures == []
+    switched = min(when for when, version in versions if version == 2)
+    assert switched - moved < 5
+    assert all(version == 2 for when, version in versions if when > switched + 0.5)
+
+
+def test_every_answered_prediction_survives_sigkill(tmp_path: Path) -> None:
+    folder = trained_project(tmp_path / "durable", max_iter=5)
+    server = start_server(folder)
+    answered: list[str] = []
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def load() -> None:
+        with server.client() as client:
+            while not stop.is_set():
+                try:
+                    answer = client.post("/predict", json={"instances": rows(3)})
+                except httpx.TransportError:
+                    return
+                if answer.status_code == 200:
+                    with lock:
+                        answered.extend(answer.json()["prediction_ids"])
+
+    threads = [threading.Thread(target=load) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    time.sleep(2.0)
+    server.process.send_signal(signal.SIGKILL)
+    server.process.wait()
+    stop.set()
+    for thread in threads:
+        thread.join()
+    assert len(answered) > 50
+
+    with Project.open(folder) as project:
+        log = PredictionLog.for_project(project)
+        log.compact()
+        logged = set(log.read()["prediction_id"])
+    assert set(answered) <= logged
+
+
+def test_batch_prediction_matches_online_answers(
+    client: httpx.Client, tmp_path: Path, project_folder: Path
+) -> None:
+    batch = rows(40, seed=31)
+    pd.DataFrame(batch).to_csv(tmp_path / "new.csv", index=False)
+    result = run_cli(
+        "predict", "houses@production", "--input", str(tmp_path / "new.csv"),
+        "--output", str(tmp_path / "out.parquet"), "--chunk-rows", "16", cwd=project_folder,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "wrote 40 predictions of houses:1" in result.stdout
+    written = pd.read_parquet(tmp_path / "out.parquet")
+    online = client.post("/predict", json={"instances": batch}).json()["predictions"]
+    assert written["prediction"].tolist() == pytest.approx(online, rel=1e-12)
+    missing = run_cli(
+        "predict",
+        "houses",
+        "--input",
+        str(tmp_path / "nope.csv"),
+        "--output",
+        str(tmp_path / "o.csv"),
+        cwd=project_folder,
+    )
+    assert missing.returncode == 1 and "does not exist" in missing.stderr
