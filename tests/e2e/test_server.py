@@ -266,8 +266,8 @@ def test_moving_production_switches_versions_without_failing_requests(
         for thread in threads:
             thread.start()
         time.sleep(1.0)
-        moved = time.monotonic()
         result = run_cli("promote", "houses", "2", cwd=folder)
+        moved = time.monotonic()  # the alias moved when the command returned
         assert result.returncode == 0, result.stderr
         deadline = moved + 10
         while time.monotonic() < deadline and not any(v == 2 for _, v in versions):
