@@ -30,6 +30,7 @@ from shipyard.config import Task
 from shipyard.data.schema import Schema
 from shipyard.data.transform import FittedTransform, TransformStats
 from shipyard.errors import ArtifactCorrupted, ArtifactError
+from shipyard.modeling.compiled import CompiledPredictor, compile_estimator
 
 __all__ = ["ModelPackage", "PackageManifest", "Predictions", "write_package"]
 
@@ -111,7 +112,12 @@ def write_package(
 
 
 class ModelPackage:
-    """A loaded model package, ready to predict on frames or on request rows."""
+    """A loaded model package, ready to predict on frames or on request rows.
+
+    ``load`` compiles the estimator when it can (see ``shipyard.modeling.compiled``):
+    ``compiled`` is then true and ``predictor`` answers instead of the estimator, with
+    the same numbers, for batches up to ``predictor.max_batch`` rows.
+    """
 
     def __init__(
         self,
@@ -119,11 +125,14 @@ class ModelPackage:
         transform: FittedTransform,
         schema: Schema,
         estimator: Any,
+        *,
+        predictor: CompiledPredictor | None = None,
     ) -> None:
         self.manifest = manifest
         self.transform = transform
         self.schema = schema
         self.estimator = estimator
+        self.predictor = predictor
 
     @classmethod
     def load(cls, folder: Path) -> ModelPackage:
@@ -147,7 +156,7 @@ class ModelPackage:
             estimator = sio.load(folder / ESTIMATOR, trusted=manifest.trusted_types)
         except (OSError, ValueError, TypeError, KeyError) as exc:
             raise ArtifactError(f"cannot load the model package in {folder}: {exc}") from exc
-        return cls(manifest, transform, schema, estimator)
+        return cls(manifest, transform, schema, estimator, predictor=compile_estimator(estimator))
 
     @property
     def task(self) -> Task:
@@ -161,10 +170,18 @@ class ModelPackage:
     def input_columns(self) -> list[str]:
         return self.manifest.input_columns
 
+    @property
+    def compiled(self) -> bool:
+        """Whether a compiled predictor, not the estimator, answers (small batches)."""
+        return self.predictor is not None
+
     def predict_features(self, features: npt.NDArray[np.float64]) -> Predictions:
         """Predict from transformed features (the transform's output)."""
+        model = self.estimator
+        if self.predictor is not None and self.predictor.faster_for(len(features)):
+            model = self.predictor
         if self.task == "classification":
-            probabilities = np.asarray(self.estimator.predict_proba(features), dtype=np.float64)
+            probabilities = np.asarray(model.predict_proba(features), dtype=np.float64)
             assert self.classes is not None
             labels = np.asarray(self.classes, dtype=object)[probabilities.argmax(axis=1)]
             return Predictions(
@@ -172,7 +189,7 @@ class ModelPackage:
                 probabilities=probabilities,
                 classes=self.classes,
             )
-        values = np.asarray(self.estimator.predict(features), dtype=np.float64)
+        values = np.asarray(model.predict(features), dtype=np.float64)
         return Predictions(values=values.tolist(), probabilities=None, classes=None)
 
     def predict_frame(

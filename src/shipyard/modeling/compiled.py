@@ -1,0 +1,598 @@
+"""Exact, fast predictions for fitted scikit-learn models: the server's per-row model call.
+
+scikit-learn's ``predict`` validates its input on every call, and histogram gradient
+boosting starts a parallel loop per tree: close to a millisecond for one row.
+``compile_estimator`` reads a fitted model once and returns a ``CompiledPredictor`` that
+gives the same numbers, bit for bit, in tens of microseconds; or ``None`` when it cannot
+promise that, and the caller keeps calling the estimator.
+
+>>> from sklearn.ensemble import HistGradientBoostingRegressor
+>>> X = np.arange(40.0).reshape(20, 2)
+>>> model = HistGradientBoostingRegressor(max_iter=5, min_samples_leaf=2).fit(X, X[:, 0])
+>>> predictor = compile_estimator(model)
+>>> np.array_equal(predictor.predict(X), model.predict(X))
+True
+
+Compiled (anything else returns ``None``):
+
+- ``HistGradientBoostingRegressor`` (every loss) and ``HistGradientBoostingClassifier``
+  with numeric splits; a model with categorical splits is left to scikit-learn.
+- ``LinearRegression``, ``Ridge`` and ``LogisticRegression`` with a single target: the
+  same matrix product scikit-learn computes, without its input checks.
+
+How the boosted trees stay exact:
+
+- Splits: a value goes left when ``x <= threshold``, NaN goes where the node learned.
+  Every node tests a column of the row doubled, ``[x, x with NaN as -inf]``: a node whose
+  NaNs go left reads the second half, where ``-inf <= threshold`` always holds.
+- Leaves: every node of every tree is tested at once, for every row of the batch; each
+  test that goes right removes the leaves of its left subtree from a bit mask per
+  tree (QuickScorer, Lucchese et al., SIGIR 2015), and the leftmost leaf left is the one
+  the row reaches.  No loop runs per node or per tree, only numpy calls over all.
+- Sums: scikit-learn starts from ``0 + baseline`` and adds the trees of each iteration in
+  order, in float64.  ``np.add.accumulate`` adds in that order too (``np.sum`` would
+  pair the terms up and round differently).
+- Link: a regressor uses its loss's own inverse link; a classifier's probabilities repeat
+  scikit-learn's ``expit`` and ``softmax``, on raw scores laid out in memory (Fortran
+  order) as its own, since the order of the sums in ``softmax`` follows the layout.
+- Every compiled model is checked against the estimator on probe rows (each threshold
+  exactly, its neighbours, NaN, infinities), as a batch and one row at a time, before it
+  is returned.
+
+Large batches are still faster in scikit-learn, whose loop runs in parallel threads:
+``CompiledPredictor.max_batch`` says where, and ``ModelPackage`` follows it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from scipy.special import expit
+from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
+
+from shipyard.errors import DataError, SchemaMismatch, ShipyardError
+
+__all__ = ["CompiledPredictor", "compile_estimator"]
+
+logger = logging.getLogger(__name__)
+
+Floats = npt.NDArray[np.float64]
+
+_UNIT = 64  # leaves per survivor mask
+_CHUNK_CELLS = 1 << 18  # (test, row) cells evaluated at once: bounds memory, stays in cache
+_BATCH_CELLS = 1 << 18  # (test, row) cells beyond which scikit-learn's threads may win
+_PROBE_ROWS = 64
+
+
+class CompiledPredictor(ABC):
+    """Predicts like the fitted estimator it was compiled from, bit for bit.
+
+    ``predict`` gives values (regression) or class labels; ``predict_proba`` gives class
+    probabilities in the order of ``classes``; ``decision_function`` gives the raw scores.
+    Features are a float64 array of shape ``(rows, n_features)``, as ``FittedTransform``
+    produces.  A predictor holds no mutable state: threads may share it.
+
+    ``max_batch`` is the largest batch it answers faster than the estimator (``None``:
+    any): above it, scikit-learn's parallel loop wins, with the same numbers.
+    """
+
+    max_batch: int | None = None
+
+    def __init__(self, *, n_features: int, classes: npt.NDArray[Any] | None) -> None:
+        self.n_features = n_features
+        self.classes = classes
+
+    def __repr__(self) -> str:
+        kind = "regressor" if self.classes is None else f"{len(self.classes)}-class classifier"
+        return f"{type(self).__name__}({kind}, {self.n_features} features)"
+
+    def faster_for(self, rows: int) -> bool:
+        """Whether this predictor answers a batch of ``rows`` faster than the estimator."""
+        return self.max_batch is None or rows <= self.max_batch
+
+    @abstractmethod
+    def predict(self, features: npt.ArrayLike) -> npt.NDArray[Any]:
+        """Predicted values, or class labels for a classifier."""
+
+    def predict_proba(self, features: npt.ArrayLike) -> Floats:
+        """Class probabilities, one column per class in ``classes``."""
+        raise TypeError(f"{self!r} is a regressor; it has no class probabilities")
+
+    @abstractmethod
+    def decision_function(self, features: npt.ArrayLike) -> Floats:
+        """Raw scores (before the link function), shaped as the estimator gives them."""
+
+    @abstractmethod
+    def probe_rows(self) -> Floats:
+        """Feature rows that exercise the model's decisions, to check it against."""
+
+    def _check(self, features: npt.ArrayLike) -> Floats:
+        array = np.asarray(features, dtype=np.float64)
+        if array.ndim != 2 or array.shape[1] != self.n_features:
+            raise SchemaMismatch(
+                f"the model expects rows of {self.n_features} features, "
+                f"got an array of shape {array.shape}"
+            )
+        return array
+
+
+def compile_estimator(
+    estimator: Any, *, probes: npt.ArrayLike | None = None
+) -> CompiledPredictor | None:
+    """A ``CompiledPredictor`` for ``estimator``, or ``None`` when it cannot be exact.
+
+    The result is compared with ``estimator`` on ``probe_rows()``, and on ``probes``
+    (more feature rows) when given, as a batch and row by row; any difference in any bit
+    gives ``None``, and a logged warning.
+    """
+    name = type(estimator).__name__
+    try:
+        predictor = _compile(estimator)
+    except _Unsupported as reason:
+        logger.info("%s is not compiled (%s); it predicts itself", name, reason)
+        return None
+    rows = predictor.probe_rows()
+    try:
+        if probes is not None:
+            rows = np.concatenate([rows, predictor._check(probes)])
+        difference = _first_difference(predictor, estimator, rows)
+    except (ShipyardError, ValueError) as exc:
+        difference = f"the probe rows raised {exc!r}"
+    if difference is not None:
+        logger.warning("the compiled %s differs (%s); it predicts itself", name, difference)
+        return None
+    return predictor
+
+
+class _Unsupported(Exception):
+    """The estimator, or a part of it, is outside what compiles exactly."""
+
+
+def _compile(estimator: Any) -> CompiledPredictor:
+    kind = type(estimator)  # exactly these classes: a subclass may predict otherwise
+    if not hasattr(estimator, "n_features_in_"):
+        raise _Unsupported("it is not a fitted scikit-learn estimator")
+    try:
+        if kind is HistGradientBoostingRegressor or kind is HistGradientBoostingClassifier:
+            return _BoostedTrees.from_estimator(estimator)
+        if kind is LinearRegression or kind is Ridge:
+            return _LinearRegressor.from_estimator(estimator)
+        if kind is LogisticRegression:
+            return _LogisticRegressor.from_estimator(estimator)
+    except (AttributeError, KeyError, IndexError, TypeError, ValueError) as exc:
+        # The fitted attributes are not laid out as this scikit-learn version's are.
+        raise _Unsupported(f"unexpected fitted state: {exc!r}") from exc
+    raise _Unsupported(f"{kind.__module__}.{kind.__qualname__} has no compiled form")
+
+
+# -- the check against the estimator ---------------------------------------------------
+
+
+def _same(ours: npt.NDArray[Any], theirs: Any) -> bool:
+    expected: npt.NDArray[Any] = np.asarray(theirs)
+    if ours.shape != expected.shape or ours.dtype != expected.dtype:
+        return False
+    if ours.dtype.kind in "fc":  # bit for bit: tells 0.0 from -0.0
+        return ours.tobytes() == expected.tobytes()
+    return bool(np.array_equal(ours, expected))
+
+
+def _reference(estimator: Any, method: str) -> Callable[[Any], Any] | None:
+    """The estimator's method that ``method`` of a compiled predictor reproduces."""
+    if method == "decision_function" and not hasattr(estimator, method):
+        # A boosted regressor's raw scores; a linear regressor's are its predictions.
+        return getattr(estimator, "_raw_predict", None)
+    found: Callable[[Any], Any] | None = getattr(estimator, method, None)
+    return found
+
+
+def _first_difference(predictor: CompiledPredictor, estimator: Any, rows: Floats) -> str | None:
+    """What first differs between the predictor and the estimator on ``rows``, if any."""
+    asked: Any = rows
+    names = getattr(estimator, "feature_names_in_", None)
+    if names is not None:  # fitted on a frame: ask it with the same column names
+        asked = pd.DataFrame(rows, columns=names)
+    methods = ["predict", "decision_function"]
+    if predictor.classes is not None:
+        methods.append("predict_proba")
+    for method in methods:
+        ours: Callable[[Floats], npt.NDArray[Any]] = getattr(predictor, method)
+        theirs = _reference(estimator, method)
+        if theirs is None:
+            continue
+        if not _same(ours(rows), theirs(asked)):
+            return f"{method} on {len(rows)} probe rows"
+        for i in sorted({0, 1, 2, 3, len(rows) - 1} & set(range(len(rows)))):
+            # One row at a time, as the server asks: numpy may take other paths.
+            if not _same(ours(rows[i : i + 1]), theirs(asked[i : i + 1])):
+                return f"{method} on probe row {i}"
+    return None
+
+
+# -- histogram gradient boosting -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Forest:
+    """Every tree of a boosted model as flat arrays, tested all at once.
+
+    Tests are grouped by unit: a unit is (up to) 64 consecutive leaves of one tree and
+    holds every test whose left subtree has leaves in it, or one test that changes
+    nothing when no test does.  A tree with more than 64 leaves spans several units.
+    Trees come output by output, each output's baseline first as a tree of one leaf.
+    """
+
+    column: npt.NDArray[np.intp]  # (tests,) column of the doubled row
+    threshold: Floats  # (tests,)
+    if_right: npt.NDArray[np.unsignedinteger[Any]]  # (tests,) leaves kept going right
+    left_leaves: npt.NDArray[np.unsignedinteger[Any]]  # (tests,) kept too going left
+    unit_starts: npt.NDArray[np.intp]  # (units,) first test of each unit
+    unit_base: npt.NDArray[np.intp]  # (units,) index in ``values`` of bit 0, minus one
+    tree_starts: npt.NDArray[np.intp] | None  # first unit of each tree, if any spans two
+    values: Floats  # (leaves,) leaf values, tree by tree, left to right
+    thresholds_by_column: dict[int, Floats]  # for probe rows
+
+
+class _TreeBuilder:
+    """Collects the tests and leaves of the trees, one tree after the other."""
+
+    def __init__(self, n_features: int) -> None:
+        self.n_features = n_features
+        self.column: list[int] = []
+        self.threshold: list[float] = []
+        self.if_right: list[int] = []
+        self.left_leaves: list[int] = []
+        self.unit_starts: list[int] = []
+        self.unit_base: list[int] = []
+        self.tree_starts: list[int] = []
+        self.values: list[float] = []
+
+    def add_constant(self, value: float) -> None:
+        """Add a tree of one leaf."""
+        self.tree_starts.append(len(self.unit_starts))
+        self._unit([], 0, 0)
+        self.values.append(value)
+
+    def add(self, nodes: npt.NDArray[Any]) -> None:
+        """Add one tree, from a ``TreePredictor.nodes`` record array."""
+        n = len(nodes)
+        if n == 0:
+            raise _Unsupported("a tree has no nodes")
+        is_leaf = nodes["is_leaf"].astype(bool)
+        internal = ~is_leaf
+        if nodes["is_categorical"][internal].any():
+            raise _Unsupported("the model has categorical splits")
+        features = nodes["feature_idx"]
+        if ((features[internal] < 0) | (features[internal] >= self.n_features)).any():
+            raise _Unsupported("a split reads a column the model does not have")
+        if np.isnan(nodes["num_threshold"][internal]).any():
+            raise _Unsupported("a split has a NaN threshold")
+        leaf, left, right = is_leaf.tolist(), nodes["left"].tolist(), nodes["right"].tolist()
+
+        # Pre-order from the root, left before right: leaves come out left to right.
+        order: list[int] = []
+        stack = [0]
+        seen = [False] * n
+        while stack:
+            i = stack.pop()
+            if not 0 <= i < n or seen[i]:
+                raise _Unsupported("a tree's nodes do not form a tree")
+            seen[i] = True
+            order.append(i)
+            if not leaf[i]:
+                stack.extend((right[i], left[i]))
+        leaves = [i for i in order if leaf[i]]
+        first = [0] * n  # first and last leaf (left to right) under each node
+        last = [0] * n
+        for rank, i in enumerate(leaves):
+            first[i] = last[i] = rank
+        for i in reversed(order):
+            if not leaf[i]:
+                first[i], last[i] = first[left[i]], last[right[i]]
+        # A node whose NaNs go left reads the second half of the doubled row.
+        column = (features + np.where(nodes["missing_go_to_left"], self.n_features, 0)).tolist()
+        threshold = nodes["num_threshold"].tolist()
+        splits = [
+            (column[i], threshold[i], first[left[i]], last[left[i]]) for i in order if not leaf[i]
+        ]
+        self.tree_starts.append(len(self.unit_starts))
+        for low in range(0, len(leaves), _UNIT):
+            self._unit(splits, low, min(len(leaves), low + _UNIT) - 1)
+        self.values.extend(nodes["value"][leaves].tolist())
+
+    def _unit(self, splits: list[tuple[int, float, int, int]], low: int, high: int) -> None:
+        """Add the unit of leaves ``low..high`` (ranks in the tree) and the splits that
+        touch it: (column, threshold, first and last leaf of the left subtree)."""
+        valid = (1 << (high - low + 1)) - 1
+        self.unit_starts.append(len(self.column))
+        self.unit_base.append(len(self.values) + low - 1)
+        for column, threshold, first, last in splits:
+            a, b = max(first, low), min(last, high)
+            if a <= b:  # going right removes leaves a..b of this unit
+                left_leaves = ((1 << (b - a + 1)) - 1) << (a - low)
+                self._test(column, threshold, valid & ~left_leaves, left_leaves)
+        if self.unit_starts[-1] == len(self.column):
+            self._test(0, math.inf, valid, 0)
+
+    def _test(self, column: int, threshold: float, if_right: int, left_leaves: int) -> None:
+        self.column.append(column)
+        self.threshold.append(threshold)
+        self.if_right.append(if_right)
+        self.left_leaves.append(left_leaves)
+
+    def build(self) -> _Forest:
+        by_column: dict[int, list[float]] = {}
+        for c, t in zip(self.column, self.threshold, strict=True):
+            by_column.setdefault(c % self.n_features, []).append(t)
+        several = len(self.unit_starts) > len(self.tree_starts)
+        masks = np.min_scalar_type(max(self.if_right) | max(self.left_leaves))  # uint8..64
+        return _Forest(
+            column=np.array(self.column, dtype=np.intp),
+            threshold=np.array(self.threshold, dtype=np.float64),
+            if_right=np.array(self.if_right, dtype=masks),
+            left_leaves=np.array(self.left_leaves, dtype=masks),
+            unit_starts=np.array(self.unit_starts, dtype=np.intp),
+            unit_base=np.array(self.unit_base, dtype=np.intp),
+            tree_starts=np.array(self.tree_starts, dtype=np.intp) if several else None,
+            values=np.array(self.values, dtype=np.float64),
+            thresholds_by_column={c: np.unique(t) for c, t in by_column.items()},
+        )
+
+
+class _BoostedTrees(CompiledPredictor):
+    """A fitted ``HistGradientBoostingRegressor`` or ``...Classifier``."""
+
+    def __init__(
+        self,
+        *,
+        forest: _Forest,
+        outputs: int,
+        inverse_link: Callable[[Floats], Floats] | None,
+        classes: npt.NDArray[Any] | None,
+        n_features: int,
+    ) -> None:
+        super().__init__(n_features=n_features, classes=classes)
+        self.forest = forest
+        self.outputs = outputs
+        self.inverse_link = inverse_link
+        self.chunk = max(1, _CHUNK_CELLS // len(forest.column))
+        self.max_batch = max(1, _BATCH_CELLS // len(forest.column))
+
+    @classmethod
+    def from_estimator(cls, estimator: Any) -> _BoostedTrees:
+        if getattr(estimator, "_preprocessor", None) is not None:
+            raise _Unsupported("the model encodes categorical features itself")
+        n_features = int(estimator.n_features_in_)
+        outputs = int(estimator.n_trees_per_iteration_)
+        baseline = np.asarray(estimator._baseline_prediction)
+        if baseline.dtype != np.float64 or baseline.shape != (1, outputs):
+            raise _Unsupported("the baseline prediction is not float64 of one row")
+        iterations = estimator._predictors
+        if any(len(trees) != outputs for trees in iterations):
+            raise _Unsupported("an iteration does not have one tree per output")
+        if not iterations:
+            raise _Unsupported("the model has no trees")
+        builder = _TreeBuilder(n_features)
+        # scikit-learn starts from zeros and adds the baseline (0.0 + b is not b when b
+        # is -0.0), then each iteration's tree, in order.
+        start = np.zeros(outputs, dtype=np.float64) + baseline[0]
+        for k in range(outputs):
+            builder.add_constant(float(start[k]))
+            for trees in iterations:
+                if trees[k].nodes["value"].dtype != np.float64:
+                    raise _Unsupported("leaf values are not float64")
+                builder.add(trees[k].nodes)
+        loss, link = type(estimator._loss).__name__, type(estimator._loss.link).__name__
+        classes = None
+        inverse_link = None
+        if isinstance(estimator, HistGradientBoostingClassifier):
+            classes = np.asarray(estimator.classes_)
+            binary = (loss, link) == ("HalfBinomialLoss", "LogitLink") and outputs == 1
+            multi = (loss, link) == ("HalfMultinomialLoss", "MultinomialLogit")
+            if not (binary or multi) or len(classes) != max(2, outputs):
+                raise _Unsupported(f"{loss} with {len(classes)} classes is not a loss it knows")
+        elif link in ("IdentityLink", "LogLink"):
+            # scikit-learn's own function, given the same array as predict gives it.
+            inverse_link = estimator._loss.link.inverse
+        else:
+            raise _Unsupported(f"the link {link} is not one it knows")
+        return cls(
+            forest=builder.build(),
+            outputs=outputs,
+            inverse_link=inverse_link,
+            classes=classes,
+            n_features=n_features,
+        )
+
+    def _raw(self, features: Floats) -> Floats:
+        """Raw scores (rows, outputs), laid out in memory as scikit-learn's (Fortran)."""
+        n_rows, width = features.shape
+        raw = np.empty((n_rows, self.outputs), dtype=np.float64, order="F")
+        for begin in range(0, n_rows, self.chunk):
+            part = features[begin : begin + self.chunk]
+            doubled = np.empty((len(part), 2 * width), dtype=np.float64)
+            doubled[:, :width] = part
+            np.fmax(part, -np.inf, out=doubled[:, width:])  # NaN becomes -inf
+            terms = self.forest.values.take(self._leaves(doubled))
+            terms = terms.reshape(len(part), self.outputs, -1)
+            # An accumulation adds in sequence, as scikit-learn's `raw[:, k] += tree`
+            # loop does; a sum (np.sum) would add pairwise and round differently.
+            raw[begin : begin + len(part)] = np.add.accumulate(terms, axis=2, out=terms)[..., -1]
+        return raw
+
+    def _leaves(self, doubled: Floats) -> npt.NDArray[np.intp]:
+        """Index in ``values`` of the leaf each row reaches in each tree: (rows, trees)."""
+        forest = self.forest
+        goes_left = doubled.take(forest.column, axis=1) <= forest.threshold
+        # Multiplying by the booleans is much faster than np.where over a batch.
+        masks = forest.if_right.dtype
+        kept = np.multiply(goes_left, forest.left_leaves, dtype=masks) | forest.if_right
+        survivors = np.bitwise_and.reduceat(kept, forest.unit_starts, axis=1)
+        lowest = survivors & np.negative(survivors)  # the leftmost leaf's bit; 0 if none
+        _, exponent = np.frexp(lowest.astype(np.float64))  # exact: bit k gives k + 1
+        leaf: npt.NDArray[np.intp] = forest.unit_base + exponent
+        if forest.tree_starts is not None:  # a tree's leaf: its leftmost over its units
+            leaf = np.where(exponent == 0, len(forest.values), leaf)
+            leaf = np.minimum.reduceat(leaf, forest.tree_starts, axis=1)
+        return leaf
+
+    def decision_function(self, features: npt.ArrayLike) -> Floats:
+        """Raw scores: (rows, outputs) for a regressor, as ``estimator._raw_predict``;
+        (rows,) or (rows, classes) for a classifier, as ``decision_function``."""
+        raw = self._raw(self._check(features))
+        if self.classes is not None and raw.shape[1] == 1:
+            return raw.ravel()
+        return raw
+
+    def predict(self, features: npt.ArrayLike) -> npt.NDArray[Any]:
+        raw = self._raw(self._check(features))
+        if self.inverse_link is not None:
+            return self.inverse_link(raw.ravel())
+        assert self.classes is not None
+        # As HistGradientBoostingClassifier.predict: "> 0", so a tie goes to class 0.
+        encoded = (raw.ravel() > 0).astype(int) if raw.shape[1] == 1 else raw.argmax(axis=1)
+        labels: npt.NDArray[Any] = self.classes[encoded]
+        return labels
+
+    def predict_proba(self, features: npt.ArrayLike) -> Floats:
+        if self.classes is None:
+            return super().predict_proba(features)
+        raw = self._raw(self._check(features))
+        if raw.shape[1] == 1:  # HalfBinomialLoss.predict_proba
+            proba = np.empty((raw.shape[0], 2), dtype=raw.dtype)
+            proba[:, 1] = expit(raw.ravel())
+            proba[:, 0] = 1 - proba[:, 1]
+            return proba
+        return _softmax(np.array(raw, copy=True))  # softmax(raw), which copies
+
+    def probe_rows(self) -> Floats:
+        """Rows whose values sit on, just below and just above the split thresholds."""
+        rng = np.random.default_rng(0)
+        rows = np.zeros((_PROBE_ROWS, self.n_features), dtype=np.float64)
+        rows[1], rows[2], rows[3] = np.nan, np.inf, -np.inf
+        for column, thresholds in self.forest.thresholds_by_column.items():
+            finite = thresholds[np.isfinite(thresholds)]
+            candidates = np.concatenate(
+                [finite, np.nextafter(finite, -np.inf), np.nextafter(finite, np.inf), [np.nan]]
+            )
+            rows[4:, column] = rng.choice(candidates, size=_PROBE_ROWS - 4)
+        return rows
+
+
+def _softmax(scores: Floats) -> Floats:
+    """``sklearn.utils.extmath.softmax`` in place; reductions follow ``scores``' layout."""
+    scores -= scores.max(axis=1).reshape(-1, 1)
+    np.exp(scores, out=scores)
+    scores /= scores.sum(axis=1).reshape(-1, 1)
+    return scores
+
+
+# -- linear models ---------------------------------------------------------------------
+
+
+def _linear_parameters(estimator: Any) -> tuple[Floats, Any]:
+    coef = estimator.coef_
+    intercept = estimator.intercept_
+    if not isinstance(coef, np.ndarray) or coef.dtype != np.float64:
+        raise _Unsupported("the coefficients are not a dense float64 array")
+    if isinstance(intercept, np.ndarray) and intercept.dtype != np.float64:
+        raise _Unsupported("the intercept is not float64")
+    return coef, intercept
+
+
+def _finite(features: Floats) -> Floats:
+    # scikit-learn refuses NaN and infinity for linear models; so do we.
+    if not np.isfinite(features).all():
+        raise DataError("the features hold NaN or infinity, which a linear model cannot use")
+    return features
+
+
+def _random_probes(n_features: int) -> Floats:
+    rng = np.random.default_rng(0)
+    rows = rng.normal(scale=3.0, size=(_PROBE_ROWS, n_features))
+    rows[0] = 0.0
+    return rows
+
+
+class _LinearRegressor(CompiledPredictor):
+    """A fitted ``LinearRegression`` or ``Ridge`` with one target."""
+
+    def __init__(self, *, coef: Floats, intercept: Any, n_features: int) -> None:
+        super().__init__(n_features=n_features, classes=None)
+        self.coef = coef
+        self.intercept = intercept
+
+    @classmethod
+    def from_estimator(cls, estimator: Any) -> _LinearRegressor:
+        coef, intercept = _linear_parameters(estimator)
+        if coef.ndim != 1:
+            raise _Unsupported("the model has several targets")
+        return cls(coef=coef, intercept=intercept, n_features=int(estimator.n_features_in_))
+
+    def decision_function(self, features: npt.ArrayLike) -> Floats:
+        """The predictions: a linear regressor's raw scores are its values."""
+        return self.predict(features)
+
+    def predict(self, features: npt.ArrayLike) -> Floats:
+        # LinearModel._decision_function, for a one-dimensional coef_.
+        result: Floats = _finite(self._check(features)) @ self.coef + self.intercept
+        return result
+
+    def probe_rows(self) -> Floats:
+        return _random_probes(self.n_features)
+
+
+class _LogisticRegressor(CompiledPredictor):
+    """A fitted ``LogisticRegression``."""
+
+    def __init__(
+        self, *, coef: Floats, intercept: Any, classes: npt.NDArray[Any], n_features: int
+    ) -> None:
+        super().__init__(n_features=n_features, classes=classes)
+        self.coef_t = coef.T
+        self.intercept = intercept
+
+    @classmethod
+    def from_estimator(cls, estimator: Any) -> _LogisticRegressor:
+        coef, intercept = _linear_parameters(estimator)
+        classes = np.asarray(estimator.classes_)
+        outputs = 1 if len(classes) == 2 else len(classes)
+        if coef.shape != (outputs, estimator.n_features_in_):
+            raise _Unsupported("the coefficients do not have one row per output")
+        return cls(
+            coef=coef,
+            intercept=intercept,
+            classes=classes,
+            n_features=int(estimator.n_features_in_),
+        )
+
+    def decision_function(self, features: npt.ArrayLike) -> Floats:
+        # LinearClassifierMixin.decision_function on a dense array.
+        scores: Floats = _finite(self._check(features)) @ self.coef_t + self.intercept
+        return scores.reshape(-1) if scores.shape[1] == 1 else scores
+
+    def predict(self, features: npt.ArrayLike) -> npt.NDArray[Any]:
+        assert self.classes is not None
+        scores = self.decision_function(features)
+        encoded = (scores > 0).astype(np.intp) if scores.ndim == 1 else scores.argmax(axis=1)
+        labels: npt.NDArray[Any] = self.classes.take(encoded, axis=0)
+        return labels
+
+    def predict_proba(self, features: npt.ArrayLike) -> Floats:
+        scores = self.decision_function(features)
+        if scores.ndim == 1:  # LinearClassifierMixin._predict_proba_lr
+            expit(scores, out=scores)
+            return np.stack([1 - scores, scores], axis=1)
+        return _softmax(scores)
+
+    def probe_rows(self) -> Floats:
+        return _random_probes(self.n_features)
