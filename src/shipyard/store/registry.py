@@ -181,16 +181,23 @@ class ModelRecords:
             ).all()
             return [self._version_record(session, model, row) for row in rows]
 
+    @staticmethod
+    def _version_row(
+        session: Session, model: RegisteredModelRow, version: int
+    ) -> ModelVersionRow:
+        row = session.scalar(
+            select(ModelVersionRow).where(
+                ModelVersionRow.model_id == model.id, ModelVersionRow.version == version
+            )
+        )
+        if row is None:
+            raise ModelNotFound(f"model '{model.name}' has no version {version}")
+        return row
+
     def version(self, name: str, version: int) -> ModelVersionRecord:
         with self.database.reading(f"reading {name}:{version}") as session:
             model = self._model(session, name)
-            row = session.scalar(
-                select(ModelVersionRow).where(
-                    ModelVersionRow.model_id == model.id, ModelVersionRow.version == version
-                )
-            )
-            if row is None:
-                raise ModelNotFound(f"model '{name}' has no version {version}")
+            row = self._version_row(session, model, version)
             return self._version_record(session, model, row)
 
     def by_alias(self, name: str, alias: str) -> ModelVersionRecord:
@@ -234,13 +241,7 @@ class ModelRecords:
         """Point ``alias`` at ``version``; returns the recorded move (None if no change)."""
         with self.database.writing(f"moving {name}@{alias} to version {version}") as session:
             model = self._model(session, name, lock=True)
-            target = session.scalar(
-                select(ModelVersionRow).where(
-                    ModelVersionRow.model_id == model.id, ModelVersionRow.version == version
-                )
-            )
-            if target is None:
-                raise ModelNotFound(f"model '{name}' has no version {version}")
+            target = self._version_row(session, model, version)
             current = session.scalar(
                 select(ModelAliasRow).where(
                     ModelAliasRow.model_id == model.id, ModelAliasRow.alias == alias
@@ -299,11 +300,5 @@ class ModelRecords:
     def set_tags(self, name: str, version: int, tags: Mapping[str, Any]) -> None:
         with self.database.writing(f"tagging {name}:{version}") as session:
             model = self._model(session, name)
-            row = session.scalar(
-                select(ModelVersionRow).where(
-                    ModelVersionRow.model_id == model.id, ModelVersionRow.version == version
-                )
-            )
-            if row is None:
-                raise ModelNotFound(f"model '{name}' has no version {version}")
+            row = self._version_row(session, model, version)
             set_properties(session, TAG_OWNER, row.id, tags)
