@@ -62,6 +62,8 @@ class RunningServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if self.process.stderr is not None:
+            self.process.stderr.close()
 
 
 def start_server(folder: Path, *extra: str) -> RunningServer:

@@ -308,6 +308,7 @@ def test_every_answered_prediction_survives_sigkill(tmp_path: Path) -> None:
     time.sleep(2.0)
     server.process.send_signal(signal.SIGKILL)
     server.process.wait()
+    server.stop()
     stop.set()
     for thread in threads:
         thread.join()

@@ -55,11 +55,15 @@ def flaky(numbers: Output[Dataset], *, counter_file: str, failures: int = 2) -> 
 
 
 @component
-def timed(span: Output[Metrics], *, seconds: float = 0.5, label: str = "") -> None:
-    """Sleeps and records when it ran, to observe parallel execution."""
-    started = time.time()
-    time.sleep(seconds)
-    span.path.write_text(json.dumps({"label": label, "start": started, "end": time.time()}))
+def rendezvous(met: Output[Metrics], *, folder: str, me: str, other: str) -> None:
+    """Waits until ``other`` has started too: succeeds only if both run at once."""
+    Path(folder, me).write_text("started")
+    deadline = time.monotonic() + 60
+    while not Path(folder, other).exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{other} never ran beside {me}")
+        time.sleep(0.02)
+    met.path.write_text(me)
 
 
 @component
