@@ -182,9 +182,7 @@ class ModelRecords:
             return [self._version_record(session, model, row) for row in rows]
 
     @staticmethod
-    def _version_row(
-        session: Session, model: RegisteredModelRow, version: int
-    ) -> ModelVersionRow:
+    def _version_row(session: Session, model: RegisteredModelRow, version: int) -> ModelVersionRow:
         row = session.scalar(
             select(ModelVersionRow).where(
                 ModelVersionRow.model_id == model.id, ModelVersionRow.version == version
