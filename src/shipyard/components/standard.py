@@ -33,7 +33,7 @@ from shipyard.errors import ConfigError
 from shipyard.pipeline import Pipeline, RunResult
 from shipyard.registry import ModelRegistry
 from shipyard.store import ArtifactRecord, MetadataStore
-from shipyard.store.records import ModelVersionRecord
+from shipyard.store.records import DatasetVersionRecord, ModelVersionRecord
 
 __all__ = [
     "StandardSummary",
@@ -49,13 +49,19 @@ PIPELINE_NAME = "standard"
 def _previous_statistics(
     store: MetadataStore, production: ModelVersionRecord | None, dataset: str, digest: str
 ) -> ArtifactRecord | None:
-    """Statistics of the data production was trained on, else of the newest other version."""
-    version = None
+    """Statistics of the data production was trained on (the validated reference).
+
+    When the data is production's own there is nothing to compare with.  Without a
+    production model, the newest other version is the reference: no version has been
+    accepted yet.  A version that failed validation is never the reference while a
+    production model exists.
+    """
+    version: DatasetVersionRecord | None
     if production is not None and production.dataset_version_id is not None:
         version = store.datasets.get(production.dataset_version_id)
         if version.digest == digest:
-            version = None
-    if version is None:
+            return None
+    else:
         version = store.datasets.previous(dataset, before_digest=digest)
     if version is None or version.statistics_id is None:
         return None

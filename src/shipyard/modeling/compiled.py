@@ -69,7 +69,7 @@ Floats = npt.NDArray[np.float64]
 
 _UNIT = 64  # leaves per survivor mask
 _CHUNK_CELLS = 1 << 18  # (test, row) cells evaluated at once: bounds memory, stays in cache
-_BATCH_CELLS = 1 << 18  # (test, row) cells beyond which scikit-learn's threads may win
+_BATCH_CELLS = 1 << 19  # (test, row) cells beyond which scikit-learn's threads may win
 _PROBE_ROWS = 64
 
 
