@@ -108,10 +108,9 @@ def main() -> int:
             backends.append(("PostgreSQL", scoped))
         try:
             for label, url in backends:
-                with console.status(f"measuring {label}..."):
-                    numbers = measure(
-                        url, steps=args.steps, repeats=args.repeats, workers=args.workers
-                    )
+                # No live spinner: its thread would make the runner spawn, not fork.
+                console.print(f"measuring {label}...")
+                numbers = measure(url, steps=args.steps, repeats=args.repeats, workers=args.workers)
                 table.add_row(
                     label,
                     f"{numbers['per_step_ms']:.1f} ms",

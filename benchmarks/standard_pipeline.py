@@ -46,8 +46,9 @@ def main() -> int:
     console = Console()
     results = []
     for repeat in range(args.repeats):
-        with console.status(f"run {repeat + 1} of {args.repeats}..."):
-            results.append(measure_once())
+        # No live spinner: its thread would make the runner spawn, not fork.
+        console.print(f"run {repeat + 1} of {args.repeats}...")
+        results.append(measure_once())
     table = Table(
         title=f"standard pipeline on Ames (2,930 rows × 74 columns), median of {args.repeats}"
     )
