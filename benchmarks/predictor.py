@@ -32,24 +32,7 @@ from shipyard.datasets import AMES_TARGET, load_ames
 from shipyard.modeling.compiled import compile_estimator
 from shipyard.modeling.estimators import build_estimator
 from shipyard.modeling.package import ModelPackage, write_package
-
-
-def microseconds_per_call(call: Callable[[], object], seconds: float) -> float:
-    """Best of five runs of about ``seconds / 5`` each, in microseconds per call."""
-    call()  # warm up
-    start = time.perf_counter()
-    loops = 0
-    while time.perf_counter() - start < 0.05:
-        call()
-        loops += 1
-    loops = max(1, int(loops * seconds / 5 / 0.05))
-    best = float("inf")
-    for _ in range(5):
-        start = time.perf_counter()
-        for _ in range(loops):
-            call()
-        best = min(best, (time.perf_counter() - start) / loops)
-    return best * 1e6
+from transform import microseconds_per_call  # the sibling benchmark's timer
 
 
 def cases(

@@ -87,7 +87,7 @@ def test_classification_with_text_labels(make_standard_project: MakeStandardProj
     model = project.registry.load("houses:1")
     predictions = model.predict(make_table(10, seed=3, task="classification"))
     assert set(predictions.values) <= {"yes", "no"}
-    maps = predictions.probability_maps()
+    maps = predictions.probability_maps
     assert maps is not None and all(abs(sum(m.values()) - 1) < 1e-9 for m in maps)
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -63,8 +64,9 @@ class Predictions:
     probabilities: npt.NDArray[np.float64] | None
     classes: list[Any] | None
 
+    @cached_property
     def probability_maps(self) -> list[dict[str, float]] | None:
-        """Per row, ``{class label as text: probability}``."""
+        """Per row, ``{class label as text: probability}`` (built once, on first use)."""
         if self.probabilities is None or self.classes is None:
             return None
         labels = [str(label) for label in self.classes]

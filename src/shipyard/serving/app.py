@@ -120,7 +120,7 @@ class _Server:
         predictions = package.predict_features(features)
         ids = [new_prediction_id() for _ in rows]
         latency = (time.perf_counter() - started) * 1000
-        probabilities = predictions.probability_maps()
+        probabilities = predictions.probability_maps
         self.log.append(
             PredictionRecord(
                 prediction_id=ids[i],

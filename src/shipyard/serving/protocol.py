@@ -202,7 +202,7 @@ def predict_response(
         "model": name,
         "version": version,
     }
-    probabilities = predictions.probability_maps()
+    probabilities = predictions.probability_maps
     if probabilities is not None:
         body["probabilities"] = probabilities
     return body
