@@ -53,7 +53,8 @@ def logged(tmp_path: Path) -> Iterator[Project]:
             ),
         ]
     )
-    log.stop()
+    log.close()
+    log.compact()
     spooled = PredictionLog.for_project(project)  # as a running server's would be
     spooled.append(
         [
@@ -69,7 +70,7 @@ def logged(tmp_path: Path) -> Iterator[Project]:
         ]
     )
     yield project
-    spooled.stop()
+    spooled.close()
     project.close()
 
 

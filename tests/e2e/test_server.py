@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import threading
@@ -197,6 +198,47 @@ def test_metrics_count_requests_predictions_and_odd_inputs(client: httpx.Client)
     assert lines['shipyard_requests_total{endpoint="predict",status="200"}'] >= 1
     assert 'shipyard_request_latency_seconds_bucket{endpoint="predict",le="0.01"}' in lines
     assert 'shipyard_model_load_seconds{model="houses",version="1"}' in lines
+
+
+def batch_histogram(client: httpx.Client) -> tuple[float, float]:
+    """(model calls, of them answering one request alone) from /metrics."""
+    values = {}
+    for line in client.get("/metrics").text.splitlines():
+        if line.startswith("shipyard_batch_requests_"):
+            name, value = line.rsplit(" ", 1)
+            values[name] = float(value)
+    calls = values['shipyard_batch_requests_count{model="houses"}']
+    return calls, values['shipyard_batch_requests_bucket{le="1.0",model="houses"}']
+
+
+def test_concurrent_requests_are_answered_together_each_with_its_own_answer(
+    client: httpx.Client, server: RunningServer
+) -> None:
+    good = [rows(1, seed=100 + n) for n in range(40)]
+    expected = [client.post("/predict", json={"instances": r}).json()["predictions"] for r in good]
+    bad = rows(1, seed=99)[0] | {"size": "huge"}  # fails in the transform, not before
+    calls_before, alone_before = batch_histogram(client)
+
+    async def send_all() -> list[httpx.Response]:
+        limits = httpx.Limits(max_connections=48)
+        async with httpx.AsyncClient(base_url=server.url, timeout=30, limits=limits) as pool:
+            bodies = [{"instances": r} for r in good] + [{"instances": [bad]}] * 8
+            return await asyncio.gather(*(pool.post("/predict", json=b) for b in bodies))
+
+    answers = []
+    for _ in range(5):
+        answers = asyncio.run(send_all())
+        calls, alone = batch_histogram(client)
+        if calls - calls_before > alone - alone_before:  # a model call answered several
+            break
+    else:
+        pytest.fail("48 concurrent requests never shared a model call")
+    for answer, predictions in zip(answers, expected, strict=False):
+        assert answer.status_code == 200
+        assert answer.json()["predictions"] == predictions
+    for answer in answers[len(good) :]:
+        assert answer.status_code == 422
+        assert answer.json()["field"] == "instances[0].size"
 
 
 json_values = st.recursive(

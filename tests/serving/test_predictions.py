@@ -49,7 +49,7 @@ def segment_rows(log: PredictionLog) -> int:
 def log(project: Project) -> Iterator[PredictionLog]:
     log = PredictionLog.for_project(project, rotate_records=1000, rotate_seconds=3600)
     yield log
-    log.stop()
+    log.close()
 
 
 # -- writing and reading ---------------------------------------------------------------
@@ -343,24 +343,10 @@ def test_files_of_live_writers_in_other_processes_are_left_alone(
     other.append([record(1)])
     assert log.compact().files == 0
     assert list(log.read()["prediction_id"]) == ["p00001"]
-    other.stop()
+    other.close()
+    log.compact()
     assert spool_files(log) == []
     assert segment_rows(log) == 1
-
-
-def test_background_compaction_rotates_and_compacts(project: Project) -> None:
-    log = PredictionLog.for_project(project, rotate_seconds=0.1)
-    log.append([record(1)])
-    log.start_background_compaction(interval=0.05)
-    deadline = time.monotonic() + 20
-    while spool_files(log) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert spool_files(log) == []
-    assert segment_rows(log) == 1
-    log.append([record(2)])
-    log.stop()
-    assert spool_files(log) == []
-    assert segment_rows(log) == 2
 
 
 # -- lookup and feedback -------------------------------------------------------------------

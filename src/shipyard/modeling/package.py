@@ -72,6 +72,18 @@ class Predictions:
         labels = [str(label) for label in self.classes]
         return [dict(zip(labels, row.tolist(), strict=True)) for row in self.probabilities]
 
+    def rows(self, begin: int, end: int) -> Predictions:
+        """The predictions of rows ``begin`` to ``end`` (probability maps built once)."""
+        part = Predictions(
+            values=self.values[begin:end],
+            probabilities=None if self.probabilities is None else self.probabilities[begin:end],
+            classes=self.classes,
+        )
+        maps = self.__dict__.get("probability_maps")  # where cached_property keeps it
+        if maps is not None:
+            part.__dict__["probability_maps"] = maps[begin:end]
+        return part
+
 
 def _python(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value

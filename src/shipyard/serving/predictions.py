@@ -32,7 +32,7 @@ the log does not hold raises ``RecordNotFound`` and a batch is stored all or not
 
 Parquet schema of a segment (sorted by time; zstd)::
 
-    prediction_id  string                    caller's id (uuid4 hex by default)
+    prediction_id  string                    caller's id (32 random hex digits by default)
     timestamp      timestamp[us, tz=UTC]
     model          string
     version        int64
@@ -52,6 +52,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import random
 import re
 import socket
 import tempfile
@@ -74,7 +75,7 @@ import pyarrow.parquet as pq
 
 from shipyard.artifacts import ArtifactStore
 from shipyard.config import STATE_DIR
-from shipyard.errors import InvalidRequest, RecordNotFound, ServingError, ShipyardError
+from shipyard.errors import InvalidRequest, RecordNotFound, ServingError
 from shipyard.store.predictions import (
     FeedbackRecord,
     NewSegment,
@@ -126,8 +127,18 @@ _DTYPES = {
 
 
 def new_prediction_id() -> str:
-    """A fresh prediction id: 32 hexadecimal characters of a random UUID."""
-    return uuid.uuid4().hex
+    """A fresh prediction id: 32 random hexadecimal characters (128 bits)."""
+    return f"{random.getrandbits(128):032x}"
+
+
+def new_prediction_ids(count: int) -> list[str]:
+    """``count`` fresh prediction ids, as ``new_prediction_id`` makes them.
+
+    They are unique, not secret: Python's generator, seeded from the OS and reseeded in
+    every forked process, costs no system call per request.
+    """
+    text = f"{random.getrandbits(128 * count):0{32 * count}x}"
+    return [text[i : i + 32] for i in range(0, 32 * count, 32)]
 
 
 def spool_folder(project: Project) -> Path:
@@ -204,28 +215,85 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"values of type {type(value).__name__} cannot be stored as JSON")
 
 
-def _encode(record: PredictionRecord) -> bytes:
+def _line(
+    prediction_id: str,
+    timestamp: datetime,
+    model: str,
+    version: int,
+    variant: str,
+    prediction: Any,
+    probabilities: Mapping[str, float] | None,
+    latency_ms: float,
+    inputs: Mapping[str, Any],
+) -> bytes:
     try:
         return orjson.dumps(
             {
                 # "id" first: find() reads ids off the start of lines without parsing them.
-                "id": record.prediction_id,
-                "ts": record.timestamp,
-                "model": record.model,
-                "version": record.version,
-                "variant": record.variant,
-                "prediction": record.prediction,
-                "probabilities": record.probabilities,
-                "latency_ms": record.latency_ms,
-                "inputs": record.inputs,
+                "id": prediction_id,
+                "ts": timestamp,
+                "model": model,
+                "version": version,
+                "variant": variant,
+                "prediction": prediction,
+                "probabilities": probabilities,
+                "latency_ms": latency_ms,
+                "inputs": inputs,
             },
             default=_json_default,
             option=_JSON_OPTIONS | orjson.OPT_APPEND_NEWLINE,
         )
     except TypeError as exc:  # orjson.JSONEncodeError is a TypeError
         raise InvalidRequest(
-            f"prediction {record.prediction_id} cannot be logged: {exc}", field="inputs"
+            f"prediction {prediction_id} cannot be logged: {exc}", field="inputs"
         ) from exc
+
+
+def _encode(record: PredictionRecord) -> bytes:
+    return _line(
+        record.prediction_id,
+        record.timestamp,
+        record.model,
+        record.version,
+        record.variant,
+        record.prediction,
+        record.probabilities,
+        record.latency_ms,
+        record.inputs,
+    )
+
+
+def prediction_lines(
+    *,
+    model: str,
+    version: int,
+    ids: Sequence[str],
+    rows: Sequence[Mapping[str, Any]],
+    values: Sequence[Any],
+    probabilities: Sequence[Mapping[str, float]] | None,
+    latency_ms: float,
+    timestamp: datetime,
+    variant: str = "primary",
+) -> list[bytes]:
+    """Spool lines of one request's predictions, for ``PredictionLog.append_lines``.
+
+    The server's path: unlike ``PredictionRecord`` nothing is checked, because the server
+    made every field itself (ids, a registered model and version) or parsed it from JSON.
+    """
+    return [
+        _line(
+            ids[i],
+            timestamp,
+            model,
+            version,
+            variant,
+            values[i],
+            None if probabilities is None else probabilities[i],
+            latency_ms,
+            row,
+        )
+        for i, row in enumerate(rows)
+    ]
 
 
 def _json_text(value: Any) -> str:
@@ -522,8 +590,6 @@ class PredictionLog:
         self.segment_rows = segment_rows
         self._lock = threading.Lock()
         self._file: _SpoolFile | None = None
-        self._compactor: threading.Thread | None = None
-        self._stopping = threading.Event()
         self._spool_ids = _SpoolIds()
 
     @classmethod
@@ -540,10 +606,13 @@ class PredictionLog:
         ``os.write``: a record that cannot be encoded raises ``InvalidRequest`` and none
         of them is logged.
         """
-        encoded = [_encode(record) for record in records]
-        if not encoded:
+        self.append_lines([_encode(record) for record in records])
+
+    def append_lines(self, lines: Sequence[bytes]) -> None:
+        """Write lines made by ``prediction_lines`` (or ``append``), with one ``os.write``."""
+        if not lines:
             return
-        payload = b"".join(encoded)
+        payload = b"".join(lines)
         with self._lock:
             spool = self._file or self._open()
             try:
@@ -557,7 +626,7 @@ class PredictionLog:
                     f"cannot write the prediction log spool file {spool.path}: {exc}; "
                     "check the free space of that disk"
                 ) from exc
-            spool.records += len(encoded)
+            spool.records += len(lines)
             if (
                 spool.records >= self.rotate_records
                 or time.monotonic() - spool.opened >= self.rotate_seconds
@@ -611,8 +680,6 @@ class PredictionLog:
             os.close(self._file.fd)
             self._file = None
         self._lock = threading.Lock()
-        self._compactor = None
-        self._stopping = threading.Event()
         self._spool_ids = _SpoolIds()
 
     # -- compaction -----------------------------------------------------------------
@@ -726,51 +793,13 @@ class PredictionLog:
             prediction_ids=frozenset(frame["prediction_id"]),
         )
 
-    def start_background_compaction(self, interval: float = 30.0) -> None:
-        """Compact now (spool files of dead processes) and then every ``interval`` s.
+    def close(self) -> None:
+        """Close this process's spool file, which makes it compactable.
 
-        The writer's own file is rotated once it is ``rotate_seconds`` old, so that a
-        quiet server's predictions reach the segments too.  ``stop`` ends the thread.
+        Appending afterwards opens a new file.
         """
-        if self._compactor is not None and self._compactor.is_alive():
-            return
-        self._stopping.clear()
-        self._compactor = threading.Thread(
-            target=self._compact_forever,
-            args=(interval,),
-            name="shipyard-prediction-compaction",
-            daemon=True,
-        )
-        self._compactor.start()
-
-    def _compact_forever(self, interval: float) -> None:
-        while True:
-            try:
-                self.rotate(older_than=self.rotate_seconds)
-                self.compact()
-            except Exception:
-                # Whatever failed, the spool files stay where they are and the next pass
-                # tries again; the thread must outlive a database that is down for a while.
-                logger.exception("compacting the prediction log failed; retrying later")
-            if self._stopping.wait(interval):
-                return
-
-    def stop(self) -> None:
-        """Stop background compaction, close the spool file and compact what is left.
-
-        A failure of that last compaction is logged, not raised: the spool files stay and
-        the next process to compact picks them up.  Appending afterwards opens a new file.
-        """
-        self._stopping.set()
-        if self._compactor is not None:
-            self._compactor.join()
-            self._compactor = None
         with self._lock:
             self._close()
-        try:
-            self.compact()
-        except ShipyardError:
-            logger.exception("compacting the prediction log at shutdown failed")
 
     # -- reading --------------------------------------------------------------------
 

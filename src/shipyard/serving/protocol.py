@@ -18,8 +18,11 @@ from shipyard.modeling.package import Predictions
 
 __all__ = [
     "MAX_BATCH",
+    "MAX_BODY_BYTES",
+    "ErrorResponse",
     "FeedbackBatch",
     "FeedbackItem",
+    "FeedbackResponse",
     "InferRequest",
     "InferResponse",
     "PredictRequest",
@@ -33,6 +36,7 @@ __all__ = [
 ]
 
 MAX_BATCH = 10_000
+MAX_BODY_BYTES = 64 * 1024 * 1024
 _OIP_TYPES = {"BOOL", "INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32",
               "UINT64", "FP16", "FP32", "FP64", "BYTES"}  # fmt: skip
 
@@ -89,6 +93,18 @@ class FeedbackItem(BaseModel):
 
 class FeedbackBatch(BaseModel):
     feedback: list[FeedbackItem]
+
+
+class FeedbackResponse(BaseModel):
+    recorded: int = Field(description="Labels stored.")
+    replaced: int = Field(description="Of those, labels that replaced an earlier one.")
+
+
+class ErrorResponse(BaseModel):
+    detail: str = Field(description="What is wrong, and what to do.")
+    field: str | None = Field(
+        default=None, description="The body field at fault, e.g. instances[0].Lot_Area."
+    )
 
 
 def parse_json(body: bytes) -> Any:

@@ -74,6 +74,10 @@ class Telemetry:
             "shipyard_input_out_of_range", "Numbers outside the schema's range.",
             ["model", "column"], registry=registry,
         )  # fmt: skip
+        self.batch_requests = Histogram(
+            "shipyard_batch_requests", "Requests answered together by one model call.",
+            ["model"], buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256), registry=registry,
+        )  # fmt: skip
         self.load_seconds = Gauge(
             "shipyard_model_load_seconds", "Time to load a model version.", ["model", "version"],
             registry=registry, multiprocess_mode="mostrecent",
