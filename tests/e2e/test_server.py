@@ -387,3 +387,33 @@ def test_batch_prediction_matches_online_answers(
         cwd=project_folder,
     )
     assert missing.returncode == 1 and "does not exist" in missing.stderr
+
+
+def test_several_workers_add_up_their_metrics_and_keep_their_own_spools(tmp_path: Path) -> None:
+    folder = trained_project(tmp_path / "workers", max_iter=5)
+    server = start_server(folder, "--workers", "2")
+    answered: list[str] = []
+    try:
+        ready = 0  # each request on a new connection: the kernel spreads them over workers
+        deadline = time.monotonic() + 60
+        while ready < 20 and time.monotonic() < deadline:
+            status = httpx.get(f"{server.url}/v2/health/ready", timeout=5).status_code
+            ready = ready + 1 if status == 200 else 0
+        for n in range(60):
+            answer = httpx.post(
+                f"{server.url}/predict", json={"instances": rows(2, seed=n)}, timeout=30
+            )
+            assert answer.status_code == 200, answer.text
+            answered += answer.json()["prediction_ids"]
+        writers = {path.name.split("-")[-2] for path in (folder / ".shipyard/spool").iterdir()}
+        assert len(writers) == 2  # one spool file per worker process
+        metrics = httpx.get(f"{server.url}/metrics", timeout=5).text
+        assert 'shipyard_predictions_total{model="houses",version="1"} 120.0' in metrics
+        assert 'shipyard_requests_total{endpoint="predict",status="200"} 60.0' in metrics
+    finally:
+        server.stop()
+    assert server.process.returncode == 0
+    with Project.open(folder) as project:
+        log = PredictionLog.for_project(project)
+        assert list(log.spool.iterdir()) == []  # each worker's compactor took what was left
+        assert log.find(answered) == set(answered)

@@ -80,6 +80,13 @@ def test_spooled_predictions_read_back_whole(log: PredictionLog, project: Projec
     assert frame.iloc[1]["variant"] == "primary"
 
 
+def test_inputs_with_keys_that_are_not_text_are_logged_with_text_keys(
+    log: PredictionLog,
+) -> None:
+    log.append([record(1, inputs={2024: "year", "x": 1.5})])  # a frame's integer column name
+    assert log.read().iloc[0]["inputs"] == {"2024": "year", "x": 1.5}
+
+
 def test_compaction_moves_closed_spool_files_into_parquet_segments(log: PredictionLog) -> None:
     log.append([record(n, model="ames" if n % 2 else "churn") for n in range(10)])
     before = log.read()

@@ -168,27 +168,14 @@ class Answerer:
             answers.append(Answer(served, part, part_ids))
             begin = end
         self.log.append_lines(lines)
-        self._count(served, predictions, features, stats, len(requests))
+        self.telemetry.predictions_made(
+            served.name,
+            served.version,
+            requests=len(requests),
+            values=predictions.values,
+            classifier=predictions.probabilities is not None,
+            missing=stats.missing,
+            unseen=stats.unseen,
+            out_of_range=served.out_of_range(features),
+        )
         return answers
-
-    def _count(
-        self,
-        served: ServedModel,
-        predictions: Predictions,
-        features: Any,
-        stats: TransformStats,
-        requests: int,
-    ) -> None:
-        telemetry = self.telemetry
-        telemetry.batch_requests.labels(served.name).observe(requests)
-        telemetry.predictions.labels(served.name, str(served.version)).inc(stats.rows)
-        if predictions.probabilities is None:
-            histogram = telemetry.values.labels(served.name)
-            for value in predictions.values:
-                histogram.observe(value)
-        else:
-            for value in predictions.values:
-                telemetry.classes.labels(served.name, str(value)).inc()
-        telemetry.count_inputs(served.name, telemetry.missing, stats.missing)
-        telemetry.count_inputs(served.name, telemetry.unseen, stats.unseen)
-        telemetry.count_inputs(served.name, telemetry.out_of_range, served.out_of_range(features))

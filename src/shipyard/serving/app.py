@@ -241,8 +241,7 @@ class _Server:
             }
         )
         await send({"type": "http.response.body", "body": payload})
-        telemetry.requests.labels(endpoint, str(status)).inc()
-        telemetry.latency.labels(endpoint).observe(time.perf_counter() - started)
+        telemetry.request_answered(endpoint, status, time.perf_counter() - started)
 
     async def _answer(
         self, endpoint: str, name: str | None, receive: Receive, started: float

@@ -75,7 +75,10 @@ class ServedModel:
         if count == 0:
             return {}
         block = features[:, :count]
-        outside = ((block < self.numeric_low) | (block > self.numeric_high)).sum(axis=0)
+        outside = (block < self.numeric_low) | (block > self.numeric_high)
+        if not outside.any():
+            return {}
+        outside = outside.sum(axis=0)
         columns = self.package.transform.numeric_columns
         return {columns[i]: int(n) for i, n in enumerate(outside.tolist()) if n}
 

@@ -98,6 +98,9 @@ _HOST = re.sub(r"[^A-Za-z0-9.]+", "_", socket.gethostname()) or "host"
 _JSON_OPTIONS = (
     orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS | orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z
 )
+_LINE_OPTIONS = (
+    orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z | orjson.OPT_APPEND_NEWLINE
+)
 _REQUIRED_KEYS = ("id", "ts", "model", "version", "prediction", "inputs")
 _SCHEMA = pa.schema(
     [
@@ -226,22 +229,26 @@ def _line(
     latency_ms: float,
     inputs: Mapping[str, Any],
 ) -> bytes:
+    line = {
+        # "id" first: find() reads ids off the start of lines without parsing them.
+        "id": prediction_id,
+        "ts": timestamp,
+        "model": model,
+        "version": version,
+        "variant": variant,
+        "prediction": prediction,
+        "probabilities": probabilities,
+        "latency_ms": latency_ms,
+        "inputs": inputs,
+    }
+    try:
+        # Text keys only, first: allowing others makes orjson two to three times slower.
+        return orjson.dumps(line, default=_json_default, option=_LINE_OPTIONS)
+    except TypeError:
+        pass
     try:
         return orjson.dumps(
-            {
-                # "id" first: find() reads ids off the start of lines without parsing them.
-                "id": prediction_id,
-                "ts": timestamp,
-                "model": model,
-                "version": version,
-                "variant": variant,
-                "prediction": prediction,
-                "probabilities": probabilities,
-                "latency_ms": latency_ms,
-                "inputs": inputs,
-            },
-            default=_json_default,
-            option=_JSON_OPTIONS | orjson.OPT_APPEND_NEWLINE,
+            line, default=_json_default, option=_LINE_OPTIONS | orjson.OPT_NON_STR_KEYS
         )
     except TypeError as exc:  # orjson.JSONEncodeError is a TypeError
         raise InvalidRequest(

@@ -8,7 +8,9 @@ With several worker processes, ``PROMETHEUS_MULTIPROC_DIR`` must name a folder b
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections import Counter as Tally
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -36,6 +38,7 @@ class Telemetry:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         registry = None if _multiprocess() else self.registry
         self.requests = Counter(
             "shipyard_requests", "Requests by endpoint and status.", ["endpoint", "status"],
@@ -95,10 +98,47 @@ class Telemetry:
         self.model_info.labels(name, str(version), alias).set(1)
         self.load_seconds.labels(name, str(version)).set(seconds)
 
-    def count_inputs(self, name: str, kind: Counter, counts: Mapping[str, int]) -> None:
-        for column, count in counts.items():
-            if count:
-                kind.labels(name, column).inc(count)
+    def _child(self, metric: Any, *labels: str) -> Any:
+        # prometheus_client checks and looks labels up on every call; the request path
+        # asks for the same few series again and again, so they are kept here.
+        key = (id(metric), labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
+
+    def request_answered(self, endpoint: str, status: int, seconds: float) -> None:
+        self._child(self.requests, endpoint, str(status)).inc()
+        self._child(self.latency, endpoint).observe(seconds)
+
+    def predictions_made(
+        self,
+        name: str,
+        version: int,
+        *,
+        requests: int,
+        values: Sequence[Any],
+        classifier: bool,
+        missing: Mapping[str, int],
+        unseen: Mapping[str, int],
+        out_of_range: Mapping[str, int],
+    ) -> None:
+        """Count one model call: its requests, predictions and odd input values."""
+        self._child(self.batch_requests, name).observe(requests)
+        self._child(self.predictions, name, str(version)).inc(len(values))
+        if classifier:
+            for label, count in Tally(str(value) for value in values).items():
+                self._child(self.classes, name, label).inc(count)
+        else:
+            histogram = self._child(self.values, name)
+            for value in values:
+                histogram.observe(value)
+        for kind, counts in (
+            (self.missing, missing), (self.unseen, unseen), (self.out_of_range, out_of_range)
+        ):  # fmt: skip
+            for column, count in counts.items():
+                if count:
+                    self._child(kind, name, column).inc(count)
 
     def exposition(self) -> bytes:
         if _multiprocess():
