@@ -30,6 +30,8 @@ from shipyard.serving.telemetry import Telemetry
 
 __all__ = ["Answer", "Answerer"]
 
+_MAX_BATCH_ROWS = 512
+
 
 @dataclass(frozen=True, slots=True)
 class Answer:
@@ -70,14 +72,28 @@ class Answerer:
 
     def _answer_batch(self) -> None:
         batch, self._batch = self._batch, []
-        if len(batch) == 1:
-            self._answer_one(batch[0])
-            return
-        by_model: dict[int, list[_Request]] = {}
-        for request in batch:
-            by_model.setdefault(id(request.served), []).append(request)
-        for requests in by_model.values():
-            self._answer_together(requests)
+        self._answer_requests(batch)
+
+    def _answer_requests(self, batch: list[_Request]) -> None:
+        # About _MAX_BATCH_ROWS rows at a time: the requests answered go out before the
+        # rest of the batch is taken up, one loop turn later.
+        rows, cut = 0, len(batch)
+        for index, request in enumerate(batch):
+            rows += len(request.rows)
+            if rows > _MAX_BATCH_ROWS and index > 0:
+                cut = index
+                break
+        now, later = batch[:cut], batch[cut:]
+        if len(now) == 1:
+            self._answer_one(now[0])
+        else:
+            by_model: dict[int, list[_Request]] = {}
+            for request in now:
+                by_model.setdefault(id(request.served), []).append(request)
+            for requests in by_model.values():
+                self._answer_together(requests)
+        if later:
+            asyncio.get_running_loop().call_soon(self._answer_requests, later)
 
     def _answer_together(self, requests: list[_Request]) -> None:
         served = requests[0].served

@@ -18,7 +18,8 @@ transaction, the segments, their prediction ids and the names of the spool files
 came from; then it deletes the spool files.  A crash between two steps loses nothing
 (the spool files are deleted last) and duplicates nothing (a spool file whose name is
 registered is deleted without being compacted again; an unregistered Parquet file is
-merely garbage in the artifact store).
+merely garbage in the artifact store).  A server leaves this to a process of its own
+(``shipyard.serving.compactor``), so that it never holds up a request.
 
 **Reading.** ``read`` and ``find`` look at the spool files first, then at the segments:
 a file compacted in between is then seen twice (and de-duplicated by id) rather than
