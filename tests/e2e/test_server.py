@@ -241,7 +241,7 @@ def test_concurrent_requests_are_answered_together_each_with_its_own_answer(
         assert answer.json()["field"] == "instances[0].size"
 
 
-def test_a_model_call_takes_about_512_rows_at_most(
+def test_a_model_call_takes_about_128_rows_at_most(
     client: httpx.Client, server: RunningServer
 ) -> None:
     big = [rows(300, seed=200 + n) for n in range(6)]
@@ -257,7 +257,7 @@ def test_a_model_call_takes_about_512_rows_at_most(
     answers = asyncio.run(send_all())
     assert [answer.json()["predictions"] for answer in answers] == expected
     calls, alone = batch_histogram(client)
-    assert calls - calls_before == alone - alone_before == len(big)  # 2 × 300 rows > 512
+    assert calls - calls_before == alone - alone_before == len(big)  # 2 × 300 rows > 128
 
 
 json_values = st.recursive(

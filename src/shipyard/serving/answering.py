@@ -30,7 +30,7 @@ from shipyard.serving.telemetry import Telemetry
 
 __all__ = ["Answer", "Answerer"]
 
-_MAX_BATCH_ROWS = 512
+_MAX_BATCH_ROWS = 128
 
 
 @dataclass(frozen=True, slots=True)
