@@ -37,7 +37,6 @@ _MAX_BATCH_ROWS = 128
 class Answer:
     """The predictions of one request, with the ids they were logged under."""
 
-    served: ServedModel
     predictions: Predictions
     ids: list[str]
 
@@ -49,6 +48,17 @@ class _Request:
     where: str
     started: float
     future: asyncio.Future[Answer]
+
+
+def _settle(request: _Request, outcome: Answer | Exception) -> None:
+    # A request whose client has gone may have been cancelled meanwhile; the others in
+    # its batch must still get their answers.
+    if request.future.done():
+        return
+    if isinstance(outcome, Exception):
+        request.future.set_exception(outcome)
+    else:
+        request.future.set_result(outcome)
 
 
 class Answerer:
@@ -104,7 +114,7 @@ class Answerer:
                     request.rows, served.required, model=served.name, where=request.where
                 )
             except InvalidRequest as exc:
-                request.future.set_exception(exc)
+                _settle(request, exc)
             else:
                 ready.append(request)
         if not ready:
@@ -121,8 +131,7 @@ class Answerer:
                 self._answer_one(request)
             return
         for request, answer in zip(ready, answers, strict=True):
-            if not request.future.cancelled():
-                request.future.set_result(answer)
+            _settle(request, answer)
 
     def _answer_one(self, request: _Request) -> None:
         try:
@@ -136,11 +145,9 @@ class Answerer:
                 request.served, [request.rows], [request.started], request.where
             )
         except Exception as exc:
-            if not request.future.cancelled():
-                request.future.set_exception(exc)
+            _settle(request, exc)
         else:
-            if not request.future.cancelled():
-                request.future.set_result(answer)
+            _settle(request, answer)
 
     def _predict(
         self,
@@ -181,7 +188,7 @@ class Answerer:
                 latency_ms=(now - request_started) * 1000,
                 timestamp=timestamp,
             )
-            answers.append(Answer(served, part, part_ids))
+            answers.append(Answer(part, part_ids))
             begin = end
         self.log.append_lines(lines)
         self.telemetry.predictions_made(

@@ -132,7 +132,7 @@ _DTYPES = {
 
 def new_prediction_id() -> str:
     """A fresh prediction id: 32 random hexadecimal characters (128 bits)."""
-    return f"{random.getrandbits(128):032x}"
+    return new_prediction_ids(1)[0]
 
 
 def new_prediction_ids(count: int) -> list[str]:
