@@ -2,7 +2,12 @@
 
 >>> import shipyard
 >>> project = shipyard.Project.open()  # doctest: +SKIP
+
+``PredictionLog`` is imported on first use: it needs pandas and pyarrow, which would
+otherwise add about a second to every ``shipyard`` command.
 """
+
+import typing
 
 from shipyard.errors import (
     ArtifactCorrupted,
@@ -46,6 +51,9 @@ from shipyard.pipeline import (
 )
 from shipyard.project import Project, load_model
 
+if typing.TYPE_CHECKING:
+    from shipyard.prediction_log import PredictionLog
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -67,6 +75,7 @@ __all__ = [
     "Pipeline",
     "PipelineError",
     "PipelineValidationError",
+    "PredictionLog",
     "Project",
     "ProjectNotFound",
     "RecordNotFound",
@@ -89,3 +98,12 @@ __all__ = [
     "log_param",
     "log_params",
 ]
+
+
+def __getattr__(name: str) -> typing.Any:
+    if name == "PredictionLog":
+        from shipyard.prediction_log import PredictionLog
+
+        globals()[name] = PredictionLog
+        return PredictionLog
+    raise AttributeError(f"module 'shipyard' has no attribute {name!r}")

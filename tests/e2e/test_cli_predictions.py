@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from shipyard import Project
-from shipyard.serving import PredictionLog, PredictionRecord
+from shipyard.prediction_log import PredictionLog, PredictionRecord
 from tests.conftest import run_cli
 
 NOW = datetime.now(UTC).replace(microsecond=0)

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shipyard import Project
-from shipyard.serving import PredictionLog
+from shipyard.prediction_log import PredictionLog
 from tests.conftest import run_cli
 from tests.e2e.serving_fixtures import (
     RunningServer,

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import csv
-import re
 import sys
-from datetime import UTC, datetime, timedelta
+from collections.abc import Hashable
+from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -16,13 +16,12 @@ from rich.table import Table
 from rich.text import Text
 
 from shipyard.cli.console import console, when
+from shipyard.errors import InvalidRequest
 from shipyard.project import Project
 
 if TYPE_CHECKING:
     import pandas as pd
 
-_RELATIVE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _JSON = orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC | orjson.OPT_SERIALIZE_NUMPY
 
 
@@ -30,26 +29,6 @@ class OutputFormat(StrEnum):
     table = "table"
     csv = "csv"
     json = "json"
-
-
-def parse_since(text: str, *, now: datetime | None = None) -> datetime:
-    """``2024-05-01T12:00``, ``2024-05-01T10:00Z`` or an age like ``90m``, ``2h``, ``7d``.
-
-    A time without a zone is local time, as the table shows it.
-    """
-    relative = _RELATIVE.match(text)
-    if relative:
-        amount, unit = float(relative.group(1)), relative.group(2)
-        return (now or datetime.now(UTC)) - timedelta(**{_UNITS[unit]: amount})
-    try:
-        value = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise typer.BadParameter(
-            f"'{text}' is neither an ISO time (2024-05-01T12:00, 2024-05-01T10:00Z) nor an "
-            "age (30m, 2h, 7d)",
-            param_hint="--since",
-        ) from None
-    return value.astimezone(UTC)  # a naive time is taken as local time
 
 
 def _json_text(value: Any) -> str:
@@ -60,22 +39,25 @@ def _scalar_text(value: Any) -> str:
     return value if isinstance(value, str) else _json_text(value)
 
 
-def _rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
+def _csv_text(value: Any, *, json: bool) -> Any:
+    """A CSV cell: JSON columns as JSON text unless a plain string, times in ISO form."""
+    if value is None:
+        return ""
+    if json:
+        return _scalar_text(value)
+    if isinstance(value, datetime):
+        return _json_text(value).strip('"')
+    return value
+
+
+def _rows(frame: pd.DataFrame) -> list[dict[Hashable, Any]]:
     """Rows as plain Python values: datetimes, ints and floats rather than numpy's."""
-    return [
-        {
-            "prediction_id": row["prediction_id"],
-            "timestamp": row["timestamp"].to_pydatetime(),
-            "model": row["model"],
-            "version": int(row["version"]),
-            "variant": row["variant"],
-            "prediction": row["prediction"],
-            "probabilities": row["probabilities"],
-            "latency_ms": float(row["latency_ms"]),
-            "inputs": row["inputs"],
-        }
-        for row in frame.to_dict("records")
-    ]
+    rows = frame.to_dict("records")
+    for row in rows:
+        row["timestamp"] = row["timestamp"].to_pydatetime()
+        row["version"] = int(row["version"])
+        row["latency_ms"] = float(row["latency_ms"])
+    return rows
 
 
 def _table(frame: pd.DataFrame, *, limit: int | None) -> Table:
@@ -108,34 +90,12 @@ def _table(frame: pd.DataFrame, *, limit: int | None) -> Table:
 
 
 def _write_csv(frame: pd.DataFrame) -> None:
+    from shipyard.prediction_log import COLUMNS
+
     writer = csv.writer(sys.stdout, lineterminator="\n")
-    writer.writerow(
-        [
-            "prediction_id",
-            "timestamp",
-            "model",
-            "version",
-            "variant",
-            "prediction",
-            "probabilities",
-            "latency_ms",
-            "inputs",
-        ]
-    )
+    writer.writerow([column.name for column in COLUMNS])
     for row in _rows(frame):
-        writer.writerow(
-            [
-                row["prediction_id"],
-                _json_text(row["timestamp"]).strip('"'),
-                row["model"],
-                row["version"],
-                row["variant"],
-                _scalar_text(row["prediction"]),
-                "" if row["probabilities"] is None else _json_text(row["probabilities"]),
-                row["latency_ms"],
-                _json_text(row["inputs"]),
-            ]
-        )
+        writer.writerow([_csv_text(row[column.name], json=column.json) for column in COLUMNS])
 
 
 def _write_json(frame: pd.DataFrame) -> None:
@@ -164,9 +124,12 @@ def predictions(
 ) -> None:
     """Show logged predictions, newest first, spooled and compacted alike."""
     # Imported here so that other commands do not pay for pandas and pyarrow.
-    from shipyard.serving.predictions import PredictionLog
+    from shipyard.prediction_log import PredictionLog, parse_since
 
-    since_time = parse_since(since) if since is not None else None
+    try:
+        since_time = parse_since(since) if since is not None else None
+    except InvalidRequest as exc:
+        raise typer.BadParameter(str(exc), param_hint="--since") from None
     with Project.open() as project:
         frame = PredictionLog.for_project(project).read(
             model=model, since=since_time, limit=limit or None

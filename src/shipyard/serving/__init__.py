@@ -1,19 +1,4 @@
-"""Serving: the prediction log now; the prediction server joins it here."""
+"""Serving: the prediction server, its model catalog and batch prediction.
 
-from shipyard.serving.predictions import (
-    CompactionResult,
-    PredictionLog,
-    PredictionRecord,
-    inputs_frame,
-    new_prediction_id,
-    spool_folder,
-)
-
-__all__ = [
-    "CompactionResult",
-    "PredictionLog",
-    "PredictionRecord",
-    "inputs_frame",
-    "new_prediction_id",
-    "spool_folder",
-]
+The prediction log the server writes to is a part of its own: ``shipyard.prediction_log``.
+"""

@@ -23,9 +23,9 @@ from typing import Any
 from shipyard.data.transform import TransformStats
 from shipyard.errors import InvalidRequest
 from shipyard.modeling.package import Predictions
+from shipyard.prediction_log import PredictionLog, new_prediction_ids, prediction_lines
 from shipyard.serving import protocol
 from shipyard.serving.catalog import ServedModel
-from shipyard.serving.predictions import PredictionLog, new_prediction_ids, prediction_lines
 from shipyard.serving.telemetry import Telemetry
 
 __all__ = ["Answer", "Answerer"]

@@ -46,12 +46,12 @@ from shipyard.errors import (
     ServingError,
     ShipyardError,
 )
+from shipyard.prediction_log import PredictionLog
+from shipyard.prediction_log.compactor import Compactor
 from shipyard.project import Project
 from shipyard.serving import protocol
 from shipyard.serving.answering import Answerer
 from shipyard.serving.catalog import ModelCatalog
-from shipyard.serving.compactor import Compactor
-from shipyard.serving.predictions import PredictionLog
 from shipyard.serving.telemetry import CONTENT_TYPE_LATEST, Telemetry
 
 __all__ = ["ServerSettings", "create_app", "app_from_environment"]

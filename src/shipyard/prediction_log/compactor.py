@@ -9,7 +9,7 @@ is a pipe from the server: when the pipe closes — the server stopped it after 
 own spool file, or the server died, even by SIGKILL — it compacts a last time and ends.
 Several compactors over one spool folder are safe: each claims files by lock.
 
-    python -m shipyard.serving.compactor PROJECT_ROOT --interval 30
+    python -m shipyard.prediction_log.compactor PROJECT_ROOT --interval 30
 """
 
 from __future__ import annotations
@@ -69,8 +69,8 @@ def run(root: Path, *, interval: float) -> None:
     signal.signal(signal.SIGTERM, lambda _signum, _frame: stopping.set())
     threading.Thread(target=_wait_for_end_of_input, args=(stopping,), daemon=True).start()
 
+    from shipyard.prediction_log.log import PredictionLog
     from shipyard.project import Project
-    from shipyard.serving.predictions import PredictionLog
 
     with Project.open(root) as project:
         log = PredictionLog.for_project(project)

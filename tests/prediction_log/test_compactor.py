@@ -12,9 +12,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from shipyard import Project
-from shipyard.serving import PredictionLog
-from shipyard.serving.compactor import Compactor
-from tests.serving.test_predictions import record, segment_rows, spool_files
+from shipyard.prediction_log import PredictionLog
+from shipyard.prediction_log.compactor import Compactor
+from tests.prediction_log.helpers import record, segment_rows, spool_files
 
 
 def wait_for(condition: Callable[[], bool], *, seconds: float = 30.0) -> bool:
@@ -59,8 +59,8 @@ SERVER = textwrap.dedent(
     import sys, time
     from pathlib import Path
     from shipyard import Project
-    from shipyard.serving import PredictionLog, PredictionRecord
-    from shipyard.serving.compactor import Compactor
+    from shipyard.prediction_log import PredictionLog, PredictionRecord
+    from shipyard.prediction_log.compactor import Compactor
 
     root = Path(sys.argv[1])
     compactor = Compactor.start(root, interval=3600)

@@ -1,0 +1,41 @@
+"""The prediction log: every answered prediction, durable before the answer leaves.
+
+A prediction goes through three stages: a server appends it to its **spool** file
+(``spool``: one ``os.write`` per batch, so it survives ``kill -9``); a compactor process
+(``compactor``) moves closed spool files into Parquet **segments** in the artifact store,
+indexed by id in the metadata store (``compaction``, ``segments``); **readers** see both
+(``log``).  **Feedback** joins a true label to a prediction (``feedback``).  The log's
+columns are listed once, in ``columns``.
+
+Everything goes through ``PredictionLog``:
+
+>>> log = PredictionLog.for_project(project)  # doctest: +SKIP
+>>> log.read(model="ames", since="2h", limit=100)  # doctest: +SKIP
+"""
+
+from shipyard.prediction_log.columns import COLUMN_NAMES, COLUMNS, Column
+from shipyard.prediction_log.compaction import CompactionResult
+from shipyard.prediction_log.lines import prediction_lines
+from shipyard.prediction_log.log import PredictionLog, inputs_frame
+from shipyard.prediction_log.records import (
+    PredictionRecord,
+    new_prediction_id,
+    new_prediction_ids,
+)
+from shipyard.prediction_log.spool import spool_folder
+from shipyard.prediction_log.window import parse_since
+
+__all__ = [
+    "COLUMNS",
+    "COLUMN_NAMES",
+    "Column",
+    "CompactionResult",
+    "PredictionLog",
+    "PredictionRecord",
+    "inputs_frame",
+    "new_prediction_id",
+    "new_prediction_ids",
+    "parse_since",
+    "prediction_lines",
+    "spool_folder",
+]

@@ -1,0 +1,106 @@
+"""Compaction: closed spool files become Parquet segments in the artifact store.
+
+``compact`` claims the closed spool files (their lock can be taken), writes one segment
+per model into the artifact store and registers, in one transaction, the segments, their
+prediction ids and the names of the spool files they came from; then it deletes the spool
+files.  A crash between two steps loses nothing (the spool files are deleted last) and
+duplicates nothing (a spool file whose name is registered is deleted without being
+compacted again; an unregistered Parquet file is merely garbage in the artifact store).
+Several compactors over one folder are safe: each claims files by lock.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+
+from shipyard.artifacts import ArtifactStore
+from shipyard.errors import ServingError
+from shipyard.prediction_log.lines import parse_lines, rows_frame
+from shipyard.prediction_log.segments import write_segment
+from shipyard.prediction_log.spool import Claim, claim_closed
+from shipyard.store.predictions import NewSegment, PredictionRecords, SegmentRecord
+from shipyard.store.records import StoredOutput
+
+__all__ = ["CompactionResult", "compact"]
+
+
+@dataclass(frozen=True)
+class CompactionResult:
+    """What one ``compact`` call did."""
+
+    files: int = 0
+    predictions: int = 0
+    segments: tuple[SegmentRecord, ...] = ()
+
+
+def compact(
+    spool: Path, records: PredictionRecords, artifacts: ArtifactStore, *, segment_rows: int
+) -> CompactionResult:
+    """Move every closed spool file in ``spool`` into segments of about ``segment_rows``."""
+    files = predictions = 0
+    segments: list[SegmentRecord] = []
+    seen: set[str] = set()
+    while batch := claim_closed(spool, skip=seen, lines=segment_rows):
+        try:
+            found = _compact_batch(batch, records, artifacts)
+        except (OSError, pa.ArrowException) as exc:
+            raise ServingError(
+                f"cannot compact the prediction log spool in {spool}: {exc}; "
+                "the spool files are kept and compacted on the next attempt"
+            ) from exc
+        finally:
+            for claim in batch:
+                os.close(claim.fd)
+        files += len(batch)
+        predictions += sum(segment.rows for segment in found)
+        segments.extend(found)
+    return CompactionResult(files=files, predictions=predictions, segments=tuple(segments))
+
+
+def _compact_batch(
+    batch: list[Claim], records: PredictionRecords, artifacts: ArtifactStore
+) -> list[SegmentRecord]:
+    done = records.compacted_sources(claim.path.name for claim in batch)
+    pending = [claim for claim in batch if claim.path.name not in done]
+    rows = [row for claim in pending for row in parse_lines(claim.data, claim.path.name)]
+    segments: list[SegmentRecord] = []
+    if rows:
+        frame = rows_frame(rows)
+        with tempfile.TemporaryDirectory(prefix="shipyard-segment-") as folder:
+            new = [
+                _store_segment(artifacts, model, part, Path(folder) / f"{index}.parquet")
+                for index, (model, part) in enumerate(frame.groupby("model", sort=True))
+            ]
+        segments = records.register_segments(new, sources=[claim.path.name for claim in pending])
+    # Only now, with the segments committed, may the spool files go.
+    for claim in batch:
+        claim.path.unlink(missing_ok=True)
+    return segments
+
+
+def _store_segment(
+    artifacts: ArtifactStore, model: Any, frame: pd.DataFrame, path: Path
+) -> NewSegment:
+    write_segment(frame, path)
+    blob = artifacts.put(path)
+    return NewSegment(
+        artifact=StoredOutput(
+            type_name="PredictionSegment",
+            digest=blob.digest,
+            kind=blob.kind,
+            size=blob.size,
+            uri=blob.uri,
+        ),
+        model=str(model),
+        rows=len(frame),
+        min_time=frame["timestamp"].min().to_pydatetime(),
+        max_time=frame["timestamp"].max().to_pydatetime(),
+        prediction_ids=frozenset(frame["prediction_id"]),
+    )

@@ -1,0 +1,224 @@
+"""``PredictionLog``: the one front through which the server, the CLI and monitoring use the log.
+
+It ties the parts together: ``spool`` (writing), ``compaction`` (spool files to
+segments), ``segments`` and ``lines`` (reading both back), ``index`` and the metadata
+store's id index (``find``) and ``feedback``.
+
+``read`` and ``find`` look at the spool files first, then at the segments: a file
+compacted in between is then seen twice (and de-duplicated by id) rather than not at all.
+Spool files are local, so predictions of servers on other machines appear once compacted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from shipyard.artifacts import ArtifactStore
+from shipyard.prediction_log.columns import empty_frame
+from shipyard.prediction_log.compaction import CompactionResult, compact
+from shipyard.prediction_log.feedback import checked_label, labels_frame, unknown_predictions
+from shipyard.prediction_log.index import SpoolIndex
+from shipyard.prediction_log.lines import encode, parse_lines, rows_frame
+from shipyard.prediction_log.records import PredictionRecord
+from shipyard.prediction_log.segments import read_segment
+from shipyard.prediction_log.spool import SpoolWriter, spool_entries, spool_folder
+from shipyard.prediction_log.window import check_aware, parse_since, within
+from shipyard.store.predictions import FeedbackRecord, PredictionRecords, SegmentRecord
+
+if TYPE_CHECKING:
+    from shipyard.project import Project
+
+__all__ = ["PredictionLog", "inputs_frame"]
+
+
+class PredictionLog:
+    """The prediction log of one project: spool, compaction, reading and feedback.
+
+    >>> log = PredictionLog.for_project(project)  # doctest: +SKIP
+    >>> log.append([record])  # doctest: +SKIP
+    >>> log.read(model="ames", since="2h", limit=100)  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        records: PredictionRecords,
+        artifacts: ArtifactStore,
+        spool: Path,
+        *,
+        rotate_records: int = 10_000,
+        rotate_seconds: float = 60.0,
+        segment_rows: int = 200_000,
+    ) -> None:
+        self.records = records
+        self.artifacts = artifacts
+        self.spool = spool
+        self.segment_rows = segment_rows
+        self._writer = SpoolWriter(
+            spool, rotate_records=rotate_records, rotate_seconds=rotate_seconds
+        )
+        self._spool_index = SpoolIndex()
+
+    @classmethod
+    def for_project(cls, project: Project, **options: Any) -> PredictionLog:
+        """The log of ``project``, spooling under ``.shipyard/spool/``."""
+        return cls(project.store.predictions, project.artifacts, spool_folder(project), **options)
+
+    @property
+    def rotate_records(self) -> int:
+        """A spool file is closed after this many records."""
+        return self._writer.rotate_records
+
+    @property
+    def rotate_seconds(self) -> float:
+        """A spool file is closed at the first append this many seconds after it opened."""
+        return self._writer.rotate_seconds
+
+    # -- writing --------------------------------------------------------------------
+
+    def append(self, records: Iterable[PredictionRecord]) -> None:
+        """Write predictions so that they survive this process being killed.
+
+        All records are encoded before anything is written, and written with one
+        ``os.write``: a record that cannot be encoded raises ``InvalidRequest`` and none
+        of them is logged.
+        """
+        self._writer.append([encode(record) for record in records])
+
+    def append_lines(self, lines: Sequence[bytes]) -> None:
+        """Write lines made by ``prediction_lines`` with one ``os.write``."""
+        self._writer.append(lines)
+
+    def rotate(self, *, older_than: float = 0.0) -> bool:
+        """Close the current spool file if it holds records written ``older_than`` s ago."""
+        return self._writer.rotate(older_than=older_than)
+
+    def close(self) -> None:
+        """Close this process's spool file, which makes it compactable.
+
+        Appending afterwards opens a new file.
+        """
+        self._writer.close()
+
+    def compact(self) -> CompactionResult:
+        """Move every closed spool file into Parquet segments; return what was moved."""
+        return compact(self.spool, self.records, self.artifacts, segment_rows=self.segment_rows)
+
+    # -- reading --------------------------------------------------------------------
+
+    def read(
+        self,
+        *,
+        model: str | None = None,
+        since: datetime | str | None = None,
+        until: datetime | None = None,
+        limit: int | None = None,
+    ) -> pd.DataFrame:
+        """Predictions with ``since <= timestamp < until``, newest first.
+
+        ``since`` is a time with a zone or text for ``parse_since`` (``"2h"``,
+        ``"2024-05-01T12:00Z"``).  Reads the spool files (running servers' too) and the
+        segments that can hold such predictions.  ``inputs`` and ``probabilities`` are
+        dicts, ``prediction`` the value the model returned; see ``inputs_frame`` for
+        inputs as columns.
+        """
+        if isinstance(since, str):
+            since = parse_since(since)
+        check_aware(since, "since")
+        check_aware(until, "until")
+        rows = [
+            row
+            for name, data in self._spool_data()
+            for row in parse_lines(data, name)
+            if model is None or row["model"] == model
+        ]
+        frames = [within(rows_frame(rows), since, until)]
+        for segment in self.records.segments(model=model, since=since, until=until):
+            if limit is not None and _newest_cutoff(frames, limit) > segment.max_time:
+                break  # every later segment is older than the newest `limit` found
+            frames.append(within(self._segment_frame(segment, since, until), since, until))
+        frames = [frame for frame in frames if len(frame)]
+        if not frames:
+            return empty_frame()
+        result = pd.concat(frames, ignore_index=True)
+        result = result.sort_values("timestamp", ascending=False, kind="stable")
+        result = result.drop_duplicates("prediction_id")
+        if limit is not None:
+            result = result.head(limit)
+        return result.reset_index(drop=True)
+
+    def _spool_data(self) -> list[tuple[str, bytes]]:
+        found = []
+        for entry in spool_entries(self.spool):
+            try:
+                found.append((entry.name, Path(entry.path).read_bytes()))
+            except FileNotFoundError:
+                continue  # compacted meanwhile: the segments hold it now
+        return found
+
+    def _segment_frame(
+        self, segment: SegmentRecord, since: datetime | None, until: datetime | None
+    ) -> pd.DataFrame:
+        path = self.artifacts.materialize(segment.digest, "file")
+        return read_segment(path, since=since, until=until)
+
+    def find(self, prediction_ids: Iterable[str]) -> set[str]:
+        """The ids among ``prediction_ids`` that are in the log (spooled or compacted)."""
+        wanted = set(prediction_ids)
+        found = self._spool_index.contains(spool_entries(self.spool), wanted)
+        rest = wanted - found
+        if rest:
+            found |= self.records.known_ids(rest)
+        return found
+
+    # -- feedback -------------------------------------------------------------------
+
+    def record_feedback(self, prediction_id: str, label: Any) -> FeedbackRecord:
+        """Store the true label of a logged prediction; a later label replaces this one.
+
+        Raises ``RecordNotFound`` when no prediction has this id.
+        """
+        return self.record_feedback_batch({prediction_id: label})[0]
+
+    def record_feedback_batch(self, labels: Mapping[str, Any]) -> list[FeedbackRecord]:
+        """Store several labels, all or none; unknown ids raise ``RecordNotFound``."""
+        checked = {
+            prediction_id: checked_label(prediction_id, label)
+            for prediction_id, label in labels.items()
+        }
+        missing = sorted(set(checked) - self.find(checked))
+        if missing:
+            raise unknown_predictions(missing)
+        return self.records.save_feedback(checked)
+
+    def predictions_with_feedback(
+        self, *, model: str | None = None, since: datetime | str | None = None
+    ) -> pd.DataFrame:
+        """Predictions that have a label, with ``label`` and ``received_at`` columns."""
+        if isinstance(since, str):
+            since = parse_since(since)
+        predictions = self.read(model=model, since=since)
+        # A label always arrives after its prediction, so `since` narrows feedback too.
+        labels = labels_frame(self.records.feedback(since=since))
+        return predictions.merge(labels, on="prediction_id", how="inner")
+
+
+def _newest_cutoff(frames: Sequence[pd.DataFrame], limit: int) -> datetime:
+    """The ``limit``-th newest time among ``frames``, or the dawn of time if fewer."""
+    times = pd.concat([frame["timestamp"] for frame in frames], ignore_index=True)
+    if len(times) < limit:
+        return datetime.min.replace(tzinfo=UTC)
+    cutoff: datetime = times.nlargest(limit).iloc[-1].to_pydatetime()
+    return cutoff
+
+
+def inputs_frame(predictions: pd.DataFrame) -> pd.DataFrame:
+    """The ``inputs`` of ``read``'s predictions as one column per input, same index.
+
+    >>> inputs_frame(log.read(model="ames"))["Lot_Area"].mean()  # doctest: +SKIP
+    """
+    return pd.DataFrame.from_records(list(predictions["inputs"]), index=predictions.index)
