@@ -1,3 +1,5 @@
+import subprocess
+import sys
 import types
 
 import shipyard
@@ -14,3 +16,14 @@ def test_all_exported_members_exist_and_are_documented() -> None:
         if not name.startswith("_") and not isinstance(value, types.ModuleType)
     }
     assert public - {"annotations"} == set(shipyard.__all__) - {"__version__"}
+
+
+def test_importing_shipyard_leaves_pandas_for_the_prediction_log_to_import() -> None:
+    # Every CLI command imports shipyard; pandas and pyarrow would add a second to each.
+    script = (
+        "import sys, shipyard\n"
+        "assert 'pandas' not in sys.modules and 'pyarrow' not in sys.modules\n"
+        "assert shipyard.PredictionLog.__module__ == 'shipyard.prediction_log.log'\n"
+        "assert 'pandas' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True)

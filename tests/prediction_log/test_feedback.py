@@ -7,6 +7,7 @@ import pytest
 
 from shipyard import InvalidRequest, RecordNotFound
 from shipyard.prediction_log import PredictionLog
+from shipyard.prediction_log.feedback import checked_label, labels_frame, unknown_predictions
 from tests.prediction_log.helpers import record
 
 
@@ -29,3 +30,32 @@ def test_a_second_label_replaces_the_first_and_says_so(log: PredictionLog) -> No
     with pytest.raises(InvalidRequest, match="missing") as caught:
         log.record_feedback("p00001", float("nan"))
     assert caught.value.field == "label"
+
+
+def test_labels_are_stored_as_plain_json_values_and_missing_ones_refused() -> None:
+    assert checked_label("p", np.int64(3)) == 3
+    assert checked_label("p", {"class": np.float32(0.5)}) == {"class": 0.5}
+    assert checked_label("p", "cheap") == "cheap"
+    for missing in (None, float("nan"), np.nan):
+        with pytest.raises(InvalidRequest, match="label of prediction p is missing"):
+            checked_label("p", missing)
+    with pytest.raises(InvalidRequest, match="label of prediction p cannot be stored"):
+        checked_label("p", object())
+
+
+def test_unknown_predictions_are_named_a_few_at_a_time() -> None:
+    assert "prediction a not in" in str(unknown_predictions(["a"]))
+    many = str(unknown_predictions([f"p{n}" for n in range(7)]))
+    assert "7 predictions p0, p1, p2, p3, p4 and 2 more not in the prediction log" in many
+
+
+def test_labels_become_a_frame_with_their_times(log: PredictionLog) -> None:
+    assert list(labels_frame([]).columns) == ["prediction_id", "label", "received_at"]
+    log.append([record(1), record(2)])
+    log.record_feedback_batch({"p00001": "a", "p00002": 2})
+    frame = labels_frame(log.records.feedback())
+    assert sorted(zip(frame["prediction_id"], frame["label"], strict=True)) == [
+        ("p00001", "a"),
+        ("p00002", 2),
+    ]
+    assert str(frame["received_at"].dtype) == "datetime64[us, UTC]"

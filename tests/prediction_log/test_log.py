@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -163,3 +163,21 @@ def test_predictions_are_joined_with_their_labels(log: PredictionLog) -> None:
     assert list(joined["prediction"]) == [4.0, 1.0]
     assert joined["received_at"].notna().all()
     assert log.predictions_with_feedback(model="churn").empty
+
+
+def test_since_may_be_an_age_or_a_time_as_text(log: PredictionLog) -> None:
+    now = datetime.now(UTC)
+    log.append(
+        [
+            record(1, timestamp=now - timedelta(hours=3)),
+            record(2, timestamp=now - timedelta(minutes=30)),
+        ]
+    )
+    assert list(log.read(since="2h")["prediction_id"]) == ["p00002"]
+    assert len(log.read(since=(now - timedelta(hours=4)).isoformat())) == 2
+    log.record_feedback("p00001", 1.0)
+    assert log.predictions_with_feedback(since="2h").empty
+    assert len(log.predictions_with_feedback(since="4h")) == 1
+    with pytest.raises(InvalidRequest, match="'yesterday' is neither") as caught:
+        log.read(since="yesterday")
+    assert caught.value.field == "since"

@@ -2,15 +2,97 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
 import textwrap
 import time
+import warnings
+from pathlib import Path
 
 from shipyard import Project
 from shipyard.prediction_log import PredictionLog
+from shipyard.prediction_log.lines import encode
+from shipyard.prediction_log.spool import SpoolWriter, claim_closed
 from tests.prediction_log.helpers import record, segment_rows, spool_files
+
+
+def writer(folder: Path, *, rotate_records: int = 1000) -> SpoolWriter:
+    return SpoolWriter(folder, rotate_records=rotate_records, rotate_seconds=3600)
+
+
+def claimed(folder: Path, *, lines: int = 1000) -> list[str]:
+    """Names of the files a compactor could claim now (released again at once)."""
+    claims = claim_closed(folder, skip=set(), lines=lines)
+    for claim in claims:
+        os.close(claim.fd)
+    return [claim.path.name for claim in claims]
+
+
+def test_a_writer_holds_its_file_until_it_rotates_or_closes(tmp_path: Path) -> None:
+    spool = writer(tmp_path / "spool", rotate_records=3)
+    spool.append([encode(record(1)), encode(record(2))])
+    (path,) = (tmp_path / "spool").iterdir()
+    assert path.read_bytes() == encode(record(1)) + encode(record(2))
+    assert claimed(tmp_path / "spool") == []  # held: not closed yet
+
+    spool.append([encode(record(3))])  # the third record rotates the file
+    assert claimed(tmp_path / "spool") == [path.name]
+    spool.append([encode(record(4))])
+    assert len(list((tmp_path / "spool").iterdir())) == 2
+    assert not spool.rotate(older_than=3600)  # opened just now
+    assert spool.rotate()
+    assert not spool.rotate()  # nothing written since
+    assert len(claimed(tmp_path / "spool")) == 2
+    spool.append([])
+    spool.close()
+    assert len(list((tmp_path / "spool").iterdir())) == 2  # nothing opened for nothing
+
+
+def test_claims_take_the_oldest_files_up_to_about_a_number_of_lines(tmp_path: Path) -> None:
+    for n, name in enumerate(["c", "a", "b"]):
+        path = tmp_path / f"{name}.jsonl"
+        path.write_bytes(encode(record(n)) * 2)
+        os.utime(path, (1_000_000 + n, 1_000_000 + n))
+    skip: set[str] = set()
+    first = claim_closed(tmp_path, skip=skip, lines=3)
+    assert [claim.path.name for claim in first] == ["c.jsonl", "a.jsonl"]
+    assert first[0].data == encode(record(0)) * 2
+    rest = claim_closed(tmp_path, skip=skip, lines=3)  # the first claims still hold theirs
+    assert [claim.path.name for claim in rest] == ["b.jsonl"]
+    for claim in first + rest:
+        os.close(claim.fd)
+
+
+def test_a_file_abandoned_before_it_was_named_is_removed_after_an_hour(tmp_path: Path) -> None:
+    old, new = tmp_path / "old.creating", tmp_path / "new.creating"
+    old.touch()
+    new.touch()
+    os.utime(old, (time.time() - 3700, time.time() - 3700))
+    assert claimed(tmp_path) == []
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["new.creating"]
+
+
+def test_a_forked_child_writes_a_file_of_its_own(tmp_path: Path) -> None:
+    spool = writer(tmp_path)
+    spool.append([encode(record(1))])
+    with warnings.catch_warnings():
+        # Python warns of fork() when threads of other tests linger in this process; the
+        # child only appends and exits, holding no lock they could hold.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        child = os.fork()
+    if child == 0:  # pragma: no cover - the child process
+        try:
+            spool.append([encode(record(2))])
+        finally:
+            os._exit(0)
+    assert os.waitpid(child, 0)[1] == 0
+    spool.append([encode(record(3))])
+    contents = sorted(path.read_bytes() for path in tmp_path.iterdir())
+    assert contents == sorted([encode(record(1)) + encode(record(3)), encode(record(2))])
+    spool.close()
+
 
 CHILD = textwrap.dedent(
     """

@@ -1,0 +1,52 @@
+"""Parquet segments: written sorted by time, read back whole or by time window."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+from shipyard.prediction_log.columns import SEGMENT_SCHEMA
+from shipyard.prediction_log.lines import encode, parse_lines, rows_frame
+from shipyard.prediction_log.segments import read_segment, write_segment
+from tests.prediction_log.helpers import T0, record
+
+
+def predictions(*numbers: int) -> pd.DataFrame:
+    data = b"".join(
+        encode(record(n, prediction=f"class {n}", probabilities={"a": 0.25 * (n % 4)}))
+        for n in numbers
+    )
+    return rows_frame(parse_lines(data, "test"))
+
+
+def test_a_segment_holds_the_schema_sorted_by_time_and_reads_back_equal(tmp_path: Path) -> None:
+    path = tmp_path / "segment.parquet"
+    frame = predictions(3, 1, 2)
+    frame.loc[1, "probabilities"] = None
+    write_segment(frame, path)
+
+    stored = pq.read_table(path)
+    assert stored.schema.equals(SEGMENT_SCHEMA, check_metadata=True)
+    assert stored["prediction_id"].to_pylist() == ["p00001", "p00002", "p00003"]
+    assert stored["inputs"][0].as_py() == '{"x":1,"city":"Ames"}'  # JSON text
+    assert stored["probabilities"][0].as_py() is None
+
+    back = read_segment(path)
+    expected = frame.sort_values("timestamp").reset_index(drop=True)
+    pd.testing.assert_frame_equal(back, expected)
+
+
+def test_reading_a_window_keeps_since_and_drops_until(tmp_path: Path) -> None:
+    path = tmp_path / "segment.parquet"
+    write_segment(predictions(*range(10)), path)
+    since, until = T0 + timedelta(minutes=3), T0 + timedelta(minutes=6)
+    assert list(read_segment(path, since=since, until=until)["prediction_id"]) == [
+        "p00003",
+        "p00004",
+        "p00005",
+    ]
+    assert len(read_segment(path, since=since)) == 7
+    assert len(read_segment(path, until=until)) == 6
