@@ -1,7 +1,7 @@
 """Prediction log records: compacted segments, the id index, spool sources and feedback.
 
 The predictions themselves live in Parquet files in the artifact store (see
-``shipyard.serving.predictions``); this module keeps what is needed to find them:
+``shipyard.prediction_log``); this module keeps what is needed to find them:
 
 * ``prediction_segments`` — one row per Parquet file (one model each), with its time range,
   so reads open only the files that can hold what they ask for;
