@@ -88,7 +88,9 @@ def run(root: Path, *, interval: float) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog=f"python -m {__name__}", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m shipyard.prediction_log.compactor", description=__doc__
+    )
     parser.add_argument("root", type=Path, help="the project's folder")
     parser.add_argument("--interval", type=float, default=30.0, help="seconds between passes")
     args = parser.parse_args(argv)
