@@ -196,3 +196,18 @@ class PublishesOnce(Component):
         if context.store.get_properties("artifact", copy.id).get("published"):
             raise RuntimeError(f"artifact {copy.id} was published already")
         context.store.set_properties("artifact", copy.id, {"published": True})
+
+
+@component
+def executes_once(numbers: Output[Dataset], *, log_file: str, wait_for: str) -> None:
+    """Appends to ``log_file`` each time it executes, then waits for a file matching
+    the glob ``wait_for``: the sign that another runner met this step running."""
+    with open(log_file, "a") as log:
+        log.write(f"{os.getpid()}\n")
+    pattern = Path(wait_for)
+    deadline = time.monotonic() + 30
+    while not any(pattern.parent.glob(pattern.name)):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"nothing matched {wait_for}")
+        time.sleep(0.05)
+    numbers.path.write_text("[1, 2, 3]")
