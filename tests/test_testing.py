@@ -19,6 +19,7 @@ from tests.pipeline.components import (
     fragile,
     generate,
     scale,
+    takes_anything,
     uncached,
 )
 
@@ -30,7 +31,7 @@ def test_a_custom_component_fed_by_another_step_passes_every_check() -> None:
     assert report.component == "tests.pipeline.components:Summarise"
     summary = report.outputs["summary"]
     assert summary.type_name == "Metrics" and summary.properties == {"total": 6}
-    assert report.execution is not None and report.execution.status == "succeeded"
+    assert report.execution.status == "succeeded"
 
 
 def test_a_function_component_fed_by_a_file_passes(tmp_path: Path) -> None:
@@ -40,7 +41,6 @@ def test_a_function_component_fed_by_a_file_passes(tmp_path: Path) -> None:
     report = check_component(scale(factor=3.0), files={"numbers": numbers})
 
     assert report.passed == list(CHECKS)
-    assert report.execution is not None
     assert report.execution.inputs["numbers"].type_name == "Dataset"
 
 
@@ -51,7 +51,6 @@ def test_checks_run_in_a_given_project_and_leave_its_lineage(
     report = check_component(generate(count=3), project=project)
 
     assert report.passed == list(CHECKS)
-    assert report.execution is not None
     steps = project.run_steps(report.execution.run_id)
     assert [(s.step, s.status) for s in steps] == [("generate", "succeeded")]
 
@@ -102,6 +101,13 @@ def test_an_uncached_component_skips_the_cache_check() -> None:
 
     assert report.passed == [check for check in CHECKS if check != "cache"]
     assert report.skipped == {"cache": "the component is declared with cache=False"}
+
+
+def test_a_parameter_of_any_type_is_noted_not_refused() -> None:
+    report = check_component(takes_anything(extra=[1]))
+
+    assert report.passed == list(CHECKS)
+    assert report.notes == ["parameter 'extra' accepts a value of any type"]
 
 
 def test_files_must_name_an_input() -> None:

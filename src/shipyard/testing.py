@@ -5,7 +5,7 @@ inputs — and checks the contract the engine relies on:
 
 - ``importable``: workers can import the component by its ``module:qualname``;
 - ``parameters``: an unknown parameter, a value of the wrong type and a missing required
-  parameter are refused before the run, by an error naming the step and the parameter;
+  parameter are refused before the run, by an error naming the component and the parameter;
 - ``run``: the step succeeds;
 - ``outputs registered``: every output port's artifact is in the metadata store and its
   content in the artifact store;
@@ -79,10 +79,10 @@ class ConformanceReport:
 
     component: str
     passed: list[str]
+    execution: ExecutionRecord
+    outputs: dict[str, ArtifactRecord]
     skipped: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
-    execution: ExecutionRecord | None = None
-    outputs: dict[str, ArtifactRecord] = field(default_factory=dict)
 
 
 def check_component(
@@ -225,17 +225,18 @@ class _Checker:
         return stored
 
     def _refusal(self, arguments: Mapping[str, Any], parameter: str, case: str) -> None:
+        # The step keeps its component's name here, so the message must name the component.
+        name = self.spec.name
         try:
-            Pipeline("conformance-parameters", [self._remake(arguments)]).validate()
+            Pipeline(
+                "conformance-parameters", [load_component(self.spec.ref)(**arguments)]
+            ).validate()
         except PipelineValidationError as exc:
-            named = [
-                p for p in exc.problems if f"'{parameter}'" in p and f"'{self.step.name}'" in p
-            ]
-            if not named:
+            if not any(f"'{parameter}'" in p and f"'{name}'" in p for p in exc.problems):
                 raise self.fail(
                     "parameters",
-                    f"{case} was refused, but no message names step '{self.step.name}' "
-                    f"and parameter '{parameter}': {exc}",
+                    f"{case} was refused, but no message names the component '{name}' and "
+                    f"the parameter '{parameter}': {exc}",
                 ) from exc
             return
         raise self.fail("parameters", f"{case} was accepted; it must be refused before the run")

@@ -211,3 +211,9 @@ def executes_once(numbers: Output[Dataset], *, log_file: str, wait_for: str) -> 
             raise TimeoutError(f"nothing matched {wait_for}")
         time.sleep(0.05)
     numbers.path.write_text("[1, 2, 3]")
+
+
+@component
+def takes_anything(numbers: Output[Dataset], *, extra: Any = None) -> None:
+    """Has a parameter of any type: no value is of the wrong type for it."""
+    numbers.path.write_text(json.dumps([extra]))
