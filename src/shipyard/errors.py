@@ -17,6 +17,7 @@ fsspec, pandas, the database drivers) are translated at the boundary and chained
     ├── PipelineError               a pipeline could not be built or run
     │   ├── PipelineValidationError the DAG is invalid (cycle, missing input, ...)
     │   ├── ComponentError          a component is defined wrongly
+    │   │   └── ConformanceFailure  check_component found a broken contract (an AssertionError)
     │   └── StepFailed              a step raised; carries the step and its traceback
     ├── DataError                   a table cannot be read or does not fit its schema
     │   ├── SchemaMismatch          columns or types differ from the schema
@@ -95,6 +96,18 @@ class PipelineValidationError(PipelineError):
 
 class ComponentError(PipelineError):
     """A component is defined in a way the engine cannot run."""
+
+
+class ConformanceFailure(ComponentError, AssertionError):
+    """A component failed a check of ``shipyard.testing.check_component``.
+
+    It is an ``AssertionError`` too, so that test runners report it as a failed test.
+    """
+
+    def __init__(self, message: str, *, check: str, component: str) -> None:
+        super().__init__(f"{component} fails the {check!r} check: {message}")
+        self.check = check
+        self.component = component
 
 
 class StepFailed(PipelineError):

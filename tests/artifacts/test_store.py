@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import uuid
 from pathlib import Path
 
@@ -8,6 +9,8 @@ import pytest
 
 from shipyard import ArtifactCorrupted, ArtifactNotFound
 from shipyard.artifacts import ArtifactStore, file_digest, tree_digest
+
+WRITE_BITS = stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH
 
 
 @pytest.fixture(params=["local", "memory"])
@@ -69,7 +72,8 @@ def test_corrupted_file_is_detected_on_read(tmp_path: Path) -> None:
     (tmp_path / "a").write_bytes(b"precious")
     blob = store.put(tmp_path / "a")
     stored = Path(blob.uri)
-    assert not os.access(stored, os.W_OK) or os.geteuid() == 0  # stored read-only
+    # Mode bits, not os.access: root may write to any file, read-only or not.
+    assert stat.S_IMODE(stored.stat().st_mode) & WRITE_BITS == 0
     stored.chmod(0o644)
     stored.write_bytes(b"tampered")
     with pytest.raises(ArtifactCorrupted, match="is corrupted") as caught:
@@ -81,6 +85,7 @@ def test_corrupted_folder_is_detected_on_read(tmp_path: Path) -> None:
     store = ArtifactStore(str(tmp_path / "artifacts"))
     blob = store.put(make_tree(tmp_path / "tree", ["x.txt", "sub/y.txt"]))
     target = Path(blob.uri) / "sub" / "y.txt"
+    assert stat.S_IMODE(target.stat().st_mode) & WRITE_BITS == 0
     target.chmod(0o644)
     target.write_text("tampered")
     with pytest.raises(ArtifactCorrupted):

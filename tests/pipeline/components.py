@@ -153,3 +153,67 @@ class Announces(Component):
             "run", context.run.id, {"announced": context.outputs["seen"].digest}
         )
         context.log(metrics={"announced_cached": float(context.cached)})
+
+
+class PidInKey(Component):
+    """Puts its process id in its cache key: every process computes another key."""
+
+    numbers: Output[Dataset]
+
+    def fingerprint_extras(self, params: dict[str, Any]) -> dict[str, str]:
+        return {"pid": str(os.getpid())}
+
+    def run(self) -> None:
+        self.numbers.path.write_text("[1, 2]")
+
+
+class IgnoresUnknown(Component):
+    """Drops arguments it does not know instead of letting the pipeline refuse them."""
+
+    numbers: Output[Dataset]
+    count: int = 2
+
+    def __init__(self, **arguments: Any) -> None:
+        spec = type(self).spec
+        known = {k: v for k, v in arguments.items() if k in spec.parameters or k in spec.inputs}
+        super().__init__(**known)
+
+    def run(self) -> None:
+        self.numbers.path.write_text(json.dumps(list(range(self.count))))
+
+
+class PublishesOnce(Component):
+    """Publishing is not idempotent: it refuses an artifact it has published before."""
+
+    numbers: Input[Dataset]
+    copy: Output[Dataset]
+
+    def run(self) -> None:
+        self.copy.path.write_text(self.numbers.path.read_text())
+
+    def publish(self, context: PublishContext) -> None:
+        copy = context.outputs["copy"]
+        if context.store.get_properties("artifact", copy.id).get("published"):
+            raise RuntimeError(f"artifact {copy.id} was published already")
+        context.store.set_properties("artifact", copy.id, {"published": True})
+
+
+@component
+def executes_once(numbers: Output[Dataset], *, log_file: str, wait_for: str) -> None:
+    """Appends to ``log_file`` each time it executes, then waits for a file matching
+    the glob ``wait_for``: the sign that another runner met this step running."""
+    with open(log_file, "a") as log:
+        log.write(f"{os.getpid()}\n")
+    pattern = Path(wait_for)
+    deadline = time.monotonic() + 30
+    while not any(pattern.parent.glob(pattern.name)):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"nothing matched {wait_for}")
+        time.sleep(0.05)
+    numbers.path.write_text("[1, 2, 3]")
+
+
+@component
+def takes_anything(numbers: Output[Dataset], *, extra: Any = None) -> None:
+    """Has a parameter of any type: no value is of the wrong type for it."""
+    numbers.path.write_text(json.dumps([extra]))

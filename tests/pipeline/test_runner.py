@@ -1,11 +1,15 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from shipyard import Pipeline, Project, StepFailed
+from shipyard import Pipeline, Project, StepFailed, StepResult
+from shipyard.pipeline import fingerprint
 from tests.conftest import MakeProject
 from tests.pipeline import components as c
 
@@ -211,3 +215,82 @@ def test_code_version_is_recorded_in_a_git_checkout(
 
     assert (clean.run.code_version, clean.run.code_dirty) == (commit, False)
     assert (dirty.run.code_version, dirty.run.code_dirty) == (commit, True)
+
+
+def test_a_step_claimed_by_a_live_run_waits_and_takes_over_when_that_run_fails(
+    project: Project,
+) -> None:
+    other = project.store.start_run(
+        "other", params={}, code_version=None, code_dirty=None, environment={}
+    )
+    key = fingerprint(c.generate.spec, {"count": 3, "start": 0}, {})
+    assert project.store.claim_step(key, other.id)
+    seen: list[str] = []
+
+    def observe(result: StepResult) -> None:
+        seen.append(result.status)
+        if result.status == "waiting":
+            project.store.finish_run(other.id, status="failed", error="gave up")
+
+    result = project.run(Pipeline("claimed", [c.generate(count=3)]), observer=observe)
+
+    assert seen == ["waiting", "running", "succeeded"]
+    assert result.steps["generate"].status == "succeeded"
+    (execution,) = project.run_steps(result.run.id)
+    assert execution.fingerprint == key
+
+
+CONCURRENT_RUN = """
+import json, sys
+from pathlib import Path
+from shipyard import Pipeline, Project
+from tests.pipeline import components as c
+
+root, folder, me = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+once = c.executes_once(
+    log_file=str(folder / "executions.log"), wait_for=str(folder / "*.executes_once.waiting")
+)
+summary = c.Summarise(numbers=once.outputs.numbers)
+
+def observe(result):
+    (folder / f"{me}.{result.name}.{result.status}").touch()
+
+with Project.open(root) as project:
+    result = project.run(Pipeline("twice", [once, summary]), observer=observe)
+print(json.dumps({name: [s.status, s.cached_from] for name, s in result.steps.items()}))
+"""
+
+
+def test_identical_runs_started_together_execute_each_step_once(
+    project: Project, tmp_path: Path
+) -> None:
+    folder = tmp_path / "signals"
+    folder.mkdir()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p or os.getcwd() for p in sys.path)}
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-c", CONCURRENT_RUN, str(project.root), str(folder), me],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for me in ("a", "b")
+    ]
+    outcomes = []
+    for run in runs:
+        out, err = run.communicate(timeout=120)
+        assert run.returncode == 0, err
+        outcomes.append(json.loads(out))
+
+    assert len((folder / "executions.log").read_text().splitlines()) == 1
+    statuses = sorted(outcome["executes_once"][0] for outcome in outcomes)
+    assert statuses == ["cached", "succeeded"]
+    waited = [path.name for path in folder.glob("*.executes_once.waiting")]
+    assert len(waited) == 1
+    owner = next(o for o in outcomes if o["executes_once"][0] == "succeeded")
+    follower = next(o for o in outcomes if o["executes_once"][0] == "cached")
+    assert follower["Summarise"][0] == "cached"
+    assert owner["Summarise"][0] == "succeeded"
+    runs_seen = project.runs()
+    assert [r.status for r in runs_seen] == ["succeeded", "succeeded"]

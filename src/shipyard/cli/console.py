@@ -13,6 +13,7 @@ STATUS_STYLES = {
     "pending": "dim",
     "running": "yellow",
     "retrying": "yellow",
+    "waiting": "yellow",
     "succeeded": "green",
     "cached": "cyan",
     "failed": "bold red",

@@ -6,6 +6,11 @@ inputs and the engine version — is looked up: a successful earlier execution w
 are still stored makes the step a cache hit, recorded as such.  A failing step is retried
 as its component allows, then marked failed; the steps that depend on it are skipped and
 independent branches finish.
+
+Two identical runs started together do the work once: before executing a cacheable step,
+the runner claims its fingerprint in the metadata store.  A runner finding the claim held
+by a live run shows the step as ``waiting`` and polls until the claim is released, then
+takes the cached result (or, if the holder failed or died, executes the step itself).
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ from shipyard.store import ArtifactRecord, ExecutionRecord, MetadataStore, RunRe
 # Bump when a change to the engine must invalidate every cached result.
 ENGINE_VERSION = "1"
 DONE = ("succeeded", "cached")
+# How often a step waiting for another run's identical step looks again.
+CLAIM_POLL_SECONDS = 0.25
 
 
 def fingerprint(
@@ -110,6 +117,7 @@ class _Attempt:
     execution_id: int
     number: int
     started: float
+    claim: str | None  # the fingerprint this run claimed for the step, if any
 
 
 class Runner:
@@ -161,6 +169,7 @@ class Runner:
         finally:
             if own_executor:
                 executor.shutdown()
+        self.store.release_steps(run.id)
         failed = execution.failed_steps()
         error = None
         if failed:
@@ -191,6 +200,9 @@ class _RunExecution:
         self.pending = list(self.order)
         self.running: dict[Future[TaskResult], _Attempt] = {}
         self.retries: list[tuple[float, _Attempt]] = []
+        # Steps whose fingerprint another live run has claimed: name -> (step, fingerprint).
+        self.waiting: dict[str, tuple[Step, str]] = {}
+        self.next_poll = 0.0
 
     def failed_steps(self) -> list[StepResult]:
         return [result for result in self.results.values() if result.status == "failed"]
@@ -200,19 +212,34 @@ class _RunExecution:
             self.runner.observer(result)
 
     def loop(self) -> None:
-        while self.pending or self.running or self.retries:
+        while self.pending or self.running or self.retries or self.waiting:
             self._schedule_ready()
             self._launch_due_retries()
+            self._poll_waiting()
+            timeout = self._until_next_wakeup()
             if not self.running:
-                if self.retries:
-                    time.sleep(max(0.0, min(due for due, _ in self.retries) - time.monotonic()))
+                if timeout:
+                    time.sleep(timeout)
                 continue
-            timeout = None
-            if self.retries:
-                timeout = max(0.0, min(due for due, _ in self.retries) - time.monotonic())
             done, _ = wait(list(self.running), timeout=timeout, return_when=FIRST_COMPLETED)
             for future in done:
                 self._finish(self.running.pop(future), future.result())
+
+    def _until_next_wakeup(self) -> float | None:
+        """Seconds until a retry is due or waiting steps look again (None: neither)."""
+        due = [when for when, _ in self.retries]
+        if self.waiting:
+            due.append(self.next_poll)
+        return max(0.0, min(due) - time.monotonic()) if due else None
+
+    def _poll_waiting(self) -> None:
+        if not self.waiting or time.monotonic() < self.next_poll:
+            return
+        self.next_poll = time.monotonic() + CLAIM_POLL_SECONDS
+        for name, (step, key) in list(self.waiting.items()):
+            if self.store.claim_step(key, self.run.id):
+                del self.waiting[name]
+                self._start(step, key, claimed=True)
 
     def _schedule_ready(self) -> None:
         for step in list(self.pending):
@@ -262,16 +289,31 @@ class _RunExecution:
     def _launch(self, step: Step) -> None:
         spec = step.component
         params = self.params[step.name]
-        inputs = self._inputs(step)
         key = fingerprint(
             spec,
             params,
-            step.fingerprint_inputs({port: a.digest for port, a in inputs.items()}),
+            step.fingerprint_inputs({port: a.digest for port, a in self._inputs(step).items()}),
             step.fingerprint_extras(params),
         )
+        cacheable = self.runner.cache and spec.cache
+        if cacheable and not self.store.claim_step(key, self.run.id):
+            # An identical step is executing in another run: wait for its result.
+            result = self.results[step.name]
+            result.status = "waiting"
+            self.waiting[step.name] = (step, key)
+            self.next_poll = time.monotonic() + CLAIM_POLL_SECONDS
+            self._notify(result)
+            return
+        self._start(step, key, claimed=cacheable)
+
+    def _start(self, step: Step, key: str, *, claimed: bool) -> None:
+        """Take the cached result or submit the step; ``claimed``: this run holds ``key``."""
+        spec = step.component
+        params = self.params[step.name]
+        inputs = self._inputs(step)
         input_ids = {port: artifact.id for port, artifact in inputs.items()}
         result = self.results[step.name]
-        if self.runner.cache and spec.cache:
+        if claimed:
             hit = self._cache_hit(spec, key)
             if hit is not None:
                 source = hit.cached_from_id or hit.id
@@ -294,6 +336,7 @@ class _RunExecution:
                 result.outputs = dict(hit.outputs)
                 result.seconds = 0.0
                 self._publish(step, result, inputs, cached=True)
+                self.store.release_steps(self.run.id, key)
                 self._notify(result)
                 return
         execution_id = self.store.start_execution(
@@ -304,7 +347,7 @@ class _RunExecution:
             params=params,
             inputs=input_ids,
         )
-        self._submit(_Attempt(step, execution_id, 1, time.monotonic()))
+        self._submit(_Attempt(step, execution_id, 1, time.monotonic(), key if claimed else None))
 
     def _submit(self, attempt: _Attempt) -> None:
         step = attempt.step
@@ -392,7 +435,9 @@ class _RunExecution:
             delay = spec.retry_backoff * 2 ** (attempt.number - 1)
             result.status = "retrying"
             result.error = outcome.error
-            next_attempt = _Attempt(step, attempt.execution_id, attempt.number + 1, attempt.started)
+            next_attempt = _Attempt(
+                step, attempt.execution_id, attempt.number + 1, attempt.started, attempt.claim
+            )
             self.retries.append((time.monotonic() + delay, next_attempt))
         else:
             self.store.finish_execution(
@@ -405,4 +450,7 @@ class _RunExecution:
             result.status = "failed"
             result.error = outcome.error
             result.traceback = outcome.traceback
+        if result.status != "retrying" and attempt.claim is not None:
+            # Published or failed: a run waiting for this step may take it now.
+            self.store.release_steps(self.run.id, attempt.claim)
         self._notify(result)

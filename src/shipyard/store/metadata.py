@@ -13,10 +13,10 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from shipyard.errors import RecordNotFound
+from shipyard.errors import RecordNotFound, StoreConflict
 from shipyard.store.database import Database
 from shipyard.store.datasets import DatasetVersions
 from shipyard.store.predictions import PredictionRecords
@@ -29,6 +29,7 @@ from shipyard.store.tables import (
     ExecutionRow,
     ProjectRow,
     RunRow,
+    StepClaimRow,
     utcnow,
 )
 from shipyard.store.tracking import ExperimentLog
@@ -146,6 +147,70 @@ class MetadataStore:
                 .where(ExecutionRow.run_id.in_(run_ids), ExecutionRow.status == "running")
                 .values(status="failed", error=error, finished_at=now)
             )
+            session.execute(delete(StepClaimRow).where(StepClaimRow.run_id.in_(run_ids)))
+
+    # -- step claims ----------------------------------------------------------------
+
+    def claim_step(self, fingerprint: str, run_id: int) -> bool:
+        """Claim the execution of the step with ``fingerprint`` for ``run_id``.
+
+        False while another run holds the claim and is alive (its status is ``running``
+        and, on this host, its runner process exists); a claim of a finished or dead run
+        is taken over.  The claim is one row per fingerprint, so of two runners racing
+        for it exactly one wins, on SQLite and PostgreSQL alike.
+        """
+        for _ in range(3):  # the holder may release between our insert and our look
+            try:
+                with self.database.writing("claiming a step") as session:
+                    session.add(
+                        StepClaimRow(
+                            project_id=self.project_id,
+                            fingerprint=fingerprint,
+                            run_id=run_id,
+                            claimed_at=utcnow(),
+                        )
+                    )
+                return True
+            except StoreConflict:
+                pass
+            with self.database.reading("looking up a step's claim") as session:
+                holder = session.execute(
+                    select(RunRow.id, RunRow.status, RunRow.host, RunRow.pid)
+                    .join(StepClaimRow, StepClaimRow.run_id == RunRow.id)
+                    .where(
+                        StepClaimRow.project_id == self.project_id,
+                        StepClaimRow.fingerprint == fingerprint,
+                    )
+                ).first()
+            if holder is None:
+                continue
+            holder_id, status, host, pid = holder
+            if holder_id == run_id:
+                return True
+            if status == "running" and (host != socket.gethostname() or _pid_alive(pid)):
+                return False
+            with self.database.writing("taking over a step's claim") as session:
+                taken = session.execute(
+                    update(StepClaimRow)
+                    .where(
+                        StepClaimRow.project_id == self.project_id,
+                        StepClaimRow.fingerprint == fingerprint,
+                        StepClaimRow.run_id == holder_id,
+                    )
+                    .values(run_id=run_id, claimed_at=utcnow())
+                )
+            return bool(taken.rowcount)  # type: ignore[attr-defined]
+        return False
+
+    def release_steps(self, run_id: int, fingerprint: str | None = None) -> None:
+        """Release the claim of ``run_id`` on ``fingerprint`` (on every step if None)."""
+        query = delete(StepClaimRow).where(
+            StepClaimRow.project_id == self.project_id, StepClaimRow.run_id == run_id
+        )
+        if fingerprint is not None:
+            query = query.where(StepClaimRow.fingerprint == fingerprint)
+        with self.database.writing("releasing step claims") as session:
+            session.execute(query)
 
     def get_run(self, run_id: int) -> RunRecord:
         with self.database.reading(f"reading run {run_id}") as session:

@@ -97,6 +97,23 @@ class ExecutionRow(Base):
     traceback: Mapped[str | None] = mapped_column(Text, default=None)
 
 
+class StepClaimRow(Base):
+    """A runner executing a step: one claim per fingerprint, so identical runs wait.
+
+    The holder's liveness is its run's: a claim of a finished run, or of a runner
+    process that died on this host, may be taken over.
+    """
+
+    __tablename__ = "step_claims"
+    __table_args__ = (UniqueConstraint("project_id", "fingerprint"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    run_id: Mapped[int] = mapped_column(ForeignKey("pipeline_runs.id"), index=True)
+    claimed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class ArtifactRow(Base):
     __tablename__ = "artifacts"
     __table_args__ = (UniqueConstraint("project_id", "type_name", "digest"),)

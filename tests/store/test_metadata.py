@@ -1,0 +1,69 @@
+"""The metadata store's step claims, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy import select, update
+
+from shipyard.store import MetadataStore, RunRecord
+from shipyard.store.tables import RunRow, StepClaimRow
+
+KEY = "f" * 64
+
+
+def start_run(store: MetadataStore) -> RunRecord:
+    return store.start_run("p", params={}, code_version=None, code_dirty=None, environment={})
+
+
+def test_a_claim_is_exclusive_while_its_run_lives(db_url: str, tmp_path: Path) -> None:
+    store = MetadataStore(db_url, root=tmp_path, project="claims")
+    first, second = start_run(store), start_run(store)
+
+    assert store.claim_step(KEY, first.id)
+    assert not store.claim_step(KEY, second.id)
+    assert store.claim_step(KEY, first.id)  # holding it already
+    assert store.claim_step("e" * 64, second.id)  # another step is free
+    store.release_steps(first.id, KEY)
+    assert store.claim_step(KEY, second.id)
+    store.close()
+
+
+def test_the_claim_of_a_finished_run_is_taken_over(db_url: str, tmp_path: Path) -> None:
+    store = MetadataStore(db_url, root=tmp_path, project="claims")
+    failed, waiting = start_run(store), start_run(store)
+    assert store.claim_step(KEY, failed.id)
+
+    store.finish_run(failed.id, status="failed", error="a step failed")
+
+    assert store.claim_step(KEY, waiting.id)
+    assert not store.claim_step(KEY, failed.id)
+    store.close()
+
+
+def test_the_claim_of_a_dead_runner_is_taken_over(db_url: str, tmp_path: Path) -> None:
+    store = MetadataStore(db_url, root=tmp_path, project="claims")
+    dead, alive = start_run(store), start_run(store)
+    assert store.claim_step(KEY, dead.id)
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    with store.database.writing("faking a dead runner") as session:
+        session.execute(update(RunRow).where(RunRow.id == dead.id).values(pid=gone.pid))
+
+    assert store.claim_step(KEY, alive.id)
+    store.close()
+
+
+def test_ending_runs_releases_their_claims(db_url: str, tmp_path: Path) -> None:
+    store = MetadataStore(db_url, root=tmp_path, project="claims")
+    run = start_run(store)
+    assert store.claim_step(KEY, run.id)
+    assert store.claim_step("e" * 64, run.id)
+
+    store.abort_runs([run.id], status="crashed", error="the runner process died")
+
+    with store.database.reading("reading claims") as session:
+        assert list(session.scalars(select(StepClaimRow))) == []
+    store.close()
