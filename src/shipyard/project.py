@@ -28,7 +28,9 @@ from shipyard.pipeline import Pipeline, Runner, RunResult
 from shipyard.pipeline.runner import Observer
 
 if TYPE_CHECKING:
+    from shipyard.prediction_lineage import PredictionLineage
     from shipyard.registry import LoadedModel, ModelRegistry
+    from shipyard.serving.predictions import PredictionLog, PredictionRecord
 from shipyard.store import (
     ArtifactRecord,
     ExecutionRecord,
@@ -179,16 +181,19 @@ class Project:
 
     # -- lineage --------------------------------------------------------------------
 
-    def resolve(self, ref: str) -> ArtifactRecord | RunRecord:
+    def resolve(self, ref: str) -> ArtifactRecord | RunRecord | PredictionRecord:
         """Find what a reference names.
 
         ``run:12`` or ``12`` is a run; ``artifact:7`` an artifact; ``sha256:ab12..`` or
         a hex digest prefix of at least 6 characters an artifact by content; a model
-        reference (``ames@production``, ``ames:3``) the package of that model version.
+        reference (``ames@production``, ``ames:3``) the package of that model version;
+        ``prediction:ID``, or an id no artifact's digest starts with, a logged prediction.
         """
         import re
 
         kind, _, value = ref.partition(":")
+        if kind == "prediction" and value:
+            return self.prediction(value)
         if "@" in ref or (value.isdigit() and kind not in ("run", "artifact")):
             return self.registry.resolve(ref).package
         if not value:
@@ -205,22 +210,67 @@ class Project:
                 raise RecordNotFound(
                     f"'{ref}' matches {len(found)} artifacts; give more digest characters"
                 )
-            raise RecordNotFound(f"no artifact's digest starts with '{value}'")
+            if ref != value:
+                raise RecordNotFound(f"no artifact's digest starts with '{value}'")
+        if ":" not in ref and self._logged(ref):
+            return self.prediction(ref)
+        if kind == "sha256" and re.fullmatch(r"[0-9a-f]{6,64}", value):
+            raise RecordNotFound(
+                f"no artifact's digest starts with '{value}' and no logged prediction has "
+                "that id; `shipyard predictions` lists prediction ids"
+            )
         raise RecordNotFound(
-            f"cannot understand reference '{ref}'; use run:ID, artifact:ID, a digest prefix "
-            "or a model (NAME@ALIAS, NAME:VERSION)"
+            f"cannot understand reference '{ref}'; use run:ID, artifact:ID, a digest prefix, "
+            "a model (NAME@ALIAS, NAME:VERSION) or a prediction id (prediction:ID)"
         )
 
-    def lineage(self, ref: str, *, direction: str = "upstream") -> LineageGraph:
-        """The upstream (or downstream) lineage graph of a run or an artifact."""
+    def lineage(self, ref: str, *, direction: str = "upstream") -> LineageGraph | PredictionLineage:
+        """Where a run, an artifact or a prediction came from (or what an artifact made).
+
+        A prediction's lineage is a ``PredictionLineage``: its model version, run,
+        dataset version, code version and the steps between; the others are graphs.
+        """
         target = self.resolve(ref)
         if direction == "downstream":
             if not isinstance(target, ArtifactRecord):
-                raise RecordNotFound("downstream lineage starts from an artifact, not a run")
+                raise RecordNotFound(
+                    "downstream lineage starts from an artifact, not a run or a prediction"
+                )
             return downstream(self.store, target)
         if isinstance(target, RunRecord):
             return upstream(self.store, target.id)
-        return upstream(self.store, target)
+        if isinstance(target, ArtifactRecord):
+            return upstream(self.store, target)
+        return self._trace(target)
+
+    # -- predictions ----------------------------------------------------------------
+
+    def prediction_log(self) -> PredictionLog:
+        """The prediction log of this project, to read (the server writes it)."""
+        from shipyard.serving.predictions import PredictionLog
+
+        return PredictionLog.for_project(self)
+
+    def _logged(self, prediction_id: str) -> bool:
+        return bool(self.prediction_log().find([prediction_id]))
+
+    def prediction(self, prediction_id: str) -> PredictionRecord:
+        """The logged prediction with this id (as ``POST /predict`` returned it)."""
+        from shipyard.prediction_lineage import find_prediction
+
+        return find_prediction(self.prediction_log(), prediction_id)
+
+    def prediction_lineage(self, prediction_id: str) -> PredictionLineage:
+        """A prediction's model version, run, dataset version, code version and steps.
+
+        >>> project.prediction_lineage(answer["prediction_ids"][0])  # doctest: +SKIP
+        """
+        return self._trace(self.prediction(prediction_id))
+
+    def _trace(self, prediction: PredictionRecord) -> PredictionLineage:
+        from shipyard.prediction_lineage import trace_prediction
+
+        return trace_prediction(prediction, store=self.store, registry=self.registry)
 
 
 def load_model(ref: str, *, folder: Path | str = ".") -> LoadedModel:

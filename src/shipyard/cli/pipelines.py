@@ -9,12 +9,14 @@ from typing import Annotated
 import typer
 from rich.console import Group
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
 from shipyard.cli.console import console, seconds, size, styled_status, when
 from shipyard.errors import ShipyardError
 from shipyard.pipeline import Pipeline, RunResult, StepResult, load_pipeline
+from shipyard.prediction_lineage import PredictionLineage
 from shipyard.project import Project
 from shipyard.store import ArtifactRecord, ExecutionRecord, LineageGraph, RunRecord
 
@@ -240,7 +242,11 @@ def _execution_label(execution: ExecutionRecord) -> str:
     )
 
 
-def _lineage_tree(graph: LineageGraph, *, downstream: bool) -> Tree:
+Leaf = tuple[str, str]  # a node's ref and a line to show beneath it
+
+
+def _graph_trees(graph: LineageGraph, *, downstream: bool, leaf: Leaf | None = None) -> list[Tree]:
+    """Trees of ``graph`` from its final steps (a run's) or its root, along its edges."""
     follow = graph.children if downstream else graph.parents
     shown: set[str] = set()
 
@@ -250,41 +256,86 @@ def _lineage_tree(graph: LineageGraph, *, downstream: bool) -> Tree:
             return _artifact_label(graph.artifacts[int(number)])
         return _execution_label(graph.executions[int(number)])
 
-    def grow(tree: Tree, ref: str) -> None:
+    def grow(node: Tree, ref: str) -> Tree:
+        if leaf is not None and leaf[0] == ref:
+            node.add(leaf[1])
         for next_ref in follow(ref):
             if next_ref in shown:
-                tree.add(label(next_ref) + " [dim](shown above)[/]")
+                node.add(label(next_ref) + " [dim](shown above)[/]")
                 continue
             shown.add(next_ref)
-            grow(tree.add(label(next_ref)), next_ref)
+            grow(node.add(label(next_ref)), next_ref)
+        return node
 
-    if graph.root.startswith("run:"):
-        tree = Tree(f"[bold]{graph.root.replace(':', ' ')}[/]")
-        consumed = {source for source, _ in graph.edges}
-        run_id = int(graph.root.partition(":")[2])
-        for execution in graph.executions.values():
-            node = f"execution:{execution.id}"
-            outputs_used = any(f"artifact:{a.id}" in consumed for a in execution.outputs.values())
-            if execution.run_id == run_id and not outputs_used:
-                shown.add(node)
-                grow(tree.add(label(node)), node)
-        return tree
-    tree = Tree(label(graph.root))
-    shown.add(graph.root)
-    grow(tree, graph.root)
+    shown.update(graph.final_steps())
+    return [grow(Tree(label(start)), start) for start in graph.final_steps()]
+
+
+def _lineage_tree(graph: LineageGraph, *, downstream: bool) -> Tree:
+    trees = _graph_trees(graph, downstream=downstream)
+    if not graph.root.startswith("run:"):
+        return trees[0]
+    tree = Tree(f"[bold]{graph.root.replace(':', ' ')}[/]")
+    tree.children.extend(trees)
+    return tree
+
+
+def _prediction_tree(lineage: PredictionLineage) -> Tree:
+    """The chain from a prediction down to the dataset version its model learned from."""
+    prediction, version, run = lineage.prediction, lineage.model_version, lineage.run
+    tree = Tree(
+        f"[bold]prediction {escape(prediction.prediction_id)}[/] by "
+        f"{escape(version.ref)} ({escape(prediction.variant)}) at {when(prediction.timestamp)}"
+    )
+    aliases = f" ({', '.join(version.aliases)})" if version.aliases else ""
+    node = tree.add(
+        f"[bold]model {escape(version.ref)}[/]{escape(aliases)} registered "
+        f"{when(version.created_at)}, {'blessed' if version.blessed else 'not blessed'}"
+    )
+    if run is not None:
+        code = lineage.code_version or "not in a git checkout"
+        if run.code_dirty:
+            code += " (uncommitted changes)"
+        node = node.add(
+            f"[bold]run {run.id}[/] ({escape(run.pipeline)}) {styled_status(run.status)} "
+            f"{when(run.started_at)}, code {escape(code)}"
+        )
+    leaf: Leaf | None = None
+    dataset = lineage.dataset_version
+    if dataset is not None:
+        # Beneath the step that ingested it (or its examples, if that step is unknown).
+        examples = f"artifact:{dataset.examples_id}"
+        leaf = (
+            (lineage.graph.parents(examples) or [examples])[0],
+            f"[bold]dataset version {dataset.id}[/]: {escape(dataset.name)} "
+            f"sha256:{dataset.digest[:12]} ({dataset.rows:,} rows × {dataset.columns} "
+            f"columns) from {escape(dataset.source)}",
+        )
+    node.children.extend(_graph_trees(lineage.graph, downstream=False, leaf=leaf))
     return tree
 
 
 def lineage(
-    ref: Annotated[str, typer.Argument(help="run:ID, artifact:ID or a digest prefix")],
+    ref: Annotated[
+        str,
+        typer.Argument(
+            help="run:ID, artifact:ID, a digest prefix, NAME@ALIAS, NAME:VERSION or a prediction id"
+        ),
+    ],
     downstream: Annotated[
         bool, typer.Option("--downstream", help="Show what was made from it instead.")
     ] = False,
 ) -> None:
-    """Show where an artifact or a run came from (or what was made from it) as a tree."""
+    """Show where a prediction, a model, an artifact or a run came from as a tree.
+
+    With --downstream, what was made from an artifact instead.
+    """
     with Project.open() as project:
-        graph = project.lineage(ref, direction="downstream" if downstream else "upstream")
-    console.print(_lineage_tree(graph, downstream=downstream))
+        found = project.lineage(ref, direction="downstream" if downstream else "upstream")
+    if isinstance(found, PredictionLineage):
+        console.print(_prediction_tree(found))
+    else:
+        console.print(_lineage_tree(found, downstream=downstream))
 
 
 def register(app: typer.Typer) -> None:

@@ -205,6 +205,22 @@ class PredictionRecords:
                 )
         return found
 
+    def segment_of(self, prediction_id: str) -> SegmentRecord | None:
+        """The compacted segment holding ``prediction_id``, or ``None`` if none does."""
+        query = (
+            select(PredictionSegmentRow, ArtifactRow)
+            .join(PredictionIndexRow, PredictionIndexRow.segment_id == PredictionSegmentRow.id)
+            .join(ArtifactRow, ArtifactRow.id == PredictionSegmentRow.artifact_id)
+            .where(
+                PredictionSegmentRow.project_id == self.project_id,
+                PredictionIndexRow.prediction_id == prediction_id,
+            )
+            .limit(1)
+        )
+        with self.database.reading(f"looking up prediction {prediction_id}") as session:
+            found = session.execute(query).first()
+        return None if found is None else _segment_record(*found)
+
     # -- feedback -------------------------------------------------------------------
 
     def save_feedback(self, labels: Mapping[str, Any]) -> list[FeedbackRecord]:
