@@ -9,6 +9,7 @@ This is the Python API the CLI, the server and the dashboard share.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,6 +26,7 @@ from shipyard.config import (
 )
 from shipyard.errors import ConfigError, ProjectNotFound, RecordNotFound
 from shipyard.pipeline import Pipeline, Runner, RunResult
+from shipyard.pipeline.comparison import RunComparison, compare_runs
 from shipyard.pipeline.runner import Observer
 
 if TYPE_CHECKING:
@@ -40,6 +42,7 @@ from shipyard.store import (
     downstream,
     upstream,
 )
+from shipyard.store.records import DatasetVersionRecord
 
 
 def find_root(start: Path) -> Path:
@@ -178,6 +181,19 @@ class Project:
 
     def run_steps(self, run_id: int) -> list[ExecutionRecord]:
         return self.store.run_executions(run_id)
+
+    def compare_runs(self, run_ids: Sequence[int]) -> RunComparison:
+        """Runs side by side: code, data versions, parameters and metrics."""
+        return compare_runs(self.store, run_ids)
+
+    # -- datasets -------------------------------------------------------------------
+
+    def dataset_versions(self, name: str | None = None) -> list[DatasetVersionRecord]:
+        """Versions of every dataset (or of dataset ``name``), newest first."""
+        return self.store.datasets.list(name)
+
+    def dataset_version(self, version_id: int) -> DatasetVersionRecord:
+        return self.store.datasets.get(version_id)
 
     # -- lineage --------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from rich.tree import Tree
 from shipyard.cli.console import console, seconds, size, styled_status, when
 from shipyard.errors import ShipyardError
 from shipyard.pipeline import Pipeline, RunResult, StepResult, load_pipeline
+from shipyard.pipeline.comparison import RunComparison
 from shipyard.prediction_lineage import PredictionLineage
 from shipyard.project import Project
 from shipyard.store import ArtifactRecord, ExecutionRecord, LineageGraph, RunRecord
@@ -159,37 +160,25 @@ def _run_detail(record: RunRecord, steps: list[ExecutionRecord]) -> Group:
     return Group(*parts)
 
 
-def _comparison(project: Project, run_ids: list[int]) -> Table:
-    records = [project.run_record(run_id) for run_id in run_ids]
+def _comparison_table(comparison: RunComparison) -> Table:
     table = Table(title="runs compared", title_justify="left")
     table.add_column("")
-    for record in records:
+    for record in comparison.runs:
         table.add_column(f"run {record.id}", justify="right", overflow="fold")
-    rows: dict[str, list[str]] = {}
-
-    def put(key: str, index: int, value: object) -> None:
-        rows.setdefault(key, [""] * len(records))[index] = str(value)
-
-    for index, record in enumerate(records):
-        put("pipeline", index, record.pipeline)
-        put("status", index, record.status)
-        put("code", index, (record.code_version or "-")[:10] + (" *" if record.code_dirty else ""))
-        for step in project.run_steps(record.id):
-            for port, artifact in step.outputs.items():
-                if "source_digest" in artifact.properties:
-                    put(
-                        f"data {step.step}.{port}", index, artifact.properties["source_digest"][:12]
-                    )
-        for step_name, params in record.params.items():
-            for key, value in params.items():
-                put(f"param {step_name}.{key}", index, value)
-        for key, value in project.store.tracking.params(record.id).items():
-            put(f"param {key}", index, value)
-        for key, value in project.store.tracking.latest_metrics(record.id).items():
-            put(f"metric {key}", index, f"{value:.6g}")
-    for key, values in rows.items():
-        differs = len(set(values)) > 1
-        table.add_row(f"[bold]{key}[/]" if differs else key, *values)
+    for row in comparison.rows:
+        cells = []
+        for record, value in zip(comparison.runs, row.values, strict=True):
+            if value is None:
+                cells.append("-" if row.key == "code" else "")
+            elif row.key == "code":
+                cells.append(value[:10] + (" *" if record.code_dirty else ""))
+            elif row.kind == "data":
+                cells.append(value[:12])
+            elif row.kind == "metric":
+                cells.append(f"{value:.6g}")
+            else:
+                cells.append(str(value))
+        table.add_row(f"[bold]{row.key}[/]" if row.differs else row.key, *cells)
     table.caption = "rows in bold differ between the runs"
     return table
 
@@ -212,7 +201,7 @@ def runs(
         if compare:
             if len(ids) < 2:
                 raise ShipyardError("--compare needs at least two run ids")
-            console.print(_comparison(project, ids))
+            console.print(_comparison_table(project.compare_runs(ids)))
         elif not ids:
             console.print(_runs_table(project.runs(limit=limit)))
         elif len(ids) == 1:

@@ -74,7 +74,7 @@ def quickstart(
     console.print(
         "server stopped. Next: [bold]cd "
         f"{folder}[/] and try `shipyard serve`, `shipyard predictions`, `shipyard models show "
-        f"{project.config.model_name}`, `shipyard lineage {project.config.model_name}@production`"
+        f"{project.config.model_name}`, `shipyard lineage {served[0].prediction_id}`"
     )
 
 

@@ -51,7 +51,7 @@ def _version_detail(project: Project, record: ModelVersionRecord) -> Group:
     grid.add_row("package", f"{record.package.ref} sha256:{record.package.digest[:16]}")
     grid.add_row("pipeline run", "-" if record.run_id is None else str(record.run_id))
     if record.dataset_version_id is not None:
-        dataset = project.store.datasets.get(record.dataset_version_id)
+        dataset = project.dataset_version(record.dataset_version_id)
         grid.add_row(
             "dataset version",
             f"{dataset.id}: {dataset.name} sha256:{dataset.digest[:12]} ({dataset.rows:,} rows, "

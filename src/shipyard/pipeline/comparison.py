@@ -22,9 +22,9 @@ RowKind = Literal["run", "data", "param", "metric"]
 class ComparedValues:
     """One quantity across the compared runs; ``None`` where a run has no such value.
 
-    ``key`` reads ``pipeline``, ``status``, ``code`` (the git commit), ``data STEP.PORT`` (the source's digest),
-    ``param STEP.NAME`` (a step's parameter), ``param NAME`` (a logged parameter) or
-    ``metric NAME`` (the last logged value).
+    ``key`` reads ``pipeline``, ``status``, ``code`` (the git commit), ``data STEP.PORT``
+    (the digest of the source a step ingested), ``param STEP.NAME`` (a step's parameter),
+    ``param NAME`` (a logged parameter) or ``metric NAME`` (the last logged value).
     """
 
     key: str
@@ -66,7 +66,12 @@ def compare_runs(store: MetadataStore, run_ids: Sequence[int]) -> RunComparison:
         for step in store.run_executions(run.id):
             for port, artifact in step.outputs.items():
                 if "source_digest" in artifact.properties:
-                    put(f"data {step.step}.{port}", "data", index, artifact.properties["source_digest"])
+                    put(
+                        f"data {step.step}.{port}",
+                        "data",
+                        index,
+                        artifact.properties["source_digest"],
+                    )
         for step_name, params in run.params.items():
             for key, value in params.items():
                 put(f"param {step_name}.{key}", "param", index, value)
