@@ -80,7 +80,7 @@ from shipyard.errors import InvalidRequest, RecordNotFound, ServingError
 from shipyard.store.predictions import (
     FeedbackRecord,
     NewSegment,
-    PredictionRecords,
+    PredictionRepository,
     SegmentRecord,
 )
 from shipyard.store.records import StoredOutput
@@ -582,7 +582,7 @@ class PredictionLog:
 
     def __init__(
         self,
-        records: PredictionRecords,
+        records: PredictionRepository,
         artifacts: ArtifactStore,
         spool: Path,
         *,

@@ -79,7 +79,7 @@ class FeedbackRecord:
     replaced: bool = False
 
 
-class PredictionRecords:
+class PredictionRepository:
     """Stores and reads the prediction log's metadata of one project."""
 
     def __init__(self, database: Database, project_id: int) -> None:
