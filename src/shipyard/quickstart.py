@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from shipyard.config import CONFIG_FILE, render_config
-from shipyard.datasets import AMES_FILE, AMES_TARGET, ames_path
+from shipyard.demo_data import AMES_FILE, AMES_TARGET, ames_path
 from shipyard.errors import ConfigError, ServingError
 from shipyard.project import Project
 
