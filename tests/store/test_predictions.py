@@ -52,6 +52,18 @@ def test_segments_are_found_by_model_and_time(records: PredictionRepository) -> 
     assert records.compacted_sources(["host-1-x.jsonl", "other.jsonl"]) == {"host-1-x.jsonl"}
 
 
+def test_the_segment_of_a_prediction_is_found_by_its_id(records: PredictionRepository) -> None:
+    records.register_segments(
+        [segment("a", "ames", 0, ["1", "2"]), segment("b", "churn", 3, ["3"])],
+        sources=["host-1-x.jsonl"],
+    )
+
+    found = records.segment_of("3")
+    assert found is not None and (found.model, found.digest) == ("churn", "b" * 64)
+    assert found.min_time == T0 + timedelta(hours=3)
+    assert records.segment_of("4") is None
+
+
 def test_a_spool_file_or_a_parquet_file_is_registered_once(records: PredictionRepository) -> None:
     records.register_segments([segment("a", "ames", 0, ["1"])], sources=["f.jsonl"])
     with pytest.raises(StoreConflict):
