@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from shipyard import Project, RecordNotFound
+from shipyard import ConfigError, Project, RecordNotFound
 from shipyard.pipeline import Pipeline
 from tests.pipeline import components as c
 
@@ -48,3 +50,22 @@ def test_dataset_versions_are_listed_newest_first_and_found_by_id(project: Proje
     assert project.dataset_version(other.id) == other
     with pytest.raises(RecordNotFound, match="dataset version 99 does not exist"):
         project.dataset_version(99)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"target": "price"}, "target and task describe the data; give data too"),
+        ({"task": "regression"}, "target and task describe the data; give data too"),
+        ({"data": "houses.csv"}, "data needs a target: the column the model predicts"),
+    ],
+)
+def test_init_names_its_parameters_not_command_line_flags(
+    tmp_path: Path, options: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ConfigError) as raised:
+        Project.init(tmp_path / "p", **options)  # type: ignore[arg-type]
+
+    assert str(raised.value) == message
+    assert "--" not in str(raised.value)
+    assert not (tmp_path / "p").exists()

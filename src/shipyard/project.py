@@ -93,11 +93,11 @@ class Project:
         project_name = name or safe_name(root.name) or "project"
         if data is None:
             if target is not None or task is not None:
-                raise ConfigError("--target and --task describe --data; give --data too")
+                raise ConfigError("target and task describe the data; give data too")
             config = ProjectConfig(name=project_name)
         else:
             if target is None:
-                raise ConfigError("--data needs --target: the column the model predicts")
+                raise ConfigError("data needs a target: the column the model predicts")
             # The standard pipeline's modules load pandas and scikit-learn: only when needed.
             from shipyard.components.standard import standard_config
 

@@ -14,9 +14,10 @@ from rich.table import Table
 from rich.tree import Tree
 
 from shipyard.cli.console import console, seconds, size, styled_status, when
-from shipyard.errors import ShipyardError
+from shipyard.cli.usage import parsed_by
 from shipyard.pipeline import Pipeline, RunResult, StepResult, load_pipeline
 from shipyard.pipeline.comparison import RunComparison
+from shipyard.pipeline.dag import split_pipeline_ref
 from shipyard.prediction_lineage import PredictionLineage
 from shipyard.project import Project
 from shipyard.store import ArtifactRecord, ExecutionRecord, LineageGraph, RunRecord
@@ -84,7 +85,8 @@ def run(
     target: Annotated[
         str | None,
         typer.Argument(
-            help="MODULE:PIPELINE or path/file.py:PIPELINE (default: the standard pipeline)"
+            help="MODULE:PIPELINE or path/file.py:PIPELINE (default: the standard pipeline)",
+            callback=parsed_by(split_pipeline_ref),
         ),
     ] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Re-run every step.")] = False,
@@ -197,17 +199,19 @@ def runs(
     shipyard runs · shipyard runs 3 · shipyard runs --compare 3 4 5
     """
     ids = run_ids or []
+    if compare and len(ids) < 2:
+        raise typer.BadParameter("give at least two run ids to compare", param_hint="--compare")
+    if not compare and len(ids) > 1:
+        raise typer.BadParameter(
+            "give one run id, or add --compare to see several side by side", param_hint="RUN_IDS"
+        )
     with Project.open() as project:
         if compare:
-            if len(ids) < 2:
-                raise ShipyardError("--compare needs at least two run ids")
             console.print(_comparison_table(project.compare_runs(ids)))
         elif not ids:
             console.print(_runs_table(project.runs(limit=limit)))
-        elif len(ids) == 1:
-            console.print(_run_detail(project.run_record(ids[0]), project.run_steps(ids[0])))
         else:
-            raise ShipyardError("to see several runs side by side, add --compare")
+            console.print(_run_detail(project.run_record(ids[0]), project.run_steps(ids[0])))
 
 
 def _artifact_label(artifact: ArtifactRecord) -> str:
