@@ -28,7 +28,7 @@ from rich.table import Table
 
 from shipyard.data.schema import Schema
 from shipyard.data.transform import FittedTransform, Transform
-from shipyard.datasets import AMES_TARGET, load_ames
+from shipyard.demo_data import AMES_TARGET, load_ames
 from shipyard.modeling.compiled import compile_estimator
 from shipyard.modeling.estimators import build_estimator
 from shipyard.modeling.package import ModelPackage, write_package

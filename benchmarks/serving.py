@@ -362,7 +362,7 @@ def ensure_wrk() -> str:
 
 def write_bodies(folder: Path, sizes: Sequence[int]) -> dict[str, dict[int, Path]]:
     """Request bodies from the Ames rows, in shipyard's and in MLflow's request format."""
-    from shipyard.datasets import AMES_TARGET, load_ames
+    from shipyard.demo_data import AMES_TARGET, load_ames
 
     features = load_ames().drop(columns=[AMES_TARGET])
     bodies: dict[str, dict[int, Path]] = {"instances": {}, "dataframe_records": {}}
@@ -475,7 +475,7 @@ def mlflow_env(venv: Path, *, omp_threads: int | None = None) -> dict[str, str]:
 
 
 def train_mlflow(venv: Path, folder: Path, log: Path) -> tuple[Path, dict[str, Any]]:
-    from shipyard.datasets import AMES_TARGET, ames_path
+    from shipyard.demo_data import AMES_TARGET, ames_path
 
     model = folder / "mlflow-model"
     with log.open("wb") as errors:

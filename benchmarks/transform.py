@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from shipyard.data.transform import TransformSpec, fit_transform_spec
-from shipyard.datasets import AMES_TARGET, load_ames
+from shipyard.demo_data import AMES_TARGET, load_ames
 
 
 def microseconds_per_call(call: Callable[[], object], seconds: float) -> float:

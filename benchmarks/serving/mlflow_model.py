@@ -87,7 +87,7 @@ def main() -> None:
     args = parser.parse_args()
 
     started = time.perf_counter()
-    # Read as shipyard.datasets.load_ames does: only empty cells are missing.
+    # Read as shipyard.demo_data.load_ames does: only empty cells are missing.
     frame = pd.read_csv(args.data, keep_default_na=False, na_values=[""])
     features = frame.drop(columns=[args.target])
     target = frame[args.target]

@@ -9,6 +9,7 @@ This is the Python API the CLI, the server and the dashboard share.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,9 +26,12 @@ from shipyard.config import (
 )
 from shipyard.errors import ConfigError, ProjectNotFound, RecordNotFound
 from shipyard.pipeline import Pipeline, Runner, RunResult
+from shipyard.pipeline.comparison import RunComparison, compare_runs
 from shipyard.pipeline.runner import Observer
 
 if TYPE_CHECKING:
+    from shipyard.prediction_lineage import PredictionLineage
+    from shipyard.prediction_log import PredictionLog, PredictionRecord
     from shipyard.registry import LoadedModel, ModelRegistry
 from shipyard.store import (
     ArtifactRecord,
@@ -38,6 +42,7 @@ from shipyard.store import (
     downstream,
     upstream,
 )
+from shipyard.store.records import DatasetVersionRecord
 
 
 def find_root(start: Path) -> Path:
@@ -88,11 +93,11 @@ class Project:
         project_name = name or safe_name(root.name) or "project"
         if data is None:
             if target is not None or task is not None:
-                raise ConfigError("--target and --task describe --data; give --data too")
+                raise ConfigError("target and task describe the data; give data too")
             config = ProjectConfig(name=project_name)
         else:
             if target is None:
-                raise ConfigError("--data needs --target: the column the model predicts")
+                raise ConfigError("data needs a target: the column the model predicts")
             # The standard pipeline's modules load pandas and scikit-learn: only when needed.
             from shipyard.components.standard import standard_config
 
@@ -177,18 +182,34 @@ class Project:
     def run_steps(self, run_id: int) -> list[ExecutionRecord]:
         return self.store.run_executions(run_id)
 
+    def compare_runs(self, run_ids: Sequence[int]) -> RunComparison:
+        """Runs side by side: code, data versions, parameters and metrics."""
+        return compare_runs(self.store, run_ids)
+
+    # -- datasets -------------------------------------------------------------------
+
+    def dataset_versions(self, name: str | None = None) -> list[DatasetVersionRecord]:
+        """Versions of every dataset (or of dataset ``name``), newest first."""
+        return self.store.datasets.list(name)
+
+    def dataset_version(self, version_id: int) -> DatasetVersionRecord:
+        return self.store.datasets.get(version_id)
+
     # -- lineage --------------------------------------------------------------------
 
-    def resolve(self, ref: str) -> ArtifactRecord | RunRecord:
+    def resolve(self, ref: str) -> ArtifactRecord | RunRecord | PredictionRecord:
         """Find what a reference names.
 
         ``run:12`` or ``12`` is a run; ``artifact:7`` an artifact; ``sha256:ab12..`` or
         a hex digest prefix of at least 6 characters an artifact by content; a model
-        reference (``ames@production``, ``ames:3``) the package of that model version.
+        reference (``ames@production``, ``ames:3``) the package of that model version;
+        ``prediction:ID``, or an id no artifact's digest starts with, a logged prediction.
         """
         import re
 
         kind, _, value = ref.partition(":")
+        if kind == "prediction" and value:
+            return self.prediction(value)
         if "@" in ref or (value.isdigit() and kind not in ("run", "artifact")):
             return self.registry.resolve(ref).package
         if not value:
@@ -205,22 +226,67 @@ class Project:
                 raise RecordNotFound(
                     f"'{ref}' matches {len(found)} artifacts; give more digest characters"
                 )
-            raise RecordNotFound(f"no artifact's digest starts with '{value}'")
+            if ref != value:
+                raise RecordNotFound(f"no artifact's digest starts with '{value}'")
+        if ":" not in ref and self._logged(ref):
+            return self.prediction(ref)
+        if kind == "sha256" and re.fullmatch(r"[0-9a-f]{6,64}", value):
+            raise RecordNotFound(
+                f"no artifact's digest starts with '{value}' and no logged prediction has "
+                "that id; `shipyard predictions` lists prediction ids"
+            )
         raise RecordNotFound(
-            f"cannot understand reference '{ref}'; use run:ID, artifact:ID, a digest prefix "
-            "or a model (NAME@ALIAS, NAME:VERSION)"
+            f"cannot understand reference '{ref}'; use run:ID, artifact:ID, a digest prefix, "
+            "a model (NAME@ALIAS, NAME:VERSION) or a prediction id (prediction:ID)"
         )
 
-    def lineage(self, ref: str, *, direction: str = "upstream") -> LineageGraph:
-        """The upstream (or downstream) lineage graph of a run or an artifact."""
+    def lineage(self, ref: str, *, direction: str = "upstream") -> LineageGraph | PredictionLineage:
+        """Where a run, an artifact or a prediction came from (or what an artifact made).
+
+        A prediction's lineage is a ``PredictionLineage``: its model version, run,
+        dataset version, code version and the steps between; the others are graphs.
+        """
         target = self.resolve(ref)
         if direction == "downstream":
             if not isinstance(target, ArtifactRecord):
-                raise RecordNotFound("downstream lineage starts from an artifact, not a run")
+                raise RecordNotFound(
+                    "downstream lineage starts from an artifact, not a run or a prediction"
+                )
             return downstream(self.store, target)
         if isinstance(target, RunRecord):
             return upstream(self.store, target.id)
-        return upstream(self.store, target)
+        if isinstance(target, ArtifactRecord):
+            return upstream(self.store, target)
+        return self._trace(target)
+
+    # -- predictions ----------------------------------------------------------------
+
+    def prediction_log(self) -> PredictionLog:
+        """The prediction log of this project, to read (the server writes it)."""
+        from shipyard.prediction_log import PredictionLog
+
+        return PredictionLog.for_project(self)
+
+    def _logged(self, prediction_id: str) -> bool:
+        return bool(self.prediction_log().find([prediction_id]))
+
+    def prediction(self, prediction_id: str) -> PredictionRecord:
+        """The logged prediction with this id (as ``POST /predict`` returned it)."""
+        from shipyard.prediction_lineage import find_prediction
+
+        return find_prediction(self.prediction_log(), prediction_id)
+
+    def prediction_lineage(self, prediction_id: str) -> PredictionLineage:
+        """A prediction's model version, run, dataset version, code version and steps.
+
+        >>> project.prediction_lineage(answer["prediction_ids"][0])  # doctest: +SKIP
+        """
+        return self._trace(self.prediction(prediction_id))
+
+    def _trace(self, prediction: PredictionRecord) -> PredictionLineage:
+        from shipyard.prediction_lineage import trace_prediction
+
+        return trace_prediction(prediction, store=self.store, registry=self.registry)
 
 
 def load_model(ref: str, *, folder: Path | str = ".") -> LoadedModel:

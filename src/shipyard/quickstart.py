@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from shipyard.config import CONFIG_FILE, render_config
-from shipyard.datasets import AMES_FILE, AMES_TARGET, ames_path
+from shipyard.demo_data import AMES_FILE, AMES_TARGET, ames_path
 from shipyard.errors import ConfigError, ServingError
 from shipyard.project import Project
 
@@ -74,7 +74,7 @@ def serve_examples(project: Project, *, rows: int = 5, feedback: int = 3) -> lis
     from shipyard.serving.app import ServerSettings, create_app
 
     production = project.registry.resolve(f"{project.config.model_name}@production")
-    run = project.store.run_executions(production.run_id or 0)
+    run = project.run_steps(production.run_id or 0)
     examples = next(e.outputs["examples"] for e in run if "examples" in e.outputs)
     frame = read_split(project.artifacts.materialize(examples.digest, "dir"), "eval").head(rows)
     actual = frame.pop(AMES_TARGET).tolist()

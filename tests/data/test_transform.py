@@ -20,7 +20,7 @@ from shipyard.data.transform import (
     TransformStats,
     fit_transform_spec,
 )
-from shipyard.datasets import AMES_TARGET, load_ames
+from shipyard.demo_data import AMES_TARGET, load_ames
 from shipyard.errors import DataError, InvalidRequest, SchemaMismatch
 
 

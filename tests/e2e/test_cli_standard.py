@@ -223,6 +223,15 @@ def test_quickstart_turns_the_loop_once_and_reruns_from_cache(
     assert "step ExampleGen execution" in lineage
     assert f"dataset ames version {version} from {source}" in lineage
 
+    # An answer of the quickstart's server leads back to the data.
+    prediction_id = re.search(r"^│ ([0-9a-f]{32}) │", out, re.MULTILINE)
+    assert prediction_id is not None, out
+    assert f"`shipyard lineage {prediction_id[1]}`" in " ".join(out.split())
+    chain = succeeded(run_cli("lineage", prediction_id[1], cwd=folder)).stdout
+    assert chain.startswith(f"prediction {prediction_id[1]} by ames:1 (primary) at ")
+    assert f"run {run_id[1]} (standard) succeeded" in chain
+    assert f"dataset version {dataset_id}: ames {version} (2,930 rows × 74 columns)" in chain
+
     again = succeeded(run_cli("run", cwd=folder)).stdout
     assert "0 ran, 9 cached" in again
     assert "registry: ames:1 is production" in again
@@ -397,5 +406,6 @@ def test_runs_compare_shows_two_runs_side_by_side(candidate: Turned) -> None:
     params = table_row(compared, "param Trainer.params")[1:]
     assert params == ["{'max_iter': 30}", "{'max_depth': 1, 'max_iter': 1}"]
 
-    line = one_error_line(run_cli("runs", "--compare", "1", cwd=candidate.folder))
-    assert line == "error: --compare needs at least two run ids"
+    alone = run_cli("runs", "--compare", "1", cwd=candidate.folder)
+    assert alone.returncode == 2  # a usage error
+    assert "give at least two run ids to compare" in alone.stderr

@@ -22,7 +22,7 @@ from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 
 from shipyard.data.schema import Schema
 from shipyard.data.transform import FittedTransform, Transform
-from shipyard.datasets import AMES_TARGET, load_ames
+from shipyard.demo_data import AMES_TARGET, load_ames
 from shipyard.errors import DataError, SchemaMismatch
 from shipyard.modeling.compiled import CompiledPredictor, compile_estimator
 from shipyard.modeling.package import ModelPackage, write_package

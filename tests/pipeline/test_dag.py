@@ -2,8 +2,17 @@ from __future__ import annotations
 
 import pytest
 
-from shipyard import ComponentError, Input, Output, Pipeline, PipelineValidationError, component
+from shipyard import (
+    ComponentError,
+    Input,
+    Output,
+    Pipeline,
+    PipelineError,
+    PipelineValidationError,
+    component,
+)
 from shipyard.pipeline import Dataset, fingerprint
+from shipyard.pipeline.dag import split_pipeline_ref
 from tests.pipeline import components as c
 
 
@@ -113,3 +122,13 @@ def test_version_option_changes_the_source_digest() -> None:
     plain = component(body)
     versioned = component(version="2")(body)
     assert plain.spec.source_digest != versioned.spec.source_digest
+
+
+@pytest.mark.parametrize("ref", ["no-colon", "flow.py:", ":pipeline", ""])
+def test_a_pipeline_reference_of_another_form_is_refused(ref: str) -> None:
+    with pytest.raises(PipelineError, match="is not MODULE:PIPELINE"):
+        split_pipeline_ref(ref)
+
+
+def test_a_pipeline_reference_splits_at_its_last_colon() -> None:
+    assert split_pipeline_ref("C:/flows/flow.py:training") == ("C:/flows/flow.py", "training")

@@ -10,14 +10,14 @@ import pytest
 
 from shipyard import StoreConflict
 from shipyard.store import MetadataStore
-from shipyard.store.predictions import NewSegment, PredictionRecords
+from shipyard.store.predictions import NewSegment, PredictionRepository
 from shipyard.store.records import StoredOutput
 
 T0 = datetime(2024, 5, 1, tzinfo=UTC)
 
 
 @pytest.fixture
-def records(db_url: str, tmp_path: Path) -> Iterator[PredictionRecords]:
+def records(db_url: str, tmp_path: Path) -> Iterator[PredictionRepository]:
     store = MetadataStore(db_url, root=tmp_path, project="p")
     yield store.predictions
     store.close()
@@ -37,7 +37,7 @@ def segment(digest: str, model: str, start: int, ids: list[str]) -> NewSegment:
     )
 
 
-def test_segments_are_found_by_model_and_time(records: PredictionRecords) -> None:
+def test_segments_are_found_by_model_and_time(records: PredictionRepository) -> None:
     records.register_segments(
         [segment("a", "ames", 0, ["1", "2"]), segment("b", "churn", 0, ["3"])],
         sources=["host-1-x.jsonl"],
@@ -52,7 +52,19 @@ def test_segments_are_found_by_model_and_time(records: PredictionRecords) -> Non
     assert records.compacted_sources(["host-1-x.jsonl", "other.jsonl"]) == {"host-1-x.jsonl"}
 
 
-def test_a_spool_file_or_a_parquet_file_is_registered_once(records: PredictionRecords) -> None:
+def test_the_segment_of_a_prediction_is_found_by_its_id(records: PredictionRepository) -> None:
+    records.register_segments(
+        [segment("a", "ames", 0, ["1", "2"]), segment("b", "churn", 3, ["3"])],
+        sources=["host-1-x.jsonl"],
+    )
+
+    found = records.segment_of("3")
+    assert found is not None and (found.model, found.digest) == ("churn", "b" * 64)
+    assert found.min_time == T0 + timedelta(hours=3)
+    assert records.segment_of("4") is None
+
+
+def test_a_spool_file_or_a_parquet_file_is_registered_once(records: PredictionRepository) -> None:
     records.register_segments([segment("a", "ames", 0, ["1"])], sources=["f.jsonl"])
     with pytest.raises(StoreConflict):
         records.register_segments([segment("b", "ames", 0, ["2"])], sources=["f.jsonl"])
@@ -64,14 +76,14 @@ def test_a_spool_file_or_a_parquet_file_is_registered_once(records: PredictionRe
     assert records.compacted_sources(["f.jsonl", "g.jsonl"]) == {"f.jsonl"}
 
 
-def test_ids_are_looked_up_in_chunks(records: PredictionRecords) -> None:
+def test_ids_are_looked_up_in_chunks(records: PredictionRepository) -> None:
     ids = [f"id-{n}" for n in range(1200)]
     records.register_segments([segment("a", "ames", 0, ids)], sources=["f.jsonl"])
     assert records.known_ids([*ids, "missing"]) == set(ids)
 
 
 def test_projects_do_not_see_each_others_predictions(
-    db_url: str, tmp_path: Path, records: PredictionRecords
+    db_url: str, tmp_path: Path, records: PredictionRepository
 ) -> None:
     records.register_segments([segment("a", "ames", 0, ["1"])], sources=["f.jsonl"])
     records.save_feedback({"1": 1.0})
@@ -82,7 +94,7 @@ def test_projects_do_not_see_each_others_predictions(
     other.close()
 
 
-def test_feedback_is_replaced_and_filtered(records: PredictionRecords) -> None:
+def test_feedback_is_replaced_and_filtered(records: PredictionRepository) -> None:
     first = records.save_feedback({"1": "cheap", "2": {"price": 3.5}})
     assert [f.replaced for f in first] == [False, False]
     (again,) = records.save_feedback({"1": "expensive"})

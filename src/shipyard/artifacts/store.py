@@ -190,7 +190,7 @@ class ArtifactStore:
         if not self.exists(digest, kind):
             raise ArtifactNotFound(
                 f"artifact {kind} {digest[:12]} is not in the artifact store at {self.url}; "
-                "it may have been deleted — run the pipeline again with --no-cache",
+                "it may have been deleted — run the pipeline again without its cache",
                 digest=digest,
             )
         if self.is_local:
@@ -217,7 +217,7 @@ class ArtifactStore:
             raise ArtifactCorrupted(
                 f"artifact {digest[:12]} is corrupted: its bytes now hash to {actual[:12]}; "
                 "delete it from the artifact store and re-run the step that made it "
-                "with --no-cache",
+                "without the cache",
                 digest=digest,
                 actual=actual,
             )

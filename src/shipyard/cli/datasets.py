@@ -30,7 +30,7 @@ def datasets(
             table.add_column(
                 column, justify="right" if column in ("id", "rows", "columns") else "left"
             )
-        for record in project.store.datasets.list(name):
+        for record in project.dataset_versions(name):
             table.add_row(
                 str(record.id),
                 record.name,

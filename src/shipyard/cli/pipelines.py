@@ -9,12 +9,16 @@ from typing import Annotated
 import typer
 from rich.console import Group
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
 from shipyard.cli.console import console, seconds, size, styled_status, when
-from shipyard.errors import ShipyardError
+from shipyard.cli.usage import parsed_by
 from shipyard.pipeline import Pipeline, RunResult, StepResult, load_pipeline
+from shipyard.pipeline.comparison import RunComparison
+from shipyard.pipeline.dag import split_pipeline_ref
+from shipyard.prediction_lineage import PredictionLineage
 from shipyard.project import Project
 from shipyard.store import ArtifactRecord, ExecutionRecord, LineageGraph, RunRecord
 
@@ -81,7 +85,8 @@ def run(
     target: Annotated[
         str | None,
         typer.Argument(
-            help="MODULE:PIPELINE or path/file.py:PIPELINE (default: the standard pipeline)"
+            help="MODULE:PIPELINE or path/file.py:PIPELINE (default: the standard pipeline)",
+            callback=parsed_by(split_pipeline_ref),
         ),
     ] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Re-run every step.")] = False,
@@ -157,37 +162,25 @@ def _run_detail(record: RunRecord, steps: list[ExecutionRecord]) -> Group:
     return Group(*parts)
 
 
-def _comparison(project: Project, run_ids: list[int]) -> Table:
-    records = [project.run_record(run_id) for run_id in run_ids]
+def _comparison_table(comparison: RunComparison) -> Table:
     table = Table(title="runs compared", title_justify="left")
     table.add_column("")
-    for record in records:
+    for record in comparison.runs:
         table.add_column(f"run {record.id}", justify="right", overflow="fold")
-    rows: dict[str, list[str]] = {}
-
-    def put(key: str, index: int, value: object) -> None:
-        rows.setdefault(key, [""] * len(records))[index] = str(value)
-
-    for index, record in enumerate(records):
-        put("pipeline", index, record.pipeline)
-        put("status", index, record.status)
-        put("code", index, (record.code_version or "-")[:10] + (" *" if record.code_dirty else ""))
-        for step in project.run_steps(record.id):
-            for port, artifact in step.outputs.items():
-                if "source_digest" in artifact.properties:
-                    put(
-                        f"data {step.step}.{port}", index, artifact.properties["source_digest"][:12]
-                    )
-        for step_name, params in record.params.items():
-            for key, value in params.items():
-                put(f"param {step_name}.{key}", index, value)
-        for key, value in project.store.tracking.params(record.id).items():
-            put(f"param {key}", index, value)
-        for key, value in project.store.tracking.latest_metrics(record.id).items():
-            put(f"metric {key}", index, f"{value:.6g}")
-    for key, values in rows.items():
-        differs = len(set(values)) > 1
-        table.add_row(f"[bold]{key}[/]" if differs else key, *values)
+    for row in comparison.rows:
+        cells = []
+        for record, value in zip(comparison.runs, row.values, strict=True):
+            if value is None:
+                cells.append("-" if row.key == "code" else "")
+            elif row.key == "code":
+                cells.append(value[:10] + (" *" if record.code_dirty else ""))
+            elif row.kind == "data":
+                cells.append(value[:12])
+            elif row.kind == "metric":
+                cells.append(f"{value:.6g}")
+            else:
+                cells.append(str(value))
+        table.add_row(f"[bold]{row.key}[/]" if row.differs else row.key, *cells)
     table.caption = "rows in bold differ between the runs"
     return table
 
@@ -206,17 +199,19 @@ def runs(
     shipyard runs · shipyard runs 3 · shipyard runs --compare 3 4 5
     """
     ids = run_ids or []
+    if compare and len(ids) < 2:
+        raise typer.BadParameter("give at least two run ids to compare", param_hint="--compare")
+    if not compare and len(ids) > 1:
+        raise typer.BadParameter(
+            "give one run id, or add --compare to see several side by side", param_hint="RUN_IDS"
+        )
     with Project.open() as project:
         if compare:
-            if len(ids) < 2:
-                raise ShipyardError("--compare needs at least two run ids")
-            console.print(_comparison(project, ids))
+            console.print(_comparison_table(project.compare_runs(ids)))
         elif not ids:
             console.print(_runs_table(project.runs(limit=limit)))
-        elif len(ids) == 1:
-            console.print(_run_detail(project.run_record(ids[0]), project.run_steps(ids[0])))
         else:
-            raise ShipyardError("to see several runs side by side, add --compare")
+            console.print(_run_detail(project.run_record(ids[0]), project.run_steps(ids[0])))
 
 
 def _artifact_label(artifact: ArtifactRecord) -> str:
@@ -240,7 +235,11 @@ def _execution_label(execution: ExecutionRecord) -> str:
     )
 
 
-def _lineage_tree(graph: LineageGraph, *, downstream: bool) -> Tree:
+Leaf = tuple[str, str]  # a node's ref and a line to show beneath it
+
+
+def _graph_trees(graph: LineageGraph, *, downstream: bool, leaf: Leaf | None = None) -> list[Tree]:
+    """Trees of ``graph`` from its final steps (a run's) or its root, along its edges."""
     follow = graph.children if downstream else graph.parents
     shown: set[str] = set()
 
@@ -250,41 +249,86 @@ def _lineage_tree(graph: LineageGraph, *, downstream: bool) -> Tree:
             return _artifact_label(graph.artifacts[int(number)])
         return _execution_label(graph.executions[int(number)])
 
-    def grow(tree: Tree, ref: str) -> None:
+    def grow(node: Tree, ref: str) -> Tree:
+        if leaf is not None and leaf[0] == ref:
+            node.add(leaf[1])
         for next_ref in follow(ref):
             if next_ref in shown:
-                tree.add(label(next_ref) + " [dim](shown above)[/]")
+                node.add(label(next_ref) + " [dim](shown above)[/]")
                 continue
             shown.add(next_ref)
-            grow(tree.add(label(next_ref)), next_ref)
+            grow(node.add(label(next_ref)), next_ref)
+        return node
 
-    if graph.root.startswith("run:"):
-        tree = Tree(f"[bold]{graph.root.replace(':', ' ')}[/]")
-        consumed = {source for source, _ in graph.edges}
-        run_id = int(graph.root.partition(":")[2])
-        for execution in graph.executions.values():
-            node = f"execution:{execution.id}"
-            outputs_used = any(f"artifact:{a.id}" in consumed for a in execution.outputs.values())
-            if execution.run_id == run_id and not outputs_used:
-                shown.add(node)
-                grow(tree.add(label(node)), node)
-        return tree
-    tree = Tree(label(graph.root))
-    shown.add(graph.root)
-    grow(tree, graph.root)
+    shown.update(graph.final_steps())
+    return [grow(Tree(label(start)), start) for start in graph.final_steps()]
+
+
+def _lineage_tree(graph: LineageGraph, *, downstream: bool) -> Tree:
+    trees = _graph_trees(graph, downstream=downstream)
+    if not graph.root.startswith("run:"):
+        return trees[0]
+    tree = Tree(f"[bold]{graph.root.replace(':', ' ')}[/]")
+    tree.children.extend(trees)
+    return tree
+
+
+def _prediction_tree(lineage: PredictionLineage) -> Tree:
+    """The chain from a prediction down to the dataset version its model learned from."""
+    prediction, version, run = lineage.prediction, lineage.model_version, lineage.run
+    tree = Tree(
+        f"[bold]prediction {escape(prediction.prediction_id)}[/] by "
+        f"{escape(version.ref)} ({escape(prediction.variant)}) at {when(prediction.timestamp)}"
+    )
+    aliases = f" ({', '.join(version.aliases)})" if version.aliases else ""
+    node = tree.add(
+        f"[bold]model {escape(version.ref)}[/]{escape(aliases)} registered "
+        f"{when(version.created_at)}, {'blessed' if version.blessed else 'not blessed'}"
+    )
+    if run is not None:
+        code = lineage.code_version or "not in a git checkout"
+        if run.code_dirty:
+            code += " (uncommitted changes)"
+        node = node.add(
+            f"[bold]run {run.id}[/] ({escape(run.pipeline)}) {styled_status(run.status)} "
+            f"{when(run.started_at)}, code {escape(code)}"
+        )
+    leaf: Leaf | None = None
+    dataset = lineage.dataset_version
+    if dataset is not None:
+        # Beneath the step that ingested it (or its examples, if that step is unknown).
+        examples = f"artifact:{dataset.examples_id}"
+        leaf = (
+            (lineage.graph.parents(examples) or [examples])[0],
+            f"[bold]dataset version {dataset.id}[/]: {escape(dataset.name)} "
+            f"sha256:{dataset.digest[:12]} ({dataset.rows:,} rows × {dataset.columns} "
+            f"columns) from {escape(dataset.source)}",
+        )
+    node.children.extend(_graph_trees(lineage.graph, downstream=False, leaf=leaf))
     return tree
 
 
 def lineage(
-    ref: Annotated[str, typer.Argument(help="run:ID, artifact:ID or a digest prefix")],
+    ref: Annotated[
+        str,
+        typer.Argument(
+            help="run:ID, artifact:ID, a digest prefix, NAME@ALIAS, NAME:VERSION or a prediction id"
+        ),
+    ],
     downstream: Annotated[
         bool, typer.Option("--downstream", help="Show what was made from it instead.")
     ] = False,
 ) -> None:
-    """Show where an artifact or a run came from (or what was made from it) as a tree."""
+    """Show where a prediction, a model, an artifact or a run came from as a tree.
+
+    With --downstream, what was made from an artifact instead.
+    """
     with Project.open() as project:
-        graph = project.lineage(ref, direction="downstream" if downstream else "upstream")
-    console.print(_lineage_tree(graph, downstream=downstream))
+        found = project.lineage(ref, direction="downstream" if downstream else "upstream")
+    if isinstance(found, PredictionLineage):
+        console.print(_prediction_tree(found))
+    else:
+        console.print(_lineage_tree(found, downstream=downstream))
 
 
 def register(app: typer.Typer) -> None:

@@ -27,6 +27,15 @@ def init(
     ] = None,
 ) -> None:
     """Create shipyard.yaml and .shipyard/ in FOLDER; with --data, a standard pipeline."""
+    if data is None and (target is not None or task is not None):
+        raise typer.BadParameter(
+            "describes the data; give --data too",
+            param_hint="--target" if target is not None else "--task",
+        )
+    if data is not None and target is None:
+        raise typer.BadParameter(
+            "needs --target, the column the model predicts", param_hint="--data"
+        )
     with Project.init(folder, data=data, target=target, task=task, model_name=name) as project:
         console.print(
             f"[green]created[/] project [bold]{project.config.name}[/] in {project.root} "
@@ -74,7 +83,7 @@ def quickstart(
     console.print(
         "server stopped. Next: [bold]cd "
         f"{folder}[/] and try `shipyard serve`, `shipyard predictions`, `shipyard models show "
-        f"{project.config.model_name}`, `shipyard lineage {project.config.model_name}@production`"
+        f"{project.config.model_name}`, `shipyard lineage {served[0].prediction_id}`"
     )
 
 

@@ -10,7 +10,9 @@ from rich.console import Group
 from rich.table import Table
 
 from shipyard.cli.console import console, when
+from shipyard.cli.usage import parsed_by
 from shipyard.project import Project
+from shipyard.registry.references import parse_model_ref
 from shipyard.store.records import ModelVersionRecord
 
 models_app = typer.Typer(
@@ -51,7 +53,7 @@ def _version_detail(project: Project, record: ModelVersionRecord) -> Group:
     grid.add_row("package", f"{record.package.ref} sha256:{record.package.digest[:16]}")
     grid.add_row("pipeline run", "-" if record.run_id is None else str(record.run_id))
     if record.dataset_version_id is not None:
-        dataset = project.store.datasets.get(record.dataset_version_id)
+        dataset = project.dataset_version(record.dataset_version_id)
         grid.add_row(
             "dataset version",
             f"{dataset.id}: {dataset.name} sha256:{dataset.digest[:12]} ({dataset.rows:,} rows, "
@@ -98,7 +100,12 @@ def _model_detail(project: Project, name: str) -> Group:
 
 @models_app.command()
 def show(
-    ref: Annotated[str, typer.Argument(help="NAME, NAME@ALIAS or NAME:VERSION")],
+    ref: Annotated[
+        str,
+        typer.Argument(
+            help="NAME, NAME@ALIAS or NAME:VERSION", callback=parsed_by(parse_model_ref)
+        ),
+    ],
 ) -> None:
     """Show a model's versions and alias history, or one version in full."""
     with Project.open() as project:

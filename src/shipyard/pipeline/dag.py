@@ -189,6 +189,14 @@ class Pipeline:
         return ordered
 
 
+def split_pipeline_ref(ref: str) -> tuple[str, str]:
+    """``MODULE:NAME`` as ``(MODULE, NAME)``; ``PipelineError`` for any other form."""
+    module_ref, _, attribute = ref.rpartition(":")
+    if not module_ref or not attribute:
+        raise PipelineError(f"'{ref}' is not MODULE:PIPELINE (for example pipelines.py:training)")
+    return module_ref, attribute
+
+
 def load_pipeline(ref: str, *, folder: Path) -> Pipeline:
     """Import ``MODULE:NAME`` (or ``path/to/file.py:NAME``) and return its pipeline.
 
@@ -196,9 +204,7 @@ def load_pipeline(ref: str, *, folder: Path) -> Pipeline:
     file path is imported as a module from its own folder, so that worker processes can
     import its components by name.
     """
-    module_ref, _, attribute = ref.rpartition(":")
-    if not module_ref or not attribute:
-        raise PipelineError(f"'{ref}' is not MODULE:PIPELINE (for example pipelines.py:training)")
+    module_ref, attribute = split_pipeline_ref(ref)
     if module_ref.endswith(".py"):
         path = (folder / module_ref).resolve()
         if not path.is_file():

@@ -25,7 +25,7 @@ from shipyard.errors import ServingError
 from shipyard.prediction_log.lines import parse_lines, rows_frame
 from shipyard.prediction_log.segments import write_segment
 from shipyard.prediction_log.spool import Claim, claim_closed
-from shipyard.store.predictions import NewSegment, PredictionRecords, SegmentRecord
+from shipyard.store.predictions import NewSegment, PredictionRepository, SegmentRecord
 from shipyard.store.records import StoredOutput
 
 __all__ = ["CompactionResult", "compact"]
@@ -41,7 +41,7 @@ class CompactionResult:
 
 
 def compact(
-    spool: Path, records: PredictionRecords, artifacts: ArtifactStore, *, segment_rows: int
+    spool: Path, records: PredictionRepository, artifacts: ArtifactStore, *, segment_rows: int
 ) -> CompactionResult:
     """Move every closed spool file in ``spool`` into segments of about ``segment_rows``."""
     files = predictions = 0
@@ -65,7 +65,7 @@ def compact(
 
 
 def _compact_batch(
-    batch: list[Claim], records: PredictionRecords, artifacts: ArtifactStore
+    batch: list[Claim], records: PredictionRepository, artifacts: ArtifactStore
 ) -> list[SegmentRecord]:
     done = records.compacted_sources(claim.path.name for claim in batch)
     pending = [claim for claim in batch if claim.path.name not in done]

@@ -28,7 +28,7 @@ from shipyard.prediction_log.records import PredictionRecord
 from shipyard.prediction_log.segments import read_segment
 from shipyard.prediction_log.spool import SpoolWriter, spool_entries, spool_folder
 from shipyard.prediction_log.window import check_aware, parse_since, within
-from shipyard.store.predictions import FeedbackRecord, PredictionRecords, SegmentRecord
+from shipyard.store.predictions import FeedbackRecord, PredictionRepository, SegmentRecord
 
 if TYPE_CHECKING:
     from shipyard.project import Project
@@ -46,7 +46,7 @@ class PredictionLog:
 
     def __init__(
         self,
-        records: PredictionRecords,
+        records: PredictionRepository,
         artifacts: ArtifactStore,
         spool: Path,
         *,

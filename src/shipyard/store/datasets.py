@@ -25,7 +25,7 @@ def _record(row: DatasetVersionRow) -> DatasetVersionRecord:
     )
 
 
-class DatasetVersions:
+class DatasetRepository:
     """Registers and finds dataset versions of one project."""
 
     def __init__(self, database: Database, project_id: int) -> None:

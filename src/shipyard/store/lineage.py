@@ -31,6 +31,23 @@ class LineageGraph:
     def children(self, ref: str) -> list[str]:
         return sorted(target for source, target in self.edges if source == ref)
 
+    def final_steps(self) -> list[str]:
+        """Where a run's graph ends: its executions whose outputs no step here consumed.
+
+        For a run's graph (root ``run:ID``), these are the refs a tree of the run starts
+        from; for an artifact's graph, the root itself.
+        """
+        kind, _, number = self.root.partition(":")
+        if kind != "run":
+            return [self.root]
+        consumed = {source for source, _ in self.edges}
+        return [
+            f"execution:{execution.id}"
+            for execution in sorted(self.executions.values(), key=lambda e: e.id)
+            if execution.run_id == int(number)
+            and not any(artifact.ref in consumed for artifact in execution.outputs.values())
+        ]
+
     def _add_execution(self, execution: ExecutionRecord) -> None:
         self.executions[execution.id] = execution
         node = f"execution:{execution.id}"

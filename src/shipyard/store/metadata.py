@@ -18,11 +18,11 @@ from sqlalchemy.orm import Session
 
 from shipyard.errors import RecordNotFound, StoreConflict
 from shipyard.store.database import Database
-from shipyard.store.datasets import DatasetVersions
-from shipyard.store.predictions import PredictionRecords
+from shipyard.store.datasets import DatasetRepository
+from shipyard.store.predictions import PredictionRepository
 from shipyard.store.properties import properties_of, set_properties
 from shipyard.store.records import ArtifactRecord, ExecutionRecord, RunRecord, StoredOutput
-from shipyard.store.registry import ModelRecords
+from shipyard.store.registry import ModelRepository
 from shipyard.store.tables import (
     ArtifactRow,
     EventRow,
@@ -32,7 +32,7 @@ from shipyard.store.tables import (
     StepClaimRow,
     utcnow,
 )
-from shipyard.store.tracking import ExperimentLog
+from shipyard.store.tracking import TrackingRepository
 
 INPUT = "input"
 OUTPUT = "output"
@@ -51,6 +51,11 @@ def _pid_alive(pid: int) -> bool:
 class MetadataStore:
     """Records of one project in a SQLite or PostgreSQL database.
 
+    Runs, executions, artifacts and lineage events are read and written here; every other
+    concern has a repository of its own: ``datasets`` (``DatasetRepository``), ``models``
+    (``ModelRepository``), ``predictions`` (``PredictionRepository``) and ``tracking``
+    (``TrackingRepository``).
+
     >>> store = MetadataStore("sqlite:///.shipyard/metadata.db", root=tmp, project="demo")
     ... # doctest: +SKIP
     """
@@ -60,10 +65,10 @@ class MetadataStore:
         self.database.migrate()
         self.project = project
         self.project_id = self._ensure_project(project)
-        self.datasets = DatasetVersions(self.database, self.project_id)
-        self.tracking = ExperimentLog(self.database)
-        self.models = ModelRecords(self.database, self.project_id)
-        self.predictions = PredictionRecords(self.database, self.project_id)
+        self.datasets = DatasetRepository(self.database, self.project_id)
+        self.tracking = TrackingRepository(self.database)
+        self.models = ModelRepository(self.database, self.project_id)
+        self.predictions = PredictionRepository(self.database, self.project_id)
 
     def close(self) -> None:
         self.database.dispose()

@@ -79,7 +79,7 @@ class FeedbackRecord:
     replaced: bool = False
 
 
-class PredictionRecords:
+class PredictionRepository:
     """Stores and reads the prediction log's metadata of one project."""
 
     def __init__(self, database: Database, project_id: int) -> None:
@@ -204,6 +204,22 @@ class PredictionRecords:
                     )
                 )
         return found
+
+    def segment_of(self, prediction_id: str) -> SegmentRecord | None:
+        """The compacted segment holding ``prediction_id``, or ``None`` if none does."""
+        query = (
+            select(PredictionSegmentRow, ArtifactRow)
+            .join(PredictionIndexRow, PredictionIndexRow.segment_id == PredictionSegmentRow.id)
+            .join(ArtifactRow, ArtifactRow.id == PredictionSegmentRow.artifact_id)
+            .where(
+                PredictionSegmentRow.project_id == self.project_id,
+                PredictionIndexRow.prediction_id == prediction_id,
+            )
+            .limit(1)
+        )
+        with self.database.reading(f"looking up prediction {prediction_id}") as session:
+            found = session.execute(query).first()
+        return None if found is None else _segment_record(*found)
 
     # -- feedback -------------------------------------------------------------------
 

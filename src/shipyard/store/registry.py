@@ -34,7 +34,7 @@ from shipyard.store.tables import (
 TAG_OWNER = "model_version"
 
 
-class ModelRecords:
+class ModelRepository:
     """Stores and reads the registry of one project."""
 
     def __init__(self, database: Database, project_id: int) -> None:

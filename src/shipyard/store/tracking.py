@@ -12,7 +12,7 @@ from shipyard.store.records import MetricRecord
 from shipyard.store.tables import RunMetricRow, RunParamRow, utcnow
 
 
-class ExperimentLog:
+class TrackingRepository:
     """Reads and writes the logged parameters and metrics of runs."""
 
     def __init__(self, database: Database) -> None:

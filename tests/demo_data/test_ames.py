@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from shipyard.datasets import AMES_TARGET, ames_path, load_ames
+from shipyard.demo_data import AMES_TARGET, ames_path, load_ames
 
 # The 40 text columns of modeldata's ames table; every other column is a number.
 CATEGORICAL = {

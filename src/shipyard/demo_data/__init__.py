@@ -1,5 +1,8 @@
 """Demo data bundled with shipyard, so the quickstart works offline.
 
+These are example tables, not dataset versions: a project's dataset versions are what
+its pipelines ingested (``Project.dataset_versions``, ``shipyard datasets``).
+
 The Ames, Iowa house-price table (De Cock, 2011) as published by the R package
 ``modeldata``; see ``README.md`` beside this file for its source, licence and how the
 file was made.
@@ -35,7 +38,7 @@ def ames_path() -> Path:
     if not isinstance(resource, Path):
         raise DataError(
             f"shipyard is installed inside an archive, so {AMES_FILE} has no path of its "
-            "own; call shipyard.datasets.load_ames() and write the frame where you need it"
+            "own; call shipyard.demo_data.load_ames() and write the frame where you need it"
         )
     return resource
 

@@ -1,0 +1,21 @@
+"""Records the store repositories' tests build on: runs and artifacts of a store."""
+
+from __future__ import annotations
+
+from shipyard.store import ArtifactRecord, MetadataStore, RunRecord, StoredOutput
+
+
+def a_run(store: MetadataStore) -> RunRecord:
+    return store.start_run("p", params={}, code_version=None, code_dirty=None, environment={})
+
+
+def an_artifact(store: MetadataStore, digest: str) -> ArtifactRecord:
+    """An artifact with ``digest`` (one character, repeated) made by a step of a new run."""
+    run = a_run(store)
+    execution = store.start_execution(
+        run.id, step="make", component="Make", fingerprint=None, params={}, inputs={}
+    )
+    output = StoredOutput(type_name="Dataset", digest=digest * 64, kind="file", size=1, uri="/x")
+    return store.finish_execution(
+        execution, status="succeeded", attempts=1, outputs={"out": output}
+    )["out"]
