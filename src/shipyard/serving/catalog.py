@@ -82,6 +82,34 @@ class ServedModel:
         columns = self.package.transform.numeric_columns
         return {columns[i]: int(n) for i, n in enumerate(outside.tolist()) if n}
 
+    def metadata(self) -> dict[str, Any]:
+        """The Open Inference Protocol's model metadata: inputs, outputs, parameters."""
+        types = {"int": "INT64", "float": "FP64", "bool": "BOOL", "str": "BYTES"}
+        inputs = [
+            {"name": column, "datatype": types[kind], "shape": [-1],
+             "parameters": {"required": column in self.required}}
+            for column, kind in self.input_types().items()
+        ]  # fmt: skip
+        task = self.package.task
+        outputs = [
+            {
+                "name": "predict",
+                "datatype": "FP64" if task == "regression" else "BYTES",
+                "shape": [-1],
+            }
+        ]
+        if task == "classification":
+            classes = len(self.package.classes or [])
+            outputs.append({"name": "predict_proba", "datatype": "FP64", "shape": [-1, classes]})
+        return {
+            "name": self.name,
+            "versions": [str(self.version)],
+            "platform": "shipyard",
+            "inputs": inputs,
+            "outputs": outputs,
+            "parameters": {"alias": self.alias, "task": task},
+        }
+
     def input_types(self) -> dict[str, str]:
         """Each input column's type in the schema (``int``, ``float``, ``bool``, ``str``)."""
         schema = self.package.schema
