@@ -23,6 +23,7 @@ import contextlib
 import gc
 import logging
 import os
+import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -36,6 +37,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
 
 from shipyard import __version__
+from shipyard.config import ServeSettings, load_config
 from shipyard.errors import RequestTooLarge, ServingError, ShipyardError
 from shipyard.project import Project
 from shipyard.serving import protocol
@@ -46,31 +48,13 @@ from shipyard.serving.predictions import PredictionLog
 from shipyard.serving.routes import PostRouter, document_post_routes, status_of
 from shipyard.serving.telemetry import CONTENT_TYPE_LATEST, Telemetry
 
-__all__ = ["ServerSettings", "create_app", "app_from_environment"]
+__all__ = ["app_from_environment", "create_app", "serve"]
 
 logger = logging.getLogger("shipyard.serving")
 
+# The project each worker process serves; its SHIPYARD_SERVE_* settings come with it.
 ROOT_VARIABLE = "SHIPYARD_SERVE_ROOT"
-ALIAS_VARIABLE = "SHIPYARD_SERVE_ALIAS"
-RELOAD_VARIABLE = "SHIPYARD_SERVE_RELOAD_SECONDS"
 _JSON_HEADERS = [(b"content-type", b"application/json")]
-
-
-class ServerSettings:
-    """What ``create_app`` needs: the project folder, the alias served, the poll period."""
-
-    def __init__(
-        self,
-        root: Path,
-        *,
-        alias: str = "production",
-        reload_seconds: float = 2.0,
-        compact_seconds: float = 30.0,
-    ) -> None:
-        self.root = root
-        self.alias = alias
-        self.reload_seconds = reload_seconds
-        self.compact_seconds = compact_seconds
 
 
 class _ClientGone(Exception):
@@ -119,9 +103,9 @@ _NOT_ALLOWED_HEADERS = [
 class _Server:
     """The state behind the routes: catalog, log, metrics, and the POST endpoints."""
 
-    def __init__(self, settings: ServerSettings) -> None:
-        self.settings = settings
-        self.project = Project.open(settings.root)
+    def __init__(self, root: Path, settings: ServeSettings | None) -> None:
+        self.project = Project.open(root)
+        self.settings = settings = settings or self.project.config.serve
         self.catalog = ModelCatalog(self.project, alias=settings.alias)
         self.log = PredictionLog.for_project(self.project)
         self.telemetry = Telemetry()
@@ -241,13 +225,15 @@ async def _method_not_allowed(send: Send) -> None:
     await send({"type": "http.response.body", "body": _METHOD_NOT_ALLOWED})
 
 
-def create_app(settings: ServerSettings) -> FastAPI:
-    """The FastAPI application serving the project in ``settings.root``."""
-    server = _Server(settings)
+def create_app(root: Path, settings: ServeSettings | None = None) -> FastAPI:
+    """The FastAPI application serving the project in ``root``; ``settings`` default to
+    the project's ``serve`` section (``host``, ``port`` and ``workers`` are ``serve``'s)."""
+    server = _Server(root, settings)
+    settings = server.settings
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        compactor = Compactor.start(settings.root, interval=settings.compact_seconds)
+        compactor = Compactor.start(server.project.root, interval=settings.compact_seconds)
         watcher = asyncio.create_task(server.watch())
         try:
             yield
@@ -341,11 +327,33 @@ def create_app(settings: ServerSettings) -> FastAPI:
 
 
 def app_from_environment() -> FastAPI:
-    """The app for ``uvicorn --factory`` in each worker, configured by environment."""
-    return create_app(
-        ServerSettings(
-            Path(os.environ[ROOT_VARIABLE]),
-            alias=os.environ.get(ALIAS_VARIABLE, "production"),
-            reload_seconds=float(os.environ.get(RELOAD_VARIABLE, "2")),
+    """The app for ``uvicorn --factory`` in each worker: the project in
+    ``SHIPYARD_SERVE_ROOT``, its settings overridden by the ``SHIPYARD_SERVE_*`` variables."""
+    return create_app(Path(os.environ[ROOT_VARIABLE]))
+
+
+def serve(root: Path, settings: ServeSettings | None = None) -> None:
+    """Serve the project in ``root`` until interrupted: one process, or ``workers``
+    processes on one port, each with the project's models, spool and compactor.
+
+    Several workers each write their metrics to a shared temporary folder, which
+    ``/metrics`` adds up; they learn the project and settings from the environment.
+    """
+    import uvicorn
+
+    settings = settings or load_config(root).serve
+    options: dict[str, Any] = {
+        "host": settings.host, "port": settings.port, "access_log": False, "log_level": "warning"
+    }  # fmt: skip
+    if settings.workers == 1:
+        uvicorn.run(create_app(root, settings), **options)
+        return
+    os.environ.update(settings.environment(), **{ROOT_VARIABLE: str(root)})
+    with tempfile.TemporaryDirectory(prefix="shipyard-metrics-") as metrics:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics
+        uvicorn.run(
+            "shipyard.serving.app:app_from_environment",
+            factory=True,
+            workers=settings.workers,
+            **options,
         )
-    )
