@@ -263,25 +263,6 @@ def test_concurrent_requests_are_answered_together_each_with_its_own_answer(
         assert answer.json()["field"] == "instances[0].size"
 
 
-def test_a_model_call_takes_about_128_rows_at_most(
-    client: httpx.Client, server: RunningServer
-) -> None:
-    big = [rows(300, seed=200 + n) for n in range(6)]
-    expected = [client.post("/predict", json={"instances": r}).json()["predictions"] for r in big]
-    calls_before, alone_before = batch_histogram(client)
-
-    async def send_all() -> list[httpx.Response]:
-        async with httpx.AsyncClient(base_url=server.url, timeout=30) as pool:
-            return await asyncio.gather(
-                *(pool.post("/predict", json={"instances": r}) for r in big)
-            )
-
-    answers = asyncio.run(send_all())
-    assert [answer.json()["predictions"] for answer in answers] == expected
-    calls, alone = batch_histogram(client)
-    assert calls - calls_before == alone - alone_before == len(big)  # 2 × 300 rows > 128
-
-
 @pytest.mark.slow
 def test_a_schema_driven_fuzzer_finds_nothing(server: RunningServer, tmp_path: Path) -> None:
     """schemathesis with every check, bounded in examples and time, against the document."""
