@@ -3,8 +3,9 @@
 The request path is kept lean.  The four POST routes (``/predict``,
 ``/v2/models/{name}/predict``, ``/v2/models/{name}/infer``, ``/feedback``) are answered
 straight from the ASGI call, before FastAPI's middleware, routing and dependency
-machinery, which would cost more than the prediction itself; FastAPI serves the rest
-(health, metadata, metrics, the OpenAPI document, which describes all routes).  Bodies are
+machinery, which would cost more than the prediction itself (``routes.py`` holds their
+table, other methods on them get 405); FastAPI serves the rest (health, metadata, metrics,
+the OpenAPI document, which describes every route and each served model).  Bodies are
 parsed with orjson, rows go through the model's fitted transform row by row (no
 DataFrame) and its compiled predictor, concurrent requests are answered together (see
 ``Answerer``), every answer is appended to the prediction log before the response leaves,
