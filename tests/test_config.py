@@ -45,3 +45,37 @@ def test_projects_are_found_from_subfolders(tmp_path: Path) -> None:
         assert project.config.name == "proj"
     with pytest.raises(ProjectNotFound, match="run `shipyard init` first"):
         Project.open(tmp_path)
+
+
+def test_serve_settings_come_from_the_file_and_the_environment() -> None:
+    text = "name: demo\nserve:\n  port: 9000\n  alias: staging\n"
+    config = parse_config(text, environ={"SHIPYARD_SERVE_WORKERS": "3"})
+    assert (config.serve.port, config.serve.alias, config.serve.workers) == (9000, "staging", 3)
+    assert config.serve.host == "127.0.0.1"
+    overridden = parse_config(text, environ={"SHIPYARD_SERVE_PORT": "9100"})
+    assert overridden.serve.port == 9100
+    # What a parent process hands its workers reads back as the same settings.
+    changed = config.serve.with_changes(reload_seconds=0.5, host=None)
+    assert parse_config("name: demo\n", environ=changed.environment()).serve == changed
+
+
+@pytest.mark.parametrize(
+    ("text", "environ", "message"),
+    [
+        ("serve:\n  port: 0\n", {}, "field 'serve.port': Input should be greater than or equal"),
+        ("serve:\n  prot: 80\n", {}, "field 'serve.prot': Extra inputs"),
+        ("", {"SHIPYARD_SERVE_RELOAD_SECONDS": "soon"}, "field 'serve.reload_seconds'"),
+        ("registry:\n  cache_versions: 0\n", {}, "field 'registry.cache_versions'"),
+    ],
+)
+def test_invalid_serve_settings_name_the_field(
+    text: str, environ: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_config("name: demo\n" + text, environ=environ)
+
+
+def test_command_line_changes_to_serve_settings_are_validated() -> None:
+    settings = parse_config("name: demo\n", environ={}).serve
+    with pytest.raises(ConfigError, match="serve settings is invalid: field 'workers'"):
+        settings.with_changes(workers=0)

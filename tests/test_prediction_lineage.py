@@ -10,7 +10,7 @@ import pytest
 
 from shipyard import ModelNotFound, Project, RecordNotFound
 from shipyard.prediction_lineage import PredictionLineage
-from shipyard.serving import PredictionLog, PredictionRecord
+from shipyard.prediction_log import PredictionLog, PredictionRecord
 from shipyard.store import LineageGraph
 from tests.components.conftest import make_table
 from tests.e2e.serving_fixtures import configure

@@ -29,6 +29,14 @@ ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
     "SHIPYARD_DB_URL": ("store", "database"),
     "SHIPYARD_ARTIFACTS_URL": ("store", "artifacts"),
     "SHIPYARD_WORKERS": ("pipeline", "workers"),
+    "SHIPYARD_SERVE_HOST": ("serve", "host"),
+    "SHIPYARD_SERVE_PORT": ("serve", "port"),
+    "SHIPYARD_SERVE_WORKERS": ("serve", "workers"),
+    "SHIPYARD_SERVE_ALIAS": ("serve", "alias"),
+    "SHIPYARD_SERVE_RELOAD_SECONDS": ("serve", "reload_seconds"),
+    "SHIPYARD_SERVE_COMPACT_SECONDS": ("serve", "compact_seconds"),
+    "SHIPYARD_REGISTRY_CACHE_VERSIONS": ("registry", "cache_versions"),
+    "SHIPYARD_REGISTRY_CACHE_BYTES": ("registry", "cache_bytes"),
 }
 
 
@@ -182,6 +190,52 @@ class InfraSettings(_Section):
     requests: int = Field(default=200, ge=10, le=100_000)
 
 
+class ServeSettings(_Section):
+    """How ``shipyard serve`` answers: where it listens, which alias, how often it looks.
+
+    >>> ServeSettings().with_changes(port=9000).port
+    9000
+    """
+
+    host: str = Field(default="127.0.0.1", min_length=1, description="Address to listen on.")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port to listen on.")
+    workers: int = Field(default=1, ge=1, le=256, description="Server processes.")
+    alias: str = Field(
+        default="production", pattern=NAME_PATTERN, description="The alias whose versions serve."
+    )
+    reload_seconds: float = Field(
+        default=2.0, gt=0, description="How often to look for moved aliases."
+    )
+    compact_seconds: float = Field(
+        default=30.0, gt=0, description="How often the prediction log is compacted."
+    )
+
+    def with_changes(self, **changes: Any) -> ServeSettings:
+        """A validated copy with ``changes`` (None: keep) — for command-line options."""
+        data = self.model_dump() | {key: v for key, v in changes.items() if v is not None}
+        try:
+            return ServeSettings.model_validate(data)
+        except ValidationError as exc:
+            raise ConfigError(_format_validation_error(exc, "serve settings")) from exc
+
+    def environment(self) -> dict[str, str]:
+        """These settings as the ``SHIPYARD_SERVE_*`` variables that override the file."""
+        return {
+            variable: str(getattr(self, path[1]))
+            for variable, path in ENV_OVERRIDES.items()
+            if path[0] == "serve"
+        }
+
+
+class RegistrySettings(_Section):
+    """How many loaded model versions a process keeps (those being served always stay)."""
+
+    cache_versions: int = Field(default=4, ge=1, description="Loaded versions kept, at most.")
+    cache_bytes: int = Field(
+        default=2 * 1024**3, ge=0, description="Their size on disk, at most (bytes)."
+    )
+
+
 class ProjectConfig(_Section):
     """The whole of ``shipyard.yaml``."""
 
@@ -194,6 +248,8 @@ class ProjectConfig(_Section):
     validation: ValidationSettings = Field(default_factory=ValidationSettings)
     evaluation: EvaluationSettings = Field(default_factory=EvaluationSettings)
     infra: InfraSettings = Field(default_factory=InfraSettings)
+    serve: ServeSettings = Field(default_factory=ServeSettings)
+    registry: RegistrySettings = Field(default_factory=RegistrySettings)
 
     @property
     def model_name(self) -> str:
@@ -219,6 +275,8 @@ _SECTION_NOTES = {
     "validation": "Drift thresholds (per column, or 'default') and severities.",
     "evaluation": "The gate: metric bounds, allowed worsening against production, slices.",
     "infra": "Budgets for loading and serving the packaged model in a fresh process.",
+    "serve": "shipyard serve: address, workers, alias served (SHIPYARD_SERVE_* variables).",
+    "registry": "Loaded model versions kept in memory (served ones are never dropped).",
 }
 
 

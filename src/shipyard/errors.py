@@ -26,6 +26,7 @@ fsspec, pandas, the database drivers) are translated at the boundary and chained
     │   └── ModelNotFound           unknown model name, version or alias
     └── ServingError                the prediction server refused an operation
         └── InvalidRequest          a request does not fit the model's inputs
+            └── RequestTooLarge     a request body is over the size limit
 """
 
 from __future__ import annotations
@@ -158,3 +159,7 @@ class InvalidRequest(ServingError):
         super().__init__(message)
         self.field = field
         self.row = row
+
+
+class RequestTooLarge(InvalidRequest):
+    """A request body is larger than the server takes."""

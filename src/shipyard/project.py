@@ -125,7 +125,13 @@ class Project:
         """The model registry of this project."""
         from shipyard.registry import ModelRegistry
 
-        return ModelRegistry(self.store, self.artifacts)
+        cache = self.config.registry
+        return ModelRegistry(
+            self.store,
+            self.artifacts,
+            cache_versions=cache.cache_versions,
+            cache_bytes=cache.cache_bytes,
+        )
 
     @cached_property
     def artifacts(self) -> ArtifactStore:

@@ -71,7 +71,7 @@ def serve_examples(project: Project, *, rows: int = 5, feedback: int = 3) -> lis
     import uvicorn
 
     from shipyard.components.ingestion import read_split
-    from shipyard.serving.app import ServerSettings, create_app
+    from shipyard.serving.app import create_app
 
     production = project.registry.resolve(f"{project.config.model_name}@production")
     run = project.run_steps(production.run_id or 0)
@@ -84,7 +84,7 @@ def serve_examples(project: Project, *, rows: int = 5, feedback: int = 3) -> lis
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     config = uvicorn.Config(
-        create_app(ServerSettings(project.root)), host="127.0.0.1", port=port, log_level="warning"
+        create_app(project.root), host="127.0.0.1", port=port, log_level="warning"
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +13,11 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import pytest
+import sklearn
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from packaging.specifiers import SpecifierSet
+from prometheus_client import CollectorRegistry
 from sklearn.ensemble import (
     HistGradientBoostingClassifier,
     HistGradientBoostingRegressor,
@@ -24,7 +29,12 @@ from shipyard.data.schema import Schema
 from shipyard.data.transform import FittedTransform, Transform
 from shipyard.demo_data import AMES_TARGET, load_ames
 from shipyard.errors import DataError, SchemaMismatch
-from shipyard.modeling.compiled import CompiledPredictor, compile_estimator
+from shipyard.modeling.compiled import (
+    FALLBACKS,
+    TESTED_SKLEARN,
+    CompiledPredictor,
+    compile_estimator,
+)
 from shipyard.modeling.package import ModelPackage, write_package
 
 Floats = npt.NDArray[np.float64]
@@ -359,6 +369,63 @@ def test_a_compiled_model_that_disagrees_on_a_probe_is_dropped(
         assert compile_estimator(model) is None
     assert "differs" in caplog.text
     assert compile_estimator(model, probes=features) is None
+
+
+def fallbacks(reason: str) -> float:
+    registry = CollectorRegistry()
+    registry.register(FALLBACKS)
+    value = registry.get_sample_value(
+        "shipyard_compiled_fallbacks_total",
+        {"estimator": "HistGradientBoostingRegressor", "reason": reason},
+    )
+    return value or 0.0
+
+
+def broken_baseline(model: Any) -> None:
+    model._baseline_prediction = np.zeros((2, 2))  # another shape
+
+
+def lost_trees(model: Any) -> None:
+    del model._predictors  # renamed away
+
+
+def strange_nodes(model: Any) -> None:
+    for trees in model._predictors:
+        trees[0].nodes = trees[0].nodes[["value", "is_leaf"]]  # fields gone
+
+
+@pytest.mark.parametrize("breakage", [broken_baseline, lost_trees, strange_nodes])
+def test_changed_private_attributes_fall_back_to_scikit_learn_loudly(
+    caplog: pytest.LogCaptureFixture, breakage: Callable[[Any], None]
+) -> None:
+    features, target = synthetic()
+    model = HistGradientBoostingRegressor(max_iter=5).fit(features, target)
+    assert compile_estimator(model) is not None
+    before = fallbacks("layout")
+    breakage(model)
+    with caplog.at_level(logging.WARNING, logger="shipyard.modeling.compiled"):
+        assert compile_estimator(model) is None
+    (record,) = caplog.records
+    assert record.levelno == logging.WARNING
+    assert "predicts with scikit-learn's own predict" in record.getMessage()
+    assert TESTED_SKLEARN in record.getMessage()
+    assert fallbacks("layout") == before + 1
+
+
+def test_a_model_that_disagrees_is_counted_as_a_fallback() -> None:
+    features, target = synthetic()
+    model = HistGradientBoostingRegressor(max_iter=5).fit(features, target)
+    original = model.predict
+    model.predict = lambda x: original(x) + 1.0
+    before = fallbacks("difference")
+    assert compile_estimator(model) is None
+    assert fallbacks("difference") == before + 1
+
+
+def test_the_tested_scikit_learn_range_is_the_pinned_one() -> None:
+    project = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
+    assert f"scikit-learn{TESTED_SKLEARN}" in project["project"]["dependencies"]
+    assert SpecifierSet(TESTED_SKLEARN).contains(sklearn.__version__)
 
 
 def test_extra_probe_rows_are_checked_too() -> None:

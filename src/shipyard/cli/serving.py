@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -15,52 +13,31 @@ from shipyard.project import Project
 
 
 def serve(
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
-    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
-    alias: Annotated[str, typer.Option(help="The alias whose versions are served.")] = "production",
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="Worker processes.")] = None,
+    alias: Annotated[str | None, typer.Option(help="The alias whose versions are served.")] = None,
     reload_seconds: Annotated[
-        float, typer.Option(help="How often to look for moved aliases.")
-    ] = 2.0,
+        float | None, typer.Option(help="How often to look for moved aliases.")
+    ] = None,
 ) -> None:
-    """Serve the project's models over HTTP (simple JSON and Open Inference Protocol v2)."""
-    import uvicorn
+    """Serve the project's models over HTTP (simple JSON and Open Inference Protocol v2).
 
-    from shipyard.serving.app import (
-        ALIAS_VARIABLE,
-        RELOAD_VARIABLE,
-        ROOT_VARIABLE,
-        ServerSettings,
-        create_app,
-    )
+    Options left out come from shipyard.yaml's serve section (or SHIPYARD_SERVE_*).
+    """
+    from shipyard.serving.app import serve as serve_project
 
     with Project.open() as project:
         root = project.root
+        settings = project.config.serve.with_changes(
+            host=host, port=port, workers=workers, alias=alias, reload_seconds=reload_seconds
+        )
     console.print(
-        f"shipyard serving [bold]{root.name}[/] ({alias}) on http://{host}:{port} — "
-        f"POST /predict, /v2/models/{{name}}/infer; docs at /docs; Ctrl-C stops"
+        f"shipyard serving [bold]{root.name}[/] ({settings.alias}) on "
+        f"http://{settings.host}:{settings.port} — POST /predict, /v2/models/{{name}}/infer; "
+        "docs at /docs; Ctrl-C stops"
     )
-    if workers == 1:
-        settings = ServerSettings(root, alias=alias, reload_seconds=reload_seconds)
-        uvicorn.run(
-            create_app(settings), host=host, port=port, access_log=False, log_level="warning"
-        )
-        return
-    os.environ[ROOT_VARIABLE] = str(root)
-    os.environ[ALIAS_VARIABLE] = alias
-    os.environ[RELOAD_VARIABLE] = str(reload_seconds)
-    with tempfile.TemporaryDirectory(prefix="shipyard-metrics-") as metrics:
-        # Every worker writes its metrics here; /metrics adds them up.
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics
-        uvicorn.run(
-            "shipyard.serving.app:app_from_environment",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            access_log=False,
-            log_level="warning",
-        )
+    serve_project(root, settings)
 
 
 def predict(

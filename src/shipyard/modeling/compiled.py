@@ -39,6 +39,12 @@ How the boosted trees stay exact:
   exactly, its neighbours, NaN, infinities), as a batch and one row at a time, before it
   is returned.
 
+The private attributes read here (``_predictors``, ``_baseline_prediction``, ``_loss``,
+``_preprocessor``) are those of the scikit-learn releases in ``TESTED_SKLEARN``, the range
+pyproject.toml pins.  When a release lays them out otherwise, the estimator predicts
+itself, loudly: a warning in the log and ``shipyard_compiled_fallbacks_total`` in the
+server's metrics; an answer is never computed from a misread model.
+
 Large batches are still faster in scikit-learn, whose loop runs in parallel threads:
 ``CompiledPredictor.max_batch`` says where, and ``ModelPackage`` follows it.
 """
@@ -55,15 +61,30 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import sklearn
+from prometheus_client import Counter
 from scipy.special import expit
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 
 from shipyard.errors import DataError, SchemaMismatch, ShipyardError
 
-__all__ = ["CompiledPredictor", "compile_estimator"]
+__all__ = ["FALLBACKS", "TESTED_SKLEARN", "CompiledPredictor", "compile_estimator"]
 
 logger = logging.getLogger(__name__)
+
+# The scikit-learn releases whose private attributes this module reads, as pinned in
+# pyproject.toml; outside them a changed attribute makes the estimator predict itself.
+TESTED_SKLEARN = ">=1.4,<1.10"
+# Estimators that should have compiled but predict themselves: ``reason`` is "layout"
+# (the fitted attributes changed) or "difference" (the compiled answers were not exact).
+# Not in any registry: the server's metrics registry takes it (multiprocess: its files).
+FALLBACKS = Counter(
+    "shipyard_compiled_fallbacks",
+    "Estimators predicting with scikit-learn because their compiled form was refused.",
+    ["estimator", "reason"],
+    registry=None,
+)
 
 Floats = npt.NDArray[np.float64]
 
@@ -137,24 +158,43 @@ def compile_estimator(
     name = type(estimator).__name__
     try:
         predictor = _compile(estimator)
+    except _LayoutChanged as reason:
+        _fall_back(name, "layout", str(reason))
+        return None
     except _Unsupported as reason:
         logger.info("%s is not compiled (%s); it predicts itself", name, reason)
         return None
-    rows = predictor.probe_rows()
     try:
+        rows = predictor.probe_rows()
         if probes is not None:
             rows = np.concatenate([rows, predictor._check(probes)])
         difference = _first_difference(predictor, estimator, rows)
-    except (ShipyardError, ValueError) as exc:
+    except (ShipyardError, ArithmeticError, LookupError, TypeError, ValueError) as exc:
         difference = f"the probe rows raised {exc!r}"
     if difference is not None:
-        logger.warning("the compiled %s differs (%s); it predicts itself", name, difference)
+        _fall_back(name, "difference", f"it differs from the estimator: {difference}")
         return None
     return predictor
 
 
 class _Unsupported(Exception):
     """The estimator, or a part of it, is outside what compiles exactly."""
+
+
+class _LayoutChanged(_Unsupported):
+    """The fitted state of an estimator that compiles is not laid out as expected: most
+    likely a scikit-learn release outside the tested range changed its private attributes."""
+
+
+def _fall_back(name: str, reason: str, why: str) -> None:
+    """Say loudly that an estimator which should compile predicts itself."""
+    FALLBACKS.labels(name, reason).inc()
+    logger.warning(
+        "the compiled %s is not used (%s; scikit-learn %s): it predicts with scikit-learn's "
+        "own predict, exact but slower. shipyard is tested with scikit-learn %s; install a "
+        "version in that range, or report the difference",
+        name, why, sklearn.__version__, TESTED_SKLEARN,
+    )  # fmt: skip
 
 
 def _compile(estimator: Any) -> CompiledPredictor:
@@ -170,7 +210,7 @@ def _compile(estimator: Any) -> CompiledPredictor:
             return _LogisticRegressor.from_estimator(estimator)
     except (AttributeError, KeyError, IndexError, TypeError, ValueError) as exc:
         # The fitted attributes are not laid out as this scikit-learn version's are.
-        raise _Unsupported(f"unexpected fitted state: {exc!r}") from exc
+        raise _LayoutChanged(f"unexpected fitted state: {exc!r}") from exc
     raise _Unsupported(f"{kind.__module__}.{kind.__qualname__} has no compiled form")
 
 
@@ -266,16 +306,16 @@ class _TreeBuilder:
         """Add one tree, from a ``TreePredictor.nodes`` record array."""
         n = len(nodes)
         if n == 0:
-            raise _Unsupported("a tree has no nodes")
+            raise _LayoutChanged("a tree has no nodes")
         is_leaf = nodes["is_leaf"].astype(bool)
         internal = ~is_leaf
         if nodes["is_categorical"][internal].any():
             raise _Unsupported("the model has categorical splits")
         features = nodes["feature_idx"]
         if ((features[internal] < 0) | (features[internal] >= self.n_features)).any():
-            raise _Unsupported("a split reads a column the model does not have")
+            raise _LayoutChanged("a split reads a column the model does not have")
         if np.isnan(nodes["num_threshold"][internal]).any():
-            raise _Unsupported("a split has a NaN threshold")
+            raise _LayoutChanged("a split has a NaN threshold")
         leaf, left, right = is_leaf.tolist(), nodes["left"].tolist(), nodes["right"].tolist()
 
         # Pre-order from the root, left before right: leaves come out left to right.
@@ -285,7 +325,7 @@ class _TreeBuilder:
         while stack:
             i = stack.pop()
             if not 0 <= i < n or seen[i]:
-                raise _Unsupported("a tree's nodes do not form a tree")
+                raise _LayoutChanged("a tree's nodes do not form a tree")
             seen[i] = True
             order.append(i)
             if not leaf[i]:
@@ -375,10 +415,10 @@ class _BoostedTrees(CompiledPredictor):
         outputs = int(estimator.n_trees_per_iteration_)
         baseline = np.asarray(estimator._baseline_prediction)
         if baseline.dtype != np.float64 or baseline.shape != (1, outputs):
-            raise _Unsupported("the baseline prediction is not float64 of one row")
+            raise _LayoutChanged("the baseline prediction is not float64 of one row")
         iterations = estimator._predictors
         if any(len(trees) != outputs for trees in iterations):
-            raise _Unsupported("an iteration does not have one tree per output")
+            raise _LayoutChanged("an iteration does not have one tree per output")
         if not iterations:
             raise _Unsupported("the model has no trees")
         builder = _TreeBuilder(n_features)
@@ -389,7 +429,7 @@ class _BoostedTrees(CompiledPredictor):
             builder.add_constant(float(start[k]))
             for trees in iterations:
                 if trees[k].nodes["value"].dtype != np.float64:
-                    raise _Unsupported("leaf values are not float64")
+                    raise _LayoutChanged("leaf values are not float64")
                 builder.add(trees[k].nodes)
         loss, link = type(estimator._loss).__name__, type(estimator._loss.link).__name__
         classes = None
@@ -399,12 +439,12 @@ class _BoostedTrees(CompiledPredictor):
             binary = (loss, link) == ("HalfBinomialLoss", "LogitLink") and outputs == 1
             multi = (loss, link) == ("HalfMultinomialLoss", "MultinomialLogit")
             if not (binary or multi) or len(classes) != max(2, outputs):
-                raise _Unsupported(f"{loss} with {len(classes)} classes is not a loss it knows")
+                raise _LayoutChanged(f"{loss} with {len(classes)} classes is not a loss it knows")
         elif link in ("IdentityLink", "LogLink"):
             # scikit-learn's own function, given the same array as predict gives it.
             inverse_link = estimator._loss.link.inverse
         else:
-            raise _Unsupported(f"the link {link} is not one it knows")
+            raise _LayoutChanged(f"the link {link} is not one it knows")
         return cls(
             forest=builder.build(),
             outputs=outputs,
@@ -567,7 +607,7 @@ class _LogisticRegressor(CompiledPredictor):
         classes = np.asarray(estimator.classes_)
         outputs = 1 if len(classes) == 2 else len(classes)
         if coef.shape != (outputs, estimator.n_features_in_):
-            raise _Unsupported("the coefficients do not have one row per output")
+            raise _LayoutChanged("the coefficients do not have one row per output")
         return cls(
             coef=coef,
             intercept=intercept,

@@ -17,6 +17,7 @@ import pandas as pd
 from shipyard.artifacts import ArtifactStore
 from shipyard.errors import RegistryError
 from shipyard.modeling.package import ModelPackage, Predictions
+from shipyard.registry.cache import PackageCache
 from shipyard.registry.references import ModelRef, parse_model_ref
 from shipyard.store import MetadataStore
 from shipyard.store.records import AliasEventRecord, ModelRecord, ModelVersionRecord
@@ -54,10 +55,19 @@ class LoadedModel:
 class ModelRegistry:
     """Registered models of one project."""
 
-    def __init__(self, store: MetadataStore, artifacts: ArtifactStore) -> None:
+    def __init__(
+        self,
+        store: MetadataStore,
+        artifacts: ArtifactStore,
+        *,
+        cache_versions: int = 4,
+        cache_bytes: int = 2 * 1024**3,
+    ) -> None:
         self.store = store
         self.artifacts = artifacts
-        self._loaded: dict[str, ModelPackage] = {}
+        self.loaded: PackageCache[ModelPackage] = PackageCache(
+            max_versions=cache_versions, max_bytes=cache_bytes
+        )
 
     def models(self) -> list[ModelRecord]:
         return self.store.models.list_models()
@@ -128,11 +138,27 @@ class ModelRegistry:
     def tag(self, name: str, version: int, tags: Mapping[str, Any]) -> None:
         self.store.models.set_tags(name, version, tags)
 
-    def load(self, ref: str | ModelRef | ModelVersionRecord) -> LoadedModel:
-        """Load a registered version; its package is verified against its digest."""
+    def load(self, ref: str | ModelRef | ModelVersionRecord, *, pin: bool = False) -> LoadedModel:
+        """Load a registered version; its package is verified against its digest.
+
+        Loaded packages are kept for the next load, within the cache's bounds; ``pin``
+        keeps this one until ``unpin`` (a server pins the versions it serves).
+        """
         record = ref if isinstance(ref, ModelVersionRecord) else self.resolve(ref)
         digest = record.package.digest
-        if digest not in self._loaded:
-            folder = self.artifacts.materialize(digest, "dir")
-            self._loaded[digest] = ModelPackage.load(folder)
-        return LoadedModel(record=record, package=self._loaded[digest])
+        if pin:
+            self.loaded.pin(digest)
+        package = self.loaded.get(digest)
+        if package is None:
+            try:
+                package = ModelPackage.load(self.artifacts.materialize(digest, "dir"))
+            except BaseException:
+                if pin:
+                    self.loaded.unpin(digest)
+                raise
+            self.loaded.put(digest, package, size=record.package.size)
+        return LoadedModel(record=record, package=package)
+
+    def unpin(self, record: ModelVersionRecord) -> None:
+        """Let a version loaded with ``pin=True`` leave the cache again."""
+        self.loaded.unpin(record.package.digest)

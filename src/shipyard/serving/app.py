@@ -3,8 +3,9 @@
 The request path is kept lean.  The four POST routes (``/predict``,
 ``/v2/models/{name}/predict``, ``/v2/models/{name}/infer``, ``/feedback``) are answered
 straight from the ASGI call, before FastAPI's middleware, routing and dependency
-machinery, which would cost more than the prediction itself; FastAPI serves the rest
-(health, metadata, metrics, the OpenAPI document, which describes all routes).  Bodies are
+machinery, which would cost more than the prediction itself (``routes.py`` holds their
+table, other methods on them get 405); FastAPI serves the rest (health, metadata, metrics,
+the OpenAPI document, which describes every route and each served model).  Bodies are
 parsed with orjson, rows go through the model's fitted transform row by row (no
 DataFrame) and its compiled predictor, concurrent requests are answered together (see
 ``Answerer``), every answer is appended to the prediction log before the response leaves,
@@ -23,66 +24,38 @@ import contextlib
 import gc
 import logging
 import os
+import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
-from fastapi import FastAPI, Response
+from fastapi import FastAPI, Request, Response
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
 
 from shipyard import __version__
-from shipyard.errors import (
-    DataError,
-    InvalidRequest,
-    ModelNotFound,
-    RecordNotFound,
-    ServingError,
-    ShipyardError,
-)
+from shipyard.config import ServeSettings, load_config
+from shipyard.errors import RequestTooLarge, ServingError, ShipyardError
 from shipyard.prediction_log import PredictionLog
 from shipyard.prediction_log.compactor import Compactor
 from shipyard.project import Project
 from shipyard.serving import protocol
 from shipyard.serving.answering import Answerer
 from shipyard.serving.catalog import ModelCatalog
+from shipyard.serving.routes import PostRouter, document_post_routes, status_of
 from shipyard.serving.telemetry import CONTENT_TYPE_LATEST, Telemetry
 
-__all__ = ["ServerSettings", "create_app", "app_from_environment"]
+__all__ = ["app_from_environment", "create_app", "serve"]
 
 logger = logging.getLogger("shipyard.serving")
 
+# The project each worker process serves; its SHIPYARD_SERVE_* settings come with it.
 ROOT_VARIABLE = "SHIPYARD_SERVE_ROOT"
-ALIAS_VARIABLE = "SHIPYARD_SERVE_ALIAS"
-RELOAD_VARIABLE = "SHIPYARD_SERVE_RELOAD_SECONDS"
 _JSON_HEADERS = [(b"content-type", b"application/json")]
-
-
-class ServerSettings:
-    """What ``create_app`` needs: the project folder, the alias served, the poll period."""
-
-    def __init__(
-        self,
-        root: Path,
-        *,
-        alias: str = "production",
-        reload_seconds: float = 2.0,
-        compact_seconds: float = 30.0,
-    ) -> None:
-        self.root = root
-        self.alias = alias
-        self.reload_seconds = reload_seconds
-        self.compact_seconds = compact_seconds
-
-
-class _BodyTooLarge(Exception):
-    pass
 
 
 class _ClientGone(Exception):
@@ -104,7 +77,8 @@ async def _read_body(receive: Receive) -> bytes:
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > protocol.MAX_BODY_BYTES:
-            raise _BodyTooLarge
+            limit = protocol.MAX_BODY_BYTES // (1024 * 1024)
+            raise RequestTooLarge(f"the body is over {limit} MiB", field="body")
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
@@ -119,66 +93,28 @@ def _error(exc: ShipyardError) -> dict[str, Any]:
 
 
 Endpoint = Callable[[bytes, str | None, float], Awaitable[Any]]
-
-
-@dataclass(frozen=True)
-class _PostRoute:
-    """A POST route answered straight from the ASGI call, and how OpenAPI shows it."""
-
-    path: str
-    endpoint: str
-    summary: str
-    request: type[BaseModel]
-    response: type[BaseModel]
-
-
-_POST_ROUTES = (
-    _PostRoute("/predict", "predict", "Predict with the project's model (simple JSON).",
-               protocol.PredictRequest, protocol.PredictResponse),
-    _PostRoute("/v2/models/{name}/predict", "predict_named",
-               "Predict with a named model (simple JSON).",
-               protocol.PredictRequest, protocol.PredictResponse),
-    _PostRoute("/v2/models/{name}/infer", "infer",
-               "Predict with a named model (Open Inference Protocol v2: one tensor per column).",
-               protocol.InferRequest, protocol.InferResponse),
-    _PostRoute("/feedback", "feedback",
-               'Record the true label of logged predictions: one item, or {"feedback": [...]}.',
-               protocol.FeedbackBatch, protocol.FeedbackResponse),
-)  # fmt: skip
-
-
-def _post_route(path: str) -> tuple[str, str | None] | None:
-    """(endpoint, model name) of a POST path, or None for FastAPI to answer."""
-    if path == "/predict":
-        return "predict", None
-    if path == "/feedback":
-        return "feedback", None
-    if path.startswith("/v2/models/"):
-        name, _, action = path[len("/v2/models/") :].partition("/")
-        if name and action == "infer":
-            return "infer", name
-        if name and action == "predict":
-            return "predict_named", name
-    return None
+_METHOD_NOT_ALLOWED = orjson.dumps({"detail": "this route answers POST only"})
+_NOT_ALLOWED_HEADERS = [
+    *_JSON_HEADERS,
+    (b"allow", b"POST"),
+    (b"content-length", str(len(_METHOD_NOT_ALLOWED)).encode()),
+]
 
 
 class _Server:
     """The state behind the routes: catalog, log, metrics, and the POST endpoints."""
 
-    def __init__(self, settings: ServerSettings) -> None:
-        self.settings = settings
-        self.project = Project.open(settings.root)
+    def __init__(self, root: Path, settings: ServeSettings | None) -> None:
+        self.project = Project.open(root)
+        self.settings = settings = settings or self.project.config.serve
         self.catalog = ModelCatalog(self.project, alias=settings.alias)
         self.log = PredictionLog.for_project(self.project)
         self.telemetry = Telemetry()
         self.answerer = Answerer(self.log, self.telemetry)
         self.numeric_labels = False
-        self.endpoints: dict[str, Endpoint] = {
-            "predict": self.predict,
-            "predict_named": self.predict,
-            "infer": self.infer,
-            "feedback": self.feedback,
-        }
+        self.router = PostRouter[Endpoint](
+            {"predict": self.predict, "infer": self.infer, "feedback": self.feedback}
+        )
 
     def refresh(self) -> None:
         old = {name: served.version for name, served in self.catalog.models.items()}
@@ -209,47 +145,39 @@ class _Server:
             self.log.rotate(older_than=self.log.rotate_seconds)
             await asyncio.sleep(self.settings.reload_seconds)
 
-    async def handle(self, endpoint: str, name: str | None, receive: Receive, send: Send) -> None:
+    async def handle(
+        self, endpoint: str, answer: Endpoint, name: str | None, receive: Receive, send: Send
+    ) -> None:
         """Answer one POST request from its ASGI messages, and count it."""
         started = time.perf_counter()
         telemetry = self.telemetry
         telemetry.in_flight.inc()
         try:
-            status, body = 200, await self._answer(endpoint, name, receive, started)
+            body = await _read_body(receive)
+            if not self.catalog.ready:
+                raise ServingError("the models are still loading")
+            status, payload = 200, await answer(body, name, started)
         except _ClientGone:
             return
-        except _BodyTooLarge:
-            limit = protocol.MAX_BODY_BYTES // (1024 * 1024)
-            status, body = 413, {"detail": f"the body is over {limit} MiB", "field": "body"}
-        except (InvalidRequest, DataError) as exc:
-            status, body = 422, _error(exc)
-        except (ModelNotFound, RecordNotFound) as exc:
-            status, body = 404, _error(exc)
-        except ServingError as exc:
-            status, body = 503, _error(exc)
+        except ShipyardError as exc:
+            status, payload = status_of(exc), _error(exc)
+            if status == 500:
+                logger.error("%s failed: %s", endpoint, exc, exc_info=exc)
         except Exception:
             logger.exception("%s failed", endpoint)
-            status, body = 500, {"detail": "internal error; the server log has the traceback"}
+            status, payload = 500, {"detail": "internal error; the server log has the traceback"}
         finally:
             telemetry.in_flight.dec()
-        payload = orjson.dumps(body)
+        content = orjson.dumps(payload)
         await send(
             {
                 "type": "http.response.start",
                 "status": status,
-                "headers": [*_JSON_HEADERS, (b"content-length", str(len(payload)).encode())],
+                "headers": [*_JSON_HEADERS, (b"content-length", str(len(content)).encode())],
             }
         )
-        await send({"type": "http.response.body", "body": payload})
+        await send({"type": "http.response.body", "body": content})
         telemetry.request_answered(endpoint, status, time.perf_counter() - started)
-
-    async def _answer(
-        self, endpoint: str, name: str | None, receive: Receive, started: float
-    ) -> Any:
-        body = await _read_body(receive)
-        if not self.catalog.ready:
-            raise ServingError("the models are still loading")
-        return await self.endpoints[endpoint](body, name, started)
 
     async def predict(self, body: bytes, name: str | None, started: float) -> Any:
         rows = protocol.instances(protocol.parse_json(body))
@@ -280,62 +208,33 @@ class _PredictionServer(FastAPI):
     server: _Server
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST":
-            route = _post_route(scope["path"])
-            if route is not None:
-                await self.server.handle(*route, receive, send)
+        if scope["type"] == "http":
+            found = self.server.router.match(scope["path"])
+            if found is not None:
+                route, answer, name = found
+                if scope["method"] == "POST":
+                    await self.server.handle(route.endpoint, answer, name, receive, send)
+                else:
+                    await _method_not_allowed(send)
                 return
         await super().__call__(scope, receive, send)
 
 
-def _document_post_routes(document: dict[str, Any]) -> None:
-    """Add the POST routes, which FastAPI does not route, to an OpenAPI document."""
-    schemas = document.setdefault("components", {}).setdefault("schemas", {})
-
-    def reference(model: type[BaseModel]) -> dict[str, Any]:
-        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-        schemas.update(schema.pop("$defs", {}))
-        schemas[model.__name__] = schema
-        return {"$ref": f"#/components/schemas/{model.__name__}"}
-
-    def content(model: type[BaseModel]) -> dict[str, Any]:
-        return {"application/json": {"schema": reference(model)}}
-
-    errors = content(protocol.ErrorResponse)
-    for route in _POST_ROUTES:
-        parameters = []
-        if "{name}" in route.path:
-            parameters.append(
-                {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
-            )
-        document["paths"][route.path] = {
-            "post": {
-                "summary": route.summary,
-                "operationId": route.endpoint,
-                "parameters": parameters,
-                "requestBody": {"required": True, "content": content(route.request)},
-                "responses": {
-                    "200": {"description": "The answer.", "content": content(route.response)},
-                    "404": {"description": "Unknown model or prediction id.", "content": errors},
-                    "413": {"description": "The body is too large.", "content": errors},
-                    "422": {
-                        "description": "The body does not fit: 'detail' and 'field' say why.",
-                        "content": errors,
-                    },
-                    "500": {"description": "A bug: the server log says more.", "content": errors},
-                    "503": {"description": "The models are still loading.", "content": errors},
-                },
-            }
-        }
+async def _method_not_allowed(send: Send) -> None:
+    start = {"type": "http.response.start", "status": 405, "headers": _NOT_ALLOWED_HEADERS}
+    await send(start)
+    await send({"type": "http.response.body", "body": _METHOD_NOT_ALLOWED})
 
 
-def create_app(settings: ServerSettings) -> FastAPI:
-    """The FastAPI application serving the project in ``settings.root``."""
-    server = _Server(settings)
+def create_app(root: Path, settings: ServeSettings | None = None) -> FastAPI:
+    """The FastAPI application serving the project in ``root``; ``settings`` default to
+    the project's ``serve`` section (``host``, ``port`` and ``workers`` are ``serve``'s)."""
+    server = _Server(root, settings)
+    settings = server.settings
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        compactor = Compactor.start(settings.root, interval=settings.compact_seconds)
+        compactor = Compactor.start(server.project.root, interval=settings.compact_seconds)
         watcher = asyncio.create_task(server.watch())
         try:
             yield
@@ -356,12 +255,25 @@ def create_app(settings: ServerSettings) -> FastAPI:
     )
     app.server = server
     telemetry = server.telemetry
+    errors: dict[int | str, dict[str, Any]] = {
+        404: {"model": protocol.ErrorResponse, "description": "The model is not served here."}
+    }
+
+    @app.exception_handler(ShipyardError)
+    async def shipyard_error(_request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, ShipyardError)
+        return JSONResponse(_error(exc), status_of(exc))
 
     @app.get("/v2/health/live", summary="The process is up.")
     async def live() -> dict[str, bool]:
         return {"live": True}
 
-    @app.get("/v2/health/ready", summary="Every served model is loaded.")
+    @app.get(
+        "/v2/health/ready",
+        summary="Every served model is loaded.",
+        response_model=protocol.Readiness,
+        responses={503: {"model": protocol.Readiness, "description": "Still loading."}},
+    )
     async def ready() -> JSONResponse:
         return JSONResponse({"ready": server.catalog.ready}, 200 if server.catalog.ready else 503)
 
@@ -374,40 +286,16 @@ def create_app(settings: ServerSettings) -> FastAPI:
             "models": server.catalog.describe(),
         }
 
-    @app.get("/v2/models/{name}", summary="A model's inputs and outputs.")
-    async def model_metadata(name: str) -> Response:
-        try:
-            served = server.catalog.route(name)
-        except ModelNotFound as exc:
-            return JSONResponse(_error(exc), 404)
-        types = {"int": "INT64", "float": "FP64", "bool": "BOOL", "str": "BYTES"}
-        inputs = [
-            {"name": column, "datatype": types[kind], "shape": [-1],
-             "parameters": {"required": column in served.required}}
-            for column, kind in served.input_types().items()
-        ]  # fmt: skip
-        outputs = [
-            {
-                "name": "predict",
-                "datatype": "FP64" if served.package.task == "regression" else "BYTES",
-                "shape": [-1],
-            }
-        ]
-        if served.package.task == "classification":
-            classes = len(served.package.classes or [])
-            outputs.append({"name": "predict_proba", "datatype": "FP64", "shape": [-1, classes]})
-        return JSONResponse(
-            {
-                "name": served.name,
-                "versions": [str(served.version)],
-                "platform": "shipyard",
-                "inputs": inputs,
-                "outputs": outputs,
-                "parameters": {"alias": served.alias, "task": served.package.task},
-            }
-        )
+    @app.get("/v2/models/{name}", summary="A model's inputs and outputs.", responses=errors)
+    async def model_metadata(name: str) -> dict[str, Any]:
+        return server.catalog.route(name).metadata()
 
-    @app.get("/v2/models/{name}/ready", summary="Whether a model is loaded.")
+    @app.get(
+        "/v2/models/{name}/ready",
+        summary="Whether a model is loaded.",
+        response_model=protocol.ModelReadiness,
+        responses={404: {"model": protocol.ModelReadiness, "description": "Not served here."}},
+    )
     async def model_ready(name: str) -> JSONResponse:
         loaded = name in server.catalog.models
         return JSONResponse({"name": name, "ready": loaded}, 200 if loaded else 404)
@@ -416,12 +304,22 @@ def create_app(settings: ServerSettings) -> FastAPI:
     async def metrics() -> Response:
         return Response(telemetry.exposition(), media_type=CONTENT_TYPE_LATEST)
 
+    documented: list[Any] = [None]  # the catalog's models the cached document describes
+
     def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
+        # The document describes the models served now: it is made again when they change.
+        catalog = server.catalog
+        if app.openapi_schema is None or documented[0] is not catalog.models:
+            documented[0] = catalog.models
             document = get_openapi(
                 title=app.title, version=app.version, routes=app.routes, description=app.description
             )
-            _document_post_routes(document)
+            default = None
+            with contextlib.suppress(ShipyardError):
+                default = catalog.route(None)
+            document_post_routes(
+                document, catalog.models, default=default, numeric_labels=server.numeric_labels
+            )
             app.openapi_schema = document
         return app.openapi_schema
 
@@ -430,11 +328,33 @@ def create_app(settings: ServerSettings) -> FastAPI:
 
 
 def app_from_environment() -> FastAPI:
-    """The app for ``uvicorn --factory`` in each worker, configured by environment."""
-    return create_app(
-        ServerSettings(
-            Path(os.environ[ROOT_VARIABLE]),
-            alias=os.environ.get(ALIAS_VARIABLE, "production"),
-            reload_seconds=float(os.environ.get(RELOAD_VARIABLE, "2")),
+    """The app for ``uvicorn --factory`` in each worker: the project in
+    ``SHIPYARD_SERVE_ROOT``, its settings overridden by the ``SHIPYARD_SERVE_*`` variables."""
+    return create_app(Path(os.environ[ROOT_VARIABLE]))
+
+
+def serve(root: Path, settings: ServeSettings | None = None) -> None:
+    """Serve the project in ``root`` until interrupted: one process, or ``workers``
+    processes on one port, each with the project's models, spool and compactor.
+
+    Several workers each write their metrics to a shared temporary folder, which
+    ``/metrics`` adds up; they learn the project and settings from the environment.
+    """
+    import uvicorn
+
+    settings = settings or load_config(root).serve
+    options: dict[str, Any] = {
+        "host": settings.host, "port": settings.port, "access_log": False, "log_level": "warning"
+    }  # fmt: skip
+    if settings.workers == 1:
+        uvicorn.run(create_app(root, settings), **options)
+        return
+    os.environ.update(settings.environment(), **{ROOT_VARIABLE: str(root)})
+    with tempfile.TemporaryDirectory(prefix="shipyard-metrics-") as metrics:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics
+        uvicorn.run(
+            "shipyard.serving.app:app_from_environment",
+            factory=True,
+            workers=settings.workers,
+            **options,
         )
-    )

@@ -21,6 +21,7 @@ import numpy.typing as npt
 from shipyard.errors import ModelNotFound
 from shipyard.modeling.package import ModelPackage
 from shipyard.project import Project
+from shipyard.store.records import ModelVersionRecord
 
 __all__ = ["ModelCatalog", "ServedModel"]
 
@@ -82,6 +83,34 @@ class ServedModel:
         columns = self.package.transform.numeric_columns
         return {columns[i]: int(n) for i, n in enumerate(outside.tolist()) if n}
 
+    def metadata(self) -> dict[str, Any]:
+        """The Open Inference Protocol's model metadata: inputs, outputs, parameters."""
+        types = {"int": "INT64", "float": "FP64", "bool": "BOOL", "str": "BYTES"}
+        inputs = [
+            {"name": column, "datatype": types[kind], "shape": [-1],
+             "parameters": {"required": column in self.required}}
+            for column, kind in self.input_types().items()
+        ]  # fmt: skip
+        task = self.package.task
+        outputs = [
+            {
+                "name": "predict",
+                "datatype": "FP64" if task == "regression" else "BYTES",
+                "shape": [-1],
+            }
+        ]
+        if task == "classification":
+            classes = len(self.package.classes or [])
+            outputs.append({"name": "predict_proba", "datatype": "FP64", "shape": [-1, classes]})
+        return {
+            "name": self.name,
+            "versions": [str(self.version)],
+            "platform": "shipyard",
+            "inputs": inputs,
+            "outputs": outputs,
+            "parameters": {"alias": self.alias, "task": task},
+        }
+
     def input_types(self) -> dict[str, str]:
         """Each input column's type in the schema (``int``, ``float``, ``bool``, ``str``)."""
         schema = self.package.schema
@@ -98,6 +127,7 @@ class ModelCatalog:
         self.project = project
         self.alias = alias
         self._models: dict[str, ServedModel] = {}
+        self._records: dict[tuple[str, int], ModelVersionRecord] = {}
         self.ready = False
         self.default_name = project.config.model_name if project.config.data else None
 
@@ -114,24 +144,45 @@ class ModelCatalog:
 
     def _load(self, name: str, version: int) -> ServedModel:
         started = time.perf_counter()
-        loaded = self.project.registry.load(f"{name}:{version}")
-        package = loaded.package
-        package.predict_rows([{}])  # build the row plans and warm the predictor now
-        return ServedModel.build(name, version, self.alias, package, time.perf_counter() - started)
+        # Pinned: the registry's cache never drops a version while it is served here.
+        loaded = self.project.registry.load(f"{name}:{version}", pin=True)
+        try:
+            package = loaded.package
+            package.predict_rows([{}])  # build the row plans and warm the predictor now
+            served = ServedModel.build(
+                name, version, self.alias, package, time.perf_counter() - started
+            )
+        except BaseException:
+            self.project.registry.unpin(loaded.record)
+            raise
+        self._records[name, version] = loaded.record
+        return served
+
+    def _unpin(self, served: ServedModel) -> None:
+        record = self._records.pop((served.name, served.version), None)
+        if record is not None:
+            self.project.registry.unpin(record)
 
     def refresh(self) -> list[ServedModel]:
         """Load what the registry's aliases point at now; returns the newly loaded."""
         targets = self._targets()
         current = self._models
-        loaded = [
-            self._load(name, version)
-            for name, version in targets.items()
-            if name not in current or current[name].version != version
-        ]
+        loaded: list[ServedModel] = []
+        try:
+            for name, version in targets.items():
+                if name not in current or current[name].version != version:
+                    loaded.append(self._load(name, version))
+        except BaseException:
+            for served in loaded:  # none of them will be served
+                self._unpin(served)
+            raise
         if loaded or set(current) != set(targets):
             models = {name: current[name] for name in targets if name in current}
             models.update({served.name: served for served in loaded})
             self._models = models  # one assignment: requests see the old or the new
+            for name, served in current.items():
+                if models.get(name) is not served:
+                    self._unpin(served)
         self.ready = True
         return loaded
 

@@ -19,14 +19,17 @@ from shipyard.modeling.package import Predictions
 __all__ = [
     "MAX_BATCH",
     "MAX_BODY_BYTES",
+    "OIP_TYPES",
     "ErrorResponse",
     "FeedbackBatch",
     "FeedbackItem",
     "FeedbackResponse",
     "InferRequest",
     "InferResponse",
+    "ModelReadiness",
     "PredictRequest",
     "PredictResponse",
+    "Readiness",
     "feedback_items",
     "infer_response",
     "instances",
@@ -37,7 +40,7 @@ __all__ = [
 
 MAX_BATCH = 10_000
 MAX_BODY_BYTES = 64 * 1024 * 1024
-_OIP_TYPES = {"BOOL", "INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32",
+OIP_TYPES = {"BOOL", "INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32",
               "UINT64", "FP16", "FP32", "FP64", "BYTES"}  # fmt: skip
 
 
@@ -68,7 +71,7 @@ class InferInput(BaseModel):
 
 class InferRequest(BaseModel):
     id: str | None = None
-    inputs: list[InferInput]
+    inputs: list[InferInput] = Field(min_length=1)
 
 
 class InferOutput(BaseModel):
@@ -92,12 +95,21 @@ class FeedbackItem(BaseModel):
 
 
 class FeedbackBatch(BaseModel):
-    feedback: list[FeedbackItem]
+    feedback: list[FeedbackItem] = Field(min_length=1)
 
 
 class FeedbackResponse(BaseModel):
     recorded: int = Field(description="Labels stored.")
     replaced: int = Field(description="Of those, labels that replaced an earlier one.")
+
+
+class Readiness(BaseModel):
+    ready: bool = Field(description="Every served model is loaded.")
+
+
+class ModelReadiness(BaseModel):
+    name: str
+    ready: bool
 
 
 class ErrorResponse(BaseModel):
@@ -174,7 +186,7 @@ def oip_rows(payload: Any) -> tuple[list[dict[str, Any]], str | None]:
         name, data, datatype = tensor.get("name"), tensor.get("data"), tensor.get("datatype")
         if not isinstance(name, str) or not name:
             raise InvalidRequest(f"{where}.name must be a column name", field=f"{where}.name")
-        if datatype not in _OIP_TYPES:
+        if not isinstance(datatype, str) or datatype not in OIP_TYPES:
             raise InvalidRequest(
                 f"{where}.datatype must be one of the v2 types (FP64, INT64, BYTES, BOOL...)",
                 field=f"{where}.datatype",
@@ -266,10 +278,10 @@ def infer_response(
 
 def feedback_items(payload: Any, *, numeric: bool) -> dict[str, Any]:
     """``prediction_id -> label`` of a feedback body (one item, or ``{"feedback": [...]}``)."""
-    items = payload.get("feedback") if isinstance(payload, dict) else None
-    if items is None:
+    if not isinstance(payload, dict) or "feedback" not in payload:
         items, where = [payload], "body"
     else:
+        items = payload["feedback"]
         where = "feedback"
         if not isinstance(items, list) or not items:
             raise InvalidRequest("'feedback' must be a non-empty list", field="feedback")

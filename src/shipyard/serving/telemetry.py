@@ -22,6 +22,8 @@ from prometheus_client import (
     multiprocess,
 )
 
+from shipyard.modeling.compiled import FALLBACKS
+
 __all__ = ["CONTENT_TYPE_LATEST", "Telemetry"]
 
 LATENCY_BUCKETS = (
@@ -89,6 +91,9 @@ class Telemetry:
             "shipyard_model_info", "The version each served model answers with (value 1).",
             ["model", "version", "alias"], registry=registry, multiprocess_mode="mostrecent",
         )  # fmt: skip
+
+        if registry is not None:  # counted when a model is loaded, shown with the rest
+            registry.register(FALLBACKS)
 
     def model_loaded(
         self, name: str, version: int, alias: str, seconds: float, old: int | None

@@ -1,0 +1,133 @@
+"""Request bodies are read, and refused, by hand: each refusal names its field."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from shipyard.errors import InvalidRequest
+from shipyard.modeling.package import Predictions
+from shipyard.serving import protocol
+
+
+def refusal(call: Any, *args: Any, **kwargs: Any) -> InvalidRequest:
+    with pytest.raises(InvalidRequest) as caught:
+        call(*args, **kwargs)
+    return caught.value
+
+
+def test_json_bodies_are_parsed_and_bad_ones_refused() -> None:
+    assert protocol.parse_json(b'{"a": [1, null]}') == {"a": [1, None]}
+    assert refusal(protocol.parse_json, b"{nope").field == "body"
+
+
+def test_instances_are_a_non_empty_bounded_list_of_objects() -> None:
+    rows = [{"x": 1}, {}]
+    assert protocol.instances({"instances": rows}) is rows
+    cases = [
+        ([], "instances"),
+        ({"rows": []}, "instances"),
+        ({"instances": {}}, "instances"),
+        ({"instances": []}, "instances"),
+        ({"instances": [{}] * (protocol.MAX_BATCH + 1)}, "instances"),
+        ({"instances": [{}, 3]}, "instances[1]"),
+    ]
+    for payload, field in cases:
+        assert refusal(protocol.instances, payload).field == field, payload
+
+
+def test_required_columns_are_named_with_their_row() -> None:
+    protocol.require_columns([{"a": 1, "b": None}], frozenset({"a", "b"}), model="m", where="w")
+    error = refusal(
+        protocol.require_columns,
+        [{"a": 1, "b": 2}, {"a": 1}],
+        frozenset({"a", "b"}),
+        model="m",
+        where="instances",
+    )
+    assert error.field == "instances[1].b"
+    assert "GET /v2/models/m" in str(error)
+
+
+def tensor(name: str, data: list[Any], **changes: Any) -> dict[str, Any]:
+    return {"name": name, "shape": [len(data)], "datatype": "FP64", "data": data} | changes
+
+
+def test_open_inference_tensors_become_rows() -> None:
+    payload = {"id": "r1", "inputs": [tensor("a", [1, 2]), tensor("b", ["x", "y"], shape=[2, 1])]}
+    rows, request_id = protocol.oip_rows(payload)
+    assert rows == [{"a": 1, "b": "x"}, {"a": 2, "b": "y"}]
+    assert request_id == "r1"
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"inputs": {}}, "inputs"),
+        ({"id": 3, "inputs": [tensor("a", [1])]}, "id"),
+        ({"inputs": [3]}, "inputs[0]"),
+        ({"inputs": [tensor("", [1])]}, "inputs[0].name"),
+        ({"inputs": [tensor("a", [1], datatype="FP65")]}, "inputs[0].datatype"),
+        ({"inputs": [tensor("a", [1], datatype={})]}, "inputs[0].datatype"),
+        ({"inputs": [tensor("a", [1], shape=[2])]}, "inputs[0].shape"),
+        ({"inputs": [tensor("a", [1], shape=[1, 2])]}, "inputs[0].shape"),
+        ({"inputs": [tensor("a", [1], shape=[True])]}, "inputs[0].shape"),
+        ({"inputs": [tensor("a", [1]) | {"data": 3}]}, "inputs[0].data"),
+        ({"inputs": [tensor("a", [1]), tensor("b", [1, 2])]}, "inputs[1].data"),
+        ({"inputs": [tensor("a", [1]), tensor("a", [2])]}, "inputs[1].name"),
+        ({"inputs": []}, "inputs"),
+        ({"inputs": [tensor("a", [])]}, "inputs"),
+    ],
+)
+def test_open_inference_requests_are_refused_naming_the_field(
+    payload: dict[str, Any], field: str
+) -> None:
+    assert refusal(protocol.oip_rows, payload).field == field
+
+
+def test_feedback_is_one_item_or_a_batch() -> None:
+    assert protocol.feedback_items({"prediction_id": "a", "label": 2.5}, numeric=True) == {"a": 2.5}
+    batch = {"feedback": [{"prediction_id": "a", "label": "x"}, {"prediction_id": "b", "label": 1}]}
+    assert protocol.feedback_items(batch, numeric=False) == {"a": "x", "b": 1}
+
+
+@pytest.mark.parametrize(
+    ("payload", "numeric", "field"),
+    [
+        ({"feedback": []}, False, "feedback"),
+        ({"feedback": None, "prediction_id": "a", "label": 1}, False, "feedback"),
+        ({"feedback": [3]}, False, "feedback[0]"),
+        ({"prediction_id": "a"}, False, "body"),
+        ({"prediction_id": 1, "label": 1}, False, "body.prediction_id"),
+        ({"prediction_id": "a", "label": "tall"}, True, "body.label"),
+        ({"prediction_id": "a", "label": True}, True, "body.label"),
+        ({"prediction_id": "a", "label": None}, False, "body.label"),
+        ([1], False, "body"),
+    ],
+)
+def test_feedback_is_refused_naming_the_field(payload: Any, numeric: bool, field: str) -> None:
+    assert refusal(protocol.feedback_items, payload, numeric=numeric).field == field
+
+
+def test_answers_carry_ids_probabilities_and_typed_outputs() -> None:
+    regression = Predictions(values=[1.5, 2.0], probabilities=None, classes=None)
+    body = protocol.predict_response("m", 3, regression, ["i", "j"])
+    assert body == {"predictions": [1.5, 2.0], "prediction_ids": ["i", "j"], "model": "m",
+                    "version": 3}  # fmt: skip
+    infer = protocol.infer_response("m", 3, regression, ["i", "j"], "r")
+    assert infer["outputs"] == [{"name": "predict", "shape": [2], "datatype": "FP64",
+                                 "data": [1.5, 2.0]}]  # fmt: skip
+    assert (infer["model_version"], infer["id"]) == ("3", "r")
+
+    probabilities = np.array([[0.25, 0.75]])
+    labels = Predictions(values=["yes"], probabilities=probabilities, classes=["no", "yes"])
+    assert protocol.predict_response("m", 1, labels, ["i"])["probabilities"] == [
+        {"no": 0.25, "yes": 0.75}
+    ]
+    outputs = protocol.infer_response("m", 1, labels, ["i"], None)["outputs"]
+    assert [(o["name"], o["datatype"], o["shape"]) for o in outputs] == [
+        ("predict", "BYTES", [1]),
+        ("predict_proba", "FP64", [1, 2]),
+    ]
