@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from shipyard import ConfigError, Project, ProjectNotFound
-from shipyard.config import parse_config
+from shipyard.config import CONFIG_FILE, parse_config
+from tests.conftest import run_cli
 
 
 def test_defaults_and_env_overrides() -> None:
@@ -45,3 +47,47 @@ def test_projects_are_found_from_subfolders(tmp_path: Path) -> None:
         assert project.config.name == "proj"
     with pytest.raises(ProjectNotFound, match="run `shipyard init` first"):
         Project.open(tmp_path)
+
+
+TYPO = "name: demo\ndata:\n  source: a.csv\n  target: y\n  task: clasification\n"
+TYPO_REASON = (
+    "field 'data.task': Input should be 'regression' or 'classification' "
+    "(did you mean 'classification'?)"
+)
+
+
+@pytest.mark.parametrize(
+    ("section", "text", "message"),
+    [
+        ("data", "task: clasification", TYPO_REASON),
+        ("transform", "impute: Mean", "'median' or 'mean' (did you mean 'mean'?)"),
+        ("transform", "scaling: minmax", "field 'transform.scaling': Input should be 'standard'"),
+        ("transform", "encoding: one-hot", "'onehot' or 'ordinal' (did you mean 'onehot'?)"),
+        ("validation", "drift_severity: fatal", "Input should be 'warning' or 'error'"),
+    ],
+)
+def test_a_choice_outside_the_allowed_values_is_refused_naming_them(
+    section: str, text: str, message: str
+) -> None:
+    body = f"name: demo\n{section}:\n  {text}\n"
+    if section == "data":
+        body = TYPO
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        parse_config(body, environ={})
+
+
+def test_a_typo_in_shipyard_yaml_is_refused_when_the_project_opens(tmp_path: Path) -> None:
+    Project.init(tmp_path, name="demo").close()
+    (tmp_path / CONFIG_FILE).write_text(TYPO)
+    with pytest.raises(ConfigError, match=re.escape(TYPO_REASON)):
+        Project.open(tmp_path)
+
+
+def test_a_typo_in_shipyard_yaml_ends_the_cli_with_one_line(tmp_path: Path) -> None:
+    Project.init(tmp_path, name="demo").close()
+    (tmp_path / CONFIG_FILE).write_text(TYPO)
+    result = run_cli("run", cwd=tmp_path, timeout=60)
+    assert result.returncode != 0
+    lines = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
+    assert len(lines) == 1, lines
+    assert TYPO_REASON in lines[0]

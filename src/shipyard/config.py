@@ -19,7 +19,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from shipyard.errors import ConfigError
+from shipyard.errors import ConfigError, did_you_mean
 
 CONFIG_FILE = "shipyard.yaml"
 STATE_DIR = ".shipyard"
@@ -56,7 +56,12 @@ class PipelineSettings(_Section):
     cache: bool = Field(default=True, description="Skip steps whose fingerprint is cached.")
 
 
+# Fixed choices: a value outside them is refused with the allowed values named, here and
+# as parameters of the components that take them.
 Task = Literal["regression", "classification"]
+Impute = Literal["median", "mean"]
+Scaling = Literal["standard", "none"]
+Encoding = Literal["onehot", "ordinal"]
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 
 
@@ -94,9 +99,9 @@ class DataSettings(_Section):
 class TransformSettings(_Section):
     """Preprocessing the Transform step learns on the training split."""
 
-    impute: Literal["median", "mean"] = "median"
-    scaling: Literal["standard", "none"] = "standard"
-    encoding: Literal["onehot", "ordinal"] = "onehot"
+    impute: Impute = "median"
+    scaling: Scaling = "standard"
+    encoding: Encoding = "onehot"
     max_categories: int = Field(default=50, ge=1)
     derive: str | None = Field(
         default=None, description="A 'module:function' adding derived columns to a frame."
@@ -242,7 +247,10 @@ def _format_validation_error(exc: ValidationError, source: str) -> str:
     problems = []
     for error in exc.errors():
         where = ".".join(str(part) for part in error["loc"]) or "(top level)"
-        problems.append(f"field '{where}': {error['msg']}")
+        hint = ""
+        if error["type"] == "literal_error":
+            hint = did_you_mean(error["input"], re.findall(r"'([^']*)'", error["ctx"]["expected"]))
+        problems.append(f"field '{where}': {error['msg']}{hint}")
     return f"{source} is invalid: " + "; ".join(problems)
 
 

@@ -12,7 +12,7 @@ from shipyard.components.ingestion import read_split
 from shipyard.components.types import DataSchema, ExampleAnomalies, Examples, ExampleStatistics
 from shipyard.data.schema import Schema, infer_schema
 from shipyard.data.statistics import DatasetStatistics, compute_statistics
-from shipyard.data.validation import ValidationReport, validate_statistics
+from shipyard.data.validation import Severity, ValidationReport, validate_statistics
 from shipyard.errors import ValidationFailed
 from shipyard.pipeline import Component, Input, Output, PublishContext, log_metric
 
@@ -121,8 +121,8 @@ class ExampleValidator(Component):
     anomalies: Output[ExampleAnomalies]
     schema_pinned: bool = False
     drift_thresholds: dict[str, float] = {}
-    drift_severity: str = "warning"
-    range_severity: str = "warning"
+    drift_severity: Severity = "warning"
+    range_severity: Severity = "warning"
     size_change_bound: float = 2.0
 
     def run(self) -> None:
@@ -142,8 +142,8 @@ class ExampleValidator(Component):
                 previous=previous if split == "train" else None,
                 drift_thresholds=_thresholds(self.drift_thresholds, statistics),
                 size_change_bound=self.size_change_bound,
-                drift_severity="error" if self.drift_severity == "error" else "warning",
-                range_severity="error" if self.range_severity == "error" else "warning",
+                drift_severity=self.drift_severity,
+                range_severity=self.range_severity,
             )
         errors = [a for r in reports.values() for a in r.errors]
         warnings = [a for r in reports.values() for a in r.warnings]

@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from shipyard.config import Encoding, Impute, Scaling
 from shipyard.errors import DataError, InvalidRequest, SchemaMismatch
 
 __all__ = [
@@ -75,9 +76,9 @@ class TransformSpec(BaseModel):
     numeric: tuple[str, ...] | None = Field(default=None, description="Numeric columns.")
     categorical: tuple[str, ...] | None = Field(default=None, description="Text columns.")
     drop: tuple[str, ...] = Field(default=(), description="Columns never used as features.")
-    impute: Literal["median", "mean"] = "median"
-    scaling: Literal["standard", "none"] = "standard"
-    encoding: Literal["onehot", "ordinal"] = "onehot"
+    impute: Impute = "median"
+    scaling: Scaling = "standard"
+    encoding: Encoding = "onehot"
     max_categories: int = Field(
         default=50, ge=1, description="Most frequent categories kept per column."
     )
