@@ -9,27 +9,31 @@ is then a change of those steps' inputs, and of their fingerprints.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
-from shipyard.components.analysis import (
-    ExampleValidator,
-    SchemaGen,
-    StatisticsGen,
-    load_statistics,
-)
+from shipyard.components.analysis import ExampleValidator, SchemaGen, StatisticsGen
 from shipyard.components.evaluation import Evaluator, InfraValidator
 from shipyard.components.ingestion import ExampleGen
+from shipyard.components.payloads import (
+    AnomaliesPayload,
+    DecisionPayload,
+    EvaluationPayload,
+    ExamplesPayload,
+    InfraPayload,
+    StatisticsPayload,
+)
 from shipyard.components.pushing import Pusher
 from shipyard.components.training import Trainer, Transform
 from shipyard.config import ProjectConfig, Task, safe_name
+from shipyard.data.drift import DriftResult
 from shipyard.data.ingest import read_table, source_digest
 from shipyard.data.statistics import DatasetStatistics
+from shipyard.data.validation import Anomaly
 from shipyard.errors import ConfigError
+from shipyard.modeling.evaluation import Blessing
 from shipyard.pipeline import Pipeline, RunResult
 from shipyard.registry import ModelRegistry
 from shipyard.store import ArtifactRecord, MetadataStore
@@ -158,16 +162,16 @@ def standard_pipeline(
 class StandardSummary:
     """What each stage of a standard run found, for people to read."""
 
-    dataset: dict[str, Any] = field(default_factory=dict)
+    dataset: ExamplesPayload | None = None
     statistics: DatasetStatistics | None = None
     validated: bool = False
-    anomalies: list[dict[str, Any]] = field(default_factory=list)
-    drift: list[dict[str, Any]] = field(default_factory=list)
+    anomalies: list[Anomaly] = field(default_factory=list)
+    drift: list[DriftResult] = field(default_factory=list)
     metrics: dict[str, float] = field(default_factory=dict)
     baseline_metrics: dict[str, float] | None = None
-    blessing: dict[str, Any] | None = None
-    infra: dict[str, Any] | None = None
-    decision: dict[str, Any] | None = None
+    blessing: Blessing | None = None
+    infra: InfraPayload | None = None
+    decision: DecisionPayload | None = None
     version: ModelVersionRecord | None = None
 
 
@@ -176,30 +180,31 @@ def summarize(result: RunResult, *, registry: ModelRegistry) -> StandardSummary:
     artifacts = registry.artifacts
     summary = StandardSummary()
 
-    def read_json(step: str, port: str) -> Any:
-        return json.loads(artifacts.read_bytes(result.output(step, port).digest))
+    def read_bytes(step: str, port: str) -> bytes:
+        return artifacts.read_bytes(result.output(step, port).digest)
 
     steps = result.steps
     if steps["ExampleGen"].status in ("succeeded", "cached"):
-        summary.dataset = dict(result.output("ExampleGen", "examples").properties)
+        examples = result.output("ExampleGen", "examples")
+        summary.dataset = ExamplesPayload.from_properties(examples.properties)
     if steps["StatisticsGen"].status in ("succeeded", "cached"):
         folder = artifacts.materialize(result.output("StatisticsGen", "statistics").digest, "dir")
-        summary.statistics = load_statistics(folder, "train")
+        summary.statistics = StatisticsPayload.read_split(folder, "train")
     if steps["ExampleValidator"].status in ("succeeded", "cached"):
-        report = read_json("ExampleValidator", "anomalies")
+        report = AnomaliesPayload.from_bytes(read_bytes("ExampleValidator", "anomalies"))
         summary.validated = True
-        summary.anomalies = [a for split in report.values() for a in split["anomalies"]]
-        summary.drift = report["train"]["drift"]
+        summary.anomalies = [*report.train.anomalies, *report.evaluation.anomalies]
+        summary.drift = report.train.drift
     if steps["Evaluator"].status in ("succeeded", "cached"):
-        evaluation = read_json("Evaluator", "evaluation")
-        summary.metrics = evaluation["candidate"]["overall"]
-        baseline = evaluation["baseline"]
-        summary.baseline_metrics = None if baseline is None else baseline["overall"]
-        summary.blessing = evaluation["blessing"]
+        evaluation = EvaluationPayload.from_bytes(read_bytes("Evaluator", "evaluation"))
+        summary.metrics = evaluation.candidate.overall
+        baseline = evaluation.baseline
+        summary.baseline_metrics = None if baseline is None else baseline.overall
+        summary.blessing = evaluation.blessing
     if steps["InfraValidator"].status in ("succeeded", "cached"):
-        summary.infra = read_json("InfraValidator", "infra")
+        summary.infra = InfraPayload.from_bytes(read_bytes("InfraValidator", "infra"))
     if steps["Pusher"].status in ("succeeded", "cached"):
-        summary.decision = read_json("Pusher", "decision")
+        summary.decision = DecisionPayload.from_bytes(read_bytes("Pusher", "decision"))
         package = result.output("Trainer", "model")
         summary.version = registry.store.models.by_package(
             result.run.params["Pusher"]["model_name"], package.id
