@@ -15,10 +15,10 @@ from pydantic import ValidationError
 
 from shipyard.data.transform import (
     FittedTransform,
-    Transform,
+    TransformLearner,
     TransformSpec,
     TransformStats,
-    fit_transform_spec,
+    learn_transform,
 )
 from shipyard.datasets import AMES_TARGET, load_ames
 from shipyard.errors import DataError, InvalidRequest, SchemaMismatch
@@ -77,7 +77,7 @@ def small() -> pd.DataFrame:
 
 
 def test_fit_infers_columns_and_learns_named_state(small: pd.DataFrame) -> None:
-    fitted = Transform(TransformSpec(drop=("price",))).fit(small)
+    fitted = TransformLearner(TransformSpec(drop=("price",))).fit(small)
     assert fitted.numeric_columns == ("area", "rooms")
     assert fitted.categorical_columns == ("city",)
     assert fitted.input_columns == ("area", "rooms", "city")
@@ -92,8 +92,8 @@ def test_fit_infers_columns_and_learns_named_state(small: pd.DataFrame) -> None:
 
 def test_constructor_only_stores_the_spec() -> None:
     spec = TransformSpec(impute="mean")
-    assert Transform(spec).spec is spec
-    assert Transform().spec == TransformSpec()
+    assert TransformLearner(spec).spec is spec
+    assert TransformLearner().spec == TransformSpec()
 
 
 def test_fit_uses_only_the_training_split(
@@ -102,7 +102,7 @@ def test_fit_uses_only_the_training_split(
     train, test = ames_split
     test = test.copy()
     test.loc[test.index[0], "Neighborhood"] = "Atlantis"
-    fitted = fit_transform_spec(train, TransformSpec(drop=(AMES_TARGET,)))
+    fitted = learn_transform(train, TransformSpec(drop=(AMES_TARGET,)))
     assert fitted.medians["Lot_Area"] == float(train["Lot_Area"].median())
     assert fitted.medians["Lot_Area"] != float(test["Lot_Area"].median())
     assert fitted.means["Gr_Liv_Area"] == pytest.approx(train["Gr_Liv_Area"].mean())
@@ -114,7 +114,7 @@ def test_fit_uses_only_the_training_split(
 
 def test_max_categories_keeps_the_most_frequent() -> None:
     frame = pd.DataFrame({"c": ["x"] * 5 + ["y"] * 3 + ["z"] * 3 + ["w"]})
-    fitted = fit_transform_spec(frame, TransformSpec(max_categories=2))
+    fitted = learn_transform(frame, TransformSpec(max_categories=2))
     # y and z tie on count; the tie is broken by the value, so the result is stable.
     assert fitted.vocabularies == {"c": ("x", "y")}
     out = fitted.transform_rows([{"c": "z"}, {"c": "w"}, {"c": "x"}])
@@ -123,10 +123,10 @@ def test_max_categories_keeps_the_most_frequent() -> None:
 
 def test_explicit_columns_are_taken_as_complete(small: pd.DataFrame) -> None:
     spec = TransformSpec(numeric=("rooms",), categorical=("city",))
-    fitted = fit_transform_spec(small, spec)
+    fitted = learn_transform(small, spec)
     assert fitted.input_columns == ("rooms", "city")
     # A numeric-looking column listed as categorical is compared by its text.
-    as_category = fit_transform_spec(small, TransformSpec(categorical=("rooms",), drop=("price",)))
+    as_category = learn_transform(small, TransformSpec(categorical=("rooms",), drop=("price",)))
     assert as_category.vocabularies["rooms"] == ("1", "2", "3", "4")
     out = as_category.transform_rows([{"rooms": 2}, {"rooms": 2.0}, {"rooms": "2"}])
     assert (out[0] == out[1]).all() and (out[1] == out[2]).all()
@@ -141,9 +141,9 @@ def test_inference_of_bools_objects_and_unusable_dtypes() -> None:
         }
     )
     with pytest.raises(SchemaMismatch, match="'when' has dtype datetime64") as caught:
-        fit_transform_spec(frame)
+        learn_transform(frame)
     assert caught.value.column == "when"
-    fitted = fit_transform_spec(frame, TransformSpec(drop=("when",)))
+    fitted = learn_transform(frame, TransformSpec(drop=("when",)))
     assert fitted.numeric_columns == ("count",)
     assert fitted.vocabularies == {"flag": ("False", "True")}
     rows: list[dict[str, Any]] = [{"flag": True, "count": 1}, {"flag": False}, {"flag": True}]
@@ -153,7 +153,7 @@ def test_inference_of_bools_objects_and_unusable_dtypes() -> None:
 
 def test_constant_and_empty_numeric_columns() -> None:
     frame = pd.DataFrame({"same": [3.0, 3.0, 3.0], "none": [np.nan, np.nan, np.nan]})
-    fitted = fit_transform_spec(frame)
+    fitted = learn_transform(frame)
     assert fitted.scales == {"same": 1.0, "none": 1.0}
     assert fitted.medians["none"] == 0.0
     assert fitted.transform_rows([{"same": 5.0}]).tolist() == [[2.0, 0.0]]
@@ -174,18 +174,18 @@ def test_spec_is_validated() -> None:
 
 def test_fit_refuses_frames_it_cannot_learn_from(small: pd.DataFrame) -> None:
     with pytest.raises(DataError, match="empty frame"):
-        fit_transform_spec(small.iloc[:0])
+        learn_transform(small.iloc[:0])
     with pytest.raises(DataError, match="no feature columns"):
-        fit_transform_spec(small, TransformSpec(drop=tuple(small.columns)))
+        learn_transform(small, TransformSpec(drop=tuple(small.columns)))
     with pytest.raises(SchemaMismatch, match="'size' is missing") as caught:
-        fit_transform_spec(small, TransformSpec(numeric=("size",)))
+        learn_transform(small, TransformSpec(numeric=("size",)))
     assert caught.value.column == "size"
     with pytest.raises(DataError, match="expected a pandas DataFrame"):
-        fit_transform_spec([{"a": 1}])  # type: ignore[arg-type]
+        learn_transform([{"a": 1}])  # type: ignore[arg-type]
     with pytest.raises(SchemaMismatch, match="appears twice"):
-        fit_transform_spec(pd.DataFrame([[1, 2]], columns=["a", "a"]))
+        learn_transform(pd.DataFrame([[1, 2]], columns=["a", "a"]))
     with pytest.raises(SchemaMismatch, match="column names must be text"):
-        fit_transform_spec(pd.DataFrame([[1, 2]]))
+        learn_transform(pd.DataFrame([[1, 2]]))
 
 
 # -- the two paths --------------------------------------------------------------------------
@@ -200,7 +200,7 @@ def test_ames_frame_and_rows_are_identical(
     spec = TransformSpec.model_validate(
         {"drop": [AMES_TARGET], "encoding": encoding, "impute": impute}
     )
-    fitted = fit_transform_spec(train, spec)
+    fitted = learn_transform(train, spec)
     out = both_paths(fitted, test, records(test))
     assert out.shape == (len(test), fitted.n_features)
     assert out.dtype == np.float64
@@ -213,7 +213,7 @@ def test_ames_end_to_end_features_predict_the_price(
     from sklearn.linear_model import Ridge
 
     train, test = ames_split
-    fitted = fit_transform_spec(train, TransformSpec(drop=(AMES_TARGET,)))
+    fitted = learn_transform(train, TransformSpec(drop=(AMES_TARGET,)))
     assert len(fitted.input_columns) == 73
     model = Ridge(alpha=10.0).fit(fitted.transform_frame(train), np.log(train[AMES_TARGET]))
     stored = FittedTransform.from_dict(json.loads(json.dumps(fitted.to_dict())))
@@ -225,7 +225,7 @@ def test_ames_end_to_end_features_predict_the_price(
 
 
 def test_both_paths_accept_numpy_scalars_and_extra_columns(small: pd.DataFrame) -> None:
-    fitted = fit_transform_spec(small, TransformSpec(drop=("price",)))
+    fitted = learn_transform(small, TransformSpec(drop=("price",)))
     rows = [{"area": np.float32(60.5), "rooms": np.int64(2), "city": np.str_("b"), "x": [1]}]
     frame = pd.DataFrame({"area": [60.5], "rooms": [2], "city": ["b"], "x": ["ignored"]})
     frame["area"] = frame["area"].astype(np.float32)
@@ -266,7 +266,7 @@ def as_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
 def test_frame_and_rows_identical_on_generated_data(
     train: list[dict[str, Any]], test: list[dict[str, Any]], spec: TransformSpec
 ) -> None:
-    fitted = fit_transform_spec(as_frame(train), spec)
+    fitted = learn_transform(as_frame(train), spec)
     frame = as_frame(test)
     out = both_paths(fitted, frame, test)  # raw rows, keys left out included
     assert same(out, fitted.transform_rows(records(frame)))
@@ -280,7 +280,7 @@ def test_frame_and_rows_identical_on_generated_data(
 
 
 def test_unseen_categories_go_to_other_and_are_counted(small: pd.DataFrame) -> None:
-    fitted = fit_transform_spec(small, TransformSpec(drop=("price",), scaling="none"))
+    fitted = learn_transform(small, TransformSpec(drop=("price",), scaling="none"))
     stats = TransformStats()
     out = fitted.transform_rows(
         [{"area": 1.0, "rooms": 1, "city": "zzz"}, {"area": 1.0, "rooms": 1, "city": "a"}],
@@ -291,7 +291,7 @@ def test_unseen_categories_go_to_other_and_are_counted(small: pd.DataFrame) -> N
 
 
 def test_missing_values_are_imputed_and_counted(small: pd.DataFrame) -> None:
-    fitted = fit_transform_spec(small, TransformSpec(drop=("price",), scaling="none"))
+    fitted = learn_transform(small, TransformSpec(drop=("price",), scaling="none"))
     rows: list[dict[str, Any]] = [
         {"area": None, "rooms": math.nan, "city": None},
         {"city": math.nan},  # absent keys count as missing
@@ -306,7 +306,7 @@ def test_missing_values_are_imputed_and_counted(small: pd.DataFrame) -> None:
 
 def test_mean_imputation_and_standard_scaling() -> None:
     frame = pd.DataFrame({"x": [1.0, 2.0, 9.0]})
-    fitted = fit_transform_spec(frame, TransformSpec(impute="mean"))
+    fitted = learn_transform(frame, TransformSpec(impute="mean"))
     mean, std = 4.0, float(np.std([1.0, 2.0, 9.0]))
     assert fitted.transform_rows([{"x": None}, {"x": 9}]).tolist() == [
         [(4.0 - mean) / std],
@@ -315,7 +315,7 @@ def test_mean_imputation_and_standard_scaling() -> None:
 
 
 def test_ordinal_codes(small: pd.DataFrame) -> None:
-    fitted = fit_transform_spec(
+    fitted = learn_transform(
         small, TransformSpec(categorical=("city",), numeric=(), encoding="ordinal")
     )
     out = fitted.transform_rows([{"city": "a"}, {"city": "b"}, {"city": "new"}, {}])
@@ -328,7 +328,7 @@ def test_ordinal_codes(small: pd.DataFrame) -> None:
 
 @pytest.fixture()
 def fitted_small(small: pd.DataFrame) -> FittedTransform:
-    return fit_transform_spec(small, TransformSpec(drop=("price",)))
+    return learn_transform(small, TransformSpec(drop=("price",)))
 
 
 @pytest.mark.parametrize(
@@ -390,7 +390,7 @@ def test_json_round_trip_gives_identical_output(
     ames_split: tuple[pd.DataFrame, pd.DataFrame],
 ) -> None:
     train, test = ames_split
-    fitted = fit_transform_spec(train, TransformSpec(drop=(AMES_TARGET,), impute="mean"))
+    fitted = learn_transform(train, TransformSpec(drop=(AMES_TARGET,), impute="mean"))
     document = json.loads(json.dumps(fitted.to_dict(), allow_nan=False))
     restored = FittedTransform.from_dict(document)
     assert restored.to_dict() == fitted.to_dict()
@@ -436,7 +436,7 @@ def test_loading_never_imports_the_derive_function(fitted_small: FittedTransform
 def test_derived_columns_on_both_paths(ames_split: tuple[pd.DataFrame, pd.DataFrame]) -> None:
     train, test = ames_split
     spec = TransformSpec(drop=(AMES_TARGET,), derive=f"{__name__}:add_house_age")
-    fitted = fit_transform_spec(train, spec)
+    fitted = learn_transform(train, spec)
     assert "House_Age" in fitted.numeric_columns
     assert "House_Age" not in fitted.input_columns
     assert AMES_TARGET not in fitted.input_columns
@@ -457,6 +457,6 @@ def test_derived_columns_on_both_paths(ames_split: tuple[pd.DataFrame, pd.DataFr
 
 def test_derive_function_failures_are_data_errors(small: pd.DataFrame) -> None:
     with pytest.raises(DataError, match=f"derive function {__name__}:add_house_age failed"):
-        fit_transform_spec(small, TransformSpec(derive=f"{__name__}:add_house_age"))
+        learn_transform(small, TransformSpec(derive=f"{__name__}:add_house_age"))
     with pytest.raises(DataError, match="has no function 'nothing_here'"):
-        fit_transform_spec(small, TransformSpec(derive=f"{__name__}:nothing_here"))
+        learn_transform(small, TransformSpec(derive=f"{__name__}:nothing_here"))

@@ -6,7 +6,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from shipyard.cli.console import console
-from shipyard.components.standard import StandardSummary
+from shipyard.components.summary import StandardSummary
 from shipyard.data.statistics import DatasetStatistics
 
 

@@ -18,8 +18,7 @@ from shipyard.components.types import (
 )
 from shipyard.config import Encoding, Impute, Scaling, Task
 from shipyard.data.schema import Schema
-from shipyard.data.transform import FittedTransform, TransformSpec
-from shipyard.data.transform import Transform as TransformLearner
+from shipyard.data.transform import FittedTransform, TransformLearner, TransformSpec
 from shipyard.errors import DataError
 from shipyard.modeling.estimators import DEFAULT_ESTIMATORS, build_estimator
 from shipyard.modeling.package import write_package
