@@ -91,3 +91,14 @@ def test_a_typo_in_shipyard_yaml_ends_the_cli_with_one_line(tmp_path: Path) -> N
     lines = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
     assert len(lines) == 1, lines
     assert TYPO_REASON in lines[0]
+
+
+def test_an_unknown_setting_is_refused_naming_the_known_ones() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config("name: demo\ntrasnform:\n  impute: mean\n", environ={})
+    assert str(caught.value).endswith(
+        "field 'trasnform': Extra inputs are not permitted (did you mean 'transform'?); "
+        "known: name, store, pipeline, data, transform, model, validation, evaluation, infra"
+    )
+    with pytest.raises(ConfigError, match=r"'data\.schem'.*\(did you mean 'schema'\?\)"):
+        parse_config(TYPO.replace("clasification", "regression") + "  schem: s.yaml\n", environ={})

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -243,6 +244,20 @@ def render_config(config: ProjectConfig) -> str:
     return "\n".join(parts)
 
 
+def _field_names(loc: tuple[int | str, ...]) -> list[str]:
+    """The settings a section at ``loc`` of ``shipyard.yaml`` takes (empty when unknown)."""
+    model: type[BaseModel] = ProjectConfig
+    for part in loc:
+        field = model.model_fields.get(str(part))
+        section = None if field is None else field.annotation
+        members = typing.get_args(section) or (section,)
+        models = [m for m in members if isinstance(m, type) and issubclass(m, BaseModel)]
+        if len(models) != 1:
+            return []
+        model = models[0]
+    return [field.alias or name for name, field in model.model_fields.items()]
+
+
 def _format_validation_error(exc: ValidationError, source: str) -> str:
     problems = []
     for error in exc.errors():
@@ -250,6 +265,10 @@ def _format_validation_error(exc: ValidationError, source: str) -> str:
         hint = ""
         if error["type"] == "literal_error":
             hint = did_you_mean(error["input"], re.findall(r"'([^']*)'", error["ctx"]["expected"]))
+        elif error["type"] == "extra_forbidden":
+            known = _field_names(error["loc"][:-1])
+            if known:
+                hint = did_you_mean(error["loc"][-1], known) + "; known: " + ", ".join(known)
         problems.append(f"field '{where}': {error['msg']}{hint}")
     return f"{source} is invalid: " + "; ".join(problems)
 
