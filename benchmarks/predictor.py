@@ -27,7 +27,7 @@ from rich.console import Console
 from rich.table import Table
 
 from shipyard.data.schema import Schema
-from shipyard.data.transform import FittedTransform, Transform
+from shipyard.data.transform import FittedTransform, TransformLearner
 from shipyard.demo_data import AMES_TARGET, load_ames
 from shipyard.modeling.compiled import compile_estimator
 from shipyard.modeling.estimators import build_estimator
@@ -65,7 +65,7 @@ def main() -> None:
 
     ames = load_ames()
     inputs = ames.drop(columns=AMES_TARGET)
-    fitted = Transform().fit(inputs)
+    fitted = TransformLearner().fit(inputs)
     features = fitted.transform_frame(inputs)
     target: Any = ames[AMES_TARGET].to_numpy()
     if args.task == "classification":  # price quartiles

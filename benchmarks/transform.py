@@ -20,7 +20,7 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from shipyard.data.transform import TransformSpec, fit_transform_spec
+from shipyard.data.transform import TransformSpec, learn_transform
 from shipyard.demo_data import AMES_TARGET, load_ames
 
 
@@ -49,7 +49,7 @@ def main() -> None:
     args = parser.parse_args()
 
     ames = load_ames()
-    fitted = fit_transform_spec(ames, TransformSpec(drop=(AMES_TARGET,), encoding=args.encoding))
+    fitted = learn_transform(ames, TransformSpec(drop=(AMES_TARGET,), encoding=args.encoding))
     features = ames.drop(columns=AMES_TARGET)
     requests = json.loads(features.to_json(orient="records"))
 

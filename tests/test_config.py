@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from shipyard import ConfigError, Project, ProjectNotFound
-from shipyard.config import parse_config
+from shipyard.config import CONFIG_FILE, parse_config
+from tests.conftest import run_cli
 
 
 def test_defaults_and_env_overrides() -> None:
@@ -79,3 +81,59 @@ def test_command_line_changes_to_serve_settings_are_validated() -> None:
     settings = parse_config("name: demo\n", environ={}).serve
     with pytest.raises(ConfigError, match="serve settings is invalid: field 'workers'"):
         settings.with_changes(workers=0)
+
+
+TYPO = "name: demo\ndata:\n  source: a.csv\n  target: y\n  task: clasification\n"
+TYPO_REASON = (
+    "field 'data.task': Input should be 'regression' or 'classification' "
+    "(did you mean 'classification'?)"
+)
+
+
+@pytest.mark.parametrize(
+    ("section", "text", "message"),
+    [
+        ("data", "task: clasification", TYPO_REASON),
+        ("transform", "impute: Mean", "'median' or 'mean' (did you mean 'mean'?)"),
+        ("transform", "scaling: minmax", "field 'transform.scaling': Input should be 'standard'"),
+        ("transform", "encoding: one-hot", "'onehot' or 'ordinal' (did you mean 'onehot'?)"),
+        ("validation", "drift_severity: fatal", "Input should be 'warning' or 'error'"),
+    ],
+)
+def test_a_choice_outside_the_allowed_values_is_refused_naming_them(
+    section: str, text: str, message: str
+) -> None:
+    body = f"name: demo\n{section}:\n  {text}\n"
+    if section == "data":
+        body = TYPO
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        parse_config(body, environ={})
+
+
+def test_a_typo_in_shipyard_yaml_is_refused_when_the_project_opens(tmp_path: Path) -> None:
+    Project.init(tmp_path, name="demo").close()
+    (tmp_path / CONFIG_FILE).write_text(TYPO)
+    with pytest.raises(ConfigError, match=re.escape(TYPO_REASON)):
+        Project.open(tmp_path)
+
+
+def test_a_typo_in_shipyard_yaml_ends_the_cli_with_one_line(tmp_path: Path) -> None:
+    Project.init(tmp_path, name="demo").close()
+    (tmp_path / CONFIG_FILE).write_text(TYPO)
+    result = run_cli("run", cwd=tmp_path, timeout=60)
+    assert result.returncode != 0
+    lines = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
+    assert len(lines) == 1, lines
+    assert TYPO_REASON in lines[0]
+
+
+def test_an_unknown_setting_is_refused_naming_the_known_ones() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config("name: demo\ntrasnform:\n  impute: mean\n", environ={})
+    assert str(caught.value).endswith(
+        "field 'trasnform': Extra inputs are not permitted (did you mean 'transform'?); "
+        "known: name, store, pipeline, data, transform, model, validation, evaluation, infra, "
+        "serve, registry"
+    )
+    with pytest.raises(ConfigError, match=r"'data\.schem'.*\(did you mean 'schema'\?\)"):
+        parse_config(TYPO.replace("clasification", "regression") + "  schem: s.yaml\n", environ={})

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -19,7 +20,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from shipyard.errors import ConfigError
+from shipyard.errors import ConfigError, did_you_mean
 
 CONFIG_FILE = "shipyard.yaml"
 STATE_DIR = ".shipyard"
@@ -64,7 +65,12 @@ class PipelineSettings(_Section):
     cache: bool = Field(default=True, description="Skip steps whose fingerprint is cached.")
 
 
+# Fixed choices: a value outside them is refused with the allowed values named, here and
+# as parameters of the components that take them.
 Task = Literal["regression", "classification"]
+Impute = Literal["median", "mean"]
+Scaling = Literal["standard", "none"]
+Encoding = Literal["onehot", "ordinal"]
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 
 
@@ -102,9 +108,9 @@ class DataSettings(_Section):
 class TransformSettings(_Section):
     """Preprocessing the Transform step learns on the training split."""
 
-    impute: Literal["median", "mean"] = "median"
-    scaling: Literal["standard", "none"] = "standard"
-    encoding: Literal["onehot", "ordinal"] = "onehot"
+    impute: Impute = "median"
+    scaling: Scaling = "standard"
+    encoding: Encoding = "onehot"
     max_categories: int = Field(default=50, ge=1)
     derive: str | None = Field(
         default=None, description="A 'module:function' adding derived columns to a frame."
@@ -296,11 +302,32 @@ def render_config(config: ProjectConfig) -> str:
     return "\n".join(parts)
 
 
+def _field_names(loc: tuple[int | str, ...]) -> list[str]:
+    """The settings a section at ``loc`` of ``shipyard.yaml`` takes (empty when unknown)."""
+    model: type[BaseModel] = ProjectConfig
+    for part in loc:
+        field = model.model_fields.get(str(part))
+        section = None if field is None else field.annotation
+        members = typing.get_args(section) or (section,)
+        models = [m for m in members if isinstance(m, type) and issubclass(m, BaseModel)]
+        if len(models) != 1:
+            return []
+        model = models[0]
+    return [field.alias or name for name, field in model.model_fields.items()]
+
+
 def _format_validation_error(exc: ValidationError, source: str) -> str:
     problems = []
     for error in exc.errors():
         where = ".".join(str(part) for part in error["loc"]) or "(top level)"
-        problems.append(f"field '{where}': {error['msg']}")
+        hint = ""
+        if error["type"] == "literal_error":
+            hint = did_you_mean(error["input"], re.findall(r"'([^']*)'", error["ctx"]["expected"]))
+        elif error["type"] == "extra_forbidden":
+            known = _field_names(error["loc"][:-1])
+            if known:
+                hint = did_you_mean(error["loc"][-1], known) + "; known: " + ", ".join(known)
+        problems.append(f"field '{where}': {error['msg']}{hint}")
     return f"{source} is invalid: " + "; ".join(problems)
 
 

@@ -31,7 +31,22 @@ fsspec, pandas, the database drivers) are translated at the boundary and chained
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from typing import Any
+
+
+def did_you_mean(value: object, choices: Iterable[str]) -> str:
+    """`` (did you mean 'mean'?)`` for a value close to one of ``choices``, else ``""``.
+
+    Case is ignored when comparing, so ``"Mean"`` suggests ``"mean"``.
+
+    >>> did_you_mean("clasification", ["regression", "classification"])
+    " (did you mean 'classification'?)"
+    """
+    by_folded = {choice.casefold(): choice for choice in choices}
+    close = difflib.get_close_matches(str(value).casefold(), list(by_folded), n=1)
+    return f" (did you mean {by_folded[close[0]]!r}?)" if close else ""
 
 
 class ShipyardError(Exception):

@@ -99,7 +99,7 @@ class Project:
             if target is None:
                 raise ConfigError("data needs a target: the column the model predicts")
             # The standard pipeline's modules load pandas and scikit-learn: only when needed.
-            from shipyard.components.standard import standard_config
+            from shipyard.components.configuration import standard_config
 
             config = standard_config(
                 project_name,

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
-
 import pandas as pd
 import pytest
 import yaml
 
 from shipyard import Project
 from shipyard.components import read_split, summarize
+from shipyard.components.payloads import EvaluationPayload
 from shipyard.config import CONFIG_FILE
 from tests.components.conftest import MakeStandardProject, make_table
 
@@ -40,14 +39,14 @@ def test_regression_run_registers_a_blessed_production_model(
     summary = summarize(result, registry=project.registry)
     assert summary.version is not None and summary.version.version == 1
     assert summary.statistics is not None and summary.statistics["age"].missing > 0
-    evaluation = json.loads(
+    evaluation = EvaluationPayload.from_bytes(
         project.artifacts.read_bytes(result.output("Evaluator", "evaluation").digest)
     )
     examples = project.artifacts.materialize(result.output("ExampleGen", "examples").digest, "dir")
     counts = read_split(examples, "eval")["area"].value_counts()
     big_enough = {area for area, count in counts.items() if count >= 30}
-    assert {s["value"] for s in evaluation["candidate"]["slices"]} == big_enough
-    assert {s["rows"] for s in evaluation["candidate"]["slices"]} == {counts[a] for a in big_enough}
+    assert {s.value for s in evaluation.candidate.slices} == big_enough
+    assert {s.rows for s in evaluation.candidate.slices} == {counts[a] for a in big_enough}
     # Tracking: the evaluator's metrics and the trainer's parameters belong to the run.
     metrics = project.store.tracking.latest_metrics(result.run.id)
     assert metrics["r2"] == pytest.approx(production.metrics["r2"])

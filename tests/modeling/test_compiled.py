@@ -26,7 +26,7 @@ from sklearn.ensemble import (
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 
 from shipyard.data.schema import Schema
-from shipyard.data.transform import FittedTransform, Transform
+from shipyard.data.transform import FittedTransform, TransformLearner
 from shipyard.demo_data import AMES_TARGET, load_ames
 from shipyard.errors import DataError, SchemaMismatch
 from shipyard.modeling.compiled import (
@@ -80,7 +80,7 @@ def assert_matches(estimator: Any, features: Floats, *, single_rows: int = 25) -
 def ames() -> tuple[FittedTransform, Floats, Floats]:
     frame = load_ames()
     inputs = frame.drop(columns=AMES_TARGET)
-    fitted = Transform().fit(inputs)
+    fitted = TransformLearner().fit(inputs)
     return fitted, fitted.transform_frame(inputs), frame[AMES_TARGET].to_numpy(np.float64)
 
 

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import enum
+from typing import Literal
+
 import pytest
 
 from shipyard import (
@@ -132,3 +135,48 @@ def test_a_pipeline_reference_of_another_form_is_refused(ref: str) -> None:
 
 def test_a_pipeline_reference_splits_at_its_last_colon() -> None:
     assert split_pipeline_ref("C:/flows/flow.py:training") == ("C:/flows/flow.py", "training")
+
+
+class Strength(enum.StrEnum):
+    LIGHT = "light"
+    HEAVY = "heavy"
+
+
+@component
+def choose(
+    out: Output[Dataset],
+    *,
+    task: Literal["regression", "classification"] = "regression",
+    strength: Strength = Strength.LIGHT,
+    impute: Literal["median", "mean"] | None = None,
+) -> None: ...
+
+
+def test_a_value_outside_fixed_choices_is_refused_naming_them() -> None:
+    problems = problems_of(Pipeline("p", [choose(task="clasification", impute="Mean")]))
+    assert problems == [
+        "step 'choose' (component choose): parameter 'task' must be one of 'regression', "
+        "'classification', not 'clasification' (did you mean 'classification'?)",
+        "step 'choose' (component choose): parameter 'impute' must be one of 'median', "
+        "'mean', not 'Mean' (did you mean 'mean'?)",
+    ]
+    (problem,) = problems_of(Pipeline("p", [choose(strength="medium")]))
+    assert problem.endswith("must be one of 'light', 'heavy', not 'medium'")
+
+
+def test_values_inside_fixed_choices_are_accepted() -> None:
+    pipeline = Pipeline("p", [choose(task="classification", strength="heavy", impute=None)])
+    assert pipeline.validate() == {
+        "choose": {"task": "classification", "strength": "heavy", "impute": None}
+    }
+
+
+def test_a_default_outside_fixed_choices_is_a_definition_error() -> None:
+    with pytest.raises(
+        ComponentError,
+        match=r"default of parameter 'task' is 'regresion'.*"
+        r"did you mean 'regression'",
+    ):
+
+        @component
+        def wrong(out: Output[Dataset], *, task: Literal["regression"] = "regresion") -> None: ...  # type: ignore[assignment]

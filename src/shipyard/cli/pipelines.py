@@ -73,7 +73,7 @@ def run_with_progress(project: Project, pipeline: Pipeline, *, cache: bool | Non
 def run_standard(project: Project, *, cache: bool | None) -> RunResult:
     """Run the project's standard pipeline and print what each stage found."""
     from shipyard.cli.summary import print_summary
-    from shipyard.components.standard import summarize
+    from shipyard.components.summary import summarize
 
     outcome = run_with_progress(project, project.standard_pipeline(), cache=cache)
     print_summary(summarize(outcome, registry=project.registry))

@@ -6,7 +6,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from shipyard.cli.console import console
-from shipyard.components.standard import StandardSummary
+from shipyard.components.summary import StandardSummary
 from shipyard.data.statistics import DatasetStatistics
 
 
@@ -36,12 +36,12 @@ def _statistics_table(statistics: DatasetStatistics) -> Table:
 def print_summary(summary: StandardSummary) -> None:
     """Print each stage's findings: data, statistics, anomalies, metrics, blessing, push."""
     dataset = summary.dataset
-    if dataset:
+    if dataset is not None:
         console.print(
-            f"\n[bold]data[/] {dataset['dataset']}: {dataset['rows']:,} rows × "
-            f"{dataset['columns']} columns from {dataset['source']} "
-            f"(version sha256:{dataset['source_digest'][:12]}; train {dataset['train_rows']:,}, "
-            f"eval {dataset['eval_rows']:,})"
+            f"\n[bold]data[/] {dataset.dataset}: {dataset.rows:,} rows × "
+            f"{dataset.columns} columns from {dataset.source} "
+            f"(version sha256:{dataset.source_digest[:12]}; train {dataset.train_rows:,}, "
+            f"eval {dataset.eval_rows:,})"
         )
     if summary.statistics is not None:
         console.print(_statistics_table(summary.statistics))
@@ -49,10 +49,10 @@ def print_summary(summary: StandardSummary) -> None:
         if summary.anomalies:
             console.print(f"[bold]validation[/]: {len(summary.anomalies)} warning(s)")
             for anomaly in summary.anomalies[:15]:
-                console.print(f"  [yellow]warning[/] {escape(anomaly['message'])}")
+                console.print(f"  [yellow]warning[/] {escape(anomaly.message)}")
         else:
             console.print("[bold]validation[/]: no anomalies")
-        drifted = [d for d in summary.drift if d["drifted"]]
+        drifted = [d for d in summary.drift if d.drifted]
         if summary.drift:
             console.print(
                 f"[bold]drift[/] against the previous dataset version: {len(drifted)} of "
@@ -72,32 +72,34 @@ def print_summary(summary: StandardSummary) -> None:
             table.add_row(*row)
         console.print(table)
     if summary.blessing is not None:
-        verdict = "[green]blessed[/]" if summary.blessing["blessed"] else "[red]not blessed[/]"
+        verdict = "[green]blessed[/]" if summary.blessing.blessed else "[red]not blessed[/]"
         console.print(f"[bold]blessing[/]: {verdict}")
-        for check in summary.blessing["checks"]:
-            mark = "[green]✓[/]" if check["passed"] else "[red]✗[/]"
-            console.print(f"  {mark} {check['message']}")
+        for check in summary.blessing.checks:
+            mark = "[green]✓[/]" if check.passed else "[red]✗[/]"
+            console.print(f"  {mark} {check.message}")
     if summary.infra is not None:
         infra = summary.infra
-        if infra["loaded"]:
+        report = infra.report
+        if report.loaded and report.load_seconds is not None:
             console.print(
-                f"[bold]infra validation[/]: loaded in {infra['load_seconds']:.2f} s in a fresh "
-                f"process; single-row latency p50 {infra['p50_ms']:.2f} ms, p99 "
-                f"{infra['p99_ms']:.2f} ms — {'passed' if infra['passed'] else 'failed'}"
+                f"[bold]infra validation[/]: loaded in {report.load_seconds:.2f} s in a fresh "
+                f"process; single-row latency p50 {report.p50_ms or 0.0:.2f} ms, p99 "
+                f"{report.p99_ms or 0.0:.2f} ms — {'passed' if infra.passed else 'failed'}"
             )
-        for reason in infra["reasons"]:
+        for reason in infra.reasons:
             console.print(f"  [red]✗[/] {reason}")
     version = summary.version
-    if version is not None and summary.decision is not None:
-        if summary.decision["push"]:
+    decision = summary.decision
+    if version is not None and decision is not None:
+        if decision.push:
             console.print(
                 f"[bold]registry[/]: [green]{version.model}:{version.version}[/] is "
-                f"{summary.decision['alias']} (aliases: {', '.join(version.aliases) or 'none'})"
+                f"{decision.alias} (aliases: {', '.join(version.aliases) or 'none'})"
             )
         else:
             console.print(
                 f"[bold]registry[/]: {version.model}:{version.version} registered as a "
-                f"[yellow]candidate[/]; {summary.decision['alias']} did not move because:"
+                f"[yellow]candidate[/]; {decision.alias} did not move because:"
             )
-            for reason in summary.decision["reasons"]:
+            for reason in decision.reasons:
                 console.print(f"  [red]✗[/] {reason}")

@@ -7,7 +7,8 @@ from shipyard.components.analysis import ExampleValidator, SchemaGen, Statistics
 from shipyard.components.evaluation import Evaluator, InfraValidator
 from shipyard.components.ingestion import ExampleGen, read_split
 from shipyard.components.pushing import Pusher
-from shipyard.components.standard import StandardSummary, standard_pipeline, summarize
+from shipyard.components.standard import standard_pipeline
+from shipyard.components.summary import StandardSummary, summarize
 from shipyard.components.training import Trainer, Transform
 from shipyard.components.types import (
     DataSchema,

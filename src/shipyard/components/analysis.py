@@ -3,38 +3,28 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import shutil
 from pathlib import Path
 from typing import Any
 
 from shipyard.components.ingestion import read_split
+from shipyard.components.payloads import AnomaliesPayload, StatisticsPayload
 from shipyard.components.types import DataSchema, ExampleAnomalies, Examples, ExampleStatistics
 from shipyard.data.schema import Schema, infer_schema
 from shipyard.data.statistics import DatasetStatistics, compute_statistics
-from shipyard.data.validation import ValidationReport, validate_statistics
+from shipyard.data.validation import Severity, ValidationReport, validate_statistics
 from shipyard.errors import ValidationFailed
 from shipyard.pipeline import Component, Input, Output, PublishContext, log_metric
 
-__all__ = [
-    "ExampleValidator",
-    "SchemaGen",
-    "StatisticsGen",
-    "load_statistics",
-    "load_validation_report",
-]
+__all__ = ["ExampleValidator", "SchemaGen", "StatisticsGen"]
 
-SPLITS = ("train", "eval")
 CHUNK_ROWS = 100_000
 
 
-def load_statistics(folder: Path, split: str = "train") -> DatasetStatistics:
-    """One split's statistics from an ``ExampleStatistics`` artifact."""
-    return DatasetStatistics.from_dict(json.loads((folder / f"{split}.json").read_text()))
-
-
-def load_validation_report(path: Path) -> ValidationReport:
-    return ValidationReport.from_dict(json.loads(path.read_text())["train"])
+def _split_statistics(examples: Path, split: str) -> DatasetStatistics:
+    frame = read_split(examples, split)
+    chunks = (frame.iloc[i : i + CHUNK_ROWS] for i in range(0, len(frame), CHUNK_ROWS))
+    return compute_statistics(chunks)
 
 
 class StatisticsGen(Component):
@@ -44,15 +34,16 @@ class StatisticsGen(Component):
     statistics: Output[ExampleStatistics]
 
     def run(self) -> None:
-        self.statistics.path.mkdir()
-        for split in SPLITS:
-            frame = read_split(self.examples.path, split)
-            chunks = (frame.iloc[i : i + CHUNK_ROWS] for i in range(0, len(frame), CHUNK_ROWS))
-            statistics = compute_statistics(chunks)
-            body = json.dumps(statistics.to_dict(), sort_keys=True)
-            (self.statistics.path / f"{split}.json").write_text(body)
-            self.statistics.properties[f"{split}_rows"] = statistics.num_rows
-        self.statistics.properties["columns"] = len(statistics.column_names)
+        payload = StatisticsPayload(
+            train=_split_statistics(self.examples.path, "train"),
+            evaluation=_split_statistics(self.examples.path, "eval"),
+        )
+        payload.write(self.statistics.path)
+        self.statistics.properties.update(
+            train_rows=payload.train.num_rows,
+            eval_rows=payload.evaluation.num_rows,
+            columns=len(payload.evaluation.column_names),
+        )
 
     def publish(self, context: PublishContext) -> None:
         version = context.store.datasets.by_examples(context.inputs["examples"].id)
@@ -79,7 +70,7 @@ class SchemaGen(Component):
             shutil.copyfile(self.pinned, self.schema.path)
             self.schema.properties["pinned"] = self.pinned
         else:
-            schema = infer_schema(load_statistics(self.statistics.path, "train"))
+            schema = infer_schema(StatisticsPayload.read_split(self.statistics.path, "train"))
             self.schema.path.write_text(schema.to_yaml())
         self.schema.properties["columns"] = len(
             Schema.from_yaml(self.schema.path.read_text()).columns
@@ -121,30 +112,36 @@ class ExampleValidator(Component):
     anomalies: Output[ExampleAnomalies]
     schema_pinned: bool = False
     drift_thresholds: dict[str, float] = {}
-    drift_severity: str = "warning"
-    range_severity: str = "warning"
+    drift_severity: Severity = "warning"
+    range_severity: Severity = "warning"
     size_change_bound: float = 2.0
 
     def run(self) -> None:
         previous = None
         if self.previous is not None:
-            previous = load_statistics(self.previous.path, "train")
+            previous = StatisticsPayload.read_split(self.previous.path, "train")
         if self.schema_pinned or previous is None:
             schema = Schema.from_yaml(self.schema.path.read_text())
         else:
             schema = infer_schema(previous)
-        reports: dict[str, ValidationReport] = {}
-        for split in SPLITS:
-            statistics = load_statistics(self.statistics.path, split)
-            reports[split] = validate_statistics(
+        current = StatisticsPayload.read(self.statistics.path)
+
+        def validate(statistics: DatasetStatistics, **options: Any) -> ValidationReport:
+            return validate_statistics(
                 statistics,
                 schema,
-                previous=previous if split == "train" else None,
                 drift_thresholds=_thresholds(self.drift_thresholds, statistics),
                 size_change_bound=self.size_change_bound,
-                drift_severity="error" if self.drift_severity == "error" else "warning",
-                range_severity="error" if self.range_severity == "error" else "warning",
+                drift_severity=self.drift_severity,
+                range_severity=self.range_severity,
+                **options,
             )
+
+        payload = AnomaliesPayload(
+            train=validate(current.train, previous=previous),
+            evaluation=validate(current.evaluation),
+        )
+        reports = {"train": payload.train, "eval": payload.evaluation}
         errors = [a for r in reports.values() for a in r.errors]
         warnings = [a for r in reports.values() for a in r.warnings]
         log_metric("anomaly_errors", len(errors))
@@ -156,8 +153,7 @@ class ExampleValidator(Component):
                 f"warning(s); training is stopped:\n{lines}",
                 anomalies=errors,
             )
-        body = {split: report.to_dict() for split, report in reports.items()}
-        self.anomalies.path.write_text(json.dumps(body, indent=1, sort_keys=True))
+        payload.write(self.anomalies.path)
         self.anomalies.properties.update(
             warnings=len(warnings), compared_with_previous=previous is not None
         )

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any
 
 from shipyard.components.ingestion import read_split
+from shipyard.components.payloads import EvaluationPayload, InfraPayload
 from shipyard.components.types import (
     Examples,
     InfraBlessing,
@@ -61,12 +61,7 @@ class Evaluator(Component):
             )
         blessing = bless(candidate, baseline, settings)
         log_metrics({k: v for k, v in candidate.overall.items() if math.isfinite(v)})
-        body = {
-            "candidate": candidate.to_dict(),
-            "baseline": None if baseline is None else baseline.to_dict(),
-            "blessing": blessing.to_dict(),
-        }
-        self.evaluation.path.write_text(json.dumps(body, indent=1, sort_keys=True))
+        EvaluationPayload(candidate, baseline, blessing).write(self.evaluation.path)
         self.evaluation.properties.update(
             blessed=blessing.blessed, compared_with_production=baseline is not None
         )
@@ -105,8 +100,7 @@ class InfraValidator(Component):
                     f"p99 latency {report.p99_ms:.2f} ms is over the budget of "
                     f"{self.max_p99_ms:g} ms"
                 )
-        body = report.to_dict() | {"passed": not reasons, "reasons": reasons}
-        self.infra.path.write_text(json.dumps(body, indent=1, sort_keys=True))
+        InfraPayload(report, passed=not reasons, reasons=reasons).write(self.infra.path)
         self.infra.properties.update(passed=not reasons)
 
 

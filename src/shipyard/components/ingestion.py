@@ -8,6 +8,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from shipyard.components.payloads import ExamplesPayload
 from shipyard.components.types import Examples
 from shipyard.data.ingest import read_table, source_digest, split_frame
 from shipyard.pipeline import Component, Output, PublishContext, log_metric
@@ -55,7 +56,7 @@ class ExampleGen(Component):
         for name, part in ((TRAIN, train), (EVAL, evaluation)):
             table = pa.Table.from_pandas(part, preserve_index=False)
             pq.write_table(table, self.examples.path / name)
-        self.examples.properties.update(
+        payload = ExamplesPayload(
             dataset=self.name,
             source=str(source),
             source_digest=digest,
@@ -64,17 +65,18 @@ class ExampleGen(Component):
             train_rows=len(train),
             eval_rows=len(evaluation),
         )
+        self.examples.properties.update(payload.to_properties())
         log_metric("rows", len(frame))
 
     def publish(self, context: PublishContext) -> None:
         examples = context.outputs["examples"]
-        properties = examples.properties
+        payload = ExamplesPayload.from_properties(examples.properties)
         context.store.datasets.register(
-            properties["dataset"],
-            digest=properties["source_digest"],
-            source=properties["source"],
-            rows=properties["rows"],
-            columns=properties["columns"],
+            payload.dataset,
+            digest=payload.source_digest,
+            source=payload.source,
+            rows=payload.rows,
+            columns=payload.columns,
             examples_id=examples.id,
             run_id=context.run.id,
         )

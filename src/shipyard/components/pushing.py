@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import json
-
+from shipyard.components.payloads import DecisionPayload, EvaluationPayload, InfraPayload
 from shipyard.components.types import (
     Examples,
     InfraBlessing,
@@ -35,26 +34,26 @@ class Pusher(Component):
     alias: str = "production"
 
     def run(self) -> None:
-        evaluation = json.loads(self.evaluation.path.read_text())
-        infra = json.loads(self.infra.path.read_text())
-        blessing = evaluation["blessing"]
-        reasons = [c["message"] for c in blessing["checks"] if not c["passed"]]
-        reasons += infra["reasons"]
-        push = blessing["blessed"] and infra["passed"]
-        body = {
-            "push": push,
-            "alias": self.alias,
-            "blessed": blessing["blessed"],
-            "infra_validated": infra["passed"],
-            "reasons": reasons,
-            "checks": blessing["checks"],
-            "metrics": evaluation["candidate"]["overall"],
-        }
-        self.decision.path.write_text(json.dumps(body, indent=1, sort_keys=True))
+        evaluation = EvaluationPayload.read(self.evaluation.path)
+        infra = InfraPayload.read(self.infra.path)
+        blessing = evaluation.blessing
+        push = blessing.blessed and infra.passed
+        decision = DecisionPayload(
+            push=push,
+            alias=self.alias,
+            blessed=blessing.blessed,
+            infra_validated=infra.passed,
+            reasons=[*blessing.reasons, *infra.reasons],
+            checks=blessing.checks,
+            metrics=evaluation.candidate.overall,
+        )
+        decision.write(self.decision.path)
         self.decision.properties.update(push=push)
 
     def publish(self, context: PublishContext) -> None:
-        decision = json.loads(context.artifacts.read_bytes(context.outputs["decision"].digest))
+        decision = DecisionPayload.from_bytes(
+            context.artifacts.read_bytes(context.outputs["decision"].digest)
+        )
         registry = ModelRegistry(context.store, context.artifacts)
         package = context.inputs["model"]
         name = context.params["model_name"]
@@ -66,13 +65,16 @@ class Pusher(Component):
                 package_id=package.id,
                 run_id=context.run.id,
                 dataset_version_id=None if dataset is None else dataset.id,
-                blessed=decision["blessed"],
-                infra_validated=decision["infra_validated"],
-                metrics=decision["metrics"],
-                reasons={"failed": decision["reasons"], "checks": decision["checks"]},
+                blessed=decision.blessed,
+                infra_validated=decision.infra_validated,
+                metrics=decision.metrics,
+                reasons={
+                    "failed": decision.reasons,
+                    "checks": [check.to_dict() for check in decision.checks],
+                },
                 code_version=context.run.code_version,
             )
-        if decision["push"]:
+        if decision.push:
             registry.promote(
                 name,
                 version.version,

@@ -9,39 +9,22 @@ is then a change of those steps' inputs, and of their fingerprints.
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-import pandas as pd
-
-from shipyard.components.analysis import (
-    ExampleValidator,
-    SchemaGen,
-    StatisticsGen,
-    load_statistics,
-)
+from shipyard.components.analysis import ExampleValidator, SchemaGen, StatisticsGen
 from shipyard.components.evaluation import Evaluator, InfraValidator
 from shipyard.components.ingestion import ExampleGen
 from shipyard.components.pushing import Pusher
 from shipyard.components.training import Trainer, Transform
-from shipyard.config import ProjectConfig, Task, safe_name
-from shipyard.data.ingest import read_table, source_digest
-from shipyard.data.statistics import DatasetStatistics
+from shipyard.config import ProjectConfig
+from shipyard.data.ingest import source_digest
 from shipyard.errors import ConfigError
-from shipyard.pipeline import Pipeline, RunResult
+from shipyard.pipeline import Pipeline
 from shipyard.registry import ModelRegistry
 from shipyard.store import ArtifactRecord, MetadataStore
 from shipyard.store.records import DatasetVersionRecord, ModelVersionRecord
 
-__all__ = [
-    "StandardSummary",
-    "infer_task",
-    "standard_config",
-    "standard_pipeline",
-    "summarize",
-]
+__all__ = ["standard_pipeline"]
 
 PIPELINE_NAME = "standard"
 
@@ -152,109 +135,3 @@ def standard_pipeline(
     )
     steps = [examples, statistics, schema, validator, transform, trainer, evaluator, infra, pusher]
     return Pipeline(PIPELINE_NAME, steps)
-
-
-@dataclass
-class StandardSummary:
-    """What each stage of a standard run found, for people to read."""
-
-    dataset: dict[str, Any] = field(default_factory=dict)
-    statistics: DatasetStatistics | None = None
-    validated: bool = False
-    anomalies: list[dict[str, Any]] = field(default_factory=list)
-    drift: list[dict[str, Any]] = field(default_factory=list)
-    metrics: dict[str, float] = field(default_factory=dict)
-    baseline_metrics: dict[str, float] | None = None
-    blessing: dict[str, Any] | None = None
-    infra: dict[str, Any] | None = None
-    decision: dict[str, Any] | None = None
-    version: ModelVersionRecord | None = None
-
-
-def summarize(result: RunResult, *, registry: ModelRegistry) -> StandardSummary:
-    """Read the artifacts of a standard run back into a ``StandardSummary``."""
-    artifacts = registry.artifacts
-    summary = StandardSummary()
-
-    def read_json(step: str, port: str) -> Any:
-        return json.loads(artifacts.read_bytes(result.output(step, port).digest))
-
-    steps = result.steps
-    if steps["ExampleGen"].status in ("succeeded", "cached"):
-        summary.dataset = dict(result.output("ExampleGen", "examples").properties)
-    if steps["StatisticsGen"].status in ("succeeded", "cached"):
-        folder = artifacts.materialize(result.output("StatisticsGen", "statistics").digest, "dir")
-        summary.statistics = load_statistics(folder, "train")
-    if steps["ExampleValidator"].status in ("succeeded", "cached"):
-        report = read_json("ExampleValidator", "anomalies")
-        summary.validated = True
-        summary.anomalies = [a for split in report.values() for a in split["anomalies"]]
-        summary.drift = report["train"]["drift"]
-    if steps["Evaluator"].status in ("succeeded", "cached"):
-        evaluation = read_json("Evaluator", "evaluation")
-        summary.metrics = evaluation["candidate"]["overall"]
-        baseline = evaluation["baseline"]
-        summary.baseline_metrics = None if baseline is None else baseline["overall"]
-        summary.blessing = evaluation["blessing"]
-    if steps["InfraValidator"].status in ("succeeded", "cached"):
-        summary.infra = read_json("InfraValidator", "infra")
-    if steps["Pusher"].status in ("succeeded", "cached"):
-        summary.decision = read_json("Pusher", "decision")
-        package = result.output("Trainer", "model")
-        summary.version = registry.store.models.by_package(
-            result.run.params["Pusher"]["model_name"], package.id
-        )
-    return summary
-
-
-def _stem(path: Path) -> str:
-    name = path.name
-    for suffix in (".gz", ".csv", ".parquet", ".pq"):
-        name = name.removesuffix(suffix)
-    return name
-
-
-def infer_task(values: pd.Series) -> Task:
-    """Regression for numbers with many distinct values; classification otherwise."""
-    numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
-    if not numeric:
-        return "classification"
-    present = values.dropna()
-    fractional = bool((present != present.round()).any())
-    return "regression" if fractional or present.nunique() > 20 else "classification"
-
-
-def standard_config(
-    name: str,
-    *,
-    root: Path,
-    data: Path,
-    target: str,
-    task: Task | None,
-    model_name: str | None = None,
-) -> ProjectConfig:
-    """The configuration ``shipyard init --data --target`` writes."""
-    source = data.resolve()
-    frame = read_table(source)
-    if target not in frame.columns:
-        shown = ", ".join(map(str, frame.columns[:20])) + (", ..." if frame.shape[1] > 20 else "")
-        raise ConfigError(f"column '{target}' is not in {data}; its columns: {shown}")
-    task = task or infer_task(frame[target])
-    try:
-        location = source.relative_to(root)
-    except ValueError:
-        location = source
-    if task == "regression":
-        thresholds = {"r2": {"lower": 0.0}}
-        changes = {"rmse": {"relative": 0.05}}
-    else:
-        thresholds = {"roc_auc": {"lower": 0.5}}
-        changes = {"accuracy": {"absolute": 0.02}}
-    return ProjectConfig.model_validate(
-        {
-            "name": name,
-            "data": {"source": str(location), "target": target, "task": task},
-            "model": {"name": model_name or safe_name(_stem(source)) or name},
-            "evaluation": {"thresholds": thresholds, "change_thresholds": changes},
-        }
-    )

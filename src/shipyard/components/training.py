@@ -16,10 +16,9 @@ from shipyard.components.types import (
     ModelPackageArtifact,
     TransformGraph,
 )
-from shipyard.config import Task
+from shipyard.config import Encoding, Impute, Scaling, Task
 from shipyard.data.schema import Schema
-from shipyard.data.transform import FittedTransform, TransformSpec
-from shipyard.data.transform import Transform as TransformLearner
+from shipyard.data.transform import FittedTransform, TransformLearner, TransformSpec
 from shipyard.errors import DataError
 from shipyard.modeling.estimators import DEFAULT_ESTIMATORS, build_estimator
 from shipyard.modeling.package import write_package
@@ -53,9 +52,9 @@ class Transform(Component):
     target: str
     features: list[str] | None = None
     drop: list[str] = []
-    impute: str = "median"
-    scaling: str = "standard"
-    encoding: str = "onehot"
+    impute: Impute = "median"
+    scaling: Scaling = "standard"
+    encoding: Encoding = "onehot"
     max_categories: int = 50
     derive: str | None = None
 
@@ -75,9 +74,9 @@ class Transform(Component):
             numeric=tuple(numeric),
             categorical=tuple(c for c in chosen if c not in numeric),
             drop=tuple(c for c in train.columns if c not in chosen),
-            impute="mean" if self.impute == "mean" else "median",
-            scaling="none" if self.scaling == "none" else "standard",
-            encoding="ordinal" if self.encoding == "ordinal" else "onehot",
+            impute=self.impute,
+            scaling=self.scaling,
+            encoding=self.encoding,
             max_categories=self.max_categories,
             derive=self.derive,
         )
@@ -113,14 +112,14 @@ class Trainer(Component):
     transform: Input[TransformGraph]
     schema: Input[DataSchema]
     model: Output[ModelPackageArtifact]
-    task: str
+    task: Task
     target: str
     estimator: str | None = None
     params: dict[str, Any] = {}
     seed: int = 0
 
     def run(self) -> None:
-        task: Task = "classification" if self.task == "classification" else "regression"
+        task = self.task
         train = labelled_rows(read_split(self.examples.path, "train"), self.target)
         fitted = FittedTransform.from_dict(json.loads(self.transform.path.read_text()))
         features = fitted.transform_frame(train)

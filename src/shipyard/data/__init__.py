@@ -36,10 +36,10 @@ from shipyard.data.statistics import (
 )
 from shipyard.data.transform import (
     FittedTransform,
-    Transform,
+    TransformLearner,
     TransformSpec,
     TransformStats,
-    fit_transform_spec,
+    learn_transform,
 )
 from shipyard.data.validation import (
     Anomaly,
@@ -79,10 +79,10 @@ __all__ = [
     "validate_statistics",
     # transform
     "FittedTransform",
-    "Transform",
+    "TransformLearner",
     "TransformSpec",
     "TransformStats",
-    "fit_transform_spec",
+    "learn_transform",
     # drift
     "DEFAULT_DRIFT_BINS",
     "DEFAULT_DRIFT_THRESHOLDS",

@@ -32,7 +32,8 @@ from typing import Any, Literal, Self
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from shipyard.data.statistics import NUMERIC_TYPES, ColumnStatistics, ColumnType, DatasetStatistics
+from shipyard.data.statistics import ColumnStatistics, ColumnType, DatasetStatistics
+from shipyard.data.statistics.column_types import NUMERIC_TYPES
 from shipyard.errors import DataError, SchemaMismatch
 
 __all__ = ["ColumnSchema", "Schema", "infer_schema"]

@@ -8,7 +8,7 @@ kept, passed or not, so the blessing explains itself.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -111,6 +111,15 @@ class Check:
         against = "" if self.baseline is None else f" (production: {self.baseline:.6g})"
         return f"{self.metric} on {self.slice} = {shown}{against} {verdict} {self.bound}"
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-compatible form, with the ``message`` for readers of the file."""
+        return asdict(self) | {"message": self.message}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Check:
+        """Read what :meth:`to_dict` wrote (the ``message`` is derived, not read)."""
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
+
 
 @dataclass(frozen=True)
 class Blessing:
@@ -125,8 +134,14 @@ class Blessing:
     def to_dict(self) -> dict[str, Any]:
         return {
             "blessed": self.blessed,
-            "checks": [asdict(check) | {"message": check.message} for check in self.checks],
+            "checks": [check.to_dict() for check in self.checks],
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Blessing:
+        """Read what :meth:`to_dict` wrote."""
+        checks = [Check.from_dict(check) for check in data["checks"]]
+        return cls(blessed=data["blessed"], checks=checks)
 
 
 def _bound_check(metric: str, where: str, bound: Bound, value: float | None) -> Check:

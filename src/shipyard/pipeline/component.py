@@ -3,6 +3,8 @@
 A component is either a function decorated with ``@component`` or a subclass of
 ``Component``.  Its typed ``Input[...]``/``Output[...]`` annotations are its artifact
 ports; every other annotated argument is a parameter (a JSON-serialisable value).
+A parameter with fixed choices is declared as a ``Literal[...]`` or a ``StrEnum``; a value
+outside them is refused when the pipeline is validated, before anything runs.
 Calling a component with its inputs and parameters makes a ``Step``, a node of a pipeline:
 
 >>> from shipyard.pipeline.ports import Output
@@ -27,6 +29,7 @@ The class form keeps configuration in attributes, like a scikit-learn estimator:
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import importlib
 import inspect
@@ -34,10 +37,10 @@ import types
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, TypeVar, Union, get_args, get_origin
+from typing import Any, ClassVar, Literal, TypeVar, Union, get_args, get_origin
 
 from shipyard.artifacts import ArtifactStore
-from shipyard.errors import ComponentError
+from shipyard.errors import ComponentError, did_you_mean
 from shipyard.pipeline.ports import Input, Output
 from shipyard.pipeline.types import Artifact
 from shipyard.store import ArtifactRecord, MetadataStore, RunRecord
@@ -75,6 +78,25 @@ class Parameter:
     @property
     def required(self) -> bool:
         return self.default is _NO_DEFAULT
+
+    @property
+    def choices(self) -> tuple[str, ...] | None:
+        """The allowed values when the annotation is a ``Literal`` or ``StrEnum`` of text."""
+        return _choices_of(self.annotation)
+
+
+def _choices_of(annotation: Any) -> tuple[str, ...] | None:
+    origin = get_origin(annotation)
+    if origin is Literal:
+        values = get_args(annotation)
+        return values if all(isinstance(value, str) for value in values) else None
+    if isinstance(annotation, type) and issubclass(annotation, enum.StrEnum):
+        return tuple(member.value for member in annotation)
+    if origin in (Union, types.UnionType):
+        nested = [_choices_of(arg) for arg in get_args(annotation) if arg is not type(None)]
+        if all(choices is not None for choices in nested):
+            return tuple(choice for choices in nested if choices for choice in choices)
+    return None
 
 
 @dataclass(frozen=True)
@@ -138,7 +160,16 @@ def _build_spec(
     for arg, annotation in hints.items():
         port = _port_of(annotation)
         if port is None:
-            parameters[arg] = Parameter(arg, annotation, defaults.get(arg, _NO_DEFAULT))
+            parameter = Parameter(arg, annotation, defaults.get(arg, _NO_DEFAULT))
+            choices = parameter.choices
+            if choices and not parameter.required and parameter.default not in (*choices, None):
+                allowed = ", ".join(map(repr, choices))
+                raise ComponentError(
+                    f"{target.__qualname__}: the default of parameter '{arg}' is "
+                    f"{parameter.default!r}, not one of {allowed}"
+                    + did_you_mean(parameter.default, choices)
+                )
+            parameters[arg] = parameter
             continue
         direction, artifact_type, optional = port
         if direction == "output":

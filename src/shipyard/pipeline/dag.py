@@ -24,7 +24,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from shipyard.errors import PipelineError, PipelineValidationError
+from shipyard.errors import PipelineError, PipelineValidationError, did_you_mean
 from shipyard.pipeline.component import OutputRef, Step
 from shipyard.store import ArtifactRecord
 
@@ -45,11 +45,20 @@ def _check_params(step: Step, problems: list[str]) -> dict[str, Any]:
             else:
                 resolved[name] = parameter.default
             continue
+        given = step.params[name]
         try:
-            value = TypeAdapter(parameter.annotation).validate_python(step.params[name])
+            value = TypeAdapter(parameter.annotation).validate_python(given)
         except ValidationError as exc:
-            reason = exc.errors()[0]["msg"]
-            problems.append(f"step '{step.name}': parameter '{name}' is invalid: {reason}")
+            choices = parameter.choices
+            if choices:
+                problems.append(
+                    f"step '{step.name}' (component {spec.name}): parameter '{name}' must be "
+                    f"one of {', '.join(map(repr, choices))}, not {given!r}"
+                    + did_you_mean(given, choices)
+                )
+            else:
+                reason = exc.errors()[0]["msg"]
+                problems.append(f"step '{step.name}': parameter '{name}' is invalid: {reason}")
             continue
         resolved[name] = value
     try:

@@ -1,0 +1,39 @@
+"""Helpers shared by the transform tests."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import numpy as np
+import pandas as pd
+
+from shipyard.data.transform import (
+    FittedTransform,
+    TransformStats,
+)
+
+
+def add_house_age(frame: pd.DataFrame) -> pd.DataFrame:
+    """A derive function for the tests: one extra column computed row by row."""
+    return frame.assign(House_Age=frame["Year_Sold"] - frame["Year_Built"])
+
+
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """The frame as request rows (column -> value)."""
+    return cast(list[dict[str, Any]], frame.to_dict("records"))
+
+
+def same(left: np.ndarray, right: np.ndarray) -> bool:
+    return left.dtype == right.dtype and np.array_equal(left, right, equal_nan=True)
+
+
+def both_paths(
+    fitted: FittedTransform, frame: pd.DataFrame, rows: list[dict[str, Any]]
+) -> np.ndarray:
+    """Apply both paths, check they agree (output and counts), return the output."""
+    frame_stats, rows_stats = TransformStats(), TransformStats()
+    from_frame = fitted.transform_frame(frame, stats=frame_stats)
+    from_rows = fitted.transform_rows(rows, stats=rows_stats)
+    assert same(from_frame, from_rows)
+    assert frame_stats == rows_stats
+    return from_frame
