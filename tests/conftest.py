@@ -8,10 +8,8 @@ own, dropped afterwards.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,9 +18,9 @@ from sqlalchemy.engine import make_url
 
 from shipyard import Project
 from shipyard.config import CONFIG_FILE, ProjectConfig, StoreSettings
+from tests.helpers import MakeProject
 
 POSTGRES_URL = os.environ.get("SHIPYARD_TEST_POSTGRES_URL", "")
-SHIPYARD = str(Path(sys.executable).with_name("shipyard"))
 
 
 def _postgres_schema_url() -> Iterator[str]:
@@ -53,9 +51,6 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield from _postgres_schema_url()
 
 
-MakeProject = Callable[..., Project]
-
-
 @pytest.fixture
 def make_project(tmp_path: Path, db_url: str) -> Iterator[MakeProject]:
     """Factory of projects in temporary folders, all on the parametrized database."""
@@ -79,17 +74,3 @@ def make_project(tmp_path: Path, db_url: str) -> Iterator[MakeProject]:
 @pytest.fixture
 def project(make_project: MakeProject) -> Project:
     return make_project()
-
-
-def run_cli(
-    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 300
-) -> subprocess.CompletedProcess[str]:
-    """Run the installed ``shipyard`` command as a user would."""
-    return subprocess.run(
-        [SHIPYARD, *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, "COLUMNS": "200", **(env or {})},
-    )

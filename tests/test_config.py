@@ -7,7 +7,7 @@ import pytest
 
 from shipyard import ConfigError, Project, ProjectNotFound
 from shipyard.config import CONFIG_FILE, parse_config
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 
 
 def test_defaults_and_env_overrides() -> None:

@@ -12,8 +12,8 @@ from shipyard import ModelNotFound, Project, RecordNotFound
 from shipyard.prediction_lineage import PredictionLineage
 from shipyard.prediction_log import PredictionLog, PredictionRecord
 from shipyard.store import LineageGraph
-from tests.components.conftest import make_table
 from tests.e2e.serving_fixtures import configure
+from tests.helpers import make_table
 
 
 def git(*args: str, cwd: Path) -> str:

@@ -15,7 +15,7 @@ from shipyard import Project, RunResult
 from shipyard.config import CONFIG_FILE
 from shipyard.pipeline import OutputRef
 from shipyard.testing import CHECKS, check_component
-from tests.components.conftest import make_table
+from tests.helpers import make_table
 
 STANDARD = [
     "ExampleGen",

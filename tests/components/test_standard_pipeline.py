@@ -10,7 +10,7 @@ from shipyard import Project
 from shipyard.components import read_split, summarize
 from shipyard.components.payloads import EvaluationPayload
 from shipyard.config import CONFIG_FILE
-from tests.components.conftest import MakeStandardProject, make_table
+from tests.helpers import MakeStandardProject, make_table
 
 
 def set_config(project: Project, change: dict[str, dict[str, object]]) -> Project:

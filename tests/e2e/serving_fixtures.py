@@ -15,8 +15,7 @@ import yaml
 
 from shipyard import Project
 from shipyard.config import CONFIG_FILE
-from tests.components.conftest import make_table
-from tests.conftest import SHIPYARD
+from tests.helpers import SHIPYARD, make_table
 
 
 def free_port() -> int:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.conftest import run_cli
 from tests.e2e.serving_fixtures import rows, served, trained_project
+from tests.helpers import run_cli
 
 
 def test_lineage_of_a_served_prediction_reaches_the_dataset_version(tmp_path: Path) -> None:

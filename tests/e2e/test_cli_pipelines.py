@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, func, select
 
 from shipyard import Project
 from shipyard.store.tables import ArtifactRow, ExecutionRow
-from tests.conftest import SHIPYARD, run_cli
+from tests.helpers import SHIPYARD, run_cli
 
 PIPELINE = textwrap.dedent(
     """

@@ -14,7 +14,7 @@ import pytest
 
 from shipyard import Project
 from shipyard.prediction_log import PredictionLog, PredictionRecord
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 LONG_TEXT = "a long description of the house " * 10

@@ -23,8 +23,7 @@ import pytest
 import yaml
 
 from shipyard.config import CONFIG_FILE
-from tests.components.conftest import make_table
-from tests.conftest import run_cli
+from tests.helpers import make_table, run_cli
 
 ROWS = 300
 Result = subprocess.CompletedProcess[str]

@@ -20,7 +20,6 @@ from hypothesis import strategies as st
 
 from shipyard import Project
 from shipyard.prediction_log import PredictionLog
-from tests.conftest import run_cli
 from tests.e2e.serving_fixtures import (
     RunningServer,
     configure,
@@ -29,6 +28,7 @@ from tests.e2e.serving_fixtures import (
     start_server,
     trained_project,
 )
+from tests.helpers import run_cli
 
 
 @pytest.fixture(scope="module")

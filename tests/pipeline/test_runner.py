@@ -10,7 +10,7 @@ import pytest
 
 from shipyard import Pipeline, Project, StepFailed, StepResult
 from shipyard.pipeline import fingerprint
-from tests.conftest import MakeProject
+from tests.helpers import MakeProject
 from tests.pipeline import components as c
 
 

@@ -1,0 +1,57 @@
+"""Helpers the tests share: the installed command, synthetic tables, factory types.
+
+Fixtures live in the ``conftest.py`` files; plain functions and names that tests import
+live here, so that no test imports from a conftest.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from shipyard import Project
+
+SHIPYARD = str(Path(sys.executable).with_name("shipyard"))
+
+MakeProject = Callable[..., Project]
+MakeStandardProject = Callable[..., Project]
+
+
+def run_cli(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """Run the installed ``shipyard`` command as a user would."""
+    return subprocess.run(
+        [SHIPYARD, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "COLUMNS": "200", **(env or {})},
+    )
+
+
+def make_table(rows: int = 600, *, seed: int = 0, task: str = "regression") -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    size = rng.uniform(20, 200, rows)
+    rooms = rng.integers(1, 8, rows)
+    age = rng.uniform(0, 80, rows)
+    age[rng.random(rows) < 0.1] = np.nan
+    area = rng.choice(["north", "south", "east", "west"], rows, p=[0.4, 0.3, 0.2, 0.1])
+    heating = rng.choice(["gas", "electric", None], rows, p=[0.6, 0.3, 0.1])
+    price = 1000 * size + 5000 * rooms - 300 * np.nan_to_num(age, nan=40.0)
+    price += np.where(area == "north", 40_000, 0) + rng.normal(0, 5000, rows)
+    frame = pd.DataFrame(
+        {"size": size, "rooms": rooms, "age": age, "area": area, "heating": heating}
+    )
+    if task == "regression":
+        frame["price"] = price
+    else:
+        frame["expensive"] = np.where(price > np.median(price), "yes", "no")
+    return frame
