@@ -10,7 +10,7 @@ import pytest
 
 from shipyard import ModelNotFound, Project, RecordNotFound
 from shipyard.prediction_lineage import PredictionLineage
-from shipyard.prediction_log import PredictionLog, PredictionRecord
+from shipyard.prediction_log import PredictionRecord
 from shipyard.store import LineageGraph
 from tests.e2e.serving_fixtures import configure
 from tests.helpers import make_table
@@ -39,11 +39,11 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     git("commit", "-qm", "houses", cwd=folder)
     with Project.open(folder) as project:
         project.run(project.standard_pipeline()).raise_for_failure()
-        log = PredictionLog.for_project(project)
+        log = project.prediction_log()
         log.append([answer("compacted-1"), answer("other", version=1)])
         log.close()
         log.compact()
-        spooled = PredictionLog.for_project(project)
+        spooled = project.prediction_log()
         spooled.append([answer("spooled-1", variant="canary")])
         yield project
         spooled.close()
@@ -107,7 +107,7 @@ def test_an_unknown_prediction_id_is_named(trained: Project) -> None:
 
 
 def test_a_prediction_of_a_version_the_registry_lacks_says_so(trained: Project) -> None:
-    log = PredictionLog.for_project(trained)
+    log = trained.prediction_log()
     log.append([answer("orphan", version=9)])
     log.close()
 

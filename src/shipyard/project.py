@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from shipyard.artifacts import ArtifactStore
 from shipyard.config import (
@@ -267,11 +267,14 @@ class Project:
 
     # -- predictions ----------------------------------------------------------------
 
-    def prediction_log(self) -> PredictionLog:
-        """The prediction log of this project, to read (the server writes it)."""
-        from shipyard.prediction_log import PredictionLog
+    def prediction_log(self, **options: Any) -> PredictionLog:
+        """The prediction log of this project, spooling under ``.shipyard/spool/``;
+        ``options`` are ``PredictionLog``'s (rotation and segment sizes)."""
+        from shipyard.prediction_log import PredictionLog, spool_folder
 
-        return PredictionLog.for_project(self)
+        return PredictionLog(
+            self.store.predictions, self.artifacts, spool_folder(self.root), **options
+        )
 
     def _logged(self, prediction_id: str) -> bool:
         return bool(self.prediction_log().find([prediction_id]))

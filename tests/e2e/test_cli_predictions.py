@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from shipyard import Project
-from shipyard.prediction_log import PredictionLog, PredictionRecord
+from shipyard.prediction_log import PredictionRecord
 from tests.helpers import run_cli
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -28,7 +28,7 @@ def shipyard(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 def logged(tmp_path: Path) -> Iterator[Project]:
     """A default project with three predictions of two models; the newest still spooled."""
     project = Project.init(tmp_path / "proj")
-    log = PredictionLog.for_project(project)
+    log = project.prediction_log()
     log.append(
         [
             PredictionRecord(
@@ -55,7 +55,7 @@ def logged(tmp_path: Path) -> Iterator[Project]:
     )
     log.close()
     log.compact()
-    spooled = PredictionLog.for_project(project)  # as a running server's would be
+    spooled = project.prediction_log()  # as a running server's would be
     spooled.append(
         [
             PredictionRecord(

@@ -19,7 +19,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shipyard import Project
-from shipyard.prediction_log import PredictionLog
 from tests.e2e.serving_fixtures import (
     RunningServer,
     configure,
@@ -198,7 +197,7 @@ def test_feedback_is_joined_to_its_prediction(client: httpx.Client, project_fold
     assert wrong.status_code == 422 and wrong.json()["field"] == "body.label"
 
     with Project.open(project_folder) as project:
-        joined = PredictionLog.for_project(project).predictions_with_feedback(model="houses")
+        joined = project.prediction_log().predictions_with_feedback(model="houses")
     labels = dict(zip(joined["prediction_id"], joined["label"], strict=True))
     assert labels[first] == 5 and labels[second] == 7
 
@@ -395,7 +394,7 @@ def test_every_answered_prediction_survives_sigkill(tmp_path: Path) -> None:
     assert len(answered) > 50
 
     with Project.open(folder) as project:
-        log = PredictionLog.for_project(project)
+        log = project.prediction_log()
         log.compact()
         logged = set(log.read()["prediction_id"])
     assert set(answered) <= logged
@@ -452,6 +451,6 @@ def test_several_workers_add_up_their_metrics_and_keep_their_own_spools(tmp_path
         server.stop()
     assert server.process.returncode == 0
     with Project.open(folder) as project:
-        log = PredictionLog.for_project(project)
+        log = project.prediction_log()
         assert list(log.spool.iterdir()) == []  # each worker's compactor took what was left
         assert log.find(answered) == set(answered)

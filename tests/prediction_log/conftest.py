@@ -13,6 +13,6 @@ from shipyard.prediction_log import PredictionLog
 @pytest.fixture
 def log(project: Project) -> Iterator[PredictionLog]:
     """The log of a fresh project, rotating only when a test asks."""
-    log = PredictionLog.for_project(project, rotate_records=1000, rotate_seconds=3600)
+    log = project.prediction_log(rotate_records=1000, rotate_seconds=3600)
     yield log
     log.close()

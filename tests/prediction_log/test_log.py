@@ -25,7 +25,7 @@ def test_spooled_predictions_read_back_whole(log: PredictionLog, project: Projec
         variant="canary",
     )
     log.append([record(1), classified])
-    assert log.spool == spool_folder(project) == project.root / ".shipyard" / "spool"
+    assert log.spool == spool_folder(project.root) == project.root / ".shipyard" / "spool"
     assert len(spool_files(log)) == 1
 
     frame = log.read()

@@ -98,10 +98,10 @@ CHILD = textwrap.dedent(
     """
     import os, signal, sys, threading, time
     from shipyard import Project
-    from shipyard.prediction_log import PredictionLog, PredictionRecord
+    from shipyard.prediction_log import PredictionRecord
 
     root, prefix, batches, mode = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
-    log = PredictionLog.for_project(Project.open(root), rotate_records=37)
+    log = Project.open(root).prediction_log(rotate_records=37)
 
     def stream():
         for n in range(batches):
@@ -179,7 +179,7 @@ def test_processes_appending_at_once_each_keep_every_record(
 def test_files_of_live_writers_in_other_processes_are_left_alone(
     project: Project, log: PredictionLog
 ) -> None:
-    other = PredictionLog.for_project(project)
+    other = project.prediction_log()
     other.append([record(1)])
     assert log.compact().files == 0
     assert list(log.read()["prediction_id"]) == ["p00001"]

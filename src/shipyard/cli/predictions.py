@@ -124,16 +124,14 @@ def predictions(
 ) -> None:
     """Show logged predictions, newest first, spooled and compacted alike."""
     # Imported here so that other commands do not pay for pandas and pyarrow.
-    from shipyard.prediction_log import PredictionLog, parse_since
+    from shipyard.prediction_log import parse_since
 
     try:
         since_time = parse_since(since) if since is not None else None
     except InvalidRequest as exc:
         raise typer.BadParameter(str(exc), param_hint="--since") from None
     with Project.open() as project:
-        frame = PredictionLog.for_project(project).read(
-            model=model, since=since_time, limit=limit or None
-        )
+        frame = project.prediction_log().read(model=model, since=since_time, limit=limit or None)
     if output_format is OutputFormat.csv:
         _write_csv(frame)
     elif output_format is OutputFormat.json:

@@ -1,15 +1,15 @@
 """The prediction log: every answered prediction, durable before the answer leaves.
 
 A prediction goes through three stages: a server appends it to its **spool** file
-(``spool``: one ``os.write`` per batch, so it survives ``kill -9``); a compactor process
-(``compactor``) moves closed spool files into Parquet **segments** in the artifact store,
-indexed by id in the metadata store (``compaction``, ``segments``); **readers** see both
-(``log``).  **Feedback** joins a true label to a prediction (``feedback``).  The log's
-columns are listed once, in ``columns``.
+(``spool``: one ``os.write`` per batch, so it survives ``kill -9``); compaction — run by
+the server's compactor process, ``shipyard.serving.compactor`` — moves closed spool files
+into Parquet **segments** in the artifact store, indexed by id in the metadata store
+(``compaction``, ``segments``); **readers** see both (``log``).  **Feedback** joins a true
+label to a prediction (``feedback``).  The log's columns are listed once, in ``columns``.
 
 Everything goes through ``PredictionLog``:
 
->>> log = PredictionLog.for_project(project)  # doctest: +SKIP
+>>> log = project.prediction_log()  # doctest: +SKIP
 >>> log.read(model="ames", since="2h", limit=100)  # doctest: +SKIP
 """
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
@@ -26,12 +26,9 @@ from shipyard.prediction_log.index import SpoolIndex
 from shipyard.prediction_log.lines import encode, parse_lines, rows_frame
 from shipyard.prediction_log.records import PredictionRecord
 from shipyard.prediction_log.segments import read_segment
-from shipyard.prediction_log.spool import SpoolWriter, spool_entries, spool_folder
+from shipyard.prediction_log.spool import SpoolWriter, spool_entries
 from shipyard.prediction_log.window import check_aware, parse_since, within
 from shipyard.store.predictions import FeedbackRecord, PredictionRepository, SegmentRecord
-
-if TYPE_CHECKING:
-    from shipyard.project import Project
 
 __all__ = ["PredictionLog", "inputs_frame"]
 
@@ -39,7 +36,7 @@ __all__ = ["PredictionLog", "inputs_frame"]
 class PredictionLog:
     """The prediction log of one project: spool, compaction, reading and feedback.
 
-    >>> log = PredictionLog.for_project(project)  # doctest: +SKIP
+    >>> log = project.prediction_log()  # doctest: +SKIP
     >>> log.append([record])  # doctest: +SKIP
     >>> log.read(model="ames", since="2h", limit=100)  # doctest: +SKIP
     """
@@ -62,11 +59,6 @@ class PredictionLog:
             spool, rotate_records=rotate_records, rotate_seconds=rotate_seconds
         )
         self._spool_index = SpoolIndex()
-
-    @classmethod
-    def for_project(cls, project: Project, **options: Any) -> PredictionLog:
-        """The log of ``project``, spooling under ``.shipyard/spool/``."""
-        return cls(project.store.predictions, project.artifacts, spool_folder(project), **options)
 
     @property
     def rotate_records(self) -> int:

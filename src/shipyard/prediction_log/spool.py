@@ -26,13 +26,9 @@ import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from shipyard.config import STATE_DIR
 from shipyard.errors import ServingError
-
-if TYPE_CHECKING:
-    from shipyard.project import Project
 
 __all__ = [
     "SPOOL_SUFFIX",
@@ -49,9 +45,9 @@ _STALE_CREATING_SECONDS = 3600.0
 _HOST = re.sub(r"[^A-Za-z0-9.]+", "_", socket.gethostname()) or "host"
 
 
-def spool_folder(project: Project) -> Path:
-    """Where the servers of ``project`` on this machine spool their predictions."""
-    return project.root / STATE_DIR / "spool"
+def spool_folder(root: Path) -> Path:
+    """Where the servers of the project in ``root`` on this machine spool their predictions."""
+    return root / STATE_DIR / "spool"
 
 
 @dataclass

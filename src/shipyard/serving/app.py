@@ -40,12 +40,11 @@ from starlette.types import Receive, Scope, Send
 from shipyard import __version__
 from shipyard.config import ServeSettings, load_config
 from shipyard.errors import RequestTooLarge, ServingError, ShipyardError
-from shipyard.prediction_log import PredictionLog
-from shipyard.prediction_log.compactor import Compactor
 from shipyard.project import Project
 from shipyard.serving import protocol
 from shipyard.serving.answering import Answerer
 from shipyard.serving.catalog import ModelCatalog
+from shipyard.serving.compactor import Compactor
 from shipyard.serving.routes import PostRouter, document_post_routes, status_of
 from shipyard.serving.telemetry import CONTENT_TYPE_LATEST, Telemetry
 
@@ -108,7 +107,7 @@ class _Server:
         self.project = Project.open(root)
         self.settings = settings = settings or self.project.config.serve
         self.catalog = ModelCatalog(self.project, alias=settings.alias)
-        self.log = PredictionLog.for_project(self.project)
+        self.log = self.project.prediction_log()
         self.telemetry = Telemetry()
         self.answerer = Answerer(self.log, self.telemetry)
         self.numeric_labels = False

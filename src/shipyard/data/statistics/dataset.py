@@ -16,10 +16,14 @@ from shipyard.data.statistics.formatting import (
     StatisticsRecord,
     decode_sketch,
     encode_sketch,
-    people_summary,
     validate_record,
 )
-from shipyard.data.statistics.sketches import CategoricalSummary, NumericSummary, merge_optional
+from shipyard.data.statistics.sketches import (
+    DEFAULT_QUANTILE_RANKS,
+    CategoricalSummary,
+    NumericSummary,
+    merge_optional,
+)
 from shipyard.errors import DataError
 
 __all__ = ["ColumnStatistics", "DatasetStatistics"]
@@ -246,3 +250,27 @@ def _column_from_record(record: ColumnRecord) -> ColumnStatistics:
         categorical=categorical,
         distinct=decode_sketch(record.distinct, hll_sketch, f"{where}: distinct"),
     )
+
+
+def people_summary(column: ColumnStatistics) -> dict[str, Any]:
+    """Counts, moments, quantiles, a histogram and top values, for people to read."""
+    summary: dict[str, Any] = {
+        "present": column.present,
+        "missing_fraction": column.missing_fraction,
+        "distinct_count": column.distinct_count,
+    }
+    if column.numeric is not None:
+        histogram = column.numeric.histogram()
+        summary |= {
+            "min": column.numeric.min,
+            "max": column.numeric.max,
+            "mean": column.numeric.mean,
+            "std": column.numeric.std,
+            "quantiles": dict(
+                zip(map(str, DEFAULT_QUANTILE_RANKS), column.numeric.quantiles(), strict=True)
+            ),
+            "histogram": {"edges": histogram.edges, "counts": histogram.counts},
+        }
+    if column.categorical is not None:
+        summary["top_values"] = [list(item) for item in column.categorical.top(20)]
+    return summary

@@ -7,16 +7,12 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shipyard.data.statistics.column_types import ColumnType
-from shipyard.data.statistics.sketches import DEFAULT_QUANTILE_RANKS
 from shipyard.errors import DataError
-
-if TYPE_CHECKING:
-    from shipyard.data.statistics.dataset import ColumnStatistics
 
 __all__ = [
     "STATISTICS_FORMAT",
@@ -25,7 +21,6 @@ __all__ = [
     "StatisticsRecord",
     "decode_sketch",
     "encode_sketch",
-    "people_summary",
     "validate_record",
 ]
 
@@ -43,30 +38,6 @@ def decode_sketch(text: str, sketch_class: Any, field: str) -> Any:
         return sketch_class.deserialize(base64.b64decode(text, validate=True))
     except (binascii.Error, ValueError, IndexError, RuntimeError) as exc:
         raise DataError(f"{field} is not a valid serialised sketch: {exc}") from exc
-
-
-def people_summary(column: ColumnStatistics) -> dict[str, Any]:
-    """Counts, moments, quantiles, a histogram and top values, for people to read."""
-    summary: dict[str, Any] = {
-        "present": column.present,
-        "missing_fraction": column.missing_fraction,
-        "distinct_count": column.distinct_count,
-    }
-    if column.numeric is not None:
-        histogram = column.numeric.histogram()
-        summary |= {
-            "min": column.numeric.min,
-            "max": column.numeric.max,
-            "mean": column.numeric.mean,
-            "std": column.numeric.std,
-            "quantiles": dict(
-                zip(map(str, DEFAULT_QUANTILE_RANKS), column.numeric.quantiles(), strict=True)
-            ),
-            "histogram": {"edges": histogram.edges, "counts": histogram.counts},
-        }
-    if column.categorical is not None:
-        summary["top_values"] = [list(item) for item in column.categorical.top(20)]
-    return summary
 
 
 class NumericRecord(BaseModel):

@@ -12,8 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from shipyard import Project
-from shipyard.prediction_log import PredictionLog
-from shipyard.prediction_log.compactor import Compactor
+from shipyard.serving.compactor import Compactor
 from tests.prediction_log.helpers import record, segment_rows, spool_files
 
 
@@ -35,7 +34,7 @@ def alive(pid: int) -> bool:
 
 
 def test_compactor_compacts_in_the_background_and_a_last_time_on_stop(project: Project) -> None:
-    log = PredictionLog.for_project(project)
+    log = project.prediction_log()
     log.append([record(1), record(2)])
     log.close()
     compactor = Compactor.start(project.root, interval=0.2)
@@ -60,12 +59,12 @@ SERVER = textwrap.dedent(
     from pathlib import Path
     from shipyard import Project
     from shipyard.prediction_log import PredictionLog, PredictionRecord
-    from shipyard.prediction_log.compactor import Compactor
+    from shipyard.serving.compactor import Compactor
 
     root = Path(sys.argv[1])
     compactor = Compactor.start(root, interval=3600)
     with Project.open(root) as project:
-        PredictionLog.for_project(project).append(
+        project.prediction_log().append(
             [PredictionRecord(prediction_id="last", model="m", version=1, inputs={"x": 1},
                               prediction=1.0, latency_ms=0.1)]
         )
@@ -86,6 +85,6 @@ def test_a_server_killed_by_sigkill_leaves_its_compactor_to_compact_and_end(
         assert alive(compactor)
         os.kill(server.pid, signal.SIGKILL)
     assert wait_for(lambda: not alive(compactor))
-    log = PredictionLog.for_project(project)
+    log = project.prediction_log()
     assert spool_files(log) == []
     assert list(log.read()["prediction_id"]) == ["last"]

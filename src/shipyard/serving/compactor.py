@@ -9,7 +9,7 @@ is a pipe from the server: when the pipe closes — the server stopped it after 
 own spool file, or the server died, even by SIGKILL — it compacts a last time and ends.
 Several compactors over one spool folder are safe: each claims files by lock.
 
-    python -m shipyard.prediction_log.compactor PROJECT_ROOT --interval 30
+    python -m shipyard.serving.compactor PROJECT_ROOT --interval 30
 """
 
 from __future__ import annotations
@@ -69,11 +69,10 @@ def run(root: Path, *, interval: float) -> None:
     signal.signal(signal.SIGTERM, lambda _signum, _frame: stopping.set())
     threading.Thread(target=_wait_for_end_of_input, args=(stopping,), daemon=True).start()
 
-    from shipyard.prediction_log.log import PredictionLog
     from shipyard.project import Project
 
     with Project.open(root) as project:
-        log = PredictionLog.for_project(project)
+        log = project.prediction_log()
         while True:
             last = stopping.is_set()  # the server has closed its spool file: a last pass
             try:
@@ -89,7 +88,7 @@ def run(root: Path, *, interval: float) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m shipyard.prediction_log.compactor", description=__doc__
+        prog="python -m shipyard.serving.compactor", description=__doc__
     )
     parser.add_argument("root", type=Path, help="the project's folder")
     parser.add_argument("--interval", type=float, default=30.0, help="seconds between passes")
