@@ -47,6 +47,10 @@ server's metrics; an answer is never computed from a misread model.
 
 Large batches are still faster in scikit-learn, whose loop runs in parallel threads:
 ``CompiledPredictor.max_batch`` says where, and ``ModelPackage`` follows it.
+
+One module, longer than most: reading an estimator's fitted internals, the evaluators and
+the checks that decide when to fall back to scikit-learn are one promise (exact answers)
+and are reviewed together whenever scikit-learn changes.
 """
 
 from __future__ import annotations

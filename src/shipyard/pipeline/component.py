@@ -25,6 +25,9 @@ The class form keeps configuration in attributes, like a scikit-learn estimator:
 ...     total: Output[Metrics]
 ...     def run(self) -> None:
 ...         self.total.path.write_text(str(sum(map(int, self.values.path.read_text().split(",")))))
+
+Both forms share the introspection of ports and parameters and the checks made when a
+component is defined, so they live in one module.
 """
 
 from __future__ import annotations

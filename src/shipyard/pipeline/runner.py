@@ -11,6 +11,9 @@ Two identical runs started together do the work once: before executing a cacheab
 the runner claims its fingerprint in the metadata store.  A runner finding the claim held
 by a live run shows the step as ``waiting`` and polls until the claim is released, then
 takes the cached result (or, if the holder failed or died, executes the step itself).
+
+Scheduling, cache look-ups, claims and retries share one loop over the DAG, which is why
+they are one module rather than several that would pass its state around.
 """
 
 from __future__ import annotations

@@ -3,6 +3,10 @@
 Every method is one transaction, so a record is either fully written or absent: a step's
 outputs, their artifacts and the events linking them are committed together with the
 step's final status.
+
+Runs, executions, artifacts and events stay in this one module because they are written
+together, in those single transactions; the other records each have a repository of their
+own (``datasets``, ``registry``, ``predictions``, ``tracking``).
 """
 
 from __future__ import annotations
