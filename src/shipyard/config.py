@@ -18,7 +18,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
 
 from shipyard.errors import ConfigError, did_you_mean
 
@@ -36,6 +43,8 @@ ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
     "SHIPYARD_SERVE_ALIAS": ("serve", "alias"),
     "SHIPYARD_SERVE_RELOAD_SECONDS": ("serve", "reload_seconds"),
     "SHIPYARD_SERVE_COMPACT_SECONDS": ("serve", "compact_seconds"),
+    "SHIPYARD_API_TOKEN": ("serve", "token"),
+    "SHIPYARD_SERVE_PROTECT_PREDICTIONS": ("serve", "protect_predictions"),
     "SHIPYARD_REGISTRY_CACHE_VERSIONS": ("registry", "cache_versions"),
     "SHIPYARD_REGISTRY_CACHE_BYTES": ("registry", "cache_bytes"),
 }
@@ -215,6 +224,15 @@ class ServeSettings(_Section):
     compact_seconds: float = Field(
         default=30.0, gt=0, description="How often the prediction log is compacted."
     )
+    token: SecretStr | None = Field(
+        default=None,
+        min_length=16,
+        description="API token: routes that change state (deploy, promote, rollback, "
+        "feedback, admin) then require 'Authorization: Bearer <token>'.",
+    )
+    protect_predictions: bool = Field(
+        default=False, description="Require the token for predictions as well."
+    )
 
     def with_changes(self, **changes: Any) -> ServeSettings:
         """A validated copy with ``changes`` (None: keep) — for command-line options."""
@@ -226,10 +244,15 @@ class ServeSettings(_Section):
 
     def environment(self) -> dict[str, str]:
         """These settings as the ``SHIPYARD_SERVE_*`` variables that override the file."""
-        return {
-            variable: str(getattr(self, path[1]))
+        values = {
+            variable: getattr(self, path[1])
             for variable, path in ENV_OVERRIDES.items()
             if path[0] == "serve"
+        }
+        return {
+            variable: value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+            for variable, value in values.items()
+            if value is not None
         }
 
 
@@ -240,6 +263,63 @@ class RegistrySettings(_Section):
     cache_bytes: int = Field(
         default=2 * 1024**3, ge=0, description="Their size on disk, at most (bytes)."
     )
+
+
+class AnalysisChecks(_Section):
+    """Bounds the automatic canary analysis holds a candidate to, at each interval.
+
+    A check judges only when it has enough data (``min_requests`` answers per arm,
+    ``min_labels`` labelled answers per arm); until then it neither passes nor fails.
+    """
+
+    min_requests: int = Field(default=50, ge=1, description="Answers per arm to judge on.")
+    max_error_rate: float = Field(
+        default=0.01, ge=0, le=1, description="The candidate's share of failed requests."
+    )
+    max_p99_ratio: float = Field(
+        default=1.5, gt=0, description="The candidate's p99 latency over the primary's."
+    )
+    max_p99_ms: float | None = Field(
+        default=None, gt=0, description="The candidate's p99 latency, in milliseconds."
+    )
+    min_agreement: float = Field(
+        default=0.8,
+        ge=0,
+        le=1,
+        description="Classifiers: the share of requests both arms give the same class.",
+    )
+    max_relative_difference: float = Field(
+        default=0.25,
+        ge=0,
+        description="Regressors: mean |candidate - primary| / mean |primary|.",
+    )
+    max_output_drift: float = Field(
+        default=0.2,
+        ge=0,
+        description="Jensen-Shannon distance between the arms' outputs (0 same, 1 apart).",
+    )
+    min_labels: int = Field(
+        default=30, ge=1, description="Labelled answers per arm before feedback judges."
+    )
+    max_metric_worsening: float = Field(
+        default=0.05,
+        ge=0,
+        description="How much worse than the primary the candidate's feedback metric may be "
+        "(relative: accuracy, or RMSE).",
+    )
+
+
+class DeploymentSettings(_Section):
+    """Defaults of ``shipyard deploy``'s canary analysis, and the checks it runs."""
+
+    steps: list[float] = Field(
+        default_factory=lambda: [5.0, 25.0, 50.0, 100.0],
+        min_length=1,
+        description="Canary percents, in order; passing the last one promotes.",
+    )
+    interval_seconds: float = Field(default=60.0, gt=0, description="Time between checks.")
+    max_failures: int = Field(default=3, ge=1, description="Failed checks that roll back.")
+    checks: AnalysisChecks = Field(default_factory=AnalysisChecks)
 
 
 class ProjectConfig(_Section):
@@ -256,6 +336,7 @@ class ProjectConfig(_Section):
     infra: InfraSettings = Field(default_factory=InfraSettings)
     serve: ServeSettings = Field(default_factory=ServeSettings)
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
+    deployments: DeploymentSettings = Field(default_factory=DeploymentSettings)
 
     @property
     def model_name(self) -> str:
@@ -283,6 +364,7 @@ _SECTION_NOTES = {
     "infra": "Budgets for loading and serving the packaged model in a fresh process.",
     "serve": "shipyard serve: address, workers, alias served (SHIPYARD_SERVE_* variables).",
     "registry": "Loaded model versions kept in memory (served ones are never dropped).",
+    "deployments": "Canary analysis: steps, interval, failures that roll back, and checks.",
 }
 
 

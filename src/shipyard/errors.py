@@ -24,9 +24,13 @@ fsspec, pandas, the database drivers) are translated at the boundary and chained
     │   └── ValidationFailed        ExampleValidator found anomalies of severity error
     ├── RegistryError               the model registry refused an operation
     │   └── ModelNotFound           unknown model name, version or alias
+    ├── DeploymentError             a deployment change was refused; nothing changed
+    │   ├── DeploymentConflict      it conflicts with the deployment as it is now
+    │   └── NoDeployment            the model has no deployment to change
     └── ServingError                the prediction server refused an operation
-        └── InvalidRequest          a request does not fit the model's inputs
-            └── RequestTooLarge     a request body is over the size limit
+        ├── InvalidRequest          a request does not fit the model's inputs
+        │   └── RequestTooLarge     a request body is over the size limit
+        └── Unauthorized            a state-changing request lacks the API token
 """
 
 from __future__ import annotations
@@ -163,6 +167,26 @@ class ModelNotFound(RegistryError):
     """No model matches the given name, version or alias."""
 
 
+class DeploymentError(ShipyardError):
+    """A deployment change was refused (bad version, percent, strategy); nothing changed.
+
+    ``field`` names the argument at fault, when one is.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class DeploymentConflict(DeploymentError):
+    """The change conflicts with the deployment as it is now (a candidate is already
+    deployed, or the deployment changed since it was read)."""
+
+
+class NoDeployment(DeploymentError):
+    """The model has no deployment (or no candidate) for this change."""
+
+
 class ServingError(ShipyardError):
     """The prediction server refused an operation."""
 
@@ -178,3 +202,7 @@ class InvalidRequest(ServingError):
 
 class RequestTooLarge(InvalidRequest):
     """A request body is larger than the server takes."""
+
+
+class Unauthorized(ServingError):
+    """A request that changes state came without the API token, or with a wrong one."""

@@ -30,6 +30,7 @@ from shipyard.pipeline.comparison import RunComparison, compare_runs
 from shipyard.pipeline.runner import Observer
 
 if TYPE_CHECKING:
+    from shipyard.deployments import Deployments
     from shipyard.prediction_lineage import PredictionLineage
     from shipyard.prediction_log import PredictionLog, PredictionRecord
     from shipyard.registry import LoadedModel, ModelRegistry
@@ -132,6 +133,13 @@ class Project:
             cache_versions=cache.cache_versions,
             cache_bytes=cache.cache_bytes,
         )
+
+    @cached_property
+    def deployments(self) -> Deployments:
+        """The deployments of this project's models: deploy, promote, roll back."""
+        from shipyard.deployments import Deployments
+
+        return Deployments(self.store, self.registry, self.config.deployments)
 
     @cached_property
     def artifacts(self) -> ArtifactStore:

@@ -9,7 +9,7 @@ from shipyard.prediction_log.columns import SEGMENT_SCHEMA, empty_frame, frame
 
 
 def test_names_and_line_keys_are_unique_and_the_id_comes_first() -> None:
-    assert len(set(COLUMN_NAMES)) == len(COLUMNS) == 9
+    assert len(set(COLUMN_NAMES)) == len(COLUMNS) == 10
     assert len({column.line_key for column in COLUMNS}) == len(COLUMNS)
     assert (COLUMNS[0].name, COLUMNS[0].line_key) == ("prediction_id", "id")
 
@@ -38,6 +38,7 @@ def test_frames_have_the_columns_in_order_with_their_dtypes() -> None:
             "model": ["ames"],
             "version": [3],
             "variant": ["primary"],
+            "shadow_of": [None],
             "prediction": [{"any": "value"}],
             "probabilities": [None],
             "latency_ms": [1],

@@ -22,7 +22,8 @@ def test_spooled_predictions_read_back_whole(log: PredictionLog, project: Projec
         model="churn",
         prediction="stays",
         probabilities={"stays": 0.8, "leaves": 0.2},
-        variant="canary",
+        variant="shadow",
+        shadow_of="p00001",
     )
     log.append([record(1), classified])
     assert log.spool == spool_folder(project.root) == project.root / ".shipyard" / "spool"
@@ -32,7 +33,8 @@ def test_spooled_predictions_read_back_whole(log: PredictionLog, project: Projec
     assert list(frame["prediction_id"]) == ["p00002", "p00001"]  # newest first
     newest = frame.iloc[0]
     assert newest["timestamp"] == T0 + timedelta(minutes=2)
-    assert (newest["model"], newest["version"], newest["variant"]) == ("churn", 1, "canary")
+    assert (newest["model"], newest["version"], newest["variant"]) == ("churn", 1, "shadow")
+    assert (newest["shadow_of"], frame.iloc[1]["shadow_of"]) == ("p00001", None)
     assert newest["prediction"] == "stays"
     assert newest["probabilities"] == {"stays": 0.8, "leaves": 0.2}
     assert newest["inputs"] == {"x": 2, "city": "Ames"}

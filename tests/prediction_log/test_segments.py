@@ -50,3 +50,15 @@ def test_reading_a_window_keeps_since_and_drops_until(tmp_path: Path) -> None:
     ]
     assert len(read_segment(path, since=since)) == 7
     assert len(read_segment(path, until=until)) == 6
+
+
+def test_a_segment_of_the_first_schema_reads_with_no_shadow_links(tmp_path: Path) -> None:
+    path = tmp_path / "old.parquet"
+    frame = predictions(2, 1)
+    write_segment(frame, path)
+    first = pq.read_table(path).drop_columns(["shadow_of"])  # as schema 1 wrote them
+    pq.write_table(first.replace_schema_metadata({"shipyard.schema": "prediction-log/1"}), path)
+
+    back = read_segment(path)
+    assert list(back["shadow_of"]) == [None, None]
+    assert list(back["prediction_id"]) == sorted(frame["prediction_id"])

@@ -23,7 +23,7 @@ from shipyard.prediction_log.records import (
     new_prediction_ids,
 )
 from shipyard.prediction_log.spool import spool_folder
-from shipyard.prediction_log.window import parse_since
+from shipyard.prediction_log.window import parse_duration, parse_since
 
 __all__ = [
     "COLUMNS",
@@ -35,6 +35,7 @@ __all__ = [
     "inputs_frame",
     "new_prediction_id",
     "new_prediction_ids",
+    "parse_duration",
     "parse_since",
     "prediction_lines",
     "spool_folder",

@@ -1,6 +1,6 @@
 """The prediction log's columns: the one table every other list of them derives from.
 
-A prediction has nine fields.  Each appears under three names or types: its key in a spool
+A prediction has ten fields.  Each appears under three names or types: its key in a spool
 line (short, since a server writes one line per prediction), its Arrow type in a Parquet
 segment and its dtype in the frames ``PredictionLog.read`` returns.  They are written down
 once, in ``COLUMNS``; the segment schema, empty frames and the CLI's output order are made
@@ -91,7 +91,14 @@ COLUMNS: tuple[Column, ...] = (
         line_key="variant",
         arrow_type=pa.string(),
         dtype="str",
-        description='"primary", or a canary or shadow name',
+        description='the arm that answered: "primary", "candidate" or "shadow"',
+    ),
+    Column(
+        name="shadow_of",
+        line_key="shadow_of",
+        arrow_type=pa.string(),
+        dtype="object",
+        description="a shadow answer's returned answer (its prediction id), else null",
     ),
     Column(
         name="prediction",
@@ -132,9 +139,11 @@ COLUMN_NAMES: tuple[str, ...] = tuple(column.name for column in COLUMNS)
 
 SEGMENT_SCHEMA = pa.schema(
     [(column.name, column.arrow_type) for column in COLUMNS],
-    metadata={"shipyard.schema": "prediction-log/1"},
+    metadata={"shipyard.schema": "prediction-log/2"},
 )
-"""The Arrow schema of a Parquet segment (rows sorted by time, zstd-compressed)."""
+"""The Arrow schema of a Parquet segment (rows sorted by time, zstd-compressed).
+
+Segments of schema 1 have no ``shadow_of``; they read with it null."""
 
 
 def frame(columns: Mapping[str, Any]) -> pd.DataFrame:

@@ -77,6 +77,7 @@ def encode_line(
     model: str,
     version: int,
     variant: str,
+    shadow_of: str | None,
     prediction: Any,
     probabilities: Mapping[str, float] | None,
     latency_ms: float,
@@ -94,6 +95,7 @@ def encode_line(
         "model": model,
         "version": version,
         "variant": variant,
+        "shadow_of": shadow_of,
         "prediction": prediction,
         "probabilities": probabilities,
         "latency_ms": latency_ms,
@@ -122,6 +124,7 @@ def encode(record: PredictionRecord) -> bytes:
         record.model,
         record.version,
         record.variant,
+        record.shadow_of,
         record.prediction,
         record.probabilities,
         record.latency_ms,
@@ -140,6 +143,7 @@ def prediction_lines(
     latency_ms: float,
     timestamp: datetime,
     variant: str = "primary",
+    shadow_of: Sequence[str] | None = None,
 ) -> list[bytes]:
     """Spool lines of one request's predictions, for ``PredictionLog.append_lines``.
 
@@ -153,6 +157,7 @@ def prediction_lines(
             model,
             version,
             variant,
+            None if shadow_of is None else shadow_of[i],
             values[i],
             None if probabilities is None else probabilities[i],
             latency_ms,
@@ -178,6 +183,7 @@ def _normalised(row: Any) -> dict[str, Any] | None:
             "model": row["model"],
             "version": int(row["version"]),
             "variant": str(row.get("variant") or "primary"),
+            "shadow_of": row.get("shadow_of") or None,
             "prediction": row["prediction"],
             "probabilities": row.get("probabilities"),
             "latency_ms": float(row.get("latency_ms") or 0.0),
@@ -189,6 +195,11 @@ def _normalised(row: Any) -> dict[str, Any] | None:
         value = normalised[key]
         if not isinstance(value, str) or not 0 < len(value) <= longest:
             return None
+    shadow_of = normalised["shadow_of"]
+    if shadow_of is not None and not (
+        isinstance(shadow_of, str) and len(shadow_of) <= MAX_ID_LENGTH
+    ):
+        return None
     return normalised
 
 

@@ -36,7 +36,9 @@ class PredictionRecord:
     """One answered prediction, as the prediction log keeps it.
 
     ``timestamp`` defaults to now; a naive one is taken as UTC.  ``variant`` names the
-    deployment that answered ("primary", or a canary or shadow).
+    arm of the model's deployment that answered: "primary", "candidate", or "shadow" for
+    an answer that was logged and never returned, whose ``shadow_of`` is the id of the
+    answer that was.
 
     >>> PredictionRecord(prediction_id=new_prediction_id(), model="ames", version=3,
     ...     inputs={"Lot_Area": 8450}, prediction=208500.0, latency_ms=1.8)  # doctest: +SKIP
@@ -50,6 +52,7 @@ class PredictionRecord:
     latency_ms: float
     probabilities: Mapping[str, float] | None = None
     variant: str = "primary"
+    shadow_of: str | None = None
     timestamp: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def __post_init__(self) -> None:
@@ -61,6 +64,14 @@ class PredictionRecord:
                 f"prediction_id must be a string of 1 to {MAX_ID_LENGTH} characters, "
                 f"not {self.prediction_id!r}",
                 field="prediction_id",
+            )
+        if self.shadow_of is not None and not (
+            isinstance(self.shadow_of, str) and 0 < len(self.shadow_of) <= MAX_ID_LENGTH
+        ):
+            raise InvalidRequest(
+                f"shadow_of must be a prediction id of 1 to {MAX_ID_LENGTH} characters, "
+                f"not {self.shadow_of!r}",
+                field="shadow_of",
             )
         if not isinstance(self.model, str) or not 0 < len(self.model) <= MAX_MODEL_LENGTH:
             raise InvalidRequest(

@@ -52,6 +52,8 @@ def read_segment(
         if column.json:
             texts = table[column.name].to_pylist()
             columns[column.name] = [None if text is None else orjson.loads(text) for text in texts]
+        elif column.dtype == "object":  # nullable text: None, as spooled rows have it
+            columns[column.name] = table[column.name].to_pylist()
         else:
             columns[column.name] = table[column.name].to_pandas()
     return frame(columns)

@@ -9,10 +9,27 @@ import pandas as pd
 
 from shipyard.errors import InvalidRequest
 
-__all__ = ["check_aware", "parse_since", "within"]
+__all__ = ["check_aware", "parse_duration", "parse_since", "within"]
 
 _AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_duration(text: str, *, field: str = "interval") -> float:
+    """Seconds in a duration like ``30s``, ``5m``, ``2h``, ``7d``, ``1.5w`` or ``90``.
+
+    >>> parse_duration("5m")
+    300.0
+    """
+    age = _AGE.match(text)
+    if age:
+        return timedelta(**{_UNITS[age.group(2)]: float(age.group(1))}).total_seconds()
+    try:
+        return float(text)
+    except ValueError:
+        raise InvalidRequest(
+            f"'{text}' is not a duration (30s, 5m, 2h, 7d, or seconds)", field=field
+        ) from None
 
 
 def parse_since(text: str, *, now: datetime | None = None) -> datetime:
@@ -25,10 +42,8 @@ def parse_since(text: str, *, now: datetime | None = None) -> datetime:
     >>> parse_since("2h", now=datetime(2024, 5, 1, 12, 0, tzinfo=UTC))
     datetime.datetime(2024, 5, 1, 10, 0, tzinfo=datetime.timezone.utc)
     """
-    age = _AGE.match(text)
-    if age:
-        amount, unit = float(age.group(1)), age.group(2)
-        return (now or datetime.now(UTC)) - timedelta(**{_UNITS[unit]: amount})
+    if _AGE.match(text):
+        return (now or datetime.now(UTC)) - timedelta(seconds=parse_duration(text))
     try:
         value = datetime.fromisoformat(text.strip())
     except ValueError:

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from shipyard.errors import RecordNotFound, StoreConflict
 from shipyard.store.database import Database
 from shipyard.store.datasets import DatasetRepository
+from shipyard.store.deployments import DeploymentRepository
 from shipyard.store.predictions import PredictionRepository
 from shipyard.store.properties import properties_of, set_properties
 from shipyard.store.records import ArtifactRecord, ExecutionRecord, RunRecord, StoredOutput
@@ -57,8 +58,8 @@ class MetadataStore:
 
     Runs, executions, artifacts and lineage events are read and written here; every other
     concern has a repository of its own: ``datasets`` (``DatasetRepository``), ``models``
-    (``ModelRepository``), ``predictions`` (``PredictionRepository``) and ``tracking``
-    (``TrackingRepository``).
+    (``ModelRepository``), ``predictions`` (``PredictionRepository``), ``deployments``
+    (``DeploymentRepository``) and ``tracking`` (``TrackingRepository``).
 
     >>> store = MetadataStore("sqlite:///.shipyard/metadata.db", root=tmp, project="demo")
     ... # doctest: +SKIP
@@ -73,6 +74,7 @@ class MetadataStore:
         self.tracking = TrackingRepository(self.database)
         self.models = ModelRepository(self.database, self.project_id)
         self.predictions = PredictionRepository(self.database, self.project_id)
+        self.deployments = DeploymentRepository(self.database, self.project_id, self.models)
 
     def close(self) -> None:
         self.database.dispose()

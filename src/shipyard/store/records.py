@@ -152,3 +152,88 @@ class AliasEventRecord:
     actor: str
     reason: str
     created_at: datetime
+
+
+Strategy = Literal["shadow", "canary", "blue-green"]
+Arm = Literal["primary", "candidate"]
+DeploymentStatus = Literal["active", "promoted", "rolled_back"]
+
+
+@dataclass(frozen=True)
+class DeploymentRecord:
+    """One rollout of a candidate version beside a model's primary (production) version.
+
+    ``percent`` is the share of requests the candidate answers (canary) or copies
+    (shadow); ``live`` is the arm a blue-green deployment sends every request to.
+    ``analysis`` holds an automatic canary analysis's plan and progress, if any.
+    """
+
+    id: int
+    model: str
+    primary_version: int
+    candidate_version: int
+    strategy: Strategy
+    percent: float
+    sticky_key: str | None
+    live: Arm
+    status: DeploymentStatus
+    analysis: dict[str, Any] | None
+    next_analysis_at: datetime | None
+    lease_owner: str | None
+    lease_until: datetime | None
+    revision: int
+    created_at: datetime
+    ended_at: datetime | None
+
+    @property
+    def active(self) -> bool:
+        return self.status == "active"
+
+    def state(self) -> dict[str, Any]:
+        """What serves: the fields a history entry shows before and after a change."""
+        return {
+            "primary": self.primary_version,
+            "candidate": self.candidate_version,
+            "strategy": self.strategy,
+            "percent": self.percent,
+            "sticky_key": self.sticky_key,
+            "live": self.live,
+            "status": self.status,
+        }
+
+    def describe(self) -> str:
+        """One line: ``canary v4 at 10% beside v3`` and the like."""
+        candidate = f"v{self.candidate_version}"
+        primary = f"v{self.primary_version}"
+        if self.strategy == "blue-green":
+            live = candidate if self.live == "candidate" else primary
+            return f"blue-green {primary}/{candidate}, {live} live"
+        share = f"{self.percent:g}%"
+        if self.strategy == "shadow":
+            return f"shadow {candidate} on {share} of {primary}'s requests"
+        return f"canary {candidate} at {share} beside {primary}"
+
+
+@dataclass(frozen=True)
+class DeploymentEventRecord:
+    """One change of a deployment: who, when, the state before and after, and why."""
+
+    id: int
+    deployment_id: int
+    model: str
+    action: str
+    actor: str
+    reason: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    details: dict[str, Any]
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ArmCounts:
+    """How many requests one arm of a deployment answered, and how many failed."""
+
+    arm: str
+    requests: int
+    errors: int

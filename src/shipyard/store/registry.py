@@ -43,7 +43,8 @@ class ModelRepository:
 
     # -- models -----------------------------------------------------------------
 
-    def _model(self, session: Session, name: str, *, lock: bool = False) -> RegisteredModelRow:
+    def model_row(self, session: Session, name: str, *, lock: bool = False) -> RegisteredModelRow:
+        """The row of model ``name`` (locked for update with ``lock``); ModelNotFound if none."""
         query = select(RegisteredModelRow).where(
             RegisteredModelRow.project_id == self.project_id, RegisteredModelRow.name == name
         )
@@ -91,6 +92,14 @@ class ModelRepository:
         )
         return {alias: version for alias, version in rows}
 
+    def alias_version(self, session: Session, model_id: int, alias: str) -> int | None:
+        """The version ``alias`` of model ``model_id`` points at, or None."""
+        return session.scalar(
+            select(ModelVersionRow.version)
+            .join(ModelAliasRow, ModelAliasRow.version_id == ModelVersionRow.id)
+            .where(ModelAliasRow.model_id == model_id, ModelAliasRow.alias == alias)
+        )
+
     # -- versions ---------------------------------------------------------------
 
     def register_version(
@@ -109,7 +118,7 @@ class ModelRepository:
         """Add the next numbered version of model ``name`` (created on first use)."""
         with self.database.writing(f"registering a version of model '{name}'") as session:
             try:
-                model = self._model(session, name, lock=True)
+                model = self.model_row(session, name, lock=True)
             except ModelNotFound:
                 model = RegisteredModelRow(
                     project_id=self.project_id, name=name, created_at=utcnow()
@@ -173,7 +182,7 @@ class ModelRepository:
     def versions(self, name: str) -> list[ModelVersionRecord]:
         """Every version of ``name``, newest first."""
         with self.database.reading(f"listing versions of '{name}'") as session:
-            model = self._model(session, name)
+            model = self.model_row(session, name)
             rows = session.scalars(
                 select(ModelVersionRow)
                 .where(ModelVersionRow.model_id == model.id)
@@ -182,7 +191,7 @@ class ModelRepository:
             return [self._version_record(session, model, row) for row in rows]
 
     @staticmethod
-    def _version_row(session: Session, model: RegisteredModelRow, version: int) -> ModelVersionRow:
+    def version_row(session: Session, model: RegisteredModelRow, version: int) -> ModelVersionRow:
         row = session.scalar(
             select(ModelVersionRow).where(
                 ModelVersionRow.model_id == model.id, ModelVersionRow.version == version
@@ -194,13 +203,13 @@ class ModelRepository:
 
     def version(self, name: str, version: int) -> ModelVersionRecord:
         with self.database.reading(f"reading {name}:{version}") as session:
-            model = self._model(session, name)
-            row = self._version_row(session, model, version)
+            model = self.model_row(session, name)
+            row = self.version_row(session, model, version)
             return self._version_record(session, model, row)
 
     def by_alias(self, name: str, alias: str) -> ModelVersionRecord:
         with self.database.reading(f"resolving {name}@{alias}") as session:
-            model = self._model(session, name)
+            model = self.model_row(session, name)
             row = session.scalar(
                 select(ModelVersionRow)
                 .join(ModelAliasRow, ModelAliasRow.version_id == ModelVersionRow.id)
@@ -217,7 +226,7 @@ class ModelRepository:
         """The newest version of ``name`` registered with this package, if any."""
         with self.database.reading(f"looking up a package of '{name}'") as session:
             try:
-                model = self._model(session, name)
+                model = self.model_row(session, name)
             except ModelNotFound:
                 return None
             row = session.scalar(
@@ -238,39 +247,52 @@ class ModelRepository:
     ) -> AliasEventRecord | None:
         """Point ``alias`` at ``version``; returns the recorded move (None if no change)."""
         with self.database.writing(f"moving {name}@{alias} to version {version}") as session:
-            model = self._model(session, name, lock=True)
-            target = self._version_row(session, model, version)
-            current = session.scalar(
-                select(ModelAliasRow).where(
-                    ModelAliasRow.model_id == model.id, ModelAliasRow.alias == alias
+            model = self.model_row(session, name, lock=True)
+            return self.move_alias_in(session, model, alias, version, actor=actor, reason=reason)
+
+    def move_alias_in(
+        self,
+        session: Session,
+        model: RegisteredModelRow,
+        alias: str,
+        version: int,
+        *,
+        actor: str,
+        reason: str,
+    ) -> AliasEventRecord | None:
+        """``move_alias`` inside a caller's transaction, with the model's row locked."""
+        target = self.version_row(session, model, version)
+        current = session.scalar(
+            select(ModelAliasRow).where(
+                ModelAliasRow.model_id == model.id, ModelAliasRow.alias == alias
+            )
+        )
+        previous = None
+        if current is not None:
+            if current.version_id == target.id:
+                return None
+            previous_row = session.get(ModelVersionRow, current.version_id)
+            previous = previous_row.version if previous_row is not None else None
+            current.version_id = target.id
+            current.updated_at = utcnow()
+        else:
+            session.add(
+                ModelAliasRow(
+                    model_id=model.id, alias=alias, version_id=target.id, updated_at=utcnow()
                 )
             )
-            previous = None
-            if current is not None:
-                if current.version_id == target.id:
-                    return None
-                previous_row = session.get(ModelVersionRow, current.version_id)
-                previous = previous_row.version if previous_row is not None else None
-                current.version_id = target.id
-                current.updated_at = utcnow()
-            else:
-                session.add(
-                    ModelAliasRow(
-                        model_id=model.id, alias=alias, version_id=target.id, updated_at=utcnow()
-                    )
-                )
-            event = AliasEventRow(
-                model_id=model.id,
-                alias=alias,
-                from_version=previous,
-                to_version=version,
-                actor=actor,
-                reason=reason,
-                created_at=utcnow(),
-            )
-            session.add(event)
-            session.flush()
-            return self._event_record(model.name, event)
+        event = AliasEventRow(
+            model_id=model.id,
+            alias=alias,
+            from_version=previous,
+            to_version=version,
+            actor=actor,
+            reason=reason,
+            created_at=utcnow(),
+        )
+        session.add(event)
+        session.flush()
+        return self._event_record(model.name, event)
 
     @staticmethod
     def _event_record(name: str, row: AliasEventRow) -> AliasEventRecord:
@@ -287,7 +309,7 @@ class ModelRepository:
     def alias_history(self, name: str) -> list[AliasEventRecord]:
         """Every alias move of ``name``, oldest first."""
         with self.database.reading(f"reading the alias history of '{name}'") as session:
-            model = self._model(session, name)
+            model = self.model_row(session, name)
             rows = session.scalars(
                 select(AliasEventRow)
                 .where(AliasEventRow.model_id == model.id)
@@ -297,6 +319,6 @@ class ModelRepository:
 
     def set_tags(self, name: str, version: int, tags: Mapping[str, Any]) -> None:
         with self.database.writing(f"tagging {name}:{version}") as session:
-            model = self._model(session, name)
-            row = self._version_row(session, model, version)
+            model = self.model_row(session, name)
+            row = self.version_row(session, model, version)
             set_properties(session, TAG_OWNER, row.id, tags)

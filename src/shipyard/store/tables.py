@@ -307,3 +307,61 @@ class FeedbackRow(Base):
     prediction_id: Mapped[str] = mapped_column(String(128))
     label: Mapped[Any] = mapped_column(JSON, nullable=False)
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DeploymentRow(Base):
+    """How a model is served while a candidate version is tried beside its primary.
+
+    A row is one rollout, from ``deploy`` until it is promoted or rolled back; at most
+    one per model is ``active`` (the model's row is locked while one is made).  Each
+    change bumps ``revision``, so that an analysis acting on what it read cannot undo a
+    change made meanwhile.  The lease names the analysis process acting on it.
+    """
+
+    __tablename__ = "deployments"
+    __table_args__ = (Index("ix_deployments_model_status", "model_id", "status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("registered_models.id"))
+    primary_version: Mapped[int] = mapped_column(Integer)
+    candidate_version: Mapped[int] = mapped_column(Integer)
+    strategy: Mapped[str] = mapped_column(String(20))
+    percent: Mapped[float] = mapped_column(Float)
+    sticky_key: Mapped[str | None] = mapped_column(String(200), default=None)
+    live: Mapped[str] = mapped_column(String(20), default="primary")
+    status: Mapped[str] = mapped_column(String(20))
+    analysis: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    next_analysis_at: Mapped[datetime | None] = mapped_column(default=None)
+    lease_owner: Mapped[str | None] = mapped_column(String(200), default=None)
+    lease_until: Mapped[datetime | None] = mapped_column(default=None)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class DeploymentEventRow(Base):
+    """One change of a deployment: who, when, what it was before and after, and why."""
+
+    __tablename__ = "deployment_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    deployment_id: Mapped[int] = mapped_column(ForeignKey("deployments.id"), index=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("registered_models.id"), index=True)
+    action: Mapped[str] = mapped_column(String(30))
+    actor: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DeploymentArmCountRow(Base):
+    """Requests and failures of one arm of a deployment, added up by every server."""
+
+    __tablename__ = "deployment_arm_counts"
+
+    deployment_id: Mapped[int] = mapped_column(ForeignKey("deployments.id"), primary_key=True)
+    arm: Mapped[str] = mapped_column(String(20), primary_key=True)
+    requests: Mapped[int] = mapped_column(BigInteger, default=0)
+    errors: Mapped[int] = mapped_column(BigInteger, default=0)
