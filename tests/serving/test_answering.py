@@ -15,6 +15,7 @@ import pytest
 from shipyard.errors import InvalidRequest
 from shipyard.modeling.package import Predictions
 from shipyard.serving.answering import Answer, Answerer
+from shipyard.serving.catalog import Choice
 
 
 class DoublingTransform:
@@ -64,9 +65,24 @@ class Log:
 @dataclass
 class Counts:
     batches: list[int] = field(default_factory=list)  # requests per model call
+    arms: list[str] = field(default_factory=list)  # the arm of each model call
+    failed: list[str] = field(default_factory=list)  # the arm of each failed request
+    dropped: int = 0
 
-    def predictions_made(self, name: str, version: int, *, requests: int, **_: Any) -> None:
+    def predictions_made(
+        self, name: str, version: int, *, arm: str, requests: int, **_: Any
+    ) -> None:
         self.batches.append(requests)
+        self.arms.append(arm)
+
+    def shadow_predictions_made(self, name: str, version: int, arm: str, **_: Any) -> None:
+        self.arms.append(arm)
+
+    def prediction_failed(self, name: str, version: int, arm: str) -> None:
+        self.failed.append(arm)
+
+    def shadow_rows_dropped(self, name: str, rows: int) -> None:
+        self.dropped += rows
 
 
 @pytest.fixture
@@ -84,7 +100,7 @@ def ask(answerer: Answerer, served: Served, *requests: list[dict[str, Any]]) -> 
 
     async def send() -> list[Any]:
         return await asyncio.gather(
-            *(answerer.answer(served, rows, "instances", 0.0) for rows in requests),  # type: ignore[arg-type]
+            *(answerer.answer(Choice(served, "primary"), rows, "instances", 0.0) for rows in requests),  # type: ignore[arg-type]
             return_exceptions=True,
         )
 
@@ -143,8 +159,8 @@ def test_a_cancelled_request_does_not_stop_the_rest_of_its_batch(
     answerer: Answerer, served: Served
 ) -> None:
     async def send() -> Answer:
-        gone = asyncio.create_task(answerer.answer(served, rows(1), "instances", 0.0))  # type: ignore[arg-type]
-        kept = asyncio.create_task(answerer.answer(served, rows(2), "instances", 0.0))  # type: ignore[arg-type]
+        gone = asyncio.create_task(answerer.answer(Choice(served, "primary"), rows(1), "instances", 0.0))  # type: ignore[arg-type]
+        kept = asyncio.create_task(answerer.answer(Choice(served, "primary"), rows(2), "instances", 0.0))  # type: ignore[arg-type]
         await asyncio.sleep(0)  # both have joined the batch, which has not run yet
         gone.cancel()
         return await kept
