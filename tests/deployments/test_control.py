@@ -11,13 +11,13 @@ import pytest
 
 from shipyard import Project
 from shipyard.errors import DeploymentConflict, DeploymentError, ModelNotFound, NoDeployment
-from tests.e2e.serving_fixtures import trained_twice
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def trained(two_versions: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Model 'houses' with blessed versions 1 and 2, and version 3, not blessed."""
-    folder = trained_twice(tmp_path_factory.mktemp("control") / "houses")
+    folder = tmp_path_factory.mktemp("control") / "houses"
+    shutil.copytree(two_versions, folder)
     with Project.open(folder) as project:
         second = project.registry.resolve("houses:2")
         project.registry.register("houses", package_id=second.package.id, blessed=False)

@@ -10,16 +10,18 @@ import httpx
 import pytest
 
 from shipyard import Project
-from tests.e2e.serving_fixtures import RunningServer, rows, served, trained_twice
+from tests.e2e.serving_fixtures import RunningServer, rows, served
 
 TOKEN = "s3cret-token-for-the-tests"
 
 
 @pytest.fixture(scope="module")
-def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def folder(two_versions: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One project for the module: each test leaves version 1 in production and no
     deployment, as it found it."""
-    return trained_twice(tmp_path_factory.mktemp("admin") / "houses")
+    folder = tmp_path_factory.mktemp("admin") / "houses"
+    shutil.copytree(two_versions, folder)
+    return folder
 
 
 @pytest.fixture(scope="module")
