@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import SecretStr
 
-from shipyard.errors import Unauthorized
+from shipyard.errors import ConfigError, Unauthorized
 from shipyard.serving.auth import TokenCheck
 
 TOKEN = "a-token-of-some-length"
@@ -49,5 +49,7 @@ def test_a_configured_token_is_never_shown() -> None:
     assert TOKEN not in repr(config) and TOKEN not in config.to_yaml()
     assert config.serve.token is not None and config.serve.token.get_secret_value() == TOKEN
     assert config.serve.environment()["SHIPYARD_API_TOKEN"] == TOKEN  # handed to workers
-    with pytest.raises(Exception, match="serve.token.: Value error, an API token must be at least 16 characters"):
+    with pytest.raises(
+        ConfigError, match="serve.token.: Value error, an API token must be at least 16"
+    ):
         parse_config("name: p\n", environ={"SHIPYARD_API_TOKEN": "short"})
