@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 
 from shipyard import Project
 from shipyard.config import CONFIG_FILE, ProjectConfig, StoreSettings
+from tests.e2e.serving_fixtures import trained_twice
 from tests.helpers import MakeProject
 
 POSTGRES_URL = os.environ.get("SHIPYARD_TEST_POSTGRES_URL", "")
@@ -74,3 +75,10 @@ def make_project(tmp_path: Path, db_url: str) -> Iterator[MakeProject]:
 @pytest.fixture
 def project(make_project: MakeProject) -> Project:
     return make_project()
+
+
+@pytest.fixture(scope="session")
+def two_versions(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A trained project (SQLite) whose model 'houses' has versions 1, in production, and
+    2, both blessed.  Shared by the session: copy it before changing it."""
+    return trained_twice(tmp_path_factory.mktemp("two-versions") / "houses")
