@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -20,28 +21,15 @@ import pytest
 from shipyard import Project
 from shipyard.deployments import key_point
 from shipyard.store.records import DeploymentRecord
-from tests.e2e.serving_fixtures import (
-    RunningServer,
-    configure,
-    rows,
-    served,
-    start_server,
-    trained_project,
-)
+from tests.e2e.serving_fixtures import RunningServer, rows, served, start_server
 
 FOLLOW_SECONDS = 2.0  # a change is in effect on every worker within this
 
 
 @pytest.fixture(scope="module")
-def project_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Model 'houses' with versions 1 (production) and 2."""
-    folder = trained_project(tmp_path_factory.mktemp("deployed") / "houses", max_iter=5)
-    configure(folder, max_iter=12)
-    with Project.open(folder) as project:
-        project.run(project.standard_pipeline()).raise_for_failure()
-        assert sorted(v.version for v in project.registry.versions("houses")) == [1, 2]
-        project.registry.promote("houses", 1, reason="version 1 serves in these tests")
-    return folder
+def project_folder(two_versions: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Model 'houses' with versions 1 (production) and 2: the session's, copied."""
+    return Path(shutil.copytree(two_versions, tmp_path_factory.mktemp("deployed") / "houses"))
 
 
 @pytest.fixture(scope="module")
@@ -139,7 +127,7 @@ def stored_counts(project: Project, record: DeploymentRecord) -> dict[str, tuple
 def test_a_canary_answers_its_share_and_the_primary_shadows_it(
     server: RunningServer, project: Project
 ) -> None:
-    record = project.deployments.deploy("houses", 2, strategy="canary", percent=10, force=True,
+    record = project.deployments.deploy("houses", 2, strategy="canary", percent=10,
                                         reason="canary test")  # fmt: skip
     assert follow(server, record)["candidate_loaded"] is True
     one = rows(1)[0]
@@ -193,7 +181,7 @@ def test_a_canary_answers_its_share_and_the_primary_shadows_it(
 def test_a_sticky_key_keeps_each_customer_on_one_arm(
     server: RunningServer, project: Project
 ) -> None:
-    record = project.deployments.deploy("houses", 2, strategy="canary", percent=30, force=True,
+    record = project.deployments.deploy("houses", 2, strategy="canary", percent=30,
                                         sticky_key="Customer", reason="sticky test")  # fmt: skip
     follow(server, record)
     one = rows(1)[0]
@@ -212,7 +200,7 @@ def test_a_sticky_key_keeps_each_customer_on_one_arm(
 def test_a_shadow_is_logged_linked_and_never_returned(
     server: RunningServer, project: Project
 ) -> None:
-    record = project.deployments.deploy("houses", 2, strategy="shadow", force=True,
+    record = project.deployments.deploy("houses", 2, strategy="shadow",
                                         reason="shadow test")  # fmt: skip
     follow(server, record)
     bodies = [({}, {"instances": rows(2, seed=n)}) for n in range(60)]
@@ -250,6 +238,7 @@ def test_a_shadow_is_logged_linked_and_never_returned(
 def test_a_candidate_that_fails_to_load_leaves_the_primary_serving(
     server: RunningServer, project: Project
 ) -> None:
+    follow(server, None)  # the last test's candidate has left the server's cache
     record = project.registry.resolve("houses:2")
     project.registry.load(record)  # the deploying process checks it from its cache
     tree = project.artifacts.materialize(record.package.digest, "dir")
@@ -259,7 +248,7 @@ def test_a_candidate_that_fails_to_load_leaves_the_primary_serving(
         damaged.chmod(0o644)
         damaged.write_bytes(original + b"damage")
         deployed = project.deployments.deploy("houses", 2, strategy="canary", percent=100,
-                                              force=True, reason="broken candidate")  # fmt: skip
+                                              reason="broken candidate")  # fmt: skip
         assert follow(server, deployed)["candidate_loaded"] is False
         answers = asyncio.run(predict_many(server.url, [({}, {"instances": rows(1)})] * 100))
         assert {(answer["version"], answer["arm"]) for answer in answers} == {(1, "primary")}
@@ -285,15 +274,11 @@ def spooled(folder: Path) -> dict[str, list[dict[str, Any]]]:
 
 @pytest.mark.slow
 def test_switch_and_rollback_under_load_reach_every_worker_without_a_failure(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    two_versions: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    folder = trained_project(tmp_path / "workers", max_iter=5)
-    configure(folder, max_iter=12)
+    folder = Path(shutil.copytree(two_versions, tmp_path / "houses"))
     with Project.open(folder) as project:
-        project.run(project.standard_pipeline()).raise_for_failure()
-        project.registry.promote("houses", 1, reason="version 1 serves")
-        project.deployments.deploy("houses", 2, strategy="blue-green", force=True,
-                                   reason="blue-green test")  # fmt: skip
+        project.deployments.deploy("houses", 2, strategy="blue-green", reason="blue-green test")
     monkeypatch.setenv("SHIPYARD_SERVE_COMPACT_SECONDS", "600")  # spool files stay to be read
     server = start_server(folder, "--workers", "2")
     failures: list[str] = []
