@@ -9,9 +9,13 @@ the OpenAPI document, which describes every route and each served model).  Bodie
 parsed with orjson, rows go through the model's fitted transform row by row (no
 DataFrame) and its compiled predictor, concurrent requests are answered together (see
 ``Answerer``), every answer is appended to the prediction log before the response leaves,
-and nothing is loaded or validated twice.  The registry is polled in the background; a
-moved alias is loaded aside and swapped in (see ``ModelCatalog``).  The prediction log is
-compacted by a process of its own (see ``Compactor``).
+and nothing is loaded or validated twice.  The store is watched in the background: a
+cheap change marker every ``WATCH_SECONDS``, a full look every ``reload_seconds``; a
+moved alias or a changed deployment is loaded aside and swapped in (see
+``ModelCatalog``), so every worker follows within a second.  A deployment's request
+goes to the arm its routing chooses, a shadow copy is answered after the response, and
+the requests and failures of each arm are added to the store about once a second.  The
+prediction log is compacted by a process of its own (see ``Compactor``).
 
     shipyard serve --port 8000
     curl -d '{"instances": [{"Lot_Area": 8450, ...}]}' localhost:8000/predict
