@@ -162,23 +162,27 @@ def run(args: argparse.Namespace, folder: Path) -> int:
                 server.wait_idle()
                 wait_quiet(threshold=args.quiet, limit=args.quiet_wait)
                 before = shadow_counts(server.base_url)
+                cpu = server.cpu_seconds()
                 done = run_wrk(
                     url, body, concurrency=args.concurrency, duration=args.duration,
                     timeout=args.timeout,
                 )  # fmt: skip
-                server.wait_idle()
+                server.wait_idle()  # the shadow's queue is worked off: its CPU counts
+                cpu = server.cpu_seconds() - cpu
                 after = shadow_counts(server.base_url)
                 result = parse_wrk(
                     done.stdout, server=f"shipyard {mode}", rows=args.rows,
                     concurrency=args.concurrency,
                 )  # fmt: skip
+                result.server_cores = cpu  # here: the server's CPU seconds for the run
                 results[mode].append(result)
                 shadowed = after["shadow"] - before["shadow"]
                 dropped = after["dropped"] - before["dropped"]
                 console.print(
                     f"  round {index + 1}, {mode:6}: {result.requests_per_s:,.0f} req/s, "
                     f"p50 {ms(result.latency_ms.get('p50'))}, "
-                    f"p99 {ms(result.latency_ms.get('p99'))}, errors {result.errors}"
+                    f"p99 {ms(result.latency_ms.get('p99'))}, errors {result.errors}, "
+                    f"server CPU {cpu / max(result.requests, 1) * 1e6:.0f} µs a request"
                     + (f"; shadow answered {shadowed:,.0f} rows, dropped {dropped:,.0f}"
                        if mode == "shadow" else "")
                 )  # fmt: skip
@@ -190,6 +194,9 @@ def run(args: argparse.Namespace, folder: Path) -> int:
         ]
         return statistics.median(values)
 
+    def cpu_per_request(mode: str) -> float:
+        return statistics.median(r.server_cores / max(r.requests, 1) for r in results[mode])
+
     throughput = median("shadow", "rps") / median("alone", "rps")
     p99 = median("shadow", "p99") / median("alone", "p99")
     console.print(
@@ -198,7 +205,9 @@ def run(args: argparse.Namespace, folder: Path) -> int:
         f"{ms(median('alone', 'p99'))}; with a {args.percent:g}% shadow "
         f"{median('shadow', 'rps'):,.0f} req/s, p99 {ms(median('shadow', 'p99'))}: "
         f"throughput {throughput:.2f}x (target >= {TARGET_THROUGHPUT}), p99 {p99:.2f}x "
-        f"(target <= {TARGET_P99})"
+        f"(target <= {TARGET_P99}); the server's CPU per request "
+        f"{cpu_per_request('alone') * 1e6:.0f} µs alone, "
+        f"{cpu_per_request('shadow') * 1e6:.0f} µs with the shadow"
     )
     report: dict[str, Any] = {
         "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},

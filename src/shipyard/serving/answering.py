@@ -289,9 +289,14 @@ class Answerer:
         )
         self._copied_rows += size
 
-    def _answer_copies(self) -> None:
+    def _answer_copies(self, deferred: bool = False) -> None:
         """Answer up to ``SHADOW_BATCH_ROWS`` rows of queued copies; the rest wait for a
-        later loop turn, so that new requests are not held up behind a long queue."""
+        later loop turn, so that new requests are not held up behind a long queue.
+        Requests that arrived meanwhile are answered first (once: the copies are not
+        put off for ever under a steady load)."""
+        if self._batch and not deferred:
+            asyncio.get_running_loop().call_soon(self._answer_copies, True)
+            return
         copies = self._copies
         rows, cut = 0, len(copies)
         for index, copy in enumerate(copies):
