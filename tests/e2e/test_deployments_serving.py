@@ -212,6 +212,20 @@ def test_a_sticky_key_keeps_each_customer_on_one_arm(
         assert seen == {"candidate" if key_point(key) < 30 else "primary"}, key
     assert 0.2 < sum(seen == {"candidate"} for seen in arms.values()) / len(keys) < 0.4
 
+    # The Open Inference Protocol's requests are routed alike; its answer names the version.
+    tensors = [
+        {"name": column, "shape": [1], "datatype": "BYTES" if isinstance(value, str) else "FP64",
+         "data": [value]}
+        for column, value in one.items() if value is not None
+    ]  # fmt: skip
+    for key in keys[:20]:
+        answer = httpx.post(
+            f"{server.url}/v2/models/houses/infer", json={"inputs": tensors},
+            headers={"Customer": key}, timeout=30,
+        )  # fmt: skip
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["model_version"] == ("2" if key_point(key) < 30 else "1")
+
 
 def test_a_shadow_is_logged_linked_and_never_returned(
     server: RunningServer, project: Project
