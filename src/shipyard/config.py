@@ -279,6 +279,12 @@ class AnalysisChecks(_Section):
     max_p99_ratio: float = Field(
         default=1.5, gt=0, description="The candidate's p99 latency over the primary's."
     )
+    p99_slack_ms: float = Field(
+        default=5.0,
+        ge=0,
+        description="The ratio fails only when the candidate is also this much slower "
+        "(ms): at millisecond latencies, scheduling noise alone doubles a p99.",
+    )
     max_p99_ms: float | None = Field(
         default=None, gt=0, description="The candidate's p99 latency, in milliseconds."
     )
