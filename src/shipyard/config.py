@@ -302,7 +302,8 @@ class AnalysisChecks(_Section):
     max_output_drift: float = Field(
         default=0.2,
         ge=0,
-        description="Jensen-Shannon distance between the arms' outputs (0 same, 1 apart).",
+        description="Jensen-Shannon distance between the arms' outputs (0 same, 1 apart), "
+        "beyond what sampling alone gives on that many answers.",
     )
     min_labels: int = Field(
         default=30, ge=1, description="Labelled answers per arm before feedback judges."

@@ -213,14 +213,16 @@ def _output_drift(comparison: Comparison, checks: AnalysisChecks) -> CheckResult
             bound,
             f"output drift needs {checks.min_requests} answers per arm; it has {have}",
         )
-    distance = comparison.output_distance
+    distance, excess = comparison.output_distance, comparison.output_excess
+    assert excess is not None
     on = "the same requests" if comparison.output_basis == "pairs" else "all their answers"
     return CheckResult(
         "output_drift",
-        "fail" if distance > bound else "pass",
-        distance,
+        "fail" if excess > bound else "pass",
+        excess,
         bound,
-        f"Jensen-Shannon distance {distance:.3f} between the arms' outputs on {on} "
+        f"Jensen-Shannon distance {distance:.3f} between the arms' outputs on {on}, "
+        f"{excess:.3f} beyond the {comparison.output_noise:.3f} of sampling alone "
         f"(bound {bound:g})",
     )
 
