@@ -8,7 +8,15 @@ import typer
 from rich.markup import escape
 from typer.core import TyperGroup
 
-from shipyard.cli import datasets, pipelines, predictions, projects, registry, serving
+from shipyard.cli import (
+    datasets,
+    deployments,
+    pipelines,
+    predictions,
+    projects,
+    registry,
+    serving,
+)
 from shipyard.cli.console import errors
 from shipyard.errors import ShipyardError
 
@@ -38,6 +46,7 @@ datasets.register(app)
 registry.register(app)
 predictions.register(app)
 serving.register(app)
+deployments.register(app)
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""``shipyard models``, ``shipyard models show`` and ``shipyard promote``."""
+"""``shipyard models`` and ``shipyard models show``."""
 
 from __future__ import annotations
 
@@ -115,22 +115,5 @@ def show(
             console.print(_model_detail(project, ref))
 
 
-def promote(
-    name: Annotated[str, typer.Argument(help="Model name.")],
-    version: Annotated[int, typer.Argument(help="Version to point the alias at.")],
-    alias: Annotated[str, typer.Option(help="The alias to move.")] = "production",
-    reason: Annotated[str, typer.Option(help="Why, for the alias history.")] = "",
-) -> None:
-    """Point an alias (production by default) at a version; the move is recorded."""
-    with Project.open() as project:
-        event = project.registry.promote(name, version, alias=alias, reason=reason or "promoted")
-    if event is None:
-        console.print(f"{name}@{alias} already points at version {version}")
-    else:
-        before = "nothing" if event.from_version is None else f"version {event.from_version}"
-        console.print(f"[green]moved[/] {name}@{alias} from {before} to version {version}")
-
-
 def register(app: typer.Typer) -> None:
     app.add_typer(models_app, name="models")
-    app.command()(promote)
