@@ -314,6 +314,14 @@ class AnalysisChecks(_Section):
         description="How much worse than the primary the candidate's feedback metric may be "
         "(relative: accuracy, or RMSE).",
     )
+    feedback_confidence: float = Field(
+        default=0.99,
+        gt=0.5,
+        lt=1,
+        description="How sure the analysis must be that the candidate's loss is higher "
+        "(one-sided test on the labelled rows) before feedback fails it: on a few dozen "
+        "labels, equally good models differ by chance.",
+    )
 
 
 class DeploymentSettings(_Section):

@@ -240,3 +240,22 @@ def test_watch_keeps_passing_until_stopped(project: Project) -> None:
     watcher.join(timeout=20)
     stop.set()
     assert [d.outcome for d in decisions] == ["advance", "promote"]
+
+
+def test_a_candidate_worse_only_by_chance_on_few_labels_is_not_failed(project: Project) -> None:
+    record = deploy(project)
+    serve(
+        project,
+        primary=PRIMARY,
+        candidate=Arm(2, noise=5_000, latency_ms=3),
+        requests=60,
+        seed=1,
+        deployment_id=record.id,
+        labels=True,
+    )
+    (decision,) = next_pass(project)
+    feedback = next(c for c in decision.checks if c.name == "feedback")
+    # Same noise as the primary, yet 25% worse on these 60 labels: chance, says the test.
+    assert feedback.status == "pass" and feedback.value > 0.2  # type: ignore[operator]
+    assert "within chance (z 1.53 <= 2.33)" in feedback.detail
+    assert decision.outcome == "advance"

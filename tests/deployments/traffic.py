@@ -10,11 +10,22 @@ labels come back.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from shipyard import Project
 from shipyard.prediction_log import PredictionRecord, new_prediction_ids
+from tests.e2e.serving_fixtures import configure, trained_project
+
+
+def two_versions(folder: Path) -> Path:
+    """Train model 'houses' twice in ``folder``: blessed versions 1 and 2 (regression)."""
+    trained_project(folder, max_iter=5)
+    configure(folder, max_iter=8)
+    with Project.open(folder) as project:
+        project.run(project.standard_pipeline()).raise_for_failure()
+    return folder
 
 
 @dataclass(frozen=True)

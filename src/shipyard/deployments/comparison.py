@@ -74,6 +74,10 @@ class ArmSummary:
     """Its answers with feedback (a shadow answer shares the label of the one it shadows)."""
     metrics: dict[str, float] = field(default_factory=dict)
     """On the labelled answers: ``accuracy`` and ``f1``, or ``rmse`` and ``mae``."""
+    loss_mean: float | None = None
+    """Mean loss per labelled answer (squared error, or 1 for a wrong class)..."""
+    loss_sd: float | None = None
+    """...and its standard deviation: whether a difference is more than chance."""
 
     @property
     def all_requests(self) -> int:
@@ -108,6 +112,10 @@ class PairedFeedback:
     labelled: int
     primary: dict[str, float] = field(default_factory=dict)
     candidate: dict[str, float] = field(default_factory=dict)
+    loss_difference: float | None = None
+    """Mean of the candidate's loss minus the primary's, row by row..."""
+    loss_difference_se: float | None = None
+    """...and its standard error."""
 
 
 @dataclass(frozen=True)
@@ -227,11 +235,15 @@ def compare_arms(
             (float(v) for v in np.percentile(latency, [50, 99])) if len(latency) else (None, None)
         )
         own = labelled[labelled["version"] == version]
-        metrics = (
-            answer_metrics(task, _values(own["label"], task), _values(own["prediction"], task))
-            if len(own)
-            else {}
-        )
+        metrics, loss_mean, loss_sd = {}, None, None
+        if len(own):
+            truth, predicted = _values(own["label"], task), _values(own["prediction"], task)
+            metrics = answer_metrics(task, truth, predicted)
+            losses = _losses(truth, predicted, task)
+            loss_mean, loss_sd = (
+                float(losses.mean()),
+                float(losses.std(ddof=1 if len(own) > 1 else 0)),
+            )
         summaries[arm] = ArmSummary(
             arm=arm,  # type: ignore[arg-type]
             version=version,
@@ -244,6 +256,8 @@ def compare_arms(
             latency_p99_ms=p99,
             labelled=len(own),
             metrics=metrics,
+            loss_mean=loss_mean,
+            loss_sd=loss_sd,
         )
 
     pairs = _pairs(window, versions["primary"], versions["candidate"])
@@ -328,11 +342,25 @@ def _paired_feedback(
     if not len(labelled):
         return PairedFeedback(labelled=0)
     truth = _values(labelled["label"], task)
+    primary, candidate = _values(labelled["primary"], task), _values(labelled["candidate"], task)
+    difference = _losses(truth, candidate, task) - _losses(truth, primary, task)
+    spread = float(difference.std(ddof=1)) if len(difference) > 1 else 0.0
     return PairedFeedback(
         labelled=len(labelled),
-        primary=answer_metrics(task, truth, _values(labelled["primary"], task)),
-        candidate=answer_metrics(task, truth, _values(labelled["candidate"], task)),
+        primary=answer_metrics(task, truth, primary),
+        candidate=answer_metrics(task, truth, candidate),
+        loss_difference=float(difference.mean()),
+        loss_difference_se=spread / float(np.sqrt(len(difference))),
     )
+
+
+def _losses(
+    truth: npt.NDArray[Any], predicted: npt.NDArray[Any], task: Task
+) -> npt.NDArray[np.float64]:
+    """Each answer's loss: its squared error, or 1 for a wrong class and 0 for a right one."""
+    if task == "regression":
+        return np.asarray((predicted - truth) ** 2, dtype=np.float64)
+    return np.asarray(predicted != truth, dtype=np.float64)
 
 
 def _values(series: pd.Series, task: Task) -> npt.NDArray[Any]:
