@@ -114,6 +114,7 @@ def _feed_until(project: Project, done: Callable[[], bool], *, seed: int, timeou
         time.sleep(0.3)
 
 
+@pytest.mark.slow
 def test_a_killed_analyser_restarted_carries_on_from_the_stored_step(folder: Path) -> None:
     deployed = run_cli(
         "deploy", "houses", "2", "--steps", "5,25,50,100", "--interval", "0.5s",
