@@ -19,10 +19,11 @@ from shipyard.prediction_log import PredictionRecord, new_prediction_ids
 from tests.e2e.serving_fixtures import configure, trained_project
 
 
-def two_versions(folder: Path) -> Path:
-    """Train model 'houses' twice in ``folder``: blessed versions 1 and 2 (regression)."""
-    trained_project(folder, max_iter=5)
-    configure(folder, max_iter=8)
+def two_versions(folder: Path, *, iterations: tuple[int, int] = (5, 8)) -> Path:
+    """Train model 'houses' twice in ``folder``: blessed versions 1 and 2 (regression),
+    boosted for ``iterations`` rounds."""
+    trained_project(folder, max_iter=iterations[0])
+    configure(folder, max_iter=iterations[1])
     with Project.open(folder) as project:
         project.run(project.standard_pipeline()).raise_for_failure()
     return folder
