@@ -16,6 +16,7 @@ import yaml
 from shipyard import Project
 from shipyard.config import CONFIG_FILE
 from shipyard.deployments.analysis import ANALYST, AnalysisDecision
+from shipyard.errors import DeploymentError, ModelNotFound
 from shipyard.store.records import DeploymentRecord
 from tests.deployments.traffic import Arm, serve
 
@@ -259,3 +260,19 @@ def test_a_candidate_worse_only_by_chance_on_few_labels_is_not_failed(project: P
     assert feedback.status == "pass" and feedback.value > 0.2  # type: ignore[operator]
     assert "within chance (z 1.53 <= 2.33)" in feedback.detail
     assert decision.outcome == "advance"
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"lease_seconds": 0}, "the lease must last a positive time, not 0 s"),
+        ({"poll_seconds": -1}, "the poll interval must be positive, not -1 s"),
+    ],
+)
+def test_bad_analysis_options_are_refused(
+    project: Project, options: dict[str, float], message: str
+) -> None:
+    with pytest.raises(DeploymentError, match=message):
+        project.deployments.watch(stop=threading.Event(), **options)  # type: ignore[arg-type]
+    with pytest.raises(ModelNotFound, match="no model named 'nope'"):
+        project.deployments.analyze("nope")

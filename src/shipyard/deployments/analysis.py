@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session
 
 from shipyard.config import AnalysisChecks
 from shipyard.deployments.comparison import Comparison
-from shipyard.errors import DeploymentConflict, NoDeployment, ShipyardError
+from shipyard.errors import DeploymentConflict, DeploymentError, NoDeployment, ShipyardError
 from shipyard.store.records import DeploymentRecord
 from shipyard.store.tables import DeploymentRow, utcnow
 
@@ -305,6 +305,10 @@ class CanaryAnalysis:
         owner: str | None = None,
         lease_seconds: float = 30.0,
     ) -> None:
+        if not (math.isfinite(lease_seconds) and lease_seconds > 0):
+            raise DeploymentError(
+                f"the lease must last a positive time, not {lease_seconds:g} s", field="lease"
+            )
         self.deployments = deployments
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.lease_seconds = lease_seconds
@@ -343,6 +347,10 @@ class CanaryAnalysis:
     ) -> None:
         """Run passes until ``stop`` is set, sleeping until the next check is due (at
         most ``poll_seconds``, so that new deployments are noticed)."""
+        if not (math.isfinite(poll_seconds) and poll_seconds > 0):
+            raise DeploymentError(
+                f"the poll interval must be positive, not {poll_seconds:g} s", field="poll"
+            )
         stop = stop or threading.Event()
         while not stop.is_set():
             for decision in self.run_once(model):
