@@ -74,3 +74,13 @@ def make_project(tmp_path: Path, db_url: str) -> Iterator[MakeProject]:
 @pytest.fixture
 def project(make_project: MakeProject) -> Project:
     return make_project()
+
+
+@pytest.fixture(scope="session")
+def two_versions(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Model 'houses' trained twice: blessed versions 1 and 2 (regression), close as a
+    retrained model is to its predecessor; nothing promoted.  Shared by the deployment
+    tests: copy the folder before changing it."""
+    from tests.deployments.traffic import two_versions as train
+
+    return train(tmp_path_factory.mktemp("two-versions") / "houses", iterations=(30, 40))

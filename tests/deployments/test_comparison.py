@@ -49,6 +49,10 @@ def test_a_canary_is_compared_with_its_primary_on_the_same_requests(project: Pro
     assert (primary.requests, primary.shadow_requests, primary.answers) == (200, 200, 400)
     assert (candidate.requests, candidate.shadow_requests, candidate.answers) == (200, 0, 200)
     assert candidate.error_rate == 0.0
+    # Latency of returned answers, and apart from it a shadow's model call alone.
+    assert (primary.shadow_answers, candidate.shadow_answers) == (200, 0)
+    assert 1.6 <= primary.shadow_latency_p50_ms <= 2.4  # type: ignore[operator]
+    assert candidate.shadow_latency_p99_ms is None
     assert 1.6 <= primary.latency_p50_ms <= 2.4 and 9.5 <= candidate.latency_p99_ms <= 12  # type: ignore[operator]
 
     # Agreement on the 200 requests both answered: the candidate is 20k above.

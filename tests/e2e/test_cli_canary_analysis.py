@@ -17,23 +17,18 @@ import yaml
 
 from shipyard import Project
 from shipyard.config import CONFIG_FILE
-from tests.deployments.traffic import Arm, serve, two_versions
+from tests.deployments.traffic import Arm, serve
 from tests.helpers import SHIPYARD, run_cli
 
 PRIMARY = Arm(1, noise=5_000, latency_ms=2)
 GOOD = Arm(2, noise=5_000, latency_ms=2.5)
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return two_versions(tmp_path_factory.mktemp("canary-cli") / "houses")
-
-
 @pytest.fixture
-def folder(trained: Path, tmp_path: Path) -> Iterator[Path]:
+def folder(two_versions: Path, tmp_path: Path) -> Iterator[Path]:
     """A copy with version 1 in production and checks on 20 answers per arm."""
     folder = tmp_path / "houses"
-    shutil.copytree(trained, folder)
+    shutil.copytree(two_versions, folder)
     settings = yaml.safe_load((folder / CONFIG_FILE).read_text())
     settings["deployments"] = {"checks": {"min_requests": 20, "min_labels": 20}}
     (folder / CONFIG_FILE).write_text(yaml.safe_dump(settings))

@@ -64,6 +64,8 @@ def _arm_rows(comparison: Comparison) -> list[tuple[str, str, str]]:
         ("answers in the log", *both(lambda a: f"{a.answers:,}")),
         ("latency p50", *both(lambda a: _number(a.latency_p50_ms, " ms", ".1f"))),
         ("latency p99", *both(lambda a: _number(a.latency_p99_ms, " ms", ".1f"))),
+        ("shadow call p50", *both(lambda a: _number(a.shadow_latency_p50_ms, " ms", ".1f"))),
+        ("shadow call p99", *both(lambda a: _number(a.shadow_latency_p99_ms, " ms", ".1f"))),
         ("labelled answers", *both(lambda a: f"{a.labelled:,}")),
     ]
     names = ("accuracy", "f1") if comparison.task == "classification" else ("rmse", "mae")

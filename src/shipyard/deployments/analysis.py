@@ -127,30 +127,46 @@ def _error_rate(comparison: Comparison, checks: AnalysisChecks) -> CheckResult:
 
 
 def _latency(comparison: Comparison, checks: AnalysisChecks) -> CheckResult:
+    """The candidate's p99 against the primary's, both over answers returned to callers
+    (a shadow's latency is its model call alone, not comparable)."""
     primary, candidate = comparison.primary, comparison.candidate
     bound = checks.max_p99_ratio
-    short = min(primary.answers, candidate.answers)
-    if short < checks.min_requests or primary.latency_p99_ms is None:
+    mine_count = candidate.answers - candidate.shadow_answers
+    theirs_count = primary.answers - primary.shadow_answers
+    if mine_count < checks.min_requests or candidate.latency_p99_ms is None:
         return CheckResult(
             "p99_latency",
             "wait",
             None,
             bound,
-            f"latency needs {checks.min_requests} answers per arm; the primary has "
-            f"{primary.answers}, the candidate {candidate.answers}",
+            f"latency needs {checks.min_requests} answers returned by the candidate; it "
+            f"has {mine_count}",
         )
-    assert candidate.latency_p99_ms is not None
-    mine, theirs = candidate.latency_p99_ms, primary.latency_p99_ms
-    ratio = mine / theirs if theirs > 0 else float("inf")
-    too_slow = ratio > bound and mine - theirs > checks.p99_slack_ms
-    detail = (
+    mine = candidate.latency_p99_ms
+    limit = checks.max_p99_ms
+    over = limit is not None and mine > limit
+    over_text = f"; over the {limit:g} ms limit" if over else ""
+    if theirs_count < checks.min_requests or primary.latency_p99_ms is None:
+        # At 100% the primary answers no caller: its ratio was judged at earlier steps.
+        return CheckResult(
+            "p99_latency",
+            "fail" if over else "skip",
+            None,
+            bound,
+            f"candidate p99 {mine:.1f} ms; the primary returned {theirs_count} answers, too "
+            f"few to compare with{over_text}",
+        )
+    theirs = primary.latency_p99_ms
+    ratio = mine / theirs if theirs > 0 else math.inf
+    too_slow = over or (ratio > bound and mine - theirs > checks.p99_slack_ms)
+    return CheckResult(
+        "p99_latency",
+        "fail" if too_slow else "pass",
+        ratio,
+        bound,
         f"candidate p99 {mine:.1f} ms, primary {theirs:.1f} ms: {ratio:.2f}x "
-        f"(bound {bound:g}x, or within {checks.p99_slack_ms:g} ms)"
+        f"(bound {bound:g}x, or within {checks.p99_slack_ms:g} ms){over_text}",
     )
-    if checks.max_p99_ms is not None and mine > checks.max_p99_ms:
-        too_slow = True
-        detail += f"; over the {checks.max_p99_ms:g} ms limit"
-    return CheckResult("p99_latency", "fail" if too_slow else "pass", ratio, bound, detail)
 
 
 def _agreement(comparison: Comparison, checks: AnalysisChecks) -> CheckResult:

@@ -67,9 +67,16 @@ class ArmSummary:
     """Requests this arm answered in shadow (logged, never returned)."""
     shadow_errors: int
     answers: int
-    """Its answers in the prediction log, returned and shadow."""
+    """Its answers in the prediction log, returned and shadow..."""
+    shadow_answers: int
+    """...of which shadow answers."""
     latency_p50_ms: float | None
+    """Of its returned answers: from the request's arrival to its answer."""
     latency_p99_ms: float | None
+    shadow_latency_p50_ms: float | None
+    """Of its shadow answers: the model call alone (a copy waits for no caller), so it
+    is compared with shadow latency, never with a returned answer's."""
+    shadow_latency_p99_ms: float | None
     labelled: int
     """Its answers with feedback (a shadow answer shares the label of the one it shadows)."""
     metrics: dict[str, float] = field(default_factory=dict)
@@ -229,11 +236,9 @@ def compare_arms(
     summaries: dict[str, ArmSummary] = {}
     for arm, version in versions.items():
         answers = window[window["version"] == version]
-        latency = answers["latency_ms"].to_numpy(dtype=np.float64)
-        latency = latency[np.isfinite(latency)]
-        p50, p99 = (
-            (float(v) for v in np.percentile(latency, [50, 99])) if len(latency) else (None, None)
-        )
+        shadow = (answers["variant"] == "shadow").to_numpy()
+        p50, p99 = _percentiles(answers.loc[~shadow, "latency_ms"])
+        shadow_p50, shadow_p99 = _percentiles(answers.loc[shadow, "latency_ms"])
         own = labelled[labelled["version"] == version]
         metrics, loss_mean, loss_sd = {}, None, None
         if len(own):
@@ -252,8 +257,11 @@ def compare_arms(
             shadow_requests=counts.get(f"{arm}.shadow", (0, 0))[0],
             shadow_errors=counts.get(f"{arm}.shadow", (0, 0))[1],
             answers=len(answers),
+            shadow_answers=int(shadow.sum()),
             latency_p50_ms=p50,
             latency_p99_ms=p99,
+            shadow_latency_p50_ms=shadow_p50,
+            shadow_latency_p99_ms=shadow_p99,
             labelled=len(own),
             metrics=metrics,
             loss_mean=loss_mean,
@@ -286,6 +294,15 @@ def compare_arms(
             _pairs(feedback_frame, versions["primary"], versions["candidate"]), labels, task
         ),
     )
+
+
+def _percentiles(latency: pd.Series) -> tuple[float | None, float | None]:
+    values = latency.to_numpy(dtype=np.float64)
+    values = values[np.isfinite(values)]
+    if not len(values):
+        return None, None
+    p50, p99 = np.percentile(values, [50, 99])
+    return float(p50), float(p99)
 
 
 def _labelled(frame: pd.DataFrame, labels: pd.DataFrame | None) -> pd.DataFrame:
