@@ -276,3 +276,18 @@ def test_bad_analysis_options_are_refused(
         project.deployments.watch(stop=threading.Event(), **options)  # type: ignore[arg-type]
     with pytest.raises(ModelNotFound, match="no model named 'nope'"):
         project.deployments.analyze("nope")
+
+
+def test_a_failing_pass_is_reported_and_retried_after_an_interval(project: Project) -> None:
+    record = deploy(project)
+    serve(project, primary=PRIMARY, candidate=GOOD, requests=30, seed=1, deployment_id=record.id)
+    time.sleep(INTERVAL + 0.05)
+    shutil.rmtree(project.root / ".shipyard" / "artifacts")  # the primary cannot be loaded
+    analysis = project.deployments.analysis()
+    (decision,) = analysis.run_once("houses")
+    assert decision.outcome == "error"
+    assert "is not in the artifact store" in decision.reason
+    assert analysis.run_once("houses") == []  # not again at once
+    current = project.deployments.current("houses")
+    assert current is not None and current.revision == record.revision  # nothing stored
+    assert current.lease_owner is None  # and the lease is given back

@@ -328,6 +328,7 @@ class CanaryAnalysis:
         self.deployments = deployments
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.lease_seconds = lease_seconds
+        self._retry_at: dict[int, datetime] = {}
 
     @property
     def checks(self) -> AnalysisChecks:
@@ -345,8 +346,7 @@ class CanaryAnalysis:
         """One pass: decide for every analysed canary (of ``model``) that is due."""
         decisions = []
         for record in self._analysed(model):
-            now = utcnow()
-            if record.next_analysis_at is not None and record.next_analysis_at > now:
+            if self._due(record) > utcnow():
                 continue
             decision = self.analyze(record)
             if decision is not None:
@@ -378,11 +378,16 @@ class CanaryAnalysis:
         now = utcnow()
         pause = poll_seconds
         for record in self._analysed(model):
-            due = record.next_analysis_at or now
+            due = self._due(record)
             if record.lease_until is not None and record.lease_owner != self.owner:
                 due = max(due, record.lease_until)
             pause = min(pause, (due - now).total_seconds())
         return max(pause, 0.05)
+
+    def _due(self, record: DeploymentRecord) -> datetime:
+        due = record.next_analysis_at or record.created_at
+        retry = self._retry_at.get(record.id)
+        return due if retry is None else max(due, retry)
 
     def analyze(self, record: DeploymentRecord) -> AnalysisDecision | None:
         """Decide for one deployment now, under its lease; None when it is no longer
@@ -404,6 +409,10 @@ class CanaryAnalysis:
             except NoDeployment:
                 return None
             except ShipyardError as exc:
+                # Nothing is stored (the store may be what failed): retry after an
+                # interval rather than at once, again and again.
+                interval = float(fresh.analysis["interval_seconds"])
+                self._retry_at[fresh.id] = utcnow() + timedelta(seconds=interval)
                 return self._decision(fresh, "error", [], str(exc))
         finally:
             store.release_lease(record.id, self.owner)
