@@ -192,6 +192,7 @@ def test_classifiers_agree_on_a_share_and_differ_by_jensen_shannon(project: Proj
     assert comparison.candidate.error_rate is None
 
 
+@pytest.mark.slow
 def test_a_hundred_thousand_predictions_are_compared_quickly(project: Project) -> None:
     deployment = project.deployments.deploy("houses", 2, percent=50)
     serve(
