@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 
 from shipyard import Project
 from shipyard.config import CONFIG_FILE, ProjectConfig, StoreSettings
+from tests.e2e.serving_fixtures import trained_twice
 from tests.helpers import MakeProject
 
 POSTGRES_URL = os.environ.get("SHIPYARD_TEST_POSTGRES_URL", "")
@@ -78,9 +79,6 @@ def project(make_project: MakeProject) -> Project:
 
 @pytest.fixture(scope="session")
 def two_versions(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Model 'houses' trained twice: blessed versions 1 and 2 (regression), close as a
-    retrained model is to its predecessor; nothing promoted.  Shared by the deployment
-    tests: copy the folder before changing it."""
-    from tests.deployments.traffic import two_versions as train
-
-    return train(tmp_path_factory.mktemp("two-versions") / "houses", iterations=(30, 40))
+    """A trained project (SQLite) whose model 'houses' has versions 1, in production, and
+    2, both blessed.  Shared by the session: copy it before changing it."""
+    return trained_twice(tmp_path_factory.mktemp("two-versions") / "houses")

@@ -24,6 +24,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
@@ -226,13 +227,19 @@ class ServeSettings(_Section):
     )
     token: SecretStr | None = Field(
         default=None,
-        min_length=16,
         description="API token: routes that change state (deploy, promote, rollback, "
         "feedback, admin) then require 'Authorization: Bearer <token>'.",
     )
     protect_predictions: bool = Field(
         default=False, description="Require the token for predictions as well."
     )
+
+    @field_validator("token")
+    @classmethod
+    def _long_enough(cls, token: SecretStr | None) -> SecretStr | None:
+        if token is not None and len(token.get_secret_value()) < 16:
+            raise ValueError("an API token must be at least 16 characters long")
+        return token
 
     def with_changes(self, **changes: Any) -> ServeSettings:
         """A validated copy with ``changes`` (None: keep) — for command-line options."""

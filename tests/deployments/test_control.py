@@ -11,16 +11,14 @@ import pytest
 
 from shipyard import Project
 from shipyard.errors import DeploymentConflict, DeploymentError, ModelNotFound, NoDeployment
-from tests.e2e.serving_fixtures import configure, trained_project
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def trained(two_versions: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Model 'houses' with blessed versions 1 and 2, and version 3, not blessed."""
-    folder = trained_project(tmp_path_factory.mktemp("control") / "houses", max_iter=5)
-    configure(folder, max_iter=8)
+    folder = tmp_path_factory.mktemp("control") / "houses"
+    shutil.copytree(two_versions, folder)
     with Project.open(folder) as project:
-        project.run(project.standard_pipeline()).raise_for_failure()
         second = project.registry.resolve("houses:2")
         project.registry.register("houses", package_id=second.package.id, blessed=False)
     return folder

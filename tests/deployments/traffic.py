@@ -10,23 +10,11 @@ labels come back.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from shipyard import Project
 from shipyard.prediction_log import PredictionRecord, new_prediction_ids
-from tests.e2e.serving_fixtures import configure, trained_project
-
-
-def two_versions(folder: Path, *, iterations: tuple[int, int] = (5, 8)) -> Path:
-    """Train model 'houses' twice in ``folder``: blessed versions 1 and 2 (regression),
-    boosted for ``iterations`` rounds."""
-    trained_project(folder, max_iter=iterations[0])
-    configure(folder, max_iter=iterations[1])
-    with Project.open(folder) as project:
-        project.run(project.standard_pipeline()).raise_for_failure()
-    return folder
 
 
 @dataclass(frozen=True)

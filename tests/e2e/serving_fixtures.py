@@ -35,6 +35,16 @@ def trained_project(folder: Path, *, task: str = "regression", max_iter: int = 3
     return folder
 
 
+def trained_twice(folder: Path, *, task: str = "regression") -> Path:
+    """A project whose model has versions 1 (production) and 2, both blessed."""
+    trained_project(folder, task=task, max_iter=5)
+    configure(folder, max_iter=8)
+    with Project.open(folder) as project:
+        project.run(project.standard_pipeline()).raise_for_failure()
+        project.registry.promote(folder.name, 1, reason="the first version serves")
+    return folder
+
+
 def configure(folder: Path, *, max_iter: int) -> None:
     settings = yaml.safe_load((folder / CONFIG_FILE).read_text())
     settings["model"]["params"] = {"max_iter": max_iter}

@@ -230,9 +230,13 @@ class Deployments:
         ``strategy`` is ``shadow`` (the candidate answers a copy of ``percent``% of the
         requests, default all; never returned), ``canary`` (it answers ``percent``% of
         them, default 10; by ``sticky_key`` when the request has it) or ``blue-green``
-        (loaded beside production; ``switch`` moves all traffic).  A canary is analysed
-        automatically when ``analyze`` is set or ``steps``, ``interval_seconds`` or
-        ``max_failures`` is given (the rest from ``shipyard.yaml``).  A version that is
+        (loaded beside production; ``switch`` moves all traffic).  ``sticky_key`` names
+        a request header (case-insensitive), else a field of the request's first row,
+        whose value picks the arm: one key always meets one arm, and all the rows of a
+        request meet the same one (see ``shipyard.serving.catalog.Routing``).  A canary
+        is analysed automatically when ``analyze`` is set or ``steps``,
+        ``interval_seconds`` or ``max_failures`` is given (the rest from
+        ``shipyard.yaml``).  A version that is
         not blessed is refused unless ``force``, which needs a ``reason``.
         """
         if strategy not in STRATEGIES:

@@ -9,9 +9,13 @@ the OpenAPI document, which describes every route and each served model).  Bodie
 parsed with orjson, rows go through the model's fitted transform row by row (no
 DataFrame) and its compiled predictor, concurrent requests are answered together (see
 ``Answerer``), every answer is appended to the prediction log before the response leaves,
-and nothing is loaded or validated twice.  The registry is polled in the background; a
-moved alias is loaded aside and swapped in (see ``ModelCatalog``).  The prediction log is
-compacted by a process of its own (see ``Compactor``).
+and nothing is loaded or validated twice.  The store is watched in the background: a
+cheap change marker every ``WATCH_SECONDS``, a full look every ``reload_seconds``; a
+moved alias or a changed deployment is loaded aside and swapped in (see
+``ModelCatalog``), so every worker follows within a second.  A deployment's request
+goes to the arm its routing chooses, a shadow copy is answered after the response, and
+the requests and failures of each arm are added to the store about once a second.  The
+prediction log is compacted by a process of its own (see ``Compactor``).
 
     shipyard serve --port 8000
     curl -d '{"instances": [{"Lot_Area": 8450, ...}]}' localhost:8000/predict
@@ -39,10 +43,12 @@ from starlette.types import Receive, Scope, Send
 
 from shipyard import __version__
 from shipyard.config import ServeSettings, load_config
-from shipyard.errors import RequestTooLarge, ServingError, ShipyardError
+from shipyard.errors import RequestTooLarge, ServingError, ShipyardError, Unauthorized
 from shipyard.project import Project
 from shipyard.serving import protocol
+from shipyard.serving.admin import admin_router
 from shipyard.serving.answering import Answerer
+from shipyard.serving.auth import UNAUTHORIZED, TokenCheck
 from shipyard.serving.catalog import ModelCatalog
 from shipyard.serving.compactor import Compactor
 from shipyard.serving.routes import PostRouter, document_post_routes, status_of
@@ -118,6 +124,7 @@ class _Server:
         self.router = PostRouter[Endpoint](
             {"predict": self.predict, "infer": self.infer, "feedback": self.feedback}
         )
+        self.tokens = TokenCheck(settings.token, protect_predictions=settings.protect_predictions)
 
     def refresh(self) -> None:
         loaded = self.catalog.refresh()
@@ -269,7 +276,11 @@ class _PredictionServer(FastAPI):
             found = self.server.router.match(scope["path"])
             if found is not None:
                 route, answer, name = found
-                if scope["method"] == "POST":
+                tokens = self.server.tokens
+                guarded = route.handler == "feedback" or tokens.protect_predictions
+                if guarded and not tokens.allows(scope["headers"]):
+                    await _unauthorized(send)
+                elif scope["method"] == "POST":
                     await self.server.handle(
                         route.endpoint, answer, name, scope["headers"], receive, send
                     )
@@ -277,6 +288,16 @@ class _PredictionServer(FastAPI):
                     await _method_not_allowed(send)
                 return
         await super().__call__(scope, receive, send)
+
+
+_UNAUTHORIZED = orjson.dumps({"detail": UNAUTHORIZED})
+
+
+async def _unauthorized(send: Send) -> None:
+    headers = [*_JSON_HEADERS, (b"www-authenticate", b"Bearer"),
+               (b"content-length", str(len(_UNAUTHORIZED)).encode())]  # fmt: skip
+    await send({"type": "http.response.start", "status": 401, "headers": headers})
+    await send({"type": "http.response.body", "body": _UNAUTHORIZED})
 
 
 async def _method_not_allowed(send: Send) -> None:
@@ -321,7 +342,10 @@ def create_app(root: Path, settings: ServeSettings | None = None) -> FastAPI:
     @app.exception_handler(ShipyardError)
     async def shipyard_error(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ShipyardError)
-        return JSONResponse(_error(exc), status_of(exc))
+        headers = {"www-authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+        return JSONResponse(_error(exc), status_of(exc), headers=headers)
+
+    app.include_router(admin_router(server.project, server.tokens))
 
     @app.get("/v2/health/live", summary="The process is up.")
     async def live() -> dict[str, bool]:

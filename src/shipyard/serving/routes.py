@@ -24,13 +24,17 @@ from pydantic import BaseModel
 
 from shipyard.errors import (
     DataError,
+    DeploymentConflict,
+    DeploymentError,
     InvalidRequest,
     ModelNotFound,
+    NoDeployment,
     RecordNotFound,
     RequestTooLarge,
     ServingError,
     ShipyardError,
     StoreUnavailable,
+    Unauthorized,
 )
 from shipyard.serving import protocol
 from shipyard.serving.catalog import ServedModel
@@ -64,6 +68,10 @@ ERROR_STATUSES = (
     ErrorStatus(InvalidRequest, 422, "The body does not fit: 'detail' and 'field' say why."),
     ErrorStatus(DataError, 422, "A value does not fit the model: 'detail' says why."),
     ErrorStatus(ModelNotFound, 404, "The model is not served here."),
+    ErrorStatus(NoDeployment, 404, "The model has no deployment to change."),
+    ErrorStatus(DeploymentConflict, 409, "It conflicts with the deployment as it is now."),
+    ErrorStatus(DeploymentError, 422, "The change is refused: 'detail' says why."),
+    ErrorStatus(Unauthorized, 401, "The API token is missing or wrong."),
     ErrorStatus(RecordNotFound, 404, "A prediction id is not in the prediction log."),
     ErrorStatus(StoreUnavailable, 503, "The metadata store cannot be reached; retry."),
     ErrorStatus(ServingError, 503, "The models are still loading; retry."),
@@ -97,7 +105,8 @@ class PostRoute:
         return self.path.startswith(MODELS_PREFIX)
 
 
-_PREDICT_ERRORS = (RequestTooLarge, InvalidRequest, ModelNotFound, ServingError)
+# Unauthorized: with an API token, always for feedback, for predictions if protected.
+_PREDICT_ERRORS = (RequestTooLarge, InvalidRequest, ModelNotFound, ServingError, Unauthorized)
 POST_ROUTES = (
     PostRoute("/predict", "predict", "predict",
               "Predict with the project's model (simple JSON).",
@@ -111,7 +120,8 @@ POST_ROUTES = (
     PostRoute("/feedback", "feedback", "feedback",
               'Record the true label of logged predictions: one item, or {"feedback": [...]}.',
               protocol.FeedbackBatch, protocol.FeedbackResponse,
-              (RequestTooLarge, InvalidRequest, RecordNotFound, StoreUnavailable, ServingError)),
+              (RequestTooLarge, InvalidRequest, RecordNotFound, StoreUnavailable, ServingError,
+               Unauthorized)),
 )  # fmt: skip
 
 Handler = TypeVar("Handler")
