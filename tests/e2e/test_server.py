@@ -214,7 +214,7 @@ def test_metrics_count_requests_predictions_and_odd_inputs(client: httpx.Client)
     assert lines['shipyard_input_unseen_total{column="area",model="houses"}'] >= 1
     assert lines['shipyard_input_out_of_range_total{column="size",model="houses"}'] >= 1
     assert lines['shipyard_input_missing_total{column="age",model="houses"}'] >= 1
-    assert lines['shipyard_predictions_total{model="houses",version="1"}'] >= 1
+    assert lines['shipyard_predictions_total{arm="primary",model="houses",version="1"}'] >= 1
     assert lines['shipyard_model_info{alias="production",model="houses",version="1"}'] == 1
     assert lines['shipyard_requests_total{endpoint="predict",status="200"}'] >= 1
     assert 'shipyard_request_latency_seconds_bucket{endpoint="predict",le="0.01"}' in lines
@@ -453,7 +453,8 @@ def test_several_workers_add_up_their_metrics_and_keep_their_own_spools(tmp_path
             writers = {path.name.split("-")[-2] for path in spool}
         assert len(writers) == 2  # one spool file per worker process
         metrics = httpx.get(f"{server.url}/metrics", timeout=5).text
-        predicted = f'shipyard_predictions_total{{model="houses",version="1"}} {2 * requests}.0'
+        series = 'shipyard_predictions_total{arm="primary",model="houses",version="1"}'
+        predicted = f"{series} {2 * requests}.0"
         assert predicted in metrics
         assert f'shipyard_requests_total{{endpoint="predict",status="200"}} {requests}.0' in metrics
     finally:

@@ -10,11 +10,14 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import orjson
 import pytest
 
 from shipyard.errors import InvalidRequest
 from shipyard.modeling.package import Predictions
+from shipyard.serving import answering
 from shipyard.serving.answering import Answer, Answerer
+from shipyard.serving.catalog import Choice
 
 
 class DoublingTransform:
@@ -64,9 +67,24 @@ class Log:
 @dataclass
 class Counts:
     batches: list[int] = field(default_factory=list)  # requests per model call
+    arms: list[str] = field(default_factory=list)  # the arm of each model call
+    failed: list[str] = field(default_factory=list)  # the arm of each failed request
+    dropped: int = 0
 
-    def predictions_made(self, name: str, version: int, *, requests: int, **_: Any) -> None:
+    def predictions_made(
+        self, name: str, version: int, *, arm: str, requests: int, **_: Any
+    ) -> None:
         self.batches.append(requests)
+        self.arms.append(arm)
+
+    def shadow_predictions_made(self, name: str, version: int, arm: str, **_: Any) -> None:
+        self.arms.append(arm)
+
+    def prediction_failed(self, name: str, version: int, arm: str) -> None:
+        self.failed.append(arm)
+
+    def shadow_rows_dropped(self, name: str, rows: int) -> None:
+        self.dropped += rows
 
 
 @pytest.fixture
@@ -84,7 +102,10 @@ def ask(answerer: Answerer, served: Served, *requests: list[dict[str, Any]]) -> 
 
     async def send() -> list[Any]:
         return await asyncio.gather(
-            *(answerer.answer(served, rows, "instances", 0.0) for rows in requests),  # type: ignore[arg-type]
+            *(
+                answerer.answer(Choice(served, "primary"), rows, "instances", 0.0)
+                for rows in requests
+            ),  # type: ignore[arg-type]
             return_exceptions=True,
         )
 
@@ -143,11 +164,121 @@ def test_a_cancelled_request_does_not_stop_the_rest_of_its_batch(
     answerer: Answerer, served: Served
 ) -> None:
     async def send() -> Answer:
-        gone = asyncio.create_task(answerer.answer(served, rows(1), "instances", 0.0))  # type: ignore[arg-type]
-        kept = asyncio.create_task(answerer.answer(served, rows(2), "instances", 0.0))  # type: ignore[arg-type]
+        gone = asyncio.create_task(
+            answerer.answer(Choice(served, "primary"), rows(1), "instances", 0.0)
+        )  # type: ignore[arg-type]
+        kept = asyncio.create_task(
+            answerer.answer(Choice(served, "primary"), rows(2), "instances", 0.0)
+        )  # type: ignore[arg-type]
         await asyncio.sleep(0)  # both have joined the batch, which has not run yet
         gone.cancel()
         return await kept
 
     assert asyncio.run(send()).predictions.values == [4.0]
     assert served.package.calls == [2]
+
+
+# -- arms, shadows and counts -------------------------------------------------------------
+
+
+@dataclass
+class FailingPackage(DoublingPackage):
+    def predict_features(self, features: npt.NDArray[np.float64]) -> Predictions:
+        raise RuntimeError("the shadow is broken")
+
+
+def lines_of(answerer: Answerer) -> list[dict[str, Any]]:
+    return [orjson.loads(line) for line in answerer.log.lines]  # type: ignore[attr-defined]
+
+
+def test_a_shadow_answers_after_the_response_and_is_logged_linked(answerer: Answerer) -> None:
+    primary, shadow = Served(), Served(version=2)
+    choice = Choice(primary, "primary", 7, shadow, "candidate.shadow")  # type: ignore[arg-type]
+    seen: list[int] = []
+
+    async def send() -> list[Answer]:
+        async def one(values: list[dict[str, Any]]) -> Answer:
+            answer = await answerer.answer(choice, values, "instances", 0.0)
+            seen.append(len(shadow.package.calls))  # the shadow has not run yet
+            return answer
+
+        answers = await asyncio.gather(one(rows(1, 2)), one(rows(3)))
+        for _ in range(3):
+            await asyncio.sleep(0)
+        return answers
+
+    answers = asyncio.run(send())
+    assert seen == [0, 0]
+    assert [a.arm for a in answers] == ["primary", "primary"]
+    assert primary.package.calls == [3] and shadow.package.calls == [3]  # one call each
+    lines = lines_of(answerer)
+    returned = [i for answer in answers for i in answer.ids]
+    assert [line["id"] for line in lines if line["variant"] == "primary"] == returned
+    shadows = [line for line in lines if line["variant"] == "shadow"]
+    assert [line["shadow_of"] for line in shadows] == returned
+    assert {line["version"] for line in shadows} == {2}
+    assert [line["prediction"] for line in shadows] == [2.0, 4.0, 6.0]
+    assert answerer.take_counts() == {(7, "primary"): (2, 0), (7, "candidate.shadow"): (2, 0)}
+    assert answerer.take_counts() == {}  # taken: counted afresh
+
+
+def test_a_failing_shadow_never_reaches_the_client(answerer: Answerer) -> None:
+    primary, shadow = Served(), Served(package=FailingPackage(), version=2)
+    choice = Choice(primary, "primary", 7, shadow, "candidate.shadow")  # type: ignore[arg-type]
+
+    async def send() -> Answer:
+        answer = await answerer.answer(choice, rows(1), "instances", 0.0)
+        for _ in range(3):
+            await asyncio.sleep(0)
+        return answer
+
+    assert asyncio.run(send()).predictions.values == [2.0]
+    assert answerer.telemetry.failed == ["candidate.shadow"]  # type: ignore[attr-defined]
+    assert answerer.take_counts() == {(7, "primary"): (1, 0), (7, "candidate.shadow"): (1, 1)}
+    assert [line["variant"] for line in lines_of(answerer)] == ["primary"]
+
+
+def test_the_shadow_queue_is_bounded_by_rows(
+    answerer: Answerer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(answering, "SHADOW_QUEUE_ROWS", 5)
+    primary, shadow = Served(), Served(version=2)
+    choice = Choice(primary, "candidate", 3, shadow, "primary.shadow")  # type: ignore[arg-type]
+
+    async def send() -> list[Answer]:
+        answers = await asyncio.gather(
+            *(answerer.answer(choice, rows(1, 2), "instances", 0.0) for _ in range(3))
+        )
+        for _ in range(3):
+            await asyncio.sleep(0)
+        return answers
+
+    answers = asyncio.run(send())
+    assert all(answer.arm == "candidate" for answer in answers)
+    assert shadow.package.calls == [4]  # two copies fit, the third was dropped
+    assert answerer.telemetry.dropped == 2  # type: ignore[attr-defined]
+    assert answerer.take_counts() == {(3, "candidate"): (3, 0), (3, "primary.shadow"): (2, 0)}
+
+
+def test_failures_are_counted_on_the_arm_that_failed(answerer: Answerer) -> None:
+    served = Served(package=FailingPackage())
+    choice = Choice(served, "candidate", 5)  # type: ignore[arg-type]
+
+    async def send() -> list[Any]:
+        return await asyncio.gather(
+            answerer.answer(choice, rows(1), "instances", 0.0),
+            answerer.answer(choice, [{"y": 1}], "instances", 0.0),
+            return_exceptions=True,
+        )
+
+    failed = asyncio.run(send())
+    assert isinstance(failed[0], RuntimeError) and isinstance(failed[1], InvalidRequest)
+    assert answerer.take_counts() == {(5, "candidate"): (2, 2)}
+    answerer.restore_counts({(5, "candidate"): (1, 0)})
+    assert answerer.take_counts() == {(5, "candidate"): (1, 0)}
+
+
+def test_requests_without_a_deployment_are_not_counted(answerer: Answerer, served: Served) -> None:
+    ask(answerer, served, rows(1), rows(2))
+    assert answerer.take_counts() == {}
+    assert answerer.telemetry.arms == ["primary"]  # type: ignore[attr-defined]

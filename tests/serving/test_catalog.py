@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from shipyard import ModelNotFound, Project
+from shipyard.serving import catalog as catalog_module
 from shipyard.serving.catalog import ModelCatalog
 from tests.e2e.serving_fixtures import configure, trained_project
 
@@ -58,3 +59,78 @@ def test_served_versions_stay_in_a_full_cache_and_leave_when_replaced(
         (loaded,) = catalog.refresh()
         assert catalog.route("houses") is loaded and loaded.version == 2
         assert registry.loaded.digests == [second]  # 1 is no longer served: it left
+
+
+def test_a_deployment_loads_its_candidate_and_a_promotion_loads_nothing(folder: Path) -> None:
+    with Project.open(folder) as project:
+        project.registry.promote("houses", 1, reason="test")
+        deployments = project.deployments
+        catalog = ModelCatalog(project)
+        (primary,) = catalog.refresh()
+        record = deployments.deploy("houses", 2, strategy="canary", percent=100, force=True,
+                                    reason="test")  # fmt: skip
+        try:
+            (candidate,) = catalog.refresh()  # only the candidate is loaded
+            assert (candidate.version, candidate.alias) == (2, "candidate")
+            choice = catalog.choose("houses", [{}])
+            assert (choice.served, choice.arm, choice.deployment) == (
+                candidate,
+                "candidate",
+                record.id,
+            )
+            assert choice.shadow is primary
+            assert catalog.route("houses") is primary  # the primary describes the model
+            assert catalog.describe()[0]["deployment"]["candidate_loaded"] is True
+            routing = catalog.routing("houses")
+            assert catalog.refresh() == [] and catalog.routing("houses") is routing  # unchanged
+
+            deployments.set_percent("houses", 0)
+            assert catalog.refresh() == []
+            assert catalog.choose("houses", [{}]).arm == "primary"
+            deployments.promote("houses")
+            assert catalog.refresh() == []  # the candidate was held: nothing loaded
+            promoted = catalog.route("houses")
+            assert (promoted.version, promoted.alias) == (2, "production")
+            assert promoted.package is candidate.package
+            assert catalog.choose("houses", [{}]).deployment is None
+        finally:
+            if deployments.current("houses") is not None:
+                deployments.rollback("houses")
+            project.registry.promote("houses", 1, reason="test")
+
+
+def test_a_candidate_that_fails_to_load_leaves_the_primary_serving(
+    folder: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    with Project.open(folder) as project:
+        project.registry.promote("houses", 1, reason="test")
+        deployments = project.deployments
+        deployments.deploy("houses", 2, strategy="canary", percent=100, force=True,
+                           reason="test")  # fmt: skip
+        record = project.registry.resolve("houses:2")
+        tree = project.artifacts.materialize(record.package.digest, "dir")
+        damaged = next(path for path in sorted(tree.rglob("*")) if path.is_file())
+        original = damaged.read_bytes()
+        mode = damaged.stat().st_mode
+        try:
+            damaged.chmod(0o644)
+            damaged.write_bytes(original + b"damage")
+            with Project.open(folder) as server_side:  # a server's own cache: nothing loaded
+                catalog = ModelCatalog(server_side)
+                (primary,) = catalog.refresh()
+                assert primary.version == 1
+                assert "could not load candidate houses:2" in caplog.text
+                assert catalog.choose("houses", [{}]).served is primary
+                assert catalog.describe()[0]["deployment"]["candidate_loaded"] is False
+                caplog.clear()
+                assert catalog.refresh() == []  # not tried again at once
+                assert caplog.text == ""
+
+                damaged.write_bytes(original)
+                monkeypatch.setattr(catalog_module, "CANDIDATE_RETRY_SECONDS", 0.0)
+                (candidate,) = catalog.refresh()
+                assert catalog.choose("houses", [{}]).served is candidate
+        finally:
+            damaged.write_bytes(original)
+            damaged.chmod(mode)
+            deployments.rollback("houses")

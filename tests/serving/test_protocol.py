@@ -113,9 +113,9 @@ def test_feedback_is_refused_naming_the_field(payload: Any, numeric: bool, field
 
 def test_answers_carry_ids_probabilities_and_typed_outputs() -> None:
     regression = Predictions(values=[1.5, 2.0], probabilities=None, classes=None)
-    body = protocol.predict_response("m", 3, regression, ["i", "j"])
+    body = protocol.predict_response("m", 3, regression, ["i", "j"], arm="candidate")
     assert body == {"predictions": [1.5, 2.0], "prediction_ids": ["i", "j"], "model": "m",
-                    "version": 3}  # fmt: skip
+                    "version": 3, "arm": "candidate"}  # fmt: skip
     infer = protocol.infer_response("m", 3, regression, ["i", "j"], "r")
     assert infer["outputs"] == [{"name": "predict", "shape": [2], "datatype": "FP64",
                                  "data": [1.5, 2.0]}]  # fmt: skip

@@ -9,11 +9,20 @@ batch of one, answered one loop turn later (microseconds), and under load the fi
 of a model call is paid once per batch.  The model is row by row exact, so a row gets the
 same answer alone or in a batch; a batch that fails (one request's bad value) is
 answered again request by request, so each request gets its own answer or error.
+
+Shadow answers (a deployment's copy of a request, see ``Routing``) are off the response
+path: a request's copy is queued once its answer is settled, and the queue is worked
+off in later loop turns, after the answers' responses have been sent, in batches of its
+own.  The queue is bounded by rows; a copy that does not fit is dropped and counted
+(``shipyard_shadow_dropped_rows``).  A shadow's failure is logged and counted, never
+seen by the client.  Requests and failures are counted per deployment and arm for the
+store (``take_counts``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,29 +34,47 @@ from shipyard.errors import InvalidRequest
 from shipyard.modeling.package import Predictions
 from shipyard.prediction_log import PredictionLog, new_prediction_ids, prediction_lines
 from shipyard.serving import protocol
-from shipyard.serving.catalog import ServedModel
+from shipyard.serving.catalog import Choice, ServedModel
 from shipyard.serving.telemetry import Telemetry
 
 __all__ = ["Answer", "Answerer"]
 
+logger = logging.getLogger("shipyard.serving")
+
 _MAX_BATCH_ROWS = 128
+SHADOW_BATCH_ROWS = 512  # rows of shadow copies answered by one model call, at most
+SHADOW_QUEUE_ROWS = 8192  # rows of shadow copies waiting, at most; more are dropped
+_SHADOW_WARNING_SECONDS = 60.0  # a failing shadow is logged once a minute, not per request
 
 
 @dataclass(frozen=True, slots=True)
 class Answer:
-    """The predictions of one request, with the ids they were logged under."""
+    """The predictions of one request, with the ids they were logged under and the arm
+    that answered (``primary`` or ``candidate``)."""
 
     predictions: Predictions
     ids: list[str]
+    arm: str = "primary"
 
 
 @dataclass(slots=True)
 class _Request:
-    served: ServedModel
+    choice: Choice
     rows: list[dict[str, Any]]
     where: str
     started: float
     future: asyncio.Future[Answer]
+
+
+@dataclass(slots=True)
+class _Copy:
+    """A request's copy for a shadow: its rows and the ids of the answers returned."""
+
+    served: ServedModel
+    arm: str
+    deployment: int | None
+    rows: list[dict[str, Any]]
+    of: list[str]
 
 
 def _settle(request: _Request, outcome: Answer | Exception) -> None:
@@ -68,17 +95,44 @@ class Answerer:
         self.log = log
         self.telemetry = telemetry
         self._batch: list[_Request] = []
+        self._copies: list[_Copy] = []
+        self._copied_rows = 0
+        self._counts: dict[tuple[int, str], list[int]] = {}
+        self._warned: dict[tuple[str, int], float] = {}
 
     async def answer(
-        self, served: ServedModel, rows: list[dict[str, Any]], where: str, started: float
+        self, choice: Choice, rows: list[dict[str, Any]], where: str, started: float
     ) -> Answer:
-        """Predict ``rows`` (the body's ``where`` field) with ``served``."""
+        """Predict ``rows`` (the body's ``where`` field) with ``choice.served``, and queue
+        a copy for ``choice.shadow`` once answered."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Answer] = loop.create_future()
         if not self._batch:
             loop.call_soon(self._answer_batch)
-        self._batch.append(_Request(served, rows, where, started, future))
+        self._batch.append(_Request(choice, rows, where, started, future))
         return await future
+
+    # -- counts per deployment arm ---------------------------------------------------
+
+    def _count(self, deployment: int, arm: str, requests: int, errors: int) -> None:
+        counts = self._counts.get((deployment, arm))
+        if counts is None:
+            self._counts[deployment, arm] = [requests, errors]
+        else:
+            counts[0] += requests
+            counts[1] += errors
+
+    def take_counts(self) -> dict[tuple[int, str], tuple[int, int]]:
+        """Requests and failures per (deployment id, arm) since the last call."""
+        counts, self._counts = self._counts, {}
+        return {key: (value[0], value[1]) for key, value in counts.items() if any(value)}
+
+    def restore_counts(self, counts: dict[tuple[int, str], tuple[int, int]]) -> None:
+        """Put back counts that could not be stored, to be stored with the next ones."""
+        for (deployment, arm), (requests, errors) in counts.items():
+            self._count(deployment, arm, requests, errors)
+
+    # -- answering ------------------------------------------------------------------
 
     def _answer_batch(self) -> None:
         batch, self._batch = self._batch, []
@@ -97,16 +151,17 @@ class Answerer:
         if len(now) == 1:
             self._answer_one(now[0])
         else:
-            by_model: dict[int, list[_Request]] = {}
+            by_model: dict[tuple[int, str], list[_Request]] = {}
             for request in now:
-                by_model.setdefault(id(request.served), []).append(request)
+                choice = request.choice
+                by_model.setdefault((id(choice.served), choice.arm), []).append(request)
             for requests in by_model.values():
                 self._answer_together(requests)
         if later:
             asyncio.get_running_loop().call_soon(self._answer_requests, later)
 
     def _answer_together(self, requests: list[_Request]) -> None:
-        served = requests[0].served
+        served = requests[0].choice.served
         ready = []
         for request in requests:
             try:
@@ -114,50 +169,50 @@ class Answerer:
                     request.rows, served.required, model=served.name, where=request.where
                 )
             except InvalidRequest as exc:
-                _settle(request, exc)
+                self._failed(request, exc)
             else:
                 ready.append(request)
         if not ready:
             return
         try:
-            answers = self._predict(
-                served,
-                [request.rows for request in ready],
-                [request.started for request in ready],
-                ready[0].where,
-            )
+            answers = self._predict(ready)
         except Exception:
             for request in ready:  # each on its own: only the bad one fails
                 self._answer_one(request)
             return
         for request, answer in zip(ready, answers, strict=True):
             _settle(request, answer)
+        for request, answer in zip(ready, answers, strict=True):
+            if request.choice.shadow is not None:
+                self._copy(request, answer)
 
     def _answer_one(self, request: _Request) -> None:
+        served = request.choice.served
         try:
             protocol.require_columns(
-                request.rows,
-                request.served.required,
-                model=request.served.name,
-                where=request.where,
+                request.rows, served.required, model=served.name, where=request.where
             )
-            [answer] = self._predict(
-                request.served, [request.rows], [request.started], request.where
-            )
+            [answer] = self._predict([request])
         except Exception as exc:
-            _settle(request, exc)
+            self._failed(request, exc)
         else:
             _settle(request, answer)
+            if request.choice.shadow is not None:
+                self._copy(request, answer)
 
-    def _predict(
-        self,
-        served: ServedModel,
-        requests: Sequence[list[dict[str, Any]]],
-        started: Sequence[float],
-        where: str,
-    ) -> list[Answer]:
+    def _failed(self, request: _Request, exc: Exception) -> None:
+        choice = request.choice
+        if choice.deployment is not None:
+            self._count(choice.deployment, choice.arm, 1, 1)
+        self.telemetry.prediction_failed(choice.served.name, choice.served.version, choice.arm)
+        _settle(request, exc)
+
+    def _predict(self, requests: Sequence[_Request]) -> list[Answer]:
         """One transform and model call over the rows of every request, then the log."""
-        rows = requests[0] if len(requests) == 1 else [row for rows in requests for row in rows]
+        first = requests[0]
+        choice = first.choice
+        served, arm, where = choice.served, choice.arm, first.where
+        rows = first.rows if len(requests) == 1 else [row for r in requests for row in r.rows]
         package = served.package
         stats = TransformStats()
         try:
@@ -173,11 +228,15 @@ class Answerer:
         maps = predictions.probability_maps
         answers = []
         lines: list[bytes] = []
+        latencies = []
         begin = 0
-        for request_rows, request_started in zip(requests, started, strict=True):
+        for request in requests:
+            request_rows = request.rows
             end = begin + len(request_rows)
             part = predictions if len(requests) == 1 else predictions.rows(begin, end)
             part_ids = ids[begin:end]
+            latency = now - request.started
+            latencies.append(latency)
             lines += prediction_lines(
                 model=served.name,
                 version=served.version,
@@ -185,20 +244,127 @@ class Answerer:
                 rows=request_rows,
                 values=part.values,
                 probabilities=None if maps is None else maps[begin:end],
-                latency_ms=(now - request_started) * 1000,
+                latency_ms=latency * 1000,
                 timestamp=timestamp,
+                variant=arm,
             )
-            answers.append(Answer(part, part_ids))
+            answers.append(Answer(part, part_ids, arm))
+            deployment = request.choice.deployment
+            if deployment is not None:
+                self._count(deployment, arm, 1, 0)
             begin = end
         self.log.append_lines(lines)
         self.telemetry.predictions_made(
             served.name,
             served.version,
+            arm=arm,
             requests=len(requests),
             values=predictions.values,
+            latencies=latencies,
             classifier=predictions.probabilities is not None,
             missing=stats.missing,
             unseen=stats.unseen,
             out_of_range=served.out_of_range(features),
         )
         return answers
+
+    # -- shadows --------------------------------------------------------------------
+
+    def _copy(self, request: _Request, answer: Answer) -> None:
+        """Queue the copy of an answered request for its shadow, or drop it if the
+        queue is full; the queue is worked off after the answers have gone out."""
+        choice = request.choice
+        shadow = choice.shadow
+        assert shadow is not None
+        size = len(request.rows)
+        if self._copied_rows + size > SHADOW_QUEUE_ROWS:
+            self.telemetry.shadow_rows_dropped(shadow.name, size)
+            return
+        if not self._copies:
+            # Scheduled after the answers were settled: their requests' tasks, which
+            # send the responses, run first.
+            asyncio.get_running_loop().call_soon(self._answer_copies)
+        self._copies.append(
+            _Copy(shadow, choice.shadow_arm, choice.deployment, request.rows, answer.ids)
+        )
+        self._copied_rows += size
+
+    def _answer_copies(self) -> None:
+        """Answer up to ``SHADOW_BATCH_ROWS`` rows of queued copies; the rest wait for a
+        later loop turn, so that new requests are not held up behind a long queue."""
+        copies = self._copies
+        rows, cut = 0, len(copies)
+        for index, copy in enumerate(copies):
+            rows += len(copy.rows)
+            if rows >= SHADOW_BATCH_ROWS:
+                cut = index + 1
+                break
+        now, self._copies = copies[:cut], copies[cut:]
+        self._copied_rows -= sum(len(copy.rows) for copy in now)
+        if self._copies:
+            asyncio.get_running_loop().call_soon(self._answer_copies)
+        by_model: dict[tuple[int, str], list[_Copy]] = {}
+        for copy in now:
+            by_model.setdefault((id(copy.served), copy.arm), []).append(copy)
+        for group in by_model.values():
+            try:
+                self._shadow_predict(group)
+            except Exception:
+                for copy in group:  # each on its own: only the bad one fails
+                    try:
+                        self._shadow_predict([copy])
+                    except Exception as exc:
+                        self._shadow_failed(copy, exc)
+
+    def _shadow_failed(self, copy: _Copy, exc: Exception) -> None:
+        served = copy.served
+        if copy.deployment is not None:
+            self._count(copy.deployment, copy.arm, 1, 1)
+        self.telemetry.prediction_failed(served.name, served.version, copy.arm)
+        key = (served.name, served.version)
+        now = time.monotonic()
+        if now - self._warned.get(key, -_SHADOW_WARNING_SECONDS) >= _SHADOW_WARNING_SECONDS:
+            self._warned[key] = now
+            logger.warning(
+                "shadow %s:%s (%s) failed: %s; its failures are counted in "
+                "shipyard_prediction_failures, the answers returned are not affected",
+                served.name, served.version, copy.arm, exc,
+            )  # fmt: skip
+
+    def _shadow_predict(self, copies: list[_Copy]) -> None:
+        """One model call over the rows of ``copies``, logged as shadow answers linked
+        to the answers returned; a shadow's latency is the time of its model call."""
+        served, arm = copies[0].served, copies[0].arm
+        started = time.perf_counter()
+        for copy in copies:
+            protocol.require_columns(copy.rows, served.required, model=served.name, where="rows")
+        rows = copies[0].rows if len(copies) == 1 else [row for c in copies for row in c.rows]
+        package = served.package
+        predictions = package.predict_features(package.transform.transform_rows(rows))
+        timestamp = datetime.now(UTC)
+        seconds = time.perf_counter() - started
+        ids = new_prediction_ids(len(rows))
+        maps = predictions.probability_maps
+        lines: list[bytes] = []
+        begin = 0
+        for copy in copies:
+            end = begin + len(copy.rows)
+            lines += prediction_lines(
+                model=served.name,
+                version=served.version,
+                ids=ids[begin:end],
+                rows=copy.rows,
+                values=predictions.values[begin:end],
+                probabilities=None if maps is None else maps[begin:end],
+                latency_ms=seconds * 1000,
+                timestamp=timestamp,
+                variant="shadow",
+                shadow_of=copy.of,
+            )
+            if copy.deployment is not None:
+                self._count(copy.deployment, arm, 1, 0)
+            begin = end
+        self.log.append_lines(lines)
+        self.telemetry.shadow_predictions_made(
+            served.name, served.version, arm, rows=len(rows), latencies=[seconds] * len(copies)
+        )

@@ -9,9 +9,13 @@ the OpenAPI document, which describes every route and each served model).  Bodie
 parsed with orjson, rows go through the model's fitted transform row by row (no
 DataFrame) and its compiled predictor, concurrent requests are answered together (see
 ``Answerer``), every answer is appended to the prediction log before the response leaves,
-and nothing is loaded or validated twice.  The registry is polled in the background; a
-moved alias is loaded aside and swapped in (see ``ModelCatalog``).  The prediction log is
-compacted by a process of its own (see ``Compactor``).
+and nothing is loaded or validated twice.  The store is watched in the background: a
+cheap change marker every ``WATCH_SECONDS``, a full look every ``reload_seconds``; a
+moved alias or a changed deployment is loaded aside and swapped in (see
+``ModelCatalog``), so every worker follows within a second.  A deployment's request
+goes to the arm its routing chooses, a shadow copy is answered after the response, and
+the requests and failures of each arm are added to the store about once a second.  The
+prediction log is compacted by a process of its own (see ``Compactor``).
 
     shipyard serve --port 8000
     curl -d '{"instances": [{"Lot_Area": 8450, ...}]}' localhost:8000/predict
@@ -57,6 +61,8 @@ logger = logging.getLogger("shipyard.serving")
 # The project each worker process serves; its SHIPYARD_SERVE_* settings come with it.
 ROOT_VARIABLE = "SHIPYARD_SERVE_ROOT"
 _JSON_HEADERS = [(b"content-type", b"application/json")]
+WATCH_SECONDS = 0.25  # how often a server looks for a changed deployment or alias
+COUNTS_SECONDS = 1.0  # how often it stores the requests each deployment arm answered
 
 
 class _ClientGone(Exception):
@@ -93,7 +99,8 @@ def _error(exc: ShipyardError) -> dict[str, Any]:
     return body
 
 
-Endpoint = Callable[[bytes, str | None, float], Awaitable[Any]]
+Headers = list[tuple[bytes, bytes]]
+Endpoint = Callable[[bytes, str | None, float, Headers], Awaitable[Any]]
 _METHOD_NOT_ALLOWED = orjson.dumps({"detail": "this route answers POST only"})
 _NOT_ALLOWED_HEADERS = [
     *_JSON_HEADERS,
@@ -113,19 +120,26 @@ class _Server:
         self.telemetry = Telemetry()
         self.answerer = Answerer(self.log, self.telemetry)
         self.numeric_labels = False
+        self._shown: set[tuple[str, int, str]] = set()  # in shipyard_model_info
         self.router = PostRouter[Endpoint](
             {"predict": self.predict, "infer": self.infer, "feedback": self.feedback}
         )
         self.tokens = TokenCheck(settings.token, protect_predictions=settings.protect_predictions)
 
     def refresh(self) -> None:
-        old = {name: served.version for name, served in self.catalog.models.items()}
         loaded = self.catalog.refresh()
         for served in loaded:
-            self.telemetry.model_loaded(
-                served.name, served.version, served.alias, served.load_seconds, old.get(served.name)
-            )
             logger.info("serving %s:%s (%s)", served.name, served.version, served.alias)
+        shown = {
+            (served.name, served.version, served.alias)
+            for routing in self.catalog.routings.values()
+            for served in (routing.primary, routing.candidate)
+            if served is not None
+        }
+        for served in loaded:
+            self.telemetry.model_loaded(served.name, served.version, served.load_seconds)
+        self.telemetry.models_served(shown, self._shown)
+        self._shown = shown
         tasks = {served.package.task for served in self.catalog.models.values()}
         self.numeric_labels = tasks == {"regression"}
         if loaded:
@@ -136,19 +150,62 @@ class _Server:
             gc.collect()
             gc.freeze()
 
+    def _store_counts(self) -> None:
+        """Add the requests and failures counted per deployment arm to the store."""
+        counts = self.answerer.take_counts()
+        if not counts:
+            return
+        try:
+            self.project.store.deployments.add_counts(counts)
+        except ShipyardError as exc:
+            self.answerer.restore_counts(counts)  # stored with the next ones
+            logger.warning("could not store the deployment arms' counts: %s", exc)
+
+    def _changed(self) -> tuple[int, int] | None:
+        """The store's change marker, or None when it cannot be read now."""
+        try:
+            return self.project.store.deployments.change_marker()
+        except ShipyardError as exc:
+            logger.debug("could not look for deployment changes: %s", exc)
+            return None
+
     async def watch(self) -> None:
-        """Follow the registry: load whatever the alias points at, every few seconds;
-        close a quiet spool file after a while, so that the compactor can take it."""
-        while True:
-            try:
-                await run_in_threadpool(self.refresh)
-            except ShipyardError as exc:  # a bad new version must not stop the old one
-                logger.error("could not refresh the served models: %s", exc)
-            self.log.rotate(older_than=self.log.rotate_seconds)
-            await asyncio.sleep(self.settings.reload_seconds)
+        """Follow the registry and the deployments: look for a change every
+        ``WATCH_SECONDS`` and load what moved at once, and load whatever the aliases
+        point at every ``reload_seconds`` anyway; store the arms' counts about once a
+        second; close a quiet spool file after a while, so that the compactor can take it."""
+        marker: tuple[int, int] | None = None
+        next_refresh = next_counts = 0.0
+        try:
+            while True:
+                now = time.monotonic()
+                seen = await run_in_threadpool(self._changed)
+                if (seen is not None and seen != marker) or now >= next_refresh:
+                    try:
+                        await run_in_threadpool(self.refresh)
+                    except ShipyardError as exc:  # a bad new version must not stop the old one
+                        logger.error("could not refresh the served models: %s", exc)
+                    # On failure too: retried at the next periodic refresh, not in a loop.
+                    marker = seen if seen is not None else marker
+                    if now >= next_refresh:
+                        next_refresh = now + self.settings.reload_seconds
+                        self.log.rotate(older_than=self.log.rotate_seconds)
+                if now >= next_counts:
+                    next_counts = now + COUNTS_SECONDS
+                    await run_in_threadpool(self._store_counts)
+                await asyncio.sleep(WATCH_SECONDS)
+        finally:  # the last counts, when the server stops
+            with contextlib.suppress(Exception):
+                self._store_counts()
 
     async def handle(
-        self, endpoint: str, answer: Endpoint, name: str | None, receive: Receive, send: Send
+        self,
+        endpoint: str,
+        answer: Endpoint,
+        name: str | None,
+        headers: Headers,
+        receive: Receive,
+        send: Send,
     ) -> None:
         """Answer one POST request from its ASGI messages, and count it."""
         started = time.perf_counter()
@@ -158,7 +215,7 @@ class _Server:
             body = await _read_body(receive)
             if not self.catalog.ready:
                 raise ServingError("the models are still loading")
-            status, payload = 200, await answer(body, name, started)
+            status, payload = 200, await answer(body, name, started, headers)
         except _ClientGone:
             return
         except ShipyardError as exc:
@@ -181,23 +238,28 @@ class _Server:
         await send({"type": "http.response.body", "body": content})
         telemetry.request_answered(endpoint, status, time.perf_counter() - started)
 
-    async def predict(self, body: bytes, name: str | None, started: float) -> Any:
+    async def predict(self, body: bytes, name: str | None, started: float, headers: Headers) -> Any:
         rows = protocol.instances(protocol.parse_json(body))
-        served = self.catalog.route(name)
-        answer = await self.answerer.answer(served, rows, "instances", started)
+        choice = self.catalog.choose(name, rows, headers)
+        answer = await self.answerer.answer(choice, rows, "instances", started)
+        served = choice.served
         return protocol.predict_response(
-            served.name, served.version, answer.predictions, answer.ids
+            served.name, served.version, answer.predictions, answer.ids, arm=answer.arm
         )
 
-    async def infer(self, body: bytes, name: str | None, started: float) -> Any:
-        served = self.catalog.route(name)
+    async def infer(self, body: bytes, name: str | None, started: float, headers: Headers) -> Any:
+        routing = self.catalog.routing(name)
         rows, request_id = protocol.oip_rows(protocol.parse_json(body))
-        answer = await self.answerer.answer(served, rows, "inputs", started)
+        choice = routing.choose(rows, headers)
+        answer = await self.answerer.answer(choice, rows, "inputs", started)
+        served = choice.served
         return protocol.infer_response(
             served.name, served.version, answer.predictions, answer.ids, request_id
         )
 
-    async def feedback(self, body: bytes, _name: str | None, _started: float) -> Any:
+    async def feedback(
+        self, body: bytes, _name: str | None, _started: float, _headers: Headers
+    ) -> Any:
         labels = protocol.feedback_items(protocol.parse_json(body), numeric=self.numeric_labels)
         records = await run_in_threadpool(self.log.record_feedback_batch, labels)
         replaced = sum(1 for record in records if record.replaced)
@@ -219,7 +281,9 @@ class _PredictionServer(FastAPI):
                 if guarded and not tokens.allows(scope["headers"]):
                     await _unauthorized(send)
                 elif scope["method"] == "POST":
-                    await self.server.handle(route.endpoint, answer, name, receive, send)
+                    await self.server.handle(
+                        route.endpoint, answer, name, scope["headers"], receive, send
+                    )
                 else:
                     await _method_not_allowed(send)
                 return

@@ -1,29 +1,35 @@
-"""The models a server answers with, and how they follow the registry.
+"""The models a server answers with, and how they follow the registry and deployments.
 
 A ``ModelCatalog`` loads, for every registered model, the version its alias (by default
-``production``) points at.  ``refresh`` polls the registry; when an alias has moved it
-loads the new version first and then swaps it in with one assignment, so a request that
-already holds the old version finishes on it and no request ever waits for a load.
-``route`` is where a request learns which version answers it: one version today, a
-choice among several (shadow, canary, blue-green) later.
+``production``) points at and, when the model has an active deployment, its candidate,
+warmed the same way.  ``refresh`` polls the store; when something moved it loads what is
+new first and then swaps the new routings in with one assignment, so a request that
+already holds a version finishes on it and no request ever waits for a load.  Versions
+already held are reused: promoting a candidate loads nothing.  ``choose`` is where a
+request learns which version answers it and which answers a copy in shadow (``Routing``).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import time
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from shipyard.deployments.split import takes_candidate
 from shipyard.errors import ModelNotFound
 from shipyard.modeling.package import ModelPackage
 from shipyard.project import Project
-from shipyard.store.records import ModelVersionRecord
+from shipyard.store.records import DeploymentRecord, ModelVersionRecord
 
-__all__ = ["ModelCatalog", "ServedModel"]
+__all__ = ["CANDIDATE_RETRY_SECONDS", "Choice", "ModelCatalog", "Routing", "ServedModel"]
+
+logger = logging.getLogger("shipyard.serving")
 
 
 @dataclass(frozen=True)
@@ -120,20 +126,144 @@ class ServedModel:
         }
 
 
+CANDIDATE = "candidate"  # the alias a candidate version is served under
+CANDIDATE_RETRY_SECONDS = 30.0  # a candidate that failed to load is tried again after this
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """Who answers one request: ``served`` on ``arm`` (``primary`` or ``candidate``) of
+    deployment ``deployment`` (None: the model has none), and, when ``shadow`` is set,
+    the version that answers a copy of it that is logged but never returned, on arm
+    ``shadow_arm`` (``primary.shadow`` or ``candidate.shadow``)."""
+
+    served: ServedModel
+    arm: str
+    deployment: int | None = None
+    shadow: ServedModel | None = None
+    shadow_arm: str = ""
+
+
+class Routing:
+    """How one model's requests are split between its versions now.
+
+    - no deployment, or a blue-green one: one version answers everything (the ``live``
+      arm of a blue-green deployment);
+    - ``canary``: the candidate answers ``percent``% of the requests, and the primary
+      answers those same requests in shadow, so that the arms can be compared on them;
+    - ``shadow``: the primary answers everything, the candidate a copy of ``percent``%.
+
+    With a sticky key the share is taken by key (see ``takes_candidate``): the key is the
+    value of the request header of that name (case-insensitive), else of the field of
+    that name in the request's first row, as text.  A request is one choice: all its
+    rows meet the same arm.  Without a key (or when the request has none) the choice is
+    random.  A candidate that is not loaded leaves the primary answering everything.
+    """
+
+    __slots__ = (
+        "_field", "_fixed", "_header", "_plain", "_taken", "candidate", "deployment", "primary"
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        primary: ServedModel,
+        candidate: ServedModel | None,
+        deployment: DeploymentRecord | None,
+    ) -> None:
+        self.primary = primary
+        self.candidate = candidate
+        self.deployment = deployment
+        deployment_id = None if deployment is None else deployment.id
+        self._plain = Choice(primary, "primary", deployment_id)
+        self._fixed: Choice | None = self._plain
+        self._taken = self._plain
+        self._header = b""
+        self._field = ""
+        if deployment is None or candidate is None:
+            return
+        if deployment.sticky_key:
+            self._field = deployment.sticky_key
+            self._header = deployment.sticky_key.strip().lower().encode("latin-1", "replace")
+        if deployment.strategy == "blue-green":
+            if deployment.live == "candidate":
+                self._fixed = Choice(candidate, "candidate", deployment_id)
+        elif deployment.strategy == "canary":
+            self._fixed = None
+            self._taken = Choice(candidate, "candidate", deployment_id, primary, "primary.shadow")
+        else:  # shadow
+            self._fixed = None
+            self._taken = Choice(primary, "primary", deployment_id, candidate, "candidate.shadow")
+
+    def same_as(self, other: Routing) -> bool:
+        """Whether ``other`` routes as this one does (then this one is kept)."""
+        mine, theirs = self.deployment, other.deployment
+        return (
+            self.primary is other.primary
+            and self.candidate is other.candidate
+            and (mine.revision if mine else None, mine.id if mine else None)
+            == (theirs.revision if theirs else None, theirs.id if theirs else None)
+        )
+
+    def choose(self, rows: list[dict[str, Any]], headers: Sequence[tuple[bytes, bytes]]) -> Choice:
+        """The choice for one request of ``rows`` with ``headers`` (ASGI's, lowercase)."""
+        fixed = self._fixed
+        if fixed is not None:
+            return fixed
+        assert self.deployment is not None
+        key = self.sticky_value(rows, headers) if self._header else None
+        return self._taken if takes_candidate(self.deployment.percent, key) else self._plain
+
+    def sticky_value(
+        self, rows: list[dict[str, Any]], headers: Sequence[tuple[bytes, bytes]]
+    ) -> str | None:
+        """The request's sticky key: its header, else its first row's field, else None."""
+        wanted = self._header
+        for header, text in headers:
+            if header == wanted:
+                return text.decode("latin-1")
+        value = rows[0].get(self._field) if rows else None
+        if value is None:
+            return None
+        return value if isinstance(value, str) else str(value)
+
+    def describe(self) -> dict[str, Any]:
+        """The deployment this routing follows, as ``/v2`` shows it."""
+        deployment = self.deployment
+        assert deployment is not None
+        return {
+            "id": deployment.id,
+            "strategy": deployment.strategy,
+            "candidate": deployment.candidate_version,
+            "percent": deployment.percent,
+            "live": deployment.live,
+            "sticky_key": deployment.sticky_key,
+            "candidate_loaded": self.candidate is not None,
+        }
+
+
 class ModelCatalog:
-    """The versions a server answers with, kept in step with the registry."""
+    """The versions a server answers with, kept in step with the registry and the
+    deployments."""
 
     def __init__(self, project: Project, *, alias: str = "production") -> None:
         self.project = project
         self.alias = alias
         self._models: dict[str, ServedModel] = {}
+        self._routings: dict[str, Routing] = {}
+        self._loaded: dict[tuple[str, int], ServedModel] = {}  # every version held, pinned
         self._records: dict[tuple[str, int], ModelVersionRecord] = {}
+        self._failed: dict[tuple[str, int], float] = {}  # candidates that did not load: when
         self.ready = False
         self.default_name = project.config.model_name if project.config.data else None
 
     @property
     def models(self) -> dict[str, ServedModel]:
+        """The primary version of every served model; a new dict when one changes."""
         return self._models
+
+    @property
+    def routings(self) -> dict[str, Routing]:
+        return self._routings
 
     def _targets(self) -> dict[str, int]:
         return {
@@ -142,16 +272,20 @@ class ModelCatalog:
             if self.alias in model.aliases
         }
 
-    def _load(self, name: str, version: int) -> ServedModel:
+    def _deployments(self) -> dict[str, DeploymentRecord]:
+        # Deployments are rollouts beside production: a server of another alias has none.
+        if self.alias != "production":
+            return {}
+        return {record.model: record for record in self.project.store.deployments.active()}
+
+    def _load(self, name: str, version: int, alias: str) -> ServedModel:
         started = time.perf_counter()
         # Pinned: the registry's cache never drops a version while it is served here.
         loaded = self.project.registry.load(f"{name}:{version}", pin=True)
         try:
             package = loaded.package
             package.predict_rows([{}])  # build the row plans and warm the predictor now
-            served = ServedModel.build(
-                name, version, self.alias, package, time.perf_counter() - started
-            )
+            served = ServedModel.build(name, version, alias, package, time.perf_counter() - started)
         except BaseException:
             self.project.registry.unpin(loaded.record)
             raise
@@ -163,51 +297,132 @@ class ModelCatalog:
         if record is not None:
             self.project.registry.unpin(record)
 
+    def _take(
+        self,
+        name: str,
+        version: int,
+        alias: str,
+        held: dict[tuple[str, int], ServedModel],
+        loaded: list[ServedModel],
+    ) -> ServedModel:
+        """The version from what is held (a promoted candidate is not loaded again),
+        else loaded now."""
+        key = (name, version)
+        served = held.get(key) or self._loaded.get(key)
+        if served is None:
+            served = self._load(name, version, alias)
+            loaded.append(served)
+        elif served.alias != alias:
+            served = replace(served, alias=alias)
+        held[key] = served
+        return served
+
+    def _take_candidate(
+        self,
+        deployment: DeploymentRecord,
+        held: dict[tuple[str, int], ServedModel],
+        loaded: list[ServedModel],
+    ) -> ServedModel | None:
+        key = (deployment.model, deployment.candidate_version)
+        failed = self._failed.get(key)
+        if failed is not None and time.monotonic() - failed < CANDIDATE_RETRY_SECONDS:
+            return None
+        try:
+            served = self._take(*key, CANDIDATE, held, loaded)
+        except Exception as exc:  # a bad candidate must not stop its primary
+            self._failed[key] = time.monotonic()
+            logger.error(
+                "could not load candidate %s:%s of deployment %s: %s; the primary version "
+                "answers alone, and loading is tried again in %.0f s",
+                *key, deployment.id, exc, CANDIDATE_RETRY_SECONDS,
+            )  # fmt: skip
+            return None
+        self._failed.pop(key, None)
+        return served
+
     def refresh(self) -> list[ServedModel]:
-        """Load what the registry's aliases point at now; returns the newly loaded."""
+        """Load what the aliases and active deployments point at now; returns the newly
+        loaded versions.  A candidate that fails to load is logged and left out (its
+        primary answers everything), and tried again after ``CANDIDATE_RETRY_SECONDS``."""
         targets = self._targets()
-        current = self._models
+        deployments = self._deployments()
+        held: dict[tuple[str, int], ServedModel] = {}
         loaded: list[ServedModel] = []
         try:
-            for name, version in targets.items():
-                if name not in current or current[name].version != version:
-                    loaded.append(self._load(name, version))
+            primaries = {
+                name: self._take(name, version, self.alias, held, loaded)
+                for name, version in targets.items()
+            }
+            candidates = {
+                name: self._take_candidate(deployment, held, loaded)
+                for name, deployment in deployments.items()
+                if name in primaries and deployment.candidate_version != primaries[name].version
+            }
         except BaseException:
             for served in loaded:  # none of them will be served
                 self._unpin(served)
             raise
-        if loaded or set(current) != set(targets):
-            models = {name: current[name] for name in targets if name in current}
-            models.update({served.name: served for served in loaded})
-            self._models = models  # one assignment: requests see the old or the new
-            for name, served in current.items():
-                if models.get(name) is not served:
-                    self._unpin(served)
+        current = self._models
+        if set(primaries) != set(current) or any(
+            current[name] is not served for name, served in primaries.items()
+        ):
+            self._models = primaries
+        old_routings = self._routings
+        routings = {}
+        for name, primary in primaries.items():
+            routing = Routing(primary, candidates.get(name), deployments.get(name))
+            old = old_routings.get(name)
+            routings[name] = old if old is not None and old.same_as(routing) else routing
+        if routings != old_routings:
+            self._routings = routings  # one assignment: requests see the old or the new
+        old_loaded, self._loaded = self._loaded, held
+        for key, served in old_loaded.items():
+            if key not in held:
+                self._unpin(served)
         self.ready = True
         return loaded
 
-    def route(self, name: str | None) -> ServedModel:
-        """The version that answers a request for model ``name`` (None: the default)."""
-        models = self._models
+    def routing(self, name: str | None) -> Routing:
+        """How requests for model ``name`` (None: the default) are answered now."""
+        routings = self._routings
         if name is None:
-            if self.default_name is not None and self.default_name in models:
-                return models[self.default_name]
-            if len(models) == 1:
-                return next(iter(models.values()))
-            served = ", ".join(sorted(models)) or "none"
+            if self.default_name is not None and self.default_name in routings:
+                return routings[self.default_name]
+            if len(routings) == 1:
+                return next(iter(routings.values()))
+            served = ", ".join(sorted(routings)) or "none"
             raise ModelNotFound(
                 f"no default model to answer /predict (served: {served}); use "
                 "POST /v2/models/{name}/predict"
             )
-        served_model = models.get(name)
-        if served_model is None:
-            served = ", ".join(sorted(models)) or "none"
+        routing = routings.get(name)
+        if routing is None:
+            served = ", ".join(sorted(routings)) or "none"
             raise ModelNotFound(
                 f"model '{name}' is not served here (no '{self.alias}' alias); served: {served}"
             )
-        return served_model
+        return routing
+
+    def route(self, name: str | None) -> ServedModel:
+        """The primary version of model ``name`` (None: the default), which describes it."""
+        return self.routing(name).primary
+
+    def choose(
+        self,
+        name: str | None,
+        rows: list[dict[str, Any]],
+        headers: Sequence[tuple[bytes, bytes]] = (),
+    ) -> Choice:
+        """Who answers this request for model ``name`` (None: the default), and who
+        answers a copy of it in shadow; see ``Routing``."""
+        return self.routing(name).choose(rows, headers)
 
     def describe(self) -> list[dict[str, Any]]:
-        return [
-            {"name": m.name, "version": m.version, "alias": m.alias} for m in self._models.values()
-        ]
+        described = []
+        for name, served in self._models.items():
+            entry: dict[str, Any] = {"name": name, "version": served.version, "alias": served.alias}
+            routing = self._routings.get(name)
+            if routing is not None and routing.deployment is not None:
+                entry["deployment"] = routing.describe()
+            described.append(entry)
+        return described

@@ -8,7 +8,7 @@ validator.  Every refusal is an ``InvalidRequest`` naming the field and the reas
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 from pydantic import BaseModel, Field
@@ -57,6 +57,11 @@ class PredictResponse(BaseModel):
     prediction_ids: list[str] = Field(description="Ids to send feedback for, one per row.")
     model: str
     version: int
+    arm: Literal["primary", "candidate"] = Field(
+        default="primary",
+        description="Who answered: the production version ('primary') or the candidate of "
+        "the model's deployment.",
+    )
     probabilities: list[dict[str, float]] | None = Field(
         default=None, description="Classifiers: per row, class label -> probability."
     )
@@ -222,13 +227,14 @@ def oip_rows(payload: Any) -> tuple[list[dict[str, Any]], str | None]:
 
 
 def predict_response(
-    name: str, version: int, predictions: Predictions, ids: list[str]
+    name: str, version: int, predictions: Predictions, ids: list[str], *, arm: str = "primary"
 ) -> dict[str, Any]:
     body: dict[str, Any] = {
         "predictions": predictions.values,
         "prediction_ids": ids,
         "model": name,
         "version": version,
+        "arm": arm,
     }
     probabilities = predictions.probability_maps
     if probabilities is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter as Tally
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from typing import Any
 
 from prometheus_client import (
@@ -55,8 +55,26 @@ class Telemetry:
             multiprocess_mode="livesum",
         )  # fmt: skip
         self.predictions = Counter(
-            "shipyard_predictions", "Predictions by model version.", ["model", "version"],
-            registry=registry,
+            "shipyard_predictions",
+            "Predictions by model version and arm (primary, candidate, primary.shadow, "
+            "candidate.shadow; shadow answers are logged, never returned).",
+            ["model", "version", "arm"], registry=registry,
+        )  # fmt: skip
+        self.failures = Counter(
+            "shipyard_prediction_failures",
+            "Requests a model version failed to answer, by arm.",
+            ["model", "version", "arm"], registry=registry,
+        )  # fmt: skip
+        self.prediction_latency = Histogram(
+            "shipyard_prediction_latency_seconds",
+            "Per request, by model version and arm: from its arrival to its answer; for a "
+            "shadow, the time of its model call.",
+            ["model", "version", "arm"], buckets=LATENCY_BUCKETS, registry=registry,
+        )  # fmt: skip
+        self.shadow_dropped = Counter(
+            "shipyard_shadow_dropped_rows",
+            "Rows not copied to a shadow because its queue was full.",
+            ["model"], registry=registry,
         )  # fmt: skip
         self.values = Histogram(
             "shipyard_prediction_value", "Predicted values of regression models.", ["model"],
@@ -95,13 +113,18 @@ class Telemetry:
         if registry is not None:  # counted when a model is loaded, shown with the rest
             registry.register(FALLBACKS)
 
-    def model_loaded(
-        self, name: str, version: int, alias: str, seconds: float, old: int | None
-    ) -> None:
-        if old is not None:
-            self.model_info.labels(name, str(old), alias).set(0)
-        self.model_info.labels(name, str(version), alias).set(1)
+    def model_loaded(self, name: str, version: int, seconds: float) -> None:
         self.load_seconds.labels(name, str(version)).set(seconds)
+
+    def models_served(
+        self, now: Set[tuple[str, int, str]], before: Set[tuple[str, int, str]]
+    ) -> None:
+        """Show the (model, version, alias) served ``now`` in ``shipyard_model_info``
+        (a candidate's alias is ``candidate``); those served ``before`` only get 0."""
+        for name, version, alias in before - now:
+            self.model_info.labels(name, str(version), alias).set(0)
+        for name, version, alias in now - before:
+            self.model_info.labels(name, str(version), alias).set(1)
 
     def _child(self, metric: Any, *labels: str) -> Any:
         # prometheus_client checks and looks labels up on every call; the request path
@@ -121,16 +144,23 @@ class Telemetry:
         name: str,
         version: int,
         *,
+        arm: str,
         requests: int,
         values: Sequence[Any],
+        latencies: Sequence[float],
         classifier: bool,
         missing: Mapping[str, int],
         unseen: Mapping[str, int],
         out_of_range: Mapping[str, int],
     ) -> None:
-        """Count one model call: its requests, predictions and odd input values."""
+        """Count one model call: its requests, predictions, their latencies and odd
+        input values."""
         self._child(self.batch_requests, name).observe(requests)
-        self._child(self.predictions, name, str(version)).inc(len(values))
+        version_label = str(version)
+        self._child(self.predictions, name, version_label, arm).inc(len(values))
+        latency = self._child(self.prediction_latency, name, version_label, arm)
+        for seconds in latencies:
+            latency.observe(seconds)
         if classifier:
             for label, count in Tally(str(value) for value in values).items():
                 self._child(self.classes, name, label).inc(count)
@@ -144,6 +174,22 @@ class Telemetry:
             for column, count in counts.items():
                 if count:
                     self._child(kind, name, column).inc(count)
+
+    def shadow_predictions_made(
+        self, name: str, version: int, arm: str, *, rows: int, latencies: Sequence[float]
+    ) -> None:
+        """Count one shadow model call (its answers say nothing of the inputs or of
+        what the model returns to clients, so only these two)."""
+        self._child(self.predictions, name, str(version), arm).inc(rows)
+        latency = self._child(self.prediction_latency, name, str(version), arm)
+        for seconds in latencies:
+            latency.observe(seconds)
+
+    def prediction_failed(self, name: str, version: int, arm: str) -> None:
+        self._child(self.failures, name, str(version), arm).inc()
+
+    def shadow_rows_dropped(self, name: str, rows: int) -> None:
+        self._child(self.shadow_dropped, name).inc(rows)
 
     def exposition(self) -> bytes:
         if _multiprocess():
