@@ -286,6 +286,12 @@ class AnalysisChecks(_Section):
     max_p99_ratio: float = Field(
         default=1.5, gt=0, description="The candidate's p99 latency over the primary's."
     )
+    p99_slack_ms: float = Field(
+        default=5.0,
+        ge=0,
+        description="The ratio fails only when the candidate is also this much slower "
+        "(ms): at millisecond latencies, scheduling noise alone doubles a p99.",
+    )
     max_p99_ms: float | None = Field(
         default=None, gt=0, description="The candidate's p99 latency, in milliseconds."
     )
@@ -303,7 +309,8 @@ class AnalysisChecks(_Section):
     max_output_drift: float = Field(
         default=0.2,
         ge=0,
-        description="Jensen-Shannon distance between the arms' outputs (0 same, 1 apart).",
+        description="Jensen-Shannon distance between the arms' outputs (0 same, 1 apart), "
+        "beyond what sampling alone gives on that many answers.",
     )
     min_labels: int = Field(
         default=30, ge=1, description="Labelled answers per arm before feedback judges."
@@ -313,6 +320,14 @@ class AnalysisChecks(_Section):
         ge=0,
         description="How much worse than the primary the candidate's feedback metric may be "
         "(relative: accuracy, or RMSE).",
+    )
+    feedback_confidence: float = Field(
+        default=0.99,
+        gt=0.5,
+        lt=1,
+        description="How sure the analysis must be that the candidate's loss is higher "
+        "(one-sided test on the labelled rows) before feedback fails it: on a few dozen "
+        "labels, equally good models differ by chance.",
     )
 
 

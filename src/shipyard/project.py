@@ -139,7 +139,9 @@ class Project:
         """The deployments of this project's models: deploy, promote, roll back."""
         from shipyard.deployments import Deployments
 
-        return Deployments(self.store, self.registry, self.config.deployments)
+        return Deployments(
+            self.store, self.registry, self.config.deployments, log=self.prediction_log()
+        )
 
     @cached_property
     def artifacts(self) -> ArtifactStore:

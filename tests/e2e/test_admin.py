@@ -94,6 +94,20 @@ def test_with_the_token_a_canary_is_deployed_moved_promoted_and_rolled_back(
         listed = client.get("/admin/deployments").json()
         assert [d["id"] for d in listed] == [body["id"]]
 
+        for row in rows(20, seed=3):
+            assert client.post("/predict", json={"instances": [row]}).status_code == 200
+        compared = client.get("/admin/deployments/houses/comparison")
+        assert compared.status_code == 200, compared.text
+        arms = compared.json()
+        returned = [
+            arms[a]["answers"] - arms[a]["shadow_answers"] for a in ("primary", "candidate")
+        ]
+        assert sum(returned) == 20  # every answer since the deployment, on one arm or the other
+        assert (
+            client.get("/admin/deployments/houses/comparison", params={"since": "soon"}).status_code
+            == 422
+        )
+
         assert client.post("/admin/deployments/houses/promote", json={}).json()["status"] == (
             "promoted"
         )

@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 from typer.core import TyperGroup
 
+from shipyard.cli import analysis
 from shipyard.cli.console import console, when
 from shipyard.cli.usage import parsed_by
 from shipyard.project import Project
@@ -304,4 +305,5 @@ def register(app: typer.Typer) -> None:
     app.command()(switch)
     app.command()(rollback)
     app.command()(promote)
+    analysis.register(deployments_app)
     app.add_typer(deployments_app, name="deployments")

@@ -15,13 +15,14 @@ nothing is changed.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from datetime import timedelta
-from typing import Any
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
-from shipyard.config import DeploymentSettings
+from shipyard.config import DeploymentSettings, Task
 from shipyard.errors import (
     DeploymentConflict,
     DeploymentError,
@@ -33,12 +34,18 @@ from shipyard.registry import ModelRegistry, current_user
 from shipyard.registry.references import parse_model_ref
 from shipyard.store import MetadataStore
 from shipyard.store.records import (
+    ArmCounts,
     DeploymentEventRecord,
     DeploymentRecord,
     ModelVersionRecord,
     Strategy,
 )
 from shipyard.store.tables import DeploymentRow, utcnow
+
+if TYPE_CHECKING:
+    from shipyard.deployments.analysis import AnalysisDecision, CanaryAnalysis
+    from shipyard.deployments.comparison import Comparison
+    from shipyard.prediction_log import PredictionLog
 
 __all__ = ["STRATEGIES", "Deployments"]
 
@@ -56,15 +63,30 @@ def _check_percent(percent: float, field: str = "percent") -> float:
     return float(percent)
 
 
+def _moment(value: datetime | str | None) -> datetime | None:
+    from shipyard.prediction_log import parse_since
+
+    if isinstance(value, str):
+        return parse_since(value)
+    if value is not None and value.tzinfo is None:
+        raise DeploymentError(f"since {value} has no time zone; give one (UTC)", field="since")
+    return value
+
+
 class Deployments:
     """The deployments of one project's models."""
 
     def __init__(
-        self, store: MetadataStore, registry: ModelRegistry, settings: DeploymentSettings
+        self,
+        store: MetadataStore,
+        registry: ModelRegistry,
+        settings: DeploymentSettings,
+        log: PredictionLog | None = None,
     ) -> None:
         self.store = store
         self.registry = registry
         self.settings = settings
+        self.log = log
 
     # -- reading --------------------------------------------------------------------
 
@@ -84,6 +106,106 @@ class Deployments:
     def history(self, model: str) -> list[DeploymentEventRecord]:
         """Every change of ``model``'s deployments, oldest first."""
         return self.store.deployments.history(model)
+
+    # -- comparing and analysing ----------------------------------------------------
+
+    def compare(
+        self,
+        model: str,
+        *,
+        since: datetime | str | None = None,
+        feedback_since: datetime | str | None = None,
+    ) -> Comparison:
+        """The candidate and the primary of ``model``'s active deployment (or, with none
+        active, its last one) compared on the traffic since ``since`` (default: since
+        the deployment began; a time or an age like ``"30m"``).
+
+        Labels count from ``feedback_since`` (default ``since``).  Request and error
+        counts are the servers' counters, since the deployment began.
+        """
+        deployment = self.current(model) or next(iter(self.deployments(model)), None)
+        if deployment is None:
+            raise NoDeployment(
+                f"model '{model}' has never been deployed beside its production version; "
+                f"`shipyard deploy {model} VERSION --strategy canary` starts a deployment"
+            )
+        return self.compare_deployment(
+            deployment, since=_moment(since), feedback_since=_moment(feedback_since)
+        )
+
+    def compare_deployment(
+        self,
+        deployment: DeploymentRecord,
+        *,
+        since: datetime | None = None,
+        feedback_since: datetime | None = None,
+        counts: Mapping[str, ArmCounts] | None = None,
+        baseline: Mapping[str, tuple[int, int]] | None = None,
+    ) -> Comparison:
+        """Compare ``deployment``'s arms; ``counts`` are its counters as read (default:
+        read now), ``baseline`` the counters at the window's start (default: zero)."""
+        from shipyard.deployments.comparison import compare_arms, window_counts
+        from shipyard.prediction_log.feedback import labels_frame
+
+        log = self._prediction_log()
+        start = max(since, deployment.created_at) if since else deployment.created_at
+        labels_start = feedback_since or start
+        earliest = min(start, labels_start)
+        frame = log.read(model=deployment.model, since=earliest, until=deployment.ended_at)
+        labels = labels_frame(log.records.feedback(since=earliest))
+        found = self.store.deployments.counts(deployment.id) if counts is None else counts
+        return compare_arms(
+            deployment,
+            frame,
+            task=self._task(deployment),
+            counts=window_counts(found, baseline),
+            labels=labels,
+            since=start,
+            until=deployment.ended_at,
+            feedback_since=labels_start,
+        )
+
+    def _prediction_log(self) -> PredictionLog:
+        if self.log is None:
+            raise DeploymentError(
+                "comparing a deployment's arms needs the prediction log: use "
+                "project.deployments, or pass log= to Deployments"
+            )
+        return self.log
+
+    def _task(self, deployment: DeploymentRecord) -> Task:
+        record = self.store.models.version(deployment.model, deployment.primary_version)
+        return self.registry.load(record).package.task
+
+    def analysis(self, *, owner: str | None = None, lease_seconds: float = 30.0) -> CanaryAnalysis:
+        """The canary analysis over these deployments (see ``analyze`` and ``watch``)."""
+        from shipyard.deployments.analysis import CanaryAnalysis
+
+        return CanaryAnalysis(self, owner=owner, lease_seconds=lease_seconds)
+
+    def analyze(self, model: str | None = None) -> list[AnalysisDecision]:
+        """One pass of the canary analysis over every analysed canary (of ``model``)
+        that is due: each passes a step, is promoted, fails a check, is rolled back or
+        waits for data; every decision is recorded with its checks."""
+        if model is not None:
+            self.store.deployments.active(model)  # an unknown model is an error
+        return self.analysis().run_once(model)
+
+    def watch(
+        self,
+        model: str | None = None,
+        *,
+        stop: threading.Event | None = None,
+        poll_seconds: float = 2.0,
+        lease_seconds: float = 30.0,
+        on_decision: Callable[[AnalysisDecision], None] | None = None,
+    ) -> None:
+        """Run passes of the canary analysis until ``stop`` is set."""
+        if model is not None:
+            self.store.deployments.active(model)
+        self.analysis(lease_seconds=lease_seconds).watch(
+            model, stop=stop, poll_seconds=poll_seconds, on_decision=on_decision
+        )
 
     # -- starting -------------------------------------------------------------------
 
@@ -315,6 +437,7 @@ class Deployments:
         reason: str = "",
         actor: str | None = None,
         expected_revision: int | None = None,
+        details: dict[str, Any] | None = None,
     ) -> DeploymentRecord:
         """Make the candidate the production version; the deployment ends."""
         who = actor or current_user()
@@ -326,7 +449,7 @@ class Deployments:
             )
             row.status, row.live, row.ended_at = "promoted", "candidate", utcnow()
             row.lease_owner = row.lease_until = None
-            return "promote", {}
+            return "promote", dict(details or {})
 
         return self._change(model, change, why, who, expected_revision)
 

@@ -21,6 +21,7 @@ from shipyard.config import Task
 __all__ = [
     "HIGHER_IS_BETTER",
     "LOWER_IS_BETTER",
+    "answer_metrics",
     "calibration_error",
     "classification_metrics",
     "regression_metrics",
@@ -107,6 +108,22 @@ def classification_metrics(
                 skm.roc_auc_score(y, probabilities, multi_class="ovr", labels=labels)
             )
     return result
+
+
+def answer_metrics(task: Task, truth: npt.ArrayLike, predicted: npt.ArrayLike) -> dict[str, float]:
+    """Metrics of answers alone, without probabilities: what a prediction log holds for
+    every arm of a deployment.  Regression: ``rmse`` and ``mae``; classification:
+    ``accuracy`` and ``f1`` (macro average over the classes seen in the truth or the
+    answers, so that it needs no positive class and treats both arms alike)."""
+    if task == "regression":
+        found = regression_metrics(truth, predicted)
+        return {"rmse": found["rmse"], "mae": found["mae"]}
+    y = _labels(truth)
+    p = _labels(predicted)
+    return {
+        "accuracy": float(skm.accuracy_score(y, p)),
+        "f1": float(skm.f1_score(y, p, average="macro", zero_division=0)),
+    }
 
 
 def task_metrics(

@@ -11,16 +11,18 @@ configured every route here requires it (``auth.TokenCheck``).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from shipyard.errors import (
     DeploymentConflict,
     DeploymentError,
+    InvalidRequest,
     ModelNotFound,
     NoDeployment,
     ShipyardError,
@@ -134,6 +136,17 @@ def _event(event: DeploymentEventRecord) -> EventBody:
     )
 
 
+def _finite(value: Any) -> Any:
+    """``value`` with every float that JSON cannot hold (inf, nan) as null."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value
+
+
 def _responses(*errors: type[ShipyardError]) -> dict[int | str, dict[str, Any]]:
     responses: dict[int | str, dict[str, Any]] = {}
     for entry in ERROR_STATUSES:
@@ -192,6 +205,20 @@ def admin_router(project: Project, tokens: TokenCheck) -> APIRouter:
             )
 
         return await run_in_threadpool(read)
+
+    @router.get(
+        "/deployments/{model}/comparison",
+        summary="The candidate and the primary compared on the same traffic.",
+        responses=_responses(*_READ_ERRORS, NoDeployment, InvalidRequest),
+    )
+    async def comparison(
+        model: str,
+        since: str | None = Query(
+            default=None, description="From this time or age (30m, 2h); default: the start."
+        ),
+    ) -> dict[str, Any]:
+        compared = await run_in_threadpool(deployments.compare, model, since=since)
+        return _finite(compared.to_dict())  # type: ignore[no-any-return]
 
     @router.post(
         "/deployments/{model}",

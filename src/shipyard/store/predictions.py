@@ -282,21 +282,22 @@ class PredictionRepository:
         since: datetime | None = None,
     ) -> list[FeedbackRecord]:
         """Stored labels, of the given predictions or of all, received at or after ``since``."""
-        query = select(FeedbackRow).where(FeedbackRow.project_id == self.project_id)
+        # Columns, not ORM objects: a comparison reads tens of thousands of labels, and
+        # building an instance per row cost four times the query.
+        query = select(FeedbackRow.prediction_id, FeedbackRow.label, FeedbackRow.received_at)
+        query = query.where(FeedbackRow.project_id == self.project_id)
         if since is not None:
             query = query.where(FeedbackRow.received_at >= since)
         with self.database.reading("reading feedback") as session:
             if prediction_ids is None:
-                rows = list(session.scalars(query.order_by(FeedbackRow.id)))
+                rows = list(session.execute(query.order_by(FeedbackRow.id)))
             else:
                 rows = []
                 for chunk in _chunks(sorted(set(prediction_ids))):
-                    rows.extend(session.scalars(query.where(FeedbackRow.prediction_id.in_(chunk))))
+                    rows.extend(session.execute(query.where(FeedbackRow.prediction_id.in_(chunk))))
             return [
-                FeedbackRecord(
-                    prediction_id=row.prediction_id, label=row.label, received_at=row.received_at
-                )
-                for row in rows
+                FeedbackRecord(prediction_id=found, label=label, received_at=received)
+                for found, label, received in rows
             ]
 
 
