@@ -41,7 +41,7 @@ def _state(folder: Path) -> tuple[int, int, int]:
 
 
 STATE_CHANGING = [
-    ("/admin/deployments/houses", {"version": 2, "percent": 10}),
+    ("/admin/deployments/houses/deploy", {"version": 2, "percent": 10}),
     ("/admin/deployments/houses/percent", {"percent": 50}),
     ("/admin/deployments/houses/switch", {}),
     ("/admin/deployments/houses/promote", {}),
@@ -66,6 +66,9 @@ def test_without_the_token_every_state_changing_route_is_refused(
                 assert "Authorization: Bearer" in refused.json()["detail"]
         for path in ("/admin/deployments", "/admin/deployments/houses"):
             assert client.get(path).status_code == 401
+        paths = client.get("/openapi.json").json()["paths"]
+        assert "401" in paths["/feedback"]["post"]["responses"]  # the token guards it
+        assert "401" not in paths["/predict"]["post"]["responses"]  # open, as documented
         assert _state(folder) == before  # nothing changed
 
         bearer = {"Authorization": f"Bearer {TOKEN}"}
@@ -80,7 +83,7 @@ def test_with_the_token_a_canary_is_deployed_moved_promoted_and_rolled_back(
     with guarded.client() as client:
         client.headers.update(bearer)
         made = client.post(
-            "/admin/deployments/houses",
+            "/admin/deployments/houses/deploy",
             json={"version": 2, "percent": 10, "sticky_key": "x-customer", "actor": "ann",
                   "reason": "try v2"},
         )  # fmt: skip
@@ -126,11 +129,11 @@ def test_with_the_token_a_canary_is_deployed_moved_promoted_and_rolled_back(
 @pytest.mark.parametrize(
     ("path", "body", "status", "words"),
     [
-        ("/admin/deployments/houses", {"version": 9}, 422, "no version 9"),
-        ("/admin/deployments/houses", {"version": 1}, 409, "already the production version"),
-        ("/admin/deployments/nope", {"version": 1}, 404, "no model named 'nope'"),
-        ("/admin/deployments/houses", {"version": 2, "percent": 101}, 422, "percent"),
-        ("/admin/deployments/houses", {"version": "two"}, 422, "version"),
+        ("/admin/deployments/houses/deploy", {"version": 9}, 422, "no version 9"),
+        ("/admin/deployments/houses/deploy", {"version": 1}, 409, "already the production version"),
+        ("/admin/deployments/nope/deploy", {"version": 1}, 404, "no model named 'nope'"),
+        ("/admin/deployments/houses/deploy", {"version": 2, "percent": 101}, 422, "percent"),
+        ("/admin/deployments/houses/deploy", {"version": "two"}, 422, '"field":"version"'),
         ("/admin/deployments/houses/promote", {}, 404, "has no deployment"),
         ("/admin/deployments/houses/switch", {}, 404, "has no deployment"),
     ],

@@ -6,7 +6,7 @@ seconds, so the process answering the call needs no special role.  With an API t
 configured every route here requires it (``auth.TokenCheck``).
 
     curl -H "Authorization: Bearer $TOKEN" -d '{"version": 4, "percent": 10}' \\
-        localhost:8000/admin/deployments/ames
+        localhost:8000/admin/deployments/ames/deploy
 """
 
 from __future__ import annotations
@@ -221,7 +221,7 @@ def admin_router(project: Project, tokens: TokenCheck) -> APIRouter:
         return _finite(compared.to_dict())  # type: ignore[no-any-return]
 
     @router.post(
-        "/deployments/{model}",
+        "/deployments/{model}/deploy",
         status_code=201,
         summary="Deploy a version beside production: shadow, canary or blue-green.",
         responses=_responses(*_CHANGE_ERRORS),

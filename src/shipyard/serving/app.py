@@ -36,9 +36,12 @@ from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request, Response
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Receive, Scope, Send
 
 from shipyard import __version__
@@ -339,6 +342,28 @@ def create_app(root: Path, settings: ServeSettings | None = None) -> FastAPI:
         404: {"model": protocol.ErrorResponse, "description": "The model is not served here."}
     }
 
+    @app.exception_handler(RequestValidationError)
+    async def invalid_body(_request: Request, exc: Exception) -> JSONResponse:
+        # FastAPI's own checks (admin bodies, query and path values) answer in
+        # shipyard's shape: one message naming the field, as every other 422 does.
+        assert isinstance(exc, RequestValidationError)
+        first = exc.errors()[0]
+        where = ".".join(
+            str(part) for part in first["loc"] if part not in ("body", "query", "path")
+        )
+        detail = f"{where or 'body'}: {first['msg']}"
+        return JSONResponse({"detail": detail, "field": where or "body"}, 422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: Exception) -> Response:
+        # FastAPI answers a body it cannot parse with 400; every other route of this
+        # server says 422 for a body that is not JSON, and so do these.
+        assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == 400:
+            detail = f"the body is not valid JSON ({exc.detail})"
+            return JSONResponse({"detail": detail, "field": "body"}, 422)
+        return await http_exception_handler(request, exc)
+
     @app.exception_handler(ShipyardError)
     async def shipyard_error(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ShipyardError)
@@ -400,8 +425,16 @@ def create_app(root: Path, settings: ServeSettings | None = None) -> FastAPI:
             default = None
             with contextlib.suppress(ShipyardError):
                 default = catalog.route(None)
+            tokens = server.tokens
+            guarded = {"feedback"} if tokens.required else set()
+            if tokens.protect_predictions:
+                guarded |= {"predict", "infer"}
             document_post_routes(
-                document, catalog.models, default=default, numeric_labels=server.numeric_labels
+                document,
+                catalog.models,
+                default=default,
+                numeric_labels=server.numeric_labels,
+                guarded=frozenset(guarded),
             )
             app.openapi_schema = document
         return app.openapi_schema

@@ -264,6 +264,7 @@ def _operation(
     operation_id: str,
     request: dict[str, Any],
     reference: Callable[[type[BaseModel]], dict[str, Any]],
+    guarded: bool,
 ) -> dict[str, Any]:
     errors = {"application/json": {"schema": reference(protocol.ErrorResponse)}}
     responses: dict[str, Any] = {
@@ -273,6 +274,8 @@ def _operation(
         }
     }
     for entry in ERROR_STATUSES:
+        if entry.error is Unauthorized and not guarded:
+            continue  # only a route the API token guards answers 401
         if issubclass(entry.error, route.errors):
             described = responses.setdefault(
                 str(entry.status), {"description": entry.description, "content": errors}
@@ -294,9 +297,14 @@ def document_post_routes(
     *,
     default: ServedModel | None,
     numeric_labels: bool,
+    guarded: frozenset[str] = frozenset(),
 ) -> None:
     """Add the POST routes, which FastAPI does not route, to an OpenAPI document: the
-    per-model routes once per served model, ``/predict`` with the default model's rows."""
+    per-model routes once per served model, ``/predict`` with the default model's rows.
+    ``guarded`` names the handlers the API token guards (their routes may answer 401).
+
+    Every 422 is documented with shipyard's error body (``detail`` and ``field``),
+    which the server gives for bodies FastAPI validates too."""
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
 
     def reference(model: type[BaseModel]) -> dict[str, Any]:
@@ -309,6 +317,14 @@ def document_post_routes(
         schemas[f"{served.name}.Row"] = _row_schema(served)
         return {"$ref": f"#/components/schemas/{served.name}.Row"}
 
+    error_body = reference(protocol.ErrorResponse)
+    for item in document["paths"].values():
+        for operation in item.values():
+            invalid = operation.get("responses", {}).get("422")
+            if invalid is not None:
+                invalid["content"] = {"application/json": {"schema": error_body}}
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)
     for item in document["paths"].values():  # the GET routes' {name}: what to try
         for operation in item.values():
             for parameter in operation.get("parameters", []):
@@ -328,6 +344,7 @@ def document_post_routes(
                         operation_id=f"{route.endpoint}.{name}",
                         request=request,
                         reference=reference,
+                        guarded=route.handler in guarded,
                     )
                 }
             continue
@@ -339,6 +356,10 @@ def document_post_routes(
             request = reference(route.request)
         document["paths"][route.path] = {
             "post": _operation(
-                route, operation_id=route.endpoint, request=request, reference=reference
+                route,
+                operation_id=route.endpoint,
+                request=request,
+                reference=reference,
+                guarded=route.handler in guarded,
             )
         }
