@@ -11,14 +11,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 
 from shipyard import Project
-from shipyard.config import CONFIG_FILE
 from shipyard.deployments.analysis import ANALYST, AnalysisDecision
 from shipyard.errors import DeploymentError, ModelNotFound
 from shipyard.store.records import DeploymentRecord
-from tests.deployments.traffic import Arm, serve
+from tests.deployments.traffic import Arm, analysed_copy, serve
 
 INTERVAL = 0.2
 PRIMARY = Arm(1, noise=5_000, latency_ms=2)
@@ -28,13 +26,7 @@ GOOD = Arm(2, noise=5_000, latency_ms=2.5)
 @pytest.fixture
 def project(two_versions: Path, tmp_path: Path) -> Iterator[Project]:
     """A copy of the trained project, version 1 in production, checks on 20 answers."""
-    folder = tmp_path / "houses"
-    shutil.copytree(two_versions, folder)
-    settings = yaml.safe_load((folder / CONFIG_FILE).read_text())
-    settings["deployments"] = {"checks": {"min_requests": 20, "min_labels": 20}}
-    (folder / CONFIG_FILE).write_text(yaml.safe_dump(settings))
-    with Project.open(folder) as project:
-        project.registry.promote("houses", 1, reason="start")
+    with Project.open(analysed_copy(two_versions, tmp_path / "houses")) as project:
         yield project
 
 

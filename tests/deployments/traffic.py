@@ -9,12 +9,28 @@ labels come back.
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+import yaml
 
 from shipyard import Project
+from shipyard.config import CONFIG_FILE
 from shipyard.prediction_log import PredictionRecord, new_prediction_ids
+
+
+def analysed_copy(two_versions: Path, folder: Path) -> Path:
+    """A copy of the two-version project in ``folder``, version 1 in production, whose
+    checks judge on 20 answers and 20 labels per arm."""
+    shutil.copytree(two_versions, folder)
+    settings = yaml.safe_load((folder / CONFIG_FILE).read_text())
+    settings["deployments"] = {"checks": {"min_requests": 20, "min_labels": 20}}
+    (folder / CONFIG_FILE).write_text(yaml.safe_dump(settings))
+    with Project.open(folder) as project:
+        project.registry.promote("houses", 1, reason="start")
+    return folder
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import time
@@ -13,11 +12,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 
 from shipyard import Project
-from shipyard.config import CONFIG_FILE
-from tests.deployments.traffic import Arm, serve
+from tests.deployments.traffic import Arm, analysed_copy, serve
 from tests.helpers import SHIPYARD, run_cli
 
 PRIMARY = Arm(1, noise=5_000, latency_ms=2)
@@ -27,14 +24,7 @@ GOOD = Arm(2, noise=5_000, latency_ms=2.5)
 @pytest.fixture
 def folder(two_versions: Path, tmp_path: Path) -> Iterator[Path]:
     """A copy with version 1 in production and checks on 20 answers per arm."""
-    folder = tmp_path / "houses"
-    shutil.copytree(two_versions, folder)
-    settings = yaml.safe_load((folder / CONFIG_FILE).read_text())
-    settings["deployments"] = {"checks": {"min_requests": 20, "min_labels": 20}}
-    (folder / CONFIG_FILE).write_text(yaml.safe_dump(settings))
-    with Project.open(folder) as project:
-        project.registry.promote("houses", 1, reason="start")
-    yield folder
+    yield analysed_copy(two_versions, tmp_path / "houses")
 
 
 def test_show_compares_the_arms_as_a_table_and_as_json(folder: Path) -> None:
