@@ -31,6 +31,7 @@ from shipyard.pipeline.runner import Observer
 
 if TYPE_CHECKING:
     from shipyard.deployments import Deployments
+    from shipyard.deployments.analysis import CanaryAnalysis
     from shipyard.prediction_lineage import PredictionLineage
     from shipyard.prediction_log import PredictionLog, PredictionRecord
     from shipyard.registry import LoadedModel, ModelRegistry
@@ -142,6 +143,15 @@ class Project:
         return Deployments(
             self.store, self.registry, self.config.deployments, log=self.prediction_log()
         )
+
+    def canary_analysis(
+        self, *, owner: str | None = None, lease_seconds: float = 30.0
+    ) -> CanaryAnalysis:
+        """The automatic canary analysis over this project's deployments: ``run_once``
+        for one pass, ``watch`` to keep going (see ``shipyard.deployments.analysis``)."""
+        from shipyard.deployments.analysis import CanaryAnalysis
+
+        return CanaryAnalysis(self.deployments, owner=owner, lease_seconds=lease_seconds)
 
     @cached_property
     def artifacts(self) -> ArtifactStore:

@@ -46,7 +46,7 @@ def next_pass(project: Project) -> list[AnalysisDecision]:
     current = project.deployments.current("houses")
     assert current is not None and current.next_analysis_at is not None
     time.sleep(max(0.0, (current.next_analysis_at.timestamp() - time.time())) + 0.01)
-    return project.deployments.analyze("houses")
+    return project.canary_analysis().run_once("houses")
 
 
 def test_a_good_candidate_is_promoted_step_by_step(project: Project) -> None:
@@ -155,7 +155,7 @@ def test_without_enough_data_the_analysis_waits(project: Project) -> None:
     assert current.next_analysis_at > record.next_analysis_at  # type: ignore[operator]
     assert project.deployments.history("houses")[-1].action == "wait"
     # Nothing is due before the next check time.
-    assert project.deployments.analyze("houses") == []
+    assert project.canary_analysis().run_once("houses") == []
 
     # The window kept growing: 5 + 25 answers now suffice.
     serve(project, primary=PRIMARY, candidate=GOOD, requests=25, seed=2, deployment_id=record.id)
@@ -168,14 +168,14 @@ def test_a_leased_deployment_is_left_to_its_holder(project: Project) -> None:
     serve(project, primary=PRIMARY, candidate=GOOD, requests=30, seed=1, deployment_id=record.id)
     assert project.store.deployments.take_lease(record.id, "other-analyser", 30)
     time.sleep(INTERVAL + 0.05)
-    (decision,) = project.deployments.analyze("houses")
+    (decision,) = project.canary_analysis().run_once("houses")
     assert decision.outcome == "busy"
     current = project.deployments.current("houses")
     assert current is not None and (current.revision, current.percent) == (record.revision, 5)
     assert current.lease_owner == "other-analyser"
 
     project.store.deployments.release_lease(record.id, "other-analyser")
-    (decision,) = project.deployments.analyze("houses")
+    (decision,) = project.canary_analysis().run_once("houses")
     assert decision.outcome == "advance"
 
 
@@ -186,7 +186,7 @@ def test_two_analysers_at_once_decide_once(two_versions: Path, project: Project)
     with Project.open(project.root) as other:
         results: list[list[AnalysisDecision]] = []
         threads = [
-            threading.Thread(target=lambda p=p: results.append(p.deployments.analyze()))
+            threading.Thread(target=lambda p=p: results.append(p.canary_analysis().run_once()))
             for p in (project, other)
         ]
         for thread in threads:
@@ -226,7 +226,7 @@ def test_watch_keeps_passing_until_stopped(project: Project) -> None:
             stop.set()
 
     watcher = threading.Thread(
-        target=project.deployments.watch,
+        target=project.canary_analysis().watch,
         kwargs={"stop": stop, "poll_seconds": 0.1, "on_decision": feed},
     )
     watcher.start()
@@ -264,10 +264,11 @@ def test_a_candidate_worse_only_by_chance_on_few_labels_is_not_failed(project: P
 def test_bad_analysis_options_are_refused(
     project: Project, options: dict[str, float], message: str
 ) -> None:
+    lease = {"lease_seconds": options.pop("lease_seconds")} if "lease_seconds" in options else {}
     with pytest.raises(DeploymentError, match=message):
-        project.deployments.watch(stop=threading.Event(), **options)  # type: ignore[arg-type]
+        project.canary_analysis(**lease).watch(stop=threading.Event(), **options)
     with pytest.raises(ModelNotFound, match="no model named 'nope'"):
-        project.deployments.analyze("nope")
+        project.canary_analysis().run_once("nope")
 
 
 def test_a_failing_pass_is_reported_and_retried_after_an_interval(project: Project) -> None:
@@ -275,7 +276,7 @@ def test_a_failing_pass_is_reported_and_retried_after_an_interval(project: Proje
     serve(project, primary=PRIMARY, candidate=GOOD, requests=30, seed=1, deployment_id=record.id)
     time.sleep(INTERVAL + 0.05)
     shutil.rmtree(project.root / ".shipyard" / "artifacts")  # the primary cannot be loaded
-    analysis = project.deployments.analysis()
+    analysis = project.canary_analysis()
     (decision,) = analysis.run_once("houses")
     assert decision.outcome == "error"
     assert "is not in the artifact store" in decision.reason

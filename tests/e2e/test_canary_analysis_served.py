@@ -56,7 +56,7 @@ def _roll_out(project: Project, client: httpx.Client, judge: int) -> list[str]:
             assert answer.status_code == 200, answer.text
             labels[answer.json()["prediction_ids"][0]] = truth[index]
         log.record_feedback_batch(labels)
-        outcomes += [d.outcome for d in project.deployments.analyze("houses")]
+        outcomes += [d.outcome for d in project.canary_analysis().run_once("houses")]
     return [outcome for outcome in outcomes if outcome != "wait"]
 
 

@@ -288,7 +288,7 @@ def row_strategy(small_models: dict[str, Any]) -> st.SearchStrategy[list[float]]
     return st.tuples(*(value_for(thresholds_of(small_models, c)) for c in range(COLUMNS))).map(list)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=75, deadline=None)
 @given(data=st.data())
 def test_generated_rows_match(
     data: st.DataObject,

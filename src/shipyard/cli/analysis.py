@@ -230,11 +230,11 @@ def analyze(
     promoted, fails a check, is rolled back or waits for data; each decision is recorded
     with its checks.  Safe to kill and restart; several analysers share the work."""
     with Project.open() as project:
-        deployments = project.deployments
+        if model is not None:
+            project.deployments.current(model)  # an unknown model is an error
+        analysis = project.canary_analysis(lease_seconds=_seconds(lease))
         if not watch:
-            if model is not None:
-                deployments.current(model)  # an unknown model is an error
-            decisions = deployments.analysis(lease_seconds=_seconds(lease)).run_once(model)
+            decisions = analysis.run_once(model)
             if not decisions and output_format is Format.table:
                 console.print("no analysed canary is due")
             for decision in decisions:
@@ -245,11 +245,10 @@ def analyze(
         stop = threading.Event()
         previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
         try:
-            deployments.watch(
+            analysis.watch(
                 model,
                 stop=stop,
                 poll_seconds=_seconds(poll),
-                lease_seconds=_seconds(lease),
                 on_decision=lambda decision: _print_decision(decision, output_format),
             )
         except KeyboardInterrupt:

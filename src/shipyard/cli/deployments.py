@@ -128,7 +128,7 @@ def deploy(
     if record.analysis is not None:
         console.print(
             f"the analysis checks it every {record.analysis['interval_seconds']:g} s: "
-            "run `shipyard deployments analyze --watch` (or `shipyard monitor`)"
+            "run `shipyard deployments analyze --watch`"
         )
 
 

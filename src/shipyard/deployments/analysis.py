@@ -18,8 +18,8 @@ decision is one transaction that checks the deployment's revision and records an
 with the checks (name, value, bound, verdict): a process killed at any point leaves a
 state the next one carries on from, and a decision is made once.
 
->>> decisions = project.deployments.analyze()  # doctest: +SKIP
->>> project.deployments.watch(stop=event, on_decision=print)  # doctest: +SKIP
+>>> decisions = project.canary_analysis().run_once()  # doctest: +SKIP
+>>> project.canary_analysis().watch(stop=event, on_decision=print)  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -343,7 +343,9 @@ class CanaryAnalysis:
         return [record for record in active if record.analysis is not None]
 
     def run_once(self, model: str | None = None) -> list[AnalysisDecision]:
-        """One pass: decide for every analysed canary (of ``model``) that is due."""
+        """One pass: decide for every analysed canary (of ``model``) that is due; each
+        passes a step, is promoted, fails a check, is rolled back or waits for data, and
+        every decision is recorded with its checks."""
         decisions = []
         for record in self._analysed(model):
             if self._due(record) > utcnow():

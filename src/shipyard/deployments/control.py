@@ -15,8 +15,7 @@ nothing is changed.
 from __future__ import annotations
 
 import math
-import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -43,7 +42,6 @@ from shipyard.store.records import (
 from shipyard.store.tables import DeploymentRow, utcnow
 
 if TYPE_CHECKING:
-    from shipyard.deployments.analysis import AnalysisDecision, CanaryAnalysis
     from shipyard.deployments.comparison import Comparison
     from shipyard.prediction_log import PredictionLog
 
@@ -176,36 +174,6 @@ class Deployments:
     def _task(self, deployment: DeploymentRecord) -> Task:
         record = self.store.models.version(deployment.model, deployment.primary_version)
         return self.registry.load(record).package.task
-
-    def analysis(self, *, owner: str | None = None, lease_seconds: float = 30.0) -> CanaryAnalysis:
-        """The canary analysis over these deployments (see ``analyze`` and ``watch``)."""
-        from shipyard.deployments.analysis import CanaryAnalysis
-
-        return CanaryAnalysis(self, owner=owner, lease_seconds=lease_seconds)
-
-    def analyze(self, model: str | None = None) -> list[AnalysisDecision]:
-        """One pass of the canary analysis over every analysed canary (of ``model``)
-        that is due: each passes a step, is promoted, fails a check, is rolled back or
-        waits for data; every decision is recorded with its checks."""
-        if model is not None:
-            self.store.deployments.active(model)  # an unknown model is an error
-        return self.analysis().run_once(model)
-
-    def watch(
-        self,
-        model: str | None = None,
-        *,
-        stop: threading.Event | None = None,
-        poll_seconds: float = 2.0,
-        lease_seconds: float = 30.0,
-        on_decision: Callable[[AnalysisDecision], None] | None = None,
-    ) -> None:
-        """Run passes of the canary analysis until ``stop`` is set."""
-        if model is not None:
-            self.store.deployments.active(model)
-        self.analysis(lease_seconds=lease_seconds).watch(
-            model, stop=stop, poll_seconds=poll_seconds, on_decision=on_decision
-        )
 
     # -- starting -------------------------------------------------------------------
 
