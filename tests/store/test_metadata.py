@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from sqlalchemy import select, update
@@ -67,3 +69,21 @@ def test_ending_runs_releases_their_claims(db_url: str, tmp_path: Path) -> None:
     with store.database.reading("reading claims") as session:
         assert list(session.scalars(select(StepClaimRow))) == []
     store.close()
+
+
+def test_stores_opened_at_once_on_a_new_database_share_one_project(
+    db_url: str, tmp_path: Path
+) -> None:
+    barrier = threading.Barrier(6)
+
+    def open_store() -> int:
+        barrier.wait()
+        store = MetadataStore(db_url, root=tmp_path, project="together")
+        try:
+            return store.project_id
+        finally:
+            store.close()
+
+    with ThreadPoolExecutor(6) as pool:
+        ids = list(pool.map(lambda _: open_store(), range(6)))
+    assert len(set(ids)) == 1

@@ -80,18 +80,22 @@ class MetadataStore:
         self.database.dispose()
 
     def _ensure_project(self, name: str) -> int:
-        with self.database.reading("looking up the project") as session:
-            found = session.scalar(select(ProjectRow.id).where(ProjectRow.name == name))
-        if found is not None:
-            return found
-        with self.database.writing(f"creating project '{name}'") as session:
-            found = session.scalar(select(ProjectRow.id).where(ProjectRow.name == name))
+        for _ in range(2):
+            with self.database.reading("looking up the project") as session:
+                found = session.scalar(select(ProjectRow.id).where(ProjectRow.name == name))
             if found is not None:
                 return found
-            row = ProjectRow(name=name, created_at=utcnow())
-            session.add(row)
-            session.flush()
-            return row.id
+            try:
+                with self.database.writing(f"creating project '{name}'") as session:
+                    row = ProjectRow(name=name, created_at=utcnow())
+                    session.add(row)
+                    session.flush()
+                    return row.id
+            except StoreConflict:
+                # Another process opening the same new store made it first (PostgreSQL
+                # lets both look before either writes): read theirs.
+                continue
+        raise StoreConflict(f"project '{name}' could not be created nor found")
 
     # -- runs -----------------------------------------------------------------------
 
