@@ -32,7 +32,7 @@ from shipyard.errors import (
 from shipyard.project import Project
 from shipyard.serving import protocol
 from shipyard.serving.auth import TokenCheck
-from shipyard.serving.routes import ERROR_STATUSES
+from shipyard.serving.routes import error_descriptions
 from shipyard.store.records import DeploymentEventRecord, DeploymentRecord
 
 __all__ = ["admin_router"]
@@ -148,15 +148,10 @@ def _finite(value: Any) -> Any:
 
 
 def _responses(*errors: type[ShipyardError]) -> dict[int | str, dict[str, Any]]:
-    responses: dict[int | str, dict[str, Any]] = {}
-    for entry in ERROR_STATUSES:
-        if issubclass(entry.error, errors):
-            described = responses.setdefault(
-                entry.status, {"model": protocol.ErrorResponse, "description": entry.description}
-            )
-            if entry.description not in described["description"]:
-                described["description"] += " " + entry.description
-    return responses
+    return {
+        status: {"model": protocol.ErrorResponse, "description": description}
+        for status, description in error_descriptions(errors).items()
+    }
 
 
 _READ_ERRORS = (ModelNotFound, StoreUnavailable, Unauthorized)

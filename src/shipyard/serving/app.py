@@ -110,6 +110,12 @@ _NOT_ALLOWED_HEADERS = [
     (b"allow", b"POST"),
     (b"content-length", str(len(_METHOD_NOT_ALLOWED)).encode()),
 ]
+_UNAUTHORIZED = orjson.dumps({"detail": UNAUTHORIZED})
+_UNAUTHORIZED_HEADERS = [
+    *_JSON_HEADERS,
+    (b"www-authenticate", b"Bearer"),
+    (b"content-length", str(len(_UNAUTHORIZED)).encode()),
+]
 
 
 class _Server:
@@ -282,31 +288,21 @@ class _PredictionServer(FastAPI):
                 tokens = self.server.tokens
                 guarded = route.handler == "feedback" or tokens.protect_predictions
                 if guarded and not tokens.allows(scope["headers"]):
-                    await _unauthorized(send)
+                    await _send_fixed(send, 401, _UNAUTHORIZED_HEADERS, _UNAUTHORIZED)
                 elif scope["method"] == "POST":
                     await self.server.handle(
                         route.endpoint, answer, name, scope["headers"], receive, send
                     )
                 else:
-                    await _method_not_allowed(send)
+                    await _send_fixed(send, 405, _NOT_ALLOWED_HEADERS, _METHOD_NOT_ALLOWED)
                 return
         await super().__call__(scope, receive, send)
 
 
-_UNAUTHORIZED = orjson.dumps({"detail": UNAUTHORIZED})
-
-
-async def _unauthorized(send: Send) -> None:
-    headers = [*_JSON_HEADERS, (b"www-authenticate", b"Bearer"),
-               (b"content-length", str(len(_UNAUTHORIZED)).encode())]  # fmt: skip
-    await send({"type": "http.response.start", "status": 401, "headers": headers})
-    await send({"type": "http.response.body", "body": _UNAUTHORIZED})
-
-
-async def _method_not_allowed(send: Send) -> None:
-    start = {"type": "http.response.start", "status": 405, "headers": _NOT_ALLOWED_HEADERS}
-    await send(start)
-    await send({"type": "http.response.body", "body": _METHOD_NOT_ALLOWED})
+async def _send_fixed(send: Send, status: int, headers: Headers, body: bytes) -> None:
+    """Send a response made once at import (405, 401): no JSON encoding per request."""
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def create_app(root: Path, settings: ServeSettings | None = None) -> FastAPI:

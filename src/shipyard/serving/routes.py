@@ -46,6 +46,7 @@ __all__ = [
     "PostRoute",
     "PostRouter",
     "document_post_routes",
+    "error_descriptions",
     "status_of",
 ]
 
@@ -77,6 +78,22 @@ ERROR_STATUSES = (
     ErrorStatus(ServingError, 503, "The models are still loading; retry."),
 )
 _STATUS = {entry.error: entry.status for entry in ERROR_STATUSES}
+
+
+def error_descriptions(
+    errors: tuple[type[ShipyardError], ...], *, guarded: bool = True
+) -> dict[int, str]:
+    """Each status a route raising ``errors`` can give, with what it means; 401 only if
+    the API token guards the route (``guarded``)."""
+    described: dict[int, str] = {}
+    for entry in ERROR_STATUSES:
+        if entry.error is Unauthorized and not guarded:
+            continue
+        if issubclass(entry.error, errors):
+            text = described.setdefault(entry.status, entry.description)
+            if entry.description not in text:
+                described[entry.status] = f"{text} {entry.description}"
+    return described
 
 
 def status_of(exc: ShipyardError) -> int:
@@ -273,15 +290,8 @@ def _operation(
             "content": {"application/json": {"schema": reference(route.response)}},
         }
     }
-    for entry in ERROR_STATUSES:
-        if entry.error is Unauthorized and not guarded:
-            continue  # only a route the API token guards answers 401
-        if issubclass(entry.error, route.errors):
-            described = responses.setdefault(
-                str(entry.status), {"description": entry.description, "content": errors}
-            )
-            if entry.description not in described["description"]:
-                described["description"] += " " + entry.description
+    for status, description in error_descriptions(route.errors, guarded=guarded).items():
+        responses[str(status)] = {"description": description, "content": errors}
     responses["500"] = {"description": "A bug: the server log says more.", "content": errors}
     return {
         "summary": route.summary,

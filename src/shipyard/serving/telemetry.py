@@ -156,11 +156,7 @@ class Telemetry:
         """Count one model call: its requests, predictions, their latencies and odd
         input values."""
         self._child(self.batch_requests, name).observe(requests)
-        version_label = str(version)
-        self._child(self.predictions, name, version_label, arm).inc(len(values))
-        latency = self._child(self.prediction_latency, name, version_label, arm)
-        for seconds in latencies:
-            latency.observe(seconds)
+        self.shadow_predictions_made(name, version, arm, rows=len(values), latencies=latencies)
         if classifier:
             for label, count in Tally(str(value) for value in values).items():
                 self._child(self.classes, name, label).inc(count)
@@ -179,7 +175,8 @@ class Telemetry:
         self, name: str, version: int, arm: str, *, rows: int, latencies: Sequence[float]
     ) -> None:
         """Count one shadow model call (its answers say nothing of the inputs or of
-        what the model returns to clients, so only these two)."""
+        what the model returns to clients, so only these two); every model call counts
+        these through here."""
         self._child(self.predictions, name, str(version), arm).inc(rows)
         latency = self._child(self.prediction_latency, name, str(version), arm)
         for seconds in latencies:
