@@ -219,7 +219,7 @@ def compare_arms(
     frame, from ``feedback_since`` or ``since``, whichever is earlier).
 
     ``counts`` are (requests, errors) per counter (``primary``, ``candidate``,
-    ``primary.shadow``, ``candidate.shadow``); ``labels`` is ``labels_frame``'s frame.
+    ``primary.shadow``, ``candidate.shadow``); ``labels`` is ``PredictionLog.labels``'s frame.
     Everything but feedback uses the rows from ``since``; feedback, the rows from
     ``feedback_since`` (default ``since``): labels come late, and a longer window gathers
     more of them.

@@ -143,14 +143,13 @@ class Deployments:
         """Compare ``deployment``'s arms; ``counts`` are its counters as read (default:
         read now), ``baseline`` the counters at the window's start (default: zero)."""
         from shipyard.deployments.comparison import compare_arms, window_counts
-        from shipyard.prediction_log.feedback import labels_frame
 
         log = self._prediction_log()
         start = max(since, deployment.created_at) if since else deployment.created_at
         labels_start = feedback_since or start
         earliest = min(start, labels_start)
         frame = log.read(model=deployment.model, since=earliest, until=deployment.ended_at)
-        labels = labels_frame(log.records.feedback(since=earliest))
+        labels = log.labels(since=earliest)
         found = self.store.deployments.counts(deployment.id) if counts is None else counts
         return compare_arms(
             deployment,

@@ -195,8 +195,12 @@ class PredictionLog:
             since = parse_since(since)
         predictions = self.read(model=model, since=since)
         # A label always arrives after its prediction, so `since` narrows feedback too.
-        labels = labels_frame(self.records.feedback(since=since))
-        return predictions.merge(labels, on="prediction_id", how="inner")
+        return predictions.merge(self.labels(since=since), on="prediction_id", how="inner")
+
+    def labels(self, *, since: datetime | None = None) -> pd.DataFrame:
+        """The labels received at or after ``since``: ``prediction_id``, ``label``,
+        ``received_at``."""
+        return labels_frame(self.records.feedback(since=since))
 
 
 def _newest_cutoff(frames: Sequence[pd.DataFrame], limit: int) -> datetime:
