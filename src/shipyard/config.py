@@ -111,6 +111,11 @@ class DataSettings(_Section):
         alias="schema",
         description="A pinned schema.yaml to validate against instead of an inferred one.",
     )
+    include_feedback: bool = Field(
+        default=False,
+        description="Train also on labelled predictions (feedback and review labels that "
+        "are single and undisputed, or adjudicated), recorded as a dataset version.",
+    )
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -344,6 +349,69 @@ class DeploymentSettings(_Section):
     checks: AnalysisChecks = Field(default_factory=AnalysisChecks)
 
 
+AutomationLevel = Literal["full", "partial", "assist", "shadow"]
+
+
+class AutomationSettings(_Section):
+    """How much the model decides alone; ``shipyard automation`` changes it at run time.
+
+    ``full``: every answer is a decision.  ``partial``: confident answers are decisions,
+    the others are suggestions queued for review.  ``assist``: every answer is a
+    suggestion and is queued.  ``shadow``: every item is queued, the model's answer is
+    withheld from the caller and the reviewer, and logged to measure agreement.
+    """
+
+    level: AutomationLevel = "full"
+    target_precision: float = Field(
+        default=0.95,
+        gt=0,
+        lt=1,
+        description="Classifiers at 'partial': the precision auto-decided answers must "
+        "reach on the eval split; the confidence threshold is chosen to give it.",
+    )
+    max_interval_width: float | None = Field(
+        default=None,
+        gt=0,
+        description="Regressors at 'partial': answers whose conformal interval is wider "
+        "go to review (default: none is auto-decided).",
+    )
+    coverage: float = Field(
+        default=0.9,
+        gt=0,
+        lt=1,
+        description="Regressors: the share of true values the conformal intervals hold.",
+    )
+
+
+class ReviewSettings(_Section):
+    """The review queue: leases, double labelling, agreement, guidelines."""
+
+    lease_seconds: float = Field(
+        default=600.0, gt=0, description="How long a claimed item stays a reviewer's."
+    )
+    expire_hours: float = Field(
+        default=168.0, gt=0, description="Items still unresolved after this many hours expire."
+    )
+    double_label_share: float = Field(
+        default=0.1,
+        ge=0,
+        le=1,
+        description="The share of queued items labelled by two reviewers (besides every "
+        "item whose first label contradicts a confident model).",
+    )
+    label_tolerance: float = Field(
+        default=0.05,
+        ge=0,
+        description="Regressors: two labels agree when they differ by at most this share "
+        "of their mean magnitude.",
+    )
+    guidelines: str = Field(
+        default="guidelines",
+        description="The folder of labelling guidelines, one Markdown file per model "
+        "(MODEL.md); a changed file is a new guideline version.",
+    )
+
+
 class ProjectConfig(_Section):
     """The whole of ``shipyard.yaml``."""
 
@@ -359,6 +427,8 @@ class ProjectConfig(_Section):
     serve: ServeSettings = Field(default_factory=ServeSettings)
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
     deployments: DeploymentSettings = Field(default_factory=DeploymentSettings)
+    automation: AutomationSettings = Field(default_factory=AutomationSettings)
+    review: ReviewSettings = Field(default_factory=ReviewSettings)
 
     @property
     def model_name(self) -> str:
