@@ -27,6 +27,7 @@ fsspec, pandas, the database drivers) are translated at the boundary and chained
     ├── DeploymentError             a deployment change was refused; nothing changed
     │   ├── DeploymentConflict      it conflicts with the deployment as it is now
     │   └── NoDeployment            the model has no deployment to change
+    ├── ReviewConflict              a review item is held by another, or not in that state
     └── ServingError                the prediction server refused an operation
         ├── InvalidRequest          a request does not fit the model's inputs
         │   └── RequestTooLarge     a request body is over the size limit
@@ -37,6 +38,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 
@@ -185,6 +187,27 @@ class DeploymentConflict(DeploymentError):
 
 class NoDeployment(DeploymentError):
     """The model has no deployment (or no candidate) for this change."""
+
+
+class ReviewConflict(ShipyardError):
+    """A review item cannot be acted on as asked: another reviewer holds it, the lease
+    ended, or its status does not allow the action.  Nothing was changed.
+
+    ``holder`` and ``until`` name the claim in the way, when there is one.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        item_id: int,
+        holder: str | None = None,
+        until: datetime | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.item_id = item_id
+        self.holder = holder
+        self.until = until
 
 
 class ServingError(ShipyardError):

@@ -71,12 +71,54 @@ class SegmentRecord:
 
 @dataclass(frozen=True)
 class FeedbackRecord:
-    """The label given for a prediction; ``replaced`` says an earlier label was overwritten."""
+    """The label given for a prediction; ``replaced`` says an earlier label was overwritten.
+
+    ``source`` says where it came from: ``api`` (``POST /feedback``), or how the review
+    queue resolved the item (``single``, ``agreed``, ``adjudicated``).
+    """
 
     prediction_id: str
     label: Any
     received_at: datetime
+    source: str = "api"
     replaced: bool = False
+
+
+def upsert_feedback(
+    session: Session,
+    project_id: int,
+    labels: Mapping[str, Any],
+    *,
+    source: str,
+    now: datetime,
+) -> None:
+    """Store labels by prediction id within ``session``, replacing earlier ones."""
+    rows = [
+        {
+            "project_id": project_id,
+            "prediction_id": prediction_id,
+            "label": label,
+            "received_at": now,
+            "source": source,
+        }
+        for prediction_id, label in labels.items()
+    ]
+    if not rows:
+        return
+    # An upsert, so that two labels arriving at once cannot both insert.
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(FeedbackRow)
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["project_id", "prediction_id"],
+            set_={
+                "label": statement.excluded.label,
+                "received_at": statement.excluded.received_at,
+                "source": statement.excluded.source,
+            },
+        ),
+        rows,
+    )
 
 
 class PredictionRepository:
@@ -223,11 +265,15 @@ class PredictionRepository:
 
     # -- feedback -------------------------------------------------------------------
 
-    def save_feedback(self, labels: Mapping[str, Any]) -> list[FeedbackRecord]:
+    def save_feedback(
+        self, labels: Mapping[str, Any], *, source: str = "api"
+    ) -> list[FeedbackRecord]:
         """Store labels by prediction id, replacing earlier ones, in one transaction.
 
-        The caller checks that the predictions exist (they may still be in a spool file,
-        which the database does not know).
+        ``source`` says who gave them: ``api`` for ``POST /feedback``; the review queue
+        writes its labels itself, with how each item was resolved.  The caller checks
+        that the predictions exist (they may still be in a spool file, which the
+        database does not know).
         """
         ids = list(labels)
         with self.database.writing(f"recording feedback for {len(ids)} predictions") as session:
@@ -242,34 +288,13 @@ class PredictionRepository:
                     )
                 )
             now = utcnow()
-            rows = [
-                {
-                    "project_id": self.project_id,
-                    "prediction_id": prediction_id,
-                    "label": label,
-                    "received_at": now,
-                }
-                for prediction_id, label in labels.items()
-            ]
-            if rows:
-                # An upsert, so that two labels arriving at once cannot both insert.
-                dialect = postgresql if self.database.dialect == "postgresql" else sqlite
-                statement = dialect.insert(FeedbackRow)
-                session.execute(
-                    statement.on_conflict_do_update(
-                        index_elements=["project_id", "prediction_id"],
-                        set_={
-                            "label": statement.excluded.label,
-                            "received_at": statement.excluded.received_at,
-                        },
-                    ),
-                    rows,
-                )
+            upsert_feedback(session, self.project_id, labels, source=source, now=now)
             return [
                 FeedbackRecord(
                     prediction_id=prediction_id,
                     label=label,
                     received_at=now,
+                    source=source,
                     replaced=prediction_id in earlier,
                 )
                 for prediction_id, label in labels.items()
@@ -284,7 +309,12 @@ class PredictionRepository:
         """Stored labels, of the given predictions or of all, received at or after ``since``."""
         # Columns, not ORM objects: a comparison reads tens of thousands of labels, and
         # building an instance per row cost four times the query.
-        query = select(FeedbackRow.prediction_id, FeedbackRow.label, FeedbackRow.received_at)
+        query = select(
+            FeedbackRow.prediction_id,
+            FeedbackRow.label,
+            FeedbackRow.received_at,
+            FeedbackRow.source,
+        )
         query = query.where(FeedbackRow.project_id == self.project_id)
         if since is not None:
             query = query.where(FeedbackRow.received_at >= since)
@@ -296,8 +326,10 @@ class PredictionRepository:
                 for chunk in _chunks(sorted(set(prediction_ids))):
                     rows.extend(session.execute(query.where(FeedbackRow.prediction_id.in_(chunk))))
             return [
-                FeedbackRecord(prediction_id=found, label=label, received_at=received)
-                for found, label, received in rows
+                FeedbackRecord(
+                    prediction_id=found, label=label, received_at=received, source=source
+                )
+                for found, label, received, source in rows
             ]
 
 

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from shipyard.config import AutomationLevel
+
 RunStatus = Literal["running", "succeeded", "failed", "crashed"]
 ExecutionStatus = Literal["pending", "running", "succeeded", "cached", "failed", "skipped"]
 
@@ -237,3 +239,138 @@ class ArmCounts:
     arm: str
     requests: int
     errors: int
+
+
+ReviewStatus = Literal["open", "disputed", "resolved", "skipped", "expired"]
+ReviewAction = Literal["label", "skip", "adjudicate"]
+
+
+@dataclass(frozen=True)
+class NewReviewItem:
+    """A prediction to queue for review, as the server saw it.
+
+    ``suggestion`` is the model's answer, kept even when ``blind`` hides it from the
+    reviewer; ``interval`` is a regressor's conformal interval; ``reasons`` say why the
+    item was queued.
+    """
+
+    model: str
+    version: int
+    prediction_id: str
+    inputs: dict[str, Any]
+    suggestion: Any
+    probabilities: Any
+    confidence: float | None
+    interval: tuple[float, float] | None
+    reasons: list[str]
+    blind: bool
+    labels_required: int
+
+
+@dataclass(frozen=True)
+class ReviewLabelRecord:
+    """One reviewer's act on an item: a label, a skip or an adjudication."""
+
+    id: int
+    item_id: int
+    reviewer: str
+    action: ReviewAction
+    label: Any
+    guideline_version: int | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ReviewItemRecord:
+    """A queued prediction, who holds it, how it was resolved, and every act on it."""
+
+    id: int
+    model: str
+    version: int
+    prediction_id: str
+    inputs: dict[str, Any]
+    suggestion: Any
+    probabilities: Any
+    confidence: float | None
+    interval: tuple[float, float] | None
+    reasons: list[str]
+    blind: bool
+    labels_required: int
+    status: ReviewStatus
+    label: Any
+    resolution: str | None
+    claimed_by: str | None
+    lease_until: datetime | None
+    created_at: datetime
+    resolved_at: datetime | None
+    labels: list[ReviewLabelRecord] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """What the review policy makes of an item after an act on it.
+
+    ``label`` and ``resolution`` (``single``, ``agreed`` or ``adjudicated``) are set when
+    ``status`` is ``resolved``.
+    """
+
+    status: ReviewStatus
+    labels_required: int
+    label: Any = None
+    resolution: str | None = None
+
+
+@dataclass(frozen=True)
+class QueueDepth:
+    """How much of one model's queue waits: open and disputed items, the oldest open."""
+
+    model: str
+    open: int
+    disputed: int
+    oldest_open: datetime | None
+
+
+@dataclass(frozen=True)
+class AutomationRecord:
+    """A model's automation level as set at run time, and who set it last."""
+
+    model: str
+    level: AutomationLevel
+    target_precision: float | None
+    max_interval_width: float | None
+    revision: int
+    updated_at: datetime
+    updated_by: str
+
+    def state(self) -> dict[str, Any]:
+        """The settings a history entry shows before and after a change."""
+        return {
+            "level": self.level,
+            "target_precision": self.target_precision,
+            "max_interval_width": self.max_interval_width,
+        }
+
+
+@dataclass(frozen=True)
+class AutomationEventRecord:
+    """One change of a model's automation level."""
+
+    id: int
+    model: str
+    at: datetime
+    actor: str
+    reason: str
+    before: dict[str, Any] | None
+    after: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class GuidelineRecord:
+    """One version of a model's labelling guidelines; ``digest`` is its text's sha256."""
+
+    model: str
+    version: int
+    text: str
+    digest: str
+    author: str
+    created_at: datetime

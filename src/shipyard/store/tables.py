@@ -307,6 +307,8 @@ class FeedbackRow(Base):
     prediction_id: Mapped[str] = mapped_column(String(128))
     label: Mapped[Any] = mapped_column(JSON, nullable=False)
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Who gave it: "api" (POST /feedback) or how the review queue resolved the item.
+    source: Mapped[str] = mapped_column(String(20), default="api", server_default="api")
 
 
 class DeploymentRow(Base):
@@ -365,3 +367,101 @@ class DeploymentArmCountRow(Base):
     arm: Mapped[str] = mapped_column(String(20), primary_key=True)
     requests: Mapped[int] = mapped_column(BigInteger, default=0)
     errors: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class AutomationLevelRow(Base):
+    """How much a model decides alone, as changed at run time (one row per model).
+
+    ``revision`` grows with each change; the events below keep every change.
+    """
+
+    __tablename__ = "automation_levels"
+
+    model_id: Mapped[int] = mapped_column(ForeignKey("registered_models.id"), primary_key=True)
+    level: Mapped[str] = mapped_column(String(20))
+    target_precision: Mapped[float | None] = mapped_column(Float, default=None)
+    max_interval_width: Mapped[float | None] = mapped_column(Float, default=None)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(200))
+
+
+class AutomationEventRow(Base):
+    """One change of a model's automation level: who, when, why, before and after."""
+
+    __tablename__ = "automation_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("registered_models.id"), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    after: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class ReviewItemRow(Base):
+    """A prediction queued for a person to label.
+
+    ``model`` is the served model's name, as in the prediction log.  A reviewer holds an
+    item while ``lease_until`` is ahead; ``label`` and ``resolution`` are set when the
+    labels given resolve it (the review policy decides when they do).
+    """
+
+    __tablename__ = "review_items"
+    __table_args__ = (
+        UniqueConstraint("project_id", "prediction_id"),
+        Index("ix_review_items_queue", "project_id", "status", "created_at"),
+        Index("ix_review_items_model_queue", "project_id", "model", "status", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
+    model: Mapped[str] = mapped_column(String(200))
+    version: Mapped[int] = mapped_column(Integer)
+    prediction_id: Mapped[str] = mapped_column(String(128))
+    inputs: Mapped[dict[str, Any]] = mapped_column(JSON)
+    suggestion: Mapped[Any] = mapped_column(JSON, nullable=False)
+    probabilities: Mapped[Any] = mapped_column(JSON, nullable=True, default=None)
+    confidence: Mapped[float | None] = mapped_column(Float, default=None)
+    interval_low: Mapped[float | None] = mapped_column(Float, default=None)
+    interval_high: Mapped[float | None] = mapped_column(Float, default=None)
+    reasons: Mapped[list[str]] = mapped_column(JSON)
+    blind: Mapped[bool] = mapped_column(Boolean)
+    labels_required: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20))
+    label: Mapped[Any] = mapped_column(JSON, nullable=True, default=None)
+    resolution: Mapped[str | None] = mapped_column(String(20), default=None)
+    claimed_by: Mapped[str | None] = mapped_column(String(100), default=None)
+    lease_until: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class ReviewLabelRow(Base):
+    """One reviewer's act on a review item: a label, a skip or an adjudication."""
+
+    __tablename__ = "review_labels"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("review_items.id"), index=True)
+    reviewer: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(20))
+    label: Mapped[Any] = mapped_column(JSON, nullable=True, default=None)
+    guideline_version: Mapped[int | None] = mapped_column(Integer, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class GuidelineRow(Base):
+    """One version of a model's labelling guidelines (a new one when the text changes)."""
+
+    __tablename__ = "guidelines"
+    __table_args__ = (UniqueConstraint("model_id", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("registered_models.id"))
+    version: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    digest: Mapped[str] = mapped_column(String(64))
+    author: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
