@@ -6,7 +6,8 @@ step's final status.
 
 Runs, executions, artifacts and events stay in this one module because they are written
 together, in those single transactions; the other records each have a repository of their
-own (``datasets``, ``registry``, ``predictions``, ``tracking``).
+own (``datasets``, ``registry``, ``predictions``, ``deployments``, ``review``,
+``automation``, ``guidelines``, ``tracking``).
 """
 
 from __future__ import annotations
@@ -21,13 +22,16 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from shipyard.errors import RecordNotFound, StoreConflict
+from shipyard.store.automation import AutomationRepository
 from shipyard.store.database import Database
 from shipyard.store.datasets import DatasetRepository
 from shipyard.store.deployments import DeploymentRepository
+from shipyard.store.guidelines import GuidelineRepository
 from shipyard.store.predictions import PredictionRepository
 from shipyard.store.properties import properties_of, set_properties
 from shipyard.store.records import ArtifactRecord, ExecutionRecord, RunRecord, StoredOutput
 from shipyard.store.registry import ModelRepository
+from shipyard.store.review import ReviewRepository
 from shipyard.store.tables import (
     ArtifactRow,
     EventRow,
@@ -59,7 +63,9 @@ class MetadataStore:
     Runs, executions, artifacts and lineage events are read and written here; every other
     concern has a repository of its own: ``datasets`` (``DatasetRepository``), ``models``
     (``ModelRepository``), ``predictions`` (``PredictionRepository``), ``deployments``
-    (``DeploymentRepository``) and ``tracking`` (``TrackingRepository``).
+    (``DeploymentRepository``), ``review`` (``ReviewRepository``), ``automation``
+    (``AutomationRepository``), ``guidelines`` (``GuidelineRepository``) and ``tracking``
+    (``TrackingRepository``).
 
     >>> store = MetadataStore("sqlite:///.shipyard/metadata.db", root=tmp, project="demo")
     ... # doctest: +SKIP
@@ -75,6 +81,9 @@ class MetadataStore:
         self.models = ModelRepository(self.database, self.project_id)
         self.predictions = PredictionRepository(self.database, self.project_id)
         self.deployments = DeploymentRepository(self.database, self.project_id, self.models)
+        self.review = ReviewRepository(self.database, self.project_id)
+        self.automation = AutomationRepository(self.database, self.project_id, self.models)
+        self.guidelines = GuidelineRepository(self.database, self.project_id, self.models)
 
     def close(self) -> None:
         self.database.dispose()
