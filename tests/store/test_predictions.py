@@ -105,3 +105,13 @@ def test_feedback_is_replaced_and_filtered(records: PredictionRepository) -> Non
     assert [f.label for f in records.feedback(prediction_ids=["2"])] == [{"price": 3.5}]
     assert records.feedback(since=again.received_at + timedelta(seconds=1)) == []
     assert records.save_feedback({}) == []
+
+
+def test_feedback_keeps_its_source(records: PredictionRepository) -> None:
+    (given,) = records.save_feedback({"1": "cat"})
+    assert given.source == "api"
+    (reviewed,) = records.save_feedback({"2": "dog"}, source="agreed")
+    assert reviewed.source == "agreed"
+    assert {f.prediction_id: f.source for f in records.feedback()} == {"1": "api", "2": "agreed"}
+    records.save_feedback({"2": "cat"})  # a later label replaces the label and its source
+    assert [(f.label, f.source) for f in records.feedback(prediction_ids=["2"])] == [("cat", "api")]
