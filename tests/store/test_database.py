@@ -3,16 +3,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect
+from sqlalchemy import JSON, column, insert, inspect, table
 
 from shipyard import StoreConflict, StoreUnavailable
 from shipyard.store import Database, MetadataStore, head_revision
 from shipyard.store.database import _alembic_config
-from shipyard.store.tables import Base
+from shipyard.store.tables import Base, UTCDateTime, utcnow
 
 
 def test_migrations_create_the_schema_the_models_describe(db_url: str, tmp_path: Path) -> None:
@@ -88,4 +89,38 @@ def test_integrity_errors_become_store_conflicts(db_url: str, tmp_path: Path) ->
             inputs={"a": 999_999},
         )
     assert [e.id for e in store.run_executions(run.id)] == [execution]
+    store.close()
+
+
+def test_feedback_stored_before_review_existed_came_from_the_api(
+    db_url: str, tmp_path: Path
+) -> None:
+    # A database at 0005, the schema before the review queue, with one label in it.
+    database = Database(db_url, root=tmp_path)
+    config = _alembic_config()
+    with database.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0005")
+        projects = table(
+            "projects", column("id"), column("name"), column("created_at", UTCDateTime)
+        )
+        connection.execute(insert(projects).values(id=1, name="p", created_at=utcnow()))
+        feedback = table(
+            "feedback",
+            column("project_id"),
+            column("prediction_id"),
+            column("label", JSON),
+            column("received_at", UTCDateTime),
+        )
+        connection.execute(
+            insert(feedback).values(
+                project_id=1, prediction_id="x", label={"price": 3.5}, received_at=utcnow()
+            )
+        )
+    database.dispose()
+
+    store = MetadataStore(db_url, root=tmp_path, project="p")  # upgrades to the head
+    (label,) = store.predictions.feedback()
+    assert (label.prediction_id, label.label, label.source) == ("x", {"price": 3.5}, "api")
+    assert store.review.depth() == [] and store.automation.change_marker() == 0
     store.close()

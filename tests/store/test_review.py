@@ -328,12 +328,19 @@ def test_old_items_expire_and_leave_the_queue(queue: ReviewRepository) -> None:
     assert held is not None
     queue.record(held.id, "ann", action="label", label="dog", guideline_version=None,
                  decide=single)  # fmt: skip
+    pending = queue.claim("m", "bob", lease_seconds=LEASE)
+    assert pending is not None and pending.prediction_id == "b"
     assert queue.expire(datetime.now(UTC) - timedelta(hours=1)) == 0
     assert queue.expire(datetime.now(UTC) + timedelta(seconds=1)) == 1
     statuses = {item.prediction_id: item.status for item in queue.items()}
     assert statuses == {"a": "resolved", "b": "expired"}
     assert queue.claim(None, "bob", lease_seconds=LEASE) is None
     assert queue.depth() == []
+    for item_id, message in ((pending.id, "is expired already"), (held.id, "is resolved already")):
+        with pytest.raises(ReviewConflict, match=f"review item {item_id} {message}"):
+            queue.record(item_id, "bob", action="label", label="cat", guideline_version=None,
+                         decide=single)  # fmt: skip
+    assert queue.item(pending.id).labels == []
 
 
 def test_depth_counts_open_and_disputed_items_per_model(queue: ReviewRepository) -> None:

@@ -42,6 +42,7 @@ MAX_REVIEWER_LENGTH = 100
 _CHUNK = 500  # ids per IN (...) query
 _CLAIM_ATTEMPTS = 5  # a claim that lost a race tries the next oldest item this many times
 _STATUS_OF_ACTION = {"label": "open", "skip": "open", "adjudicate": "disputed"}
+_FINISHED = ("resolved", "skipped", "expired")
 
 
 def _check_reviewer(reviewer: str) -> None:
@@ -105,7 +106,11 @@ class ReviewRepository:
             return len(session.execute(statement, list(rows.values())).all())
 
     def expire(self, created_before: datetime) -> int:
-        """Expire the open and disputed items queued before ``created_before``."""
+        """Expire the open and disputed items queued before ``created_before``.
+
+        A claim on an expired item is left in place, so that its holder is told the item
+        expired rather than that they do not hold it.
+        """
         with self.database.writing("expiring old review items") as session:
             result = session.execute(
                 update(ReviewItemRow)
@@ -114,7 +119,7 @@ class ReviewRepository:
                     ReviewItemRow.status.in_(["open", "disputed"]),
                     ReviewItemRow.created_at < created_before,
                 )
-                .values(status="expired", claimed_by=None, lease_until=None)
+                .values(status="expired")
             )
             return int(result.rowcount)  # type: ignore[attr-defined]
 
@@ -273,6 +278,11 @@ class ReviewRepository:
         """Refuse, with ``ReviewConflict``, an act the item's claim or status forbids."""
         number = item.id
         until = item.lease_until
+        if item.status in _FINISHED:
+            raise ReviewConflict(
+                f"review item {number} is {item.status} already; claim another item",
+                item_id=number,
+            )
         if item.claimed_by != reviewer:
             if item.claimed_by is not None and until is not None and until >= now:
                 raise ReviewConflict(
