@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 from shipyard.components.ingestion import read_split
@@ -14,7 +15,7 @@ from shipyard.components.types import (
     ModelPackageArtifact,
 )
 from shipyard.config import EvaluationSettings
-from shipyard.modeling.evaluation import bless, evaluate
+from shipyard.modeling.evaluation import Evaluation, bless, evaluate
 from shipyard.modeling.infra import probe_in_fresh_process
 from shipyard.modeling.package import ModelPackage
 from shipyard.pipeline import Component, Input, Output, log_metrics
@@ -27,6 +28,11 @@ class Evaluator(Component):
 
     ``baseline`` is the current production model; it is evaluated on the same rows, and
     ``settings.change_thresholds`` say how much worse the candidate may be.
+
+    The overall metrics also hold the package's confidence summary and its automation
+    plan for ``target_precision`` (classifiers) or ``max_interval_width`` (regressors),
+    so they are stored with the registered version.  They are informational: only a
+    threshold configured on one of them gates the blessing.
     """
 
     examples: Input[Examples]
@@ -34,6 +40,8 @@ class Evaluator(Component):
     baseline: Input[ModelPackageArtifact] | None = None
     evaluation: Output[ModelEvaluation]
     settings: dict[str, Any] = {}
+    target_precision: float | None = None
+    max_interval_width: float | None = None
 
     def fingerprint_inputs(self, digests: dict[str, str]) -> dict[str, str]:
         # A model compared with itself is judged as if there were no production model:
@@ -45,19 +53,19 @@ class Evaluator(Component):
     def run(self) -> None:
         settings = EvaluationSettings.model_validate(self.settings)
         rows = read_split(self.examples.path, "eval")
-        candidate = evaluate(
-            ModelPackage.load(self.model.path),
-            rows,
-            slices=settings.slices,
-            min_slice_size=settings.min_slice_size,
+        package = ModelPackage.load(self.model.path)
+        candidate = self._with_confidence(
+            package,
+            evaluate(package, rows, slices=settings.slices, min_slice_size=settings.min_slice_size),
         )
         baseline = None
         if self.baseline is not None and self.baseline.digest != self.model.digest:
-            baseline = evaluate(
-                ModelPackage.load(self.baseline.path),
-                rows,
-                slices=settings.slices,
-                min_slice_size=settings.min_slice_size,
+            production = ModelPackage.load(self.baseline.path)
+            baseline = self._with_confidence(
+                production,
+                evaluate(
+                    production, rows, slices=settings.slices, min_slice_size=settings.min_slice_size
+                ),
             )
         blessing = bless(candidate, baseline, settings)
         log_metrics({k: v for k, v in candidate.overall.items() if math.isfinite(v)})
@@ -65,6 +73,16 @@ class Evaluator(Component):
         self.evaluation.properties.update(
             blessed=blessing.blessed, compared_with_production=baseline is not None
         )
+
+    def _with_confidence(self, package: ModelPackage, evaluation: Evaluation) -> Evaluation:
+        """``evaluation`` with the package's confidence summary and plan (if it has one)."""
+        if package.confidence is None:
+            return evaluation
+        plan = package.confidence.plan(
+            target_precision=self.target_precision, max_interval_width=self.max_interval_width
+        )
+        overall = evaluation.overall | package.confidence.summary() | plan.to_metrics()
+        return replace(evaluation, overall=overall)
 
 
 class InfraValidator(Component):

@@ -111,11 +111,14 @@ def standard_pipeline(
         estimator=config.model.estimator,
         params=config.model.params,
         seed=config.model.seed,
+        coverage=config.automation.coverage,
     )
     evaluator = Evaluator(
         examples=examples.outputs.examples,
         model=trainer.outputs.model,
         settings=config.evaluation.model_dump(mode="json"),
+        target_precision=config.automation.target_precision,
+        max_interval_width=config.automation.max_interval_width,
     )
     if production is not None:
         evaluator.bind(baseline=production.package)

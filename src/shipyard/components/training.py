@@ -20,9 +20,18 @@ from shipyard.config import Encoding, Impute, Scaling, Task
 from shipyard.data.schema import Schema
 from shipyard.data.transform import FittedTransform, TransformLearner, TransformSpec
 from shipyard.errors import DataError
+from shipyard.modeling.confidence import MIN_EVAL_ROWS, ConfidenceModel, fit_confidence
 from shipyard.modeling.estimators import DEFAULT_ESTIMATORS, build_estimator
 from shipyard.modeling.package import write_package
-from shipyard.pipeline import Component, Input, Output, log_metric, log_param, log_params
+from shipyard.pipeline import (
+    Component,
+    Input,
+    Output,
+    log_metric,
+    log_metrics,
+    log_param,
+    log_params,
+)
 
 __all__ = ["Trainer", "Transform", "labelled_rows"]
 
@@ -105,8 +114,60 @@ def _target_values(frame: pd.DataFrame, target: str, task: Task) -> np.ndarray[A
     return values.to_numpy(dtype=object if not pd.api.types.is_numeric_dtype(values) else None)
 
 
+def _fit_confidence(
+    eval_rows: pd.DataFrame,
+    *,
+    target: str,
+    task: Task,
+    estimator: Any,
+    fitted: FittedTransform,
+    coverage: float,
+    seed: int,
+) -> ConfidenceModel | None:
+    """The confidence model of the fitted estimator, from its answers on the eval split;
+    None (every answer unsure) when too few eval rows are labelled to fit one."""
+    labelled = eval_rows.loc[eval_rows[target].notna()]
+    if len(labelled) < MIN_EVAL_ROWS:
+        log_param(
+            "confidence",
+            f"none: the eval split has {len(labelled)} labelled rows, fewer than "
+            f"{MIN_EVAL_ROWS}; every answer is unsure (raise data.split.eval_fraction)",
+        )
+        return None
+    features = fitted.transform_frame(labelled)
+    if task == "classification":
+        probabilities = np.asarray(estimator.predict_proba(features), dtype=np.float64)
+        classes = list(estimator.classes_)
+        values = np.asarray(classes, dtype=object)[probabilities.argmax(axis=1)]
+        confidence = fit_confidence(
+            task,
+            truth=labelled[target].to_numpy(dtype=object),
+            values=values,
+            probabilities=probabilities,
+            classes=classes,
+            seed=seed,
+        )
+    else:
+        confidence = fit_confidence(
+            task,
+            truth=labelled[target].to_numpy(dtype=np.float64),
+            values=np.asarray(estimator.predict(features), dtype=np.float64),
+            probabilities=None,
+            classes=None,
+            coverage=coverage,
+            seed=seed,
+        )
+    log_metrics(confidence.summary())
+    return confidence
+
+
 class Trainer(Component):
-    """Fits an estimator with the scikit-learn API and packages it with its transform."""
+    """Fits an estimator with the scikit-learn API and packages it with its transform.
+
+    The package also holds a confidence model fitted on the eval split's answers
+    (calibration for classifiers, conformal intervals holding ``coverage`` of the true
+    values for regressors): what the automation levels decide with.
+    """
 
     examples: Input[Examples]
     transform: Input[TransformGraph]
@@ -117,6 +178,7 @@ class Trainer(Component):
     estimator: str | None = None
     params: dict[str, Any] = {}
     seed: int = 0
+    coverage: float = 0.9
 
     def run(self) -> None:
         task = self.task
@@ -133,6 +195,15 @@ class Trainer(Component):
         except (ValueError, TypeError) as exc:
             raise DataError(f"{type(estimator).__name__} could not be fitted: {exc}") from exc
         log_metric("train_rows", len(train))
+        confidence = _fit_confidence(
+            read_split(self.examples.path, "eval"),
+            target=self.target,
+            task=task,
+            estimator=estimator,
+            fitted=fitted,
+            coverage=self.coverage,
+            seed=self.seed,
+        )
         write_package(
             self.model.path,
             estimator=estimator,
@@ -142,5 +213,8 @@ class Trainer(Component):
             target=self.target,
             estimator_path=path,
             params=self.params,
+            confidence=confidence,
         )
-        self.model.properties.update(task=task, estimator=path, train_rows=len(train))
+        self.model.properties.update(
+            task=task, estimator=path, train_rows=len(train), confidence=confidence is not None
+        )

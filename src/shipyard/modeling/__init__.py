@@ -1,5 +1,6 @@
-"""Estimators, model packages, metrics and the evaluation gate."""
+"""Estimators, model packages, metrics, confidence and the evaluation gate."""
 
+from shipyard.modeling.confidence import AutomationPlan, ConfidenceModel, fit_confidence
 from shipyard.modeling.estimators import DEFAULT_ESTIMATORS, build_estimator, estimator_class
 from shipyard.modeling.evaluation import (
     Blessing,
@@ -14,6 +15,7 @@ from shipyard.modeling.metrics import (
     LOWER_IS_BETTER,
     calibration_error,
     classification_metrics,
+    confidence_calibration_error,
     regression_metrics,
     task_metrics,
 )
@@ -23,8 +25,10 @@ __all__ = [
     "DEFAULT_ESTIMATORS",
     "HIGHER_IS_BETTER",
     "LOWER_IS_BETTER",
+    "AutomationPlan",
     "Blessing",
     "Check",
+    "ConfidenceModel",
     "Evaluation",
     "ModelPackage",
     "PackageManifest",
@@ -34,8 +38,10 @@ __all__ = [
     "build_estimator",
     "calibration_error",
     "classification_metrics",
+    "confidence_calibration_error",
     "estimator_class",
     "evaluate",
+    "fit_confidence",
     "regression_metrics",
     "task_metrics",
     "write_package",

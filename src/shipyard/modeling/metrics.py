@@ -24,12 +24,26 @@ __all__ = [
     "answer_metrics",
     "calibration_error",
     "classification_metrics",
+    "confidence_calibration_error",
     "regression_metrics",
     "task_metrics",
 ]
 
-LOWER_IS_BETTER = frozenset({"rmse", "mae", "mape", "log_loss", "calibration_error"})
-HIGHER_IS_BETTER = frozenset({"r2", "accuracy", "f1", "roc_auc"})
+# The confidence model's metrics (``shipyard.modeling.confidence``) with a direction, so
+# that a change threshold may be set on them too.
+LOWER_IS_BETTER = frozenset(
+    {
+        "rmse",
+        "mae",
+        "mape",
+        "log_loss",
+        "calibration_error",
+        "calibration_error_before",
+        "calibration_error_after",
+        "mean_interval_width",
+    }
+)
+HIGHER_IS_BETTER = frozenset({"r2", "accuracy", "f1", "roc_auc", "expected_auto_share"})
 
 
 def regression_metrics(truth: npt.ArrayLike, predicted: npt.ArrayLike) -> dict[str, float]:
@@ -54,9 +68,16 @@ def calibration_error(
 ) -> float:
     """Expected calibration error of the top predicted class's probability."""
     y = _labels(truth)
-    confidence = probabilities.max(axis=1)
     chosen = np.asarray(classes, dtype=object)[probabilities.argmax(axis=1)]
     correct = (chosen == y.astype(object)).astype(np.float64)
+    return confidence_calibration_error(probabilities.max(axis=1), correct, bins=bins)
+
+
+def confidence_calibration_error(
+    confidence: npt.NDArray[np.float64], correct: npt.NDArray[np.float64], bins: int = 10
+) -> float:
+    """Expected calibration error of confidences against whether each answer was right
+    (1.0) or wrong (0.0): the row-weighted gap between them in equal-width bins."""
     edges = np.linspace(0.0, 1.0, bins + 1)
     which = np.clip(np.searchsorted(edges, confidence, side="right") - 1, 0, bins - 1)
     error = 0.0

@@ -6,6 +6,9 @@
     transform.json   the fitted transform (plain JSON)
     schema.yaml      the data schema the model was trained against
     model.skops      the fitted estimator, in skops format
+    confidence.json  optional: what the answers' confidence means (calibration or
+                     conformal intervals, see ``shipyard.modeling.confidence``); packages
+                     written before it existed, or on too small an eval split, have none
 
 Loading never runs arbitrary code: the estimator file is read with skops, trusting only
 the types recorded when it was written, and only when they come from the libraries that
@@ -32,6 +35,7 @@ from shipyard.data.schema import Schema
 from shipyard.data.transform import FittedTransform, TransformStats
 from shipyard.errors import ArtifactCorrupted, ArtifactError
 from shipyard.modeling.compiled import CompiledPredictor, compile_estimator
+from shipyard.modeling.confidence import ConfidenceModel
 
 __all__ = ["ModelPackage", "PackageManifest", "Predictions", "write_package"]
 
@@ -40,6 +44,7 @@ MANIFEST = "manifest.json"
 TRANSFORM = "transform.json"
 SCHEMA = "schema.yaml"
 ESTIMATOR = "model.skops"
+CONFIDENCE = "confidence.json"
 TRUSTED_MODULES = ("sklearn.", "numpy.", "scipy.", "lightgbm.", "xgboost.")
 
 
@@ -99,8 +104,10 @@ def write_package(
     target: str,
     estimator_path: str,
     params: Mapping[str, Any],
+    confidence: ConfidenceModel | None = None,
 ) -> PackageManifest:
-    """Write a fitted estimator and its transform and schema as a package folder."""
+    """Write a fitted estimator, its transform and schema, and, when there is one, its
+    confidence model as a package folder."""
     folder.mkdir(parents=True, exist_ok=False)
     sio.dump(estimator, folder / ESTIMATOR)
     untrusted = sorted(sio.get_untrusted_types(file=folder / ESTIMATOR))
@@ -122,7 +129,25 @@ def write_package(
     (folder / MANIFEST).write_text(json.dumps(asdict(manifest), indent=2, sort_keys=True))
     (folder / TRANSFORM).write_text(json.dumps(transform.to_dict(), sort_keys=True))
     (folder / SCHEMA).write_text(schema.to_yaml())
+    if confidence is not None:
+        (folder / CONFIDENCE).write_text(json.dumps(confidence.to_dict(), sort_keys=True))
     return manifest
+
+
+def _read_confidence(folder: Path, task: Task) -> ConfidenceModel | None:
+    path = folder / CONFIDENCE
+    if not path.exists():
+        return None
+    try:
+        confidence = ConfidenceModel.from_dict(json.loads(path.read_text()))
+        if confidence.task != task:
+            raise ArtifactError(f"it is for a {confidence.task} model, not {task}")
+        return confidence
+    except (OSError, ValueError, ArtifactError) as exc:
+        raise ArtifactError(
+            f"cannot load the model package in {folder}: {CONFIDENCE} is unreadable ({exc}); "
+            "retrain the model to write it again"
+        ) from exc
 
 
 class ModelPackage:
@@ -130,7 +155,8 @@ class ModelPackage:
 
     ``load`` compiles the estimator when it can (see ``shipyard.modeling.compiled``):
     ``compiled`` is then true and ``predictor`` answers instead of the estimator, with
-    the same numbers, for batches up to ``predictor.max_batch`` rows.
+    the same numbers, for batches up to ``predictor.max_batch`` rows.  ``confidence``
+    is None when the package has no confidence model: no answer is then confident.
     """
 
     def __init__(
@@ -141,12 +167,14 @@ class ModelPackage:
         estimator: Any,
         *,
         predictor: CompiledPredictor | None = None,
+        confidence: ConfidenceModel | None = None,
     ) -> None:
         self.manifest = manifest
         self.transform = transform
         self.schema = schema
         self.estimator = estimator
         self.predictor = predictor
+        self.confidence = confidence
 
     @classmethod
     def load(cls, folder: Path) -> ModelPackage:
@@ -170,7 +198,15 @@ class ModelPackage:
             estimator = sio.load(folder / ESTIMATOR, trusted=manifest.trusted_types)
         except (OSError, ValueError, TypeError, KeyError) as exc:
             raise ArtifactError(f"cannot load the model package in {folder}: {exc}") from exc
-        return cls(manifest, transform, schema, estimator, predictor=compile_estimator(estimator))
+        confidence = _read_confidence(folder, manifest.task)
+        return cls(
+            manifest,
+            transform,
+            schema,
+            estimator,
+            predictor=compile_estimator(estimator),
+            confidence=confidence,
+        )
 
     @property
     def task(self) -> Task:
