@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from shipyard.prediction_lineage import PredictionLineage
     from shipyard.prediction_log import PredictionLog, PredictionRecord
     from shipyard.registry import LoadedModel, ModelRegistry
+    from shipyard.review import Automation, ReviewQueue
 from shipyard.store import (
     ArtifactRecord,
     ExecutionRecord,
@@ -152,6 +153,27 @@ class Project:
         from shipyard.deployments.analysis import CanaryAnalysis
 
         return CanaryAnalysis(self.deployments, owner=owner, lease_seconds=lease_seconds)
+
+    @cached_property
+    def automation(self) -> Automation:
+        """Each model's automation level (full, partial, assist, shadow) and its history."""
+        from shipyard.review import Automation
+
+        return Automation(self.store, self.registry, self.config.automation)
+
+    @cached_property
+    def review(self) -> ReviewQueue:
+        """The review queue: claim, label, skip, adjudicate; statistics and guidelines."""
+        from shipyard.review import ReviewQueue
+
+        return ReviewQueue(
+            self.store,
+            self.registry,
+            self.config.review,
+            self.automation,
+            root=self.root,
+            log=self.prediction_log(),
+        )
 
     @cached_property
     def artifacts(self) -> ArtifactStore:

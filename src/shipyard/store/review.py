@@ -326,10 +326,10 @@ class ReviewRepository:
         *,
         model: str | None = None,
         status: ReviewStatus | None = None,
-        limit: int = 100,
+        limit: int | None = 100,
         offset: int = 0,
     ) -> list[ReviewItemRecord]:
-        """Queued items, oldest first, with their labels."""
+        """Queued items, oldest first, with their labels (``limit`` None: all)."""
         query = select(ReviewItemRow).where(ReviewItemRow.project_id == self.project_id)
         if model is not None:
             query = query.where(ReviewItemRow.model == model)
