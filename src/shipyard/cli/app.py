@@ -15,6 +15,7 @@ from shipyard.cli import (
     predictions,
     projects,
     registry,
+    review,
     serving,
 )
 from shipyard.cli.console import errors
@@ -47,6 +48,7 @@ registry.register(app)
 predictions.register(app)
 serving.register(app)
 deployments.register(app)
+review.register(app)
 
 
 def main() -> None:

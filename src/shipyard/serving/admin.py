@@ -11,7 +11,6 @@ configured every route here requires it (``auth.TokenCheck``).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -136,17 +135,6 @@ def _event(event: DeploymentEventRecord) -> EventBody:
     )
 
 
-def _finite(value: Any) -> Any:
-    """``value`` with every float that JSON cannot hold (inf, nan) as null."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {key: _finite(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(item) for item in value]
-    return value
-
-
 def _responses(*errors: type[ShipyardError]) -> dict[int | str, dict[str, Any]]:
     return {
         status: {"model": protocol.ErrorResponse, "description": description}
@@ -213,7 +201,7 @@ def admin_router(project: Project, tokens: TokenCheck) -> APIRouter:
         ),
     ) -> dict[str, Any]:
         compared = await run_in_threadpool(deployments.compare, model, since=since)
-        return _finite(compared.to_dict())  # type: ignore[no-any-return]
+        return protocol.finite(compared.to_dict())  # type: ignore[no-any-return]
 
     @router.post(
         "/deployments/{model}/deploy",

@@ -17,6 +17,11 @@ own.  The queue is bounded by rows; a copy that does not fit is dropped and coun
 (``shipyard_shadow_dropped_rows``).  A shadow's failure is logged and counted, never
 seen by the client.  Requests and failures are counted per deployment and arm for the
 store (``take_counts``).
+
+Below the ``full`` automation level each answer is triaged (see ``Triage``): the
+answer says whether it is a decision (``auto``) or a suggestion for ``review``, and the
+review items are kept for the server to add to the store in the background
+(``take_review_items``), at most ``REVIEW_QUEUE_ITEMS`` of them waiting.
 """
 
 from __future__ import annotations
@@ -36,25 +41,30 @@ from shipyard.prediction_log import PredictionLog, new_prediction_ids, predictio
 from shipyard.serving import protocol
 from shipyard.serving.catalog import Choice, ServedModel
 from shipyard.serving.telemetry import Telemetry
+from shipyard.store.records import NewReviewItem
 
-__all__ = ["Answer", "Answerer"]
+__all__ = ["REVIEW_QUEUE_ITEMS", "Answer", "Answerer"]
 
 logger = logging.getLogger("shipyard.serving")
 
 _MAX_BATCH_ROWS = 128
 SHADOW_BATCH_ROWS = 512  # rows of shadow copies answered by one model call, at most
 SHADOW_QUEUE_ROWS = 8192  # rows of shadow copies waiting, at most; more are dropped
+REVIEW_QUEUE_ITEMS = 50_000  # review items waiting for the store, at most; more are dropped
 _SHADOW_WARNING_SECONDS = 60.0  # a failing shadow is logged once a minute, not per request
 
 
 @dataclass(frozen=True, slots=True)
 class Answer:
-    """The predictions of one request, with the ids they were logged under and the arm
-    that answered (``primary`` or ``candidate``)."""
+    """The predictions of one request, with the ids they were logged under, the arm
+    that answered (``primary`` or ``candidate``), and per row ``auto`` or ``review``
+    (None: every answer is a decision); a ``blind`` answer is not shown to the caller."""
 
     predictions: Predictions
     ids: list[str]
     arm: str = "primary"
+    decisions: list[str] | None = None
+    blind: bool = False
 
 
 @dataclass(slots=True)
@@ -99,6 +109,7 @@ class Answerer:
         self._copied_rows = 0
         self._counts: dict[tuple[int, str], list[int]] = {}
         self._warned: dict[tuple[str, int], float] = {}
+        self._review: list[NewReviewItem] = []
 
     async def answer(
         self, choice: Choice, rows: list[dict[str, Any]], where: str, started: float
@@ -131,6 +142,30 @@ class Answerer:
         """Put back counts that could not be stored, to be stored with the next ones."""
         for (deployment, arm), (requests, errors) in counts.items():
             self._count(deployment, arm, requests, errors)
+
+    # -- review items -------------------------------------------------------------------
+
+    def _queue_review(self, items: list[NewReviewItem], *, new: bool = True) -> None:
+        if not items:
+            return
+        room = max(0, REVIEW_QUEUE_ITEMS - len(self._review))
+        if len(items) > room:
+            self.telemetry.review_items_dropped(items[0].model, len(items) - room)
+            items = items[:room]
+        if new and items:
+            self.telemetry.review_items_queued(items[0].model, len(items))
+        self._review.extend(items)
+
+    def take_review_items(self) -> list[NewReviewItem]:
+        """The review items queued since the last call, oldest first."""
+        items, self._review = self._review, []
+        return items
+
+    def restore_review_items(self, items: list[NewReviewItem]) -> None:
+        """Put back items that could not be stored, ahead of the newer ones."""
+        waiting, self._review = self._review, []
+        self._queue_review(items, new=False)
+        self._queue_review(waiting, new=False)
 
     # -- answering ------------------------------------------------------------------
 
@@ -222,6 +257,11 @@ class Answerer:
                 raise
             raise InvalidRequest(str(exc), field=f"{where}[{exc.row}].{exc.field}") from exc
         predictions = package.predict_features(features)
+        triage = choice.triage
+        verdicts = None
+        if triage is not None:
+            novel = served.novelties(rows, features) if triage.level == "partial" else ()
+            verdicts = triage.sort(predictions, novel)
         now = time.perf_counter()
         timestamp = datetime.now(UTC)
         ids = new_prediction_ids(len(rows))
@@ -248,7 +288,14 @@ class Answerer:
                 timestamp=timestamp,
                 variant=arm,
             )
-            answers.append(Answer(part, part_ids, arm))
+            if verdicts is None:
+                answers.append(Answer(part, part_ids, arm))
+            else:
+                assert triage is not None
+                self._queue_review(triage.items(verdicts, begin, part_ids, request_rows, part))
+                answers.append(
+                    Answer(part, part_ids, arm, verdicts.decisions[begin:end], triage.blind)
+                )
             deployment = request.choice.deployment
             if deployment is not None:
                 self._count(deployment, arm, 1, 0)

@@ -54,6 +54,7 @@ from shipyard.serving.answering import Answerer
 from shipyard.serving.auth import UNAUTHORIZED, TokenCheck
 from shipyard.serving.catalog import ModelCatalog
 from shipyard.serving.compactor import Compactor
+from shipyard.serving.reviewing import review_router
 from shipyard.serving.routes import PostRouter, document_post_routes, status_of
 from shipyard.serving.telemetry import CONTENT_TYPE_LATEST, Telemetry
 
@@ -130,6 +131,7 @@ class _Server:
         self.answerer = Answerer(self.log, self.telemetry)
         self.numeric_labels = False
         self._shown: set[tuple[str, int, str]] = set()  # in shipyard_model_info
+        self._queues: set[str] = set()  # models in the review queue's gauges
         self.router = PostRouter[Endpoint](
             {"predict": self.predict, "infer": self.infer, "feedback": self.feedback}
         )
@@ -170,20 +172,56 @@ class _Server:
             self.answerer.restore_counts(counts)  # stored with the next ones
             logger.warning("could not store the deployment arms' counts: %s", exc)
 
-    def _changed(self) -> tuple[int, int] | None:
-        """The store's change marker, or None when it cannot be read now."""
+    def _store_review_items(self) -> None:
+        """Add the answers queued for review to the store's review queue."""
+        items = self.answerer.take_review_items()
+        if not items:
+            return
         try:
-            return self.project.store.deployments.change_marker()
+            self.project.store.review.enqueue(items)
+        except ShipyardError as exc:
+            self.answerer.restore_review_items(items)  # stored with the next ones
+            logger.warning("could not queue %d answers for review: %s", len(items), exc)
+
+    def _show_review_queue(self) -> None:
+        """Set the review queue's gauges from the store (every process sees one queue)."""
+        try:
+            depths = self.project.store.review.depth()
+        except ShipyardError as exc:
+            logger.debug("could not read the review queue: %s", exc)
+            return
+        now = time.time()
+        shown = {
+            depth.model: (
+                depth.open,
+                depth.disputed,
+                0.0 if depth.oldest_open is None else max(0.0, now - depth.oldest_open.timestamp()),
+            )
+            for depth in depths
+        }
+        for model in self._queues - set(shown):
+            shown[model] = (0, 0, 0.0)
+        self._queues = set(shown)
+        self.telemetry.review_queue(shown)
+
+    def _changed(self) -> tuple[Any, ...] | None:
+        """The store's change markers (deployments, automation levels), or None when
+        they cannot be read now."""
+        store = self.project.store
+        try:
+            return (store.deployments.change_marker(), store.automation.change_marker())
         except ShipyardError as exc:
             logger.debug("could not look for deployment changes: %s", exc)
             return None
 
     async def watch(self) -> None:
-        """Follow the registry and the deployments: look for a change every
-        ``WATCH_SECONDS`` and load what moved at once, and load whatever the aliases
-        point at every ``reload_seconds`` anyway; store the arms' counts about once a
-        second; close a quiet spool file after a while, so that the compactor can take it."""
-        marker: tuple[int, int] | None = None
+        """Follow the registry, the deployments and the automation levels: look for a
+        change every ``WATCH_SECONDS`` and load what moved at once, and load whatever the
+        aliases point at every ``reload_seconds`` anyway; queue the answers triaged for
+        review every ``WATCH_SECONDS``; store the arms' counts and read the review
+        queue's depth about once a second; close a quiet spool file after a while, so
+        that the compactor can take it."""
+        marker: tuple[Any, ...] | None = None
         next_refresh = next_counts = 0.0
         try:
             while True:
@@ -199,13 +237,17 @@ class _Server:
                     if now >= next_refresh:
                         next_refresh = now + self.settings.reload_seconds
                         self.log.rotate(older_than=self.log.rotate_seconds)
+                await run_in_threadpool(self._store_review_items)
                 if now >= next_counts:
                     next_counts = now + COUNTS_SECONDS
                     await run_in_threadpool(self._store_counts)
+                    await run_in_threadpool(self._show_review_queue)
                 await asyncio.sleep(WATCH_SECONDS)
-        finally:  # the last counts, when the server stops
+        finally:  # the last counts and review items, when the server stops
             with contextlib.suppress(Exception):
                 self._store_counts()
+            with contextlib.suppress(Exception):
+                self._store_review_items()
 
     async def handle(
         self,
@@ -253,8 +295,9 @@ class _Server:
         answer = await self.answerer.answer(choice, rows, "instances", started)
         served = choice.served
         return protocol.predict_response(
-            served.name, served.version, answer.predictions, answer.ids, arm=answer.arm
-        )
+            served.name, served.version, answer.predictions, answer.ids, arm=answer.arm,
+            decisions=answer.decisions, blind=answer.blind,
+        )  # fmt: skip
 
     async def infer(self, body: bytes, name: str | None, started: float, headers: Headers) -> Any:
         routing = self.catalog.routing(name)
@@ -263,8 +306,9 @@ class _Server:
         answer = await self.answerer.answer(choice, rows, "inputs", started)
         served = choice.served
         return protocol.infer_response(
-            served.name, served.version, answer.predictions, answer.ids, request_id
-        )
+            served.name, served.version, answer.predictions, answer.ids, request_id,
+            decisions=answer.decisions, blind=answer.blind,
+        )  # fmt: skip
 
     async def feedback(
         self, body: bytes, _name: str | None, _started: float, _headers: Headers
@@ -367,6 +411,7 @@ def create_app(root: Path, settings: ServeSettings | None = None) -> FastAPI:
         return JSONResponse(_error(exc), status_of(exc), headers=headers)
 
     app.include_router(admin_router(server.project, server.tokens))
+    app.include_router(review_router(server.project, server.tokens))
 
     @app.get("/v2/health/live", summary="The process is up.")
     async def live() -> dict[str, bool]:

@@ -25,6 +25,7 @@ from shipyard.deployments.split import takes_candidate
 from shipyard.errors import ModelNotFound
 from shipyard.modeling.package import ModelPackage
 from shipyard.project import Project
+from shipyard.review import AutomationState, Triage
 from shipyard.store.records import DeploymentRecord, ModelVersionRecord
 
 __all__ = ["CANDIDATE_RETRY_SECONDS", "Choice", "ModelCatalog", "Routing", "ServedModel"]
@@ -44,6 +45,7 @@ class ServedModel:
     required: frozenset[str]
     numeric_low: npt.NDArray[np.float64] = field(repr=False)
     numeric_high: npt.NDArray[np.float64] = field(repr=False)
+    domains: tuple[tuple[str, frozenset[str]], ...] = field(default=(), repr=False)
 
     @classmethod
     def build(
@@ -65,6 +67,11 @@ class ServedModel:
             upper = expected.max if expected is not None and expected.max is not None else math.inf
             low.append((lower - center) / scale)
             high.append((upper - center) / scale)
+        domains = tuple(
+            (column, frozenset(expected.domain))
+            for column in transform.categorical_columns
+            if column in schema and (expected := schema.column(column)).domain is not None
+        )
         return cls(
             name=name,
             version=version,
@@ -74,6 +81,7 @@ class ServedModel:
             required=required,
             numeric_low=np.array(low, dtype=np.float64),
             numeric_high=np.array(high, dtype=np.float64),
+            domains=domains,
         )
 
     def out_of_range(self, features: npt.NDArray[np.float64]) -> dict[str, int]:
@@ -88,6 +96,27 @@ class ServedModel:
         outside = outside.sum(axis=0)
         columns = self.package.transform.numeric_columns
         return {columns[i]: int(n) for i, n in enumerate(outside.tolist()) if n}
+
+    def novelties(
+        self, rows: Sequence[dict[str, Any]], features: npt.NDArray[np.float64]
+    ) -> list[list[str]]:
+        """Per row, its inputs unlike the training data: a number outside the schema's
+        range, a category outside its domain (missing values are not novel)."""
+        found: list[list[str]] = [[] for _ in rows]
+        count = len(self.numeric_low)
+        if count:
+            block = features[:, :count]
+            outside = (block < self.numeric_low) | (block > self.numeric_high)
+            if outside.any():
+                columns = self.package.transform.numeric_columns
+                for row, column in zip(*np.nonzero(outside), strict=True):
+                    found[row].append(f"{columns[column]} is outside the training range")
+        for column, domain in self.domains:
+            for row, values in enumerate(rows):
+                value = values.get(column)
+                if value is not None and str(value) not in domain:
+                    found[row].append(f"{column}={value!r} was not seen in training")
+        return found
 
     def metadata(self) -> dict[str, Any]:
         """The Open Inference Protocol's model metadata: inputs, outputs, parameters."""
@@ -142,6 +171,8 @@ class Choice:
     deployment: int | None = None
     shadow: ServedModel | None = None
     shadow_arm: str = ""
+    triage: Triage | None = None
+    """How ``served`` triages its answers (None: every answer is a decision)."""
 
 
 class Routing:
@@ -158,10 +189,13 @@ class Routing:
     that name in the request's first row, as text.  A request is one choice: all its
     rows meet the same arm.  Without a key (or when the request has none) the choice is
     random.  A candidate that is not loaded leaves the primary answering everything.
+
+    Each arm triages its answers at the model's automation level (``Triage``).
     """
 
     __slots__ = (
-        "_field", "_fixed", "_header", "_plain", "_taken", "candidate", "deployment", "primary"
+        "_field", "_fixed", "_header", "_plain", "_taken", "automation", "candidate",
+        "deployment", "primary",
     )  # fmt: skip
 
     def __init__(
@@ -169,12 +203,26 @@ class Routing:
         primary: ServedModel,
         candidate: ServedModel | None,
         deployment: DeploymentRecord | None,
+        automation: AutomationState | None = None,
+        *,
+        double_label_share: float = 0.0,
     ) -> None:
         self.primary = primary
         self.candidate = candidate
         self.deployment = deployment
+        self.automation = automation
         deployment_id = None if deployment is None else deployment.id
-        self._plain = Choice(primary, "primary", deployment_id)
+
+        def triage(served: ServedModel) -> Triage | None:
+            if automation is None or automation.level == "full":
+                return None
+            return Triage(
+                automation, served.name, served.version, served.package,
+                double_label_share=double_label_share,
+            )  # fmt: skip
+
+        primary_triage = triage(primary)
+        self._plain = Choice(primary, "primary", deployment_id, triage=primary_triage)
         self._fixed: Choice | None = self._plain
         self._taken = self._plain
         self._header = b""
@@ -186,13 +234,21 @@ class Routing:
             self._header = deployment.sticky_key.strip().lower().encode("latin-1", "replace")
         if deployment.strategy == "blue-green":
             if deployment.live == "candidate":
-                self._fixed = Choice(candidate, "candidate", deployment_id)
+                self._fixed = Choice(
+                    candidate, "candidate", deployment_id, triage=triage(candidate)
+                )
         elif deployment.strategy == "canary":
             self._fixed = None
-            self._taken = Choice(candidate, "candidate", deployment_id, primary, "primary.shadow")
+            self._taken = Choice(
+                candidate, "candidate", deployment_id, primary, "primary.shadow",
+                triage=triage(candidate),
+            )  # fmt: skip
         else:  # shadow
             self._fixed = None
-            self._taken = Choice(primary, "primary", deployment_id, candidate, "candidate.shadow")
+            self._taken = Choice(
+                primary, "primary", deployment_id, candidate, "candidate.shadow",
+                triage=primary_triage,
+            )  # fmt: skip
 
     def same_as(self, other: Routing) -> bool:
         """Whether ``other`` routes as this one does (then this one is kept)."""
@@ -200,6 +256,7 @@ class Routing:
         return (
             self.primary is other.primary
             and self.candidate is other.candidate
+            and self.automation == other.automation
             and (mine.revision if mine else None, mine.id if mine else None)
             == (theirs.revision if theirs else None, theirs.id if theirs else None)
         )
@@ -346,6 +403,7 @@ class ModelCatalog:
         primary answers everything), and tried again after ``CANDIDATE_RETRY_SECONDS``."""
         targets = self._targets()
         deployments = self._deployments()
+        levels = self.project.automation.states(list(targets))
         held: dict[tuple[str, int], ServedModel] = {}
         loaded: list[ServedModel] = []
         try:
@@ -370,7 +428,10 @@ class ModelCatalog:
         old_routings = self._routings
         routings = {}
         for name, primary in primaries.items():
-            routing = Routing(primary, candidates.get(name), deployments.get(name))
+            routing = Routing(
+                primary, candidates.get(name), deployments.get(name), levels.get(name),
+                double_label_share=self.project.config.review.double_label_share,
+            )  # fmt: skip
             old = old_routings.get(name)
             routings[name] = old if old is not None and old.same_as(routing) else routing
         if routings != old_routings:

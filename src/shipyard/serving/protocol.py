@@ -7,6 +7,7 @@ validator.  Every refusal is an ``InvalidRequest`` naming the field and the reas
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
@@ -31,6 +32,7 @@ __all__ = [
     "PredictResponse",
     "Readiness",
     "feedback_items",
+    "finite",
     "infer_response",
     "instances",
     "oip_rows",
@@ -53,8 +55,15 @@ class PredictRequest(BaseModel):
 
 
 class PredictResponse(BaseModel):
-    predictions: list[Any] = Field(description="One prediction per row (number or label).")
+    predictions: list[Any] = Field(
+        description="One prediction per row (number or label); null at the 'shadow' "
+        "automation level, where a person decides."
+    )
     prediction_ids: list[str] = Field(description="Ids to send feedback for, one per row.")
+    decisions: list[Literal["auto", "review"]] = Field(
+        description="Per row: 'auto', the answer is a decision; 'review', it is a "
+        "suggestion a person will review (see the model's automation level)."
+    )
     model: str
     version: int
     arm: Literal["primary", "candidate"] = Field(
@@ -90,7 +99,9 @@ class InferResponse(BaseModel):
     model_name: str
     model_version: str
     id: str | None = None
-    parameters: dict[str, Any] = Field(description="prediction_ids: one per row.")
+    parameters: dict[str, Any] = Field(
+        description="prediction_ids and decisions ('auto' or 'review'): one per row."
+    )
     outputs: list[InferOutput]
 
 
@@ -226,18 +237,45 @@ def oip_rows(payload: Any) -> tuple[list[dict[str, Any]], str | None]:
     return rows, request_id
 
 
+def finite(value: Any) -> Any:
+    """``value`` with every float that JSON cannot hold (inf, nan) as null."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite(item) for item in value]
+    return value
+
+
+def _decisions(decisions: list[str] | None, count: int) -> list[str]:
+    return ["auto"] * count if decisions is None else decisions
+
+
 def predict_response(
-    name: str, version: int, predictions: Predictions, ids: list[str], *, arm: str = "primary"
+    name: str,
+    version: int,
+    predictions: Predictions,
+    ids: list[str],
+    *,
+    arm: str = "primary",
+    decisions: list[str] | None = None,
+    blind: bool = False,
 ) -> dict[str, Any]:
+    """``/predict``'s answer.  ``decisions`` says per row ``auto`` or ``review`` (None:
+    all ``auto``); a ``blind`` answer (automation level ``shadow``) carries no values:
+    a person decides, and the model's answer is only logged."""
+    count = len(ids)
     body: dict[str, Any] = {
-        "predictions": predictions.values,
+        "predictions": [None] * count if blind else predictions.values,
         "prediction_ids": ids,
+        "decisions": _decisions(decisions, count),
         "model": name,
         "version": version,
         "arm": arm,
     }
     probabilities = predictions.probability_maps
-    if probabilities is not None:
+    if probabilities is not None and not blind:
         body["probabilities"] = probabilities
     return body
 
@@ -253,13 +291,24 @@ def _datatype(values: list[Any]) -> str:
 
 
 def infer_response(
-    name: str, version: int, predictions: Predictions, ids: list[str], request_id: str | None
+    name: str,
+    version: int,
+    predictions: Predictions,
+    ids: list[str],
+    request_id: str | None,
+    *,
+    decisions: list[str] | None = None,
+    blind: bool = False,
 ) -> dict[str, Any]:
+    """The Open Inference Protocol's answer; ``parameters`` carry the prediction ids and
+    the decisions, and a ``blind`` answer has no outputs (see ``predict_response``)."""
     values = predictions.values
     outputs = [
         {"name": "predict", "shape": [len(values)], "datatype": _datatype(values), "data": values}
     ]
-    if predictions.probabilities is not None:
+    if blind:
+        outputs = []
+    elif predictions.probabilities is not None:
         rows, classes = predictions.probabilities.shape
         outputs.append(
             {
@@ -272,7 +321,7 @@ def infer_response(
     body: dict[str, Any] = {
         "model_name": name,
         "model_version": str(version),
-        "parameters": {"prediction_ids": ids},
+        "parameters": {"prediction_ids": ids, "decisions": _decisions(decisions, len(ids))},
         "outputs": outputs,
     }
     if predictions.classes is not None:

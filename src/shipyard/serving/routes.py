@@ -31,6 +31,7 @@ from shipyard.errors import (
     NoDeployment,
     RecordNotFound,
     RequestTooLarge,
+    ReviewConflict,
     ServingError,
     ShipyardError,
     StoreUnavailable,
@@ -73,7 +74,13 @@ ERROR_STATUSES = (
     ErrorStatus(DeploymentConflict, 409, "It conflicts with the deployment as it is now."),
     ErrorStatus(DeploymentError, 422, "The change is refused: 'detail' says why."),
     ErrorStatus(Unauthorized, 401, "The API token is missing or wrong."),
-    ErrorStatus(RecordNotFound, 404, "A prediction id is not in the prediction log."),
+    ErrorStatus(RecordNotFound, 404, "The prediction or review item named does not exist."),
+    ErrorStatus(
+        ReviewConflict,
+        409,
+        "The item is another reviewer's, your lease ended, or its state "
+        "does not allow this; nothing changed.",
+    ),
     ErrorStatus(StoreUnavailable, 503, "The metadata store cannot be reached; retry."),
     ErrorStatus(ServingError, 503, "The models are still loading; retry."),
 )

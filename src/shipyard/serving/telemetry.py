@@ -76,6 +76,26 @@ class Telemetry:
             "Rows not copied to a shadow because its queue was full.",
             ["model"], registry=registry,
         )  # fmt: skip
+        self.review_queued = Counter(
+            "shipyard_review_queued_items",
+            "Answers queued for human review, by model.",
+            ["model"], registry=registry,
+        )  # fmt: skip
+        self.review_dropped = Counter(
+            "shipyard_review_dropped_items",
+            "Review items not queued because the store could not keep up.",
+            ["model"], registry=registry,
+        )  # fmt: skip
+        self.review_depth = Gauge(
+            "shipyard_review_queue_depth",
+            "Items waiting for a reviewer (open) or an adjudicator (disputed), by model.",
+            ["model", "status"], registry=registry, multiprocess_mode="max",
+        )  # fmt: skip
+        self.review_oldest = Gauge(
+            "shipyard_review_oldest_item_age_seconds",
+            "Age of the oldest open review item, by model (0: none open).",
+            ["model"], registry=registry, multiprocess_mode="max",
+        )  # fmt: skip
         self.values = Histogram(
             "shipyard_prediction_value", "Predicted values of regression models.", ["model"],
             buckets=(-1e6, -1e3, -10, -1, 0, 1, 10, 100, 1e3, 1e4, 1e5, 3e5, 1e6, 1e7),
@@ -187,6 +207,19 @@ class Telemetry:
 
     def shadow_rows_dropped(self, name: str, rows: int) -> None:
         self._child(self.shadow_dropped, name).inc(rows)
+
+    def review_items_dropped(self, name: str, items: int) -> None:
+        self._child(self.review_dropped, name).inc(items)
+
+    def review_items_queued(self, name: str, items: int) -> None:
+        self._child(self.review_queued, name).inc(items)
+
+    def review_queue(self, depths: Mapping[str, tuple[int, int, float]]) -> None:
+        """Set each model's queue: open items, disputed items, oldest open age (s)."""
+        for name, (open_items, disputed, oldest) in depths.items():
+            self.review_depth.labels(model=name, status="open").set(open_items)
+            self.review_depth.labels(model=name, status="disputed").set(disputed)
+            self.review_oldest.labels(model=name).set(oldest)
 
     def exposition(self) -> bytes:
         if _multiprocess():
