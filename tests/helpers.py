@@ -24,14 +24,19 @@ MakeStandardProject = Callable[..., Project]
 
 
 def run_cli(
-    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 300
+    *args: str,
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    timeout: float = 300,
+    input: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run the installed ``shipyard`` command as a user would."""
+    """Run the installed ``shipyard`` command as a user would (``input``: what they type)."""
     return subprocess.run(
         [SHIPYARD, *args],
         cwd=cwd,
         capture_output=True,
         text=True,
+        input=input,
         timeout=timeout,
         env={**os.environ, "COLUMNS": "200", **(env or {})},
     )

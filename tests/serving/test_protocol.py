@@ -115,7 +115,7 @@ def test_answers_carry_ids_probabilities_and_typed_outputs() -> None:
     regression = Predictions(values=[1.5, 2.0], probabilities=None, classes=None)
     body = protocol.predict_response("m", 3, regression, ["i", "j"], arm="candidate")
     assert body == {"predictions": [1.5, 2.0], "prediction_ids": ["i", "j"], "model": "m",
-                    "version": 3, "arm": "candidate"}  # fmt: skip
+                    "version": 3, "arm": "candidate", "decisions": ["auto", "auto"]}  # fmt: skip
     infer = protocol.infer_response("m", 3, regression, ["i", "j"], "r")
     assert infer["outputs"] == [{"name": "predict", "shape": [2], "datatype": "FP64",
                                  "data": [1.5, 2.0]}]  # fmt: skip
@@ -131,3 +131,16 @@ def test_answers_carry_ids_probabilities_and_typed_outputs() -> None:
         ("predict", "BYTES", [1]),
         ("predict_proba", "FP64", [1, 2]),
     ]
+
+
+def test_blind_answers_carry_decisions_and_no_values() -> None:
+    labels = Predictions(
+        values=["yes"], probabilities=np.array([[0.2, 0.8]]), classes=["no", "yes"]
+    )
+    body = protocol.predict_response("m", 1, labels, ["i"], decisions=["review"], blind=True)
+    assert body["predictions"] == [None] and "probabilities" not in body
+    assert body["decisions"] == ["review"]
+    infer = protocol.infer_response("m", 1, labels, ["i"], None, decisions=["review"], blind=True)
+    assert infer["outputs"] == [] and infer["parameters"]["decisions"] == ["review"]
+    shown = protocol.predict_response("m", 1, labels, ["i"], decisions=["review"])
+    assert shown["predictions"] == ["yes"] and shown["decisions"] == ["review"]
