@@ -92,14 +92,15 @@ class DatasetRepository:
                 raise RecordNotFound(f"dataset version {version_id} does not exist")
             return _record(row)
 
-    def by_examples(self, examples_id: int) -> DatasetVersionRecord | None:
-        """The version whose ingested examples are this artifact."""
+    def find(self, name: str, digest: str) -> DatasetVersionRecord | None:
+        """The version of dataset ``name`` with this content, if registered."""
         query = select(DatasetVersionRow).where(
             DatasetVersionRow.project_id == self.project_id,
-            DatasetVersionRow.examples_id == examples_id,
+            DatasetVersionRow.name == name,
+            DatasetVersionRow.digest == digest,
         )
-        with self.database.reading("finding a dataset version") as session:
-            row = session.scalars(query.order_by(DatasetVersionRow.id.desc())).first()
+        with self.database.reading(f"finding a version of dataset '{name}'") as session:
+            row = session.scalar(query)
             return None if row is None else _record(row)
 
     def previous(self, name: str, *, before_digest: str | None) -> DatasetVersionRecord | None:
