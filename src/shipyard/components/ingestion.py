@@ -24,6 +24,7 @@ from shipyard.data.ingest import read_table, source_digest, split_frame
 from shipyard.errors import DataError
 from shipyard.pipeline import Component, Output, PublishContext, log_metric
 from shipyard.store import ArtifactRecord, MetadataStore
+from shipyard.store.datasets import DATASETS_PROPERTY
 from shipyard.store.records import DatasetVersionRecord
 
 __all__ = ["ExampleGen", "read_split", "source_version"]
@@ -122,25 +123,23 @@ class ExampleGen(Component):
     def publish(self, context: PublishContext) -> None:
         examples = context.outputs["examples"]
         payload = ExamplesPayload.from_properties(examples.properties)
-        context.store.datasets.register(
-            payload.dataset,
-            digest=payload.source_digest,
-            source=payload.source,
-            rows=payload.rows,
-            columns=payload.columns,
-            examples_id=examples.id,
-            run_id=context.run.id,
-        )
-        if payload.feedback_dataset is not None and payload.feedback_digest is not None:
+        versions = [
             context.store.datasets.register(
-                payload.feedback_dataset,
-                digest=payload.feedback_digest,
-                source=FEEDBACK_SOURCE,
-                rows=payload.feedback_rows,
+                name,
+                digest=digest,
+                source=payload.source if name == payload.dataset else FEEDBACK_SOURCE,
+                rows=payload.rows if name == payload.dataset else payload.feedback_rows,
                 columns=payload.columns,
                 examples_id=examples.id,
                 run_id=context.run.id,
             )
+            for name, digest in payload.dataset_versions()
+        ]
+        # Lineage shows them beside the examples, even when an earlier run registered
+        # them (the same source with other labels, or the same labels with another source).
+        context.store.set_properties(
+            "artifact", examples.id, {DATASETS_PROPERTY: [version.id for version in versions]}
+        )
 
 
 def _feedback_rows(path: Path, columns: list[str]) -> pd.DataFrame:

@@ -1,4 +1,9 @@
-"""Dataset versions: one row per distinct content of a named dataset."""
+"""Dataset versions: one row per distinct content of a named dataset.
+
+An artifact that holds dataset versions (ExampleGen's examples: the source's, and the
+labelled predictions added to training) lists their ids in its ``DATASETS_PROPERTY``
+property; lineage reads it to show which versions a model learned from.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,9 @@ from shipyard.errors import RecordNotFound
 from shipyard.store.database import Database
 from shipyard.store.records import DatasetVersionRecord
 from shipyard.store.tables import DatasetVersionRow, utcnow
+
+DATASETS_PROPERTY = "dataset_versions"
+"""The artifact property listing the ids of the dataset versions an artifact holds."""
 
 
 def _record(row: DatasetVersionRow) -> DatasetVersionRecord:
