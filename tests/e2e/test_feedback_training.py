@@ -15,6 +15,8 @@ import pytest
 import yaml
 
 from shipyard import DataError, Project
+from shipyard.cli.summary import print_summary
+from shipyard.components import summarize
 from shipyard.config import CONFIG_FILE
 from shipyard.pipeline import RunResult
 from shipyard.prediction_log import PredictionLog, PredictionRecord
@@ -67,7 +69,9 @@ def examples_properties(result: RunResult) -> dict[str, Any]:
     return dict(result.output("ExampleGen", "examples").properties)
 
 
-def test_labelled_predictions_join_the_next_run_and_its_lineage(tmp_path: Path) -> None:
+def test_labelled_predictions_join_the_next_run_and_its_lineage(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     folder = trained_project(tmp_path / "houses", max_iter=10)
     first = run(folder)  # the first run again: every step cached
     assert first.names("succeeded") == []
@@ -93,6 +97,11 @@ def test_labelled_predictions_join_the_next_run_and_its_lineage(tmp_path: Path) 
     assert after["feedback_rows"] == 5
     assert after["feedback_sources"] == {"adjudicated": 1, "agreed": 2, "api": 1, "single": 1}
     with Project.open(folder) as project:
+        print_summary(summarize(second, registry=project.registry))  # what `shipyard run` shows
+        assert (
+            "feedback 5 labelled predictions joined the training split (adjudicated 1, "
+            "agreed 2, api 1, single 1) as houses-feedback version sha256:"
+        ) in " ".join(capsys.readouterr().out.split())
         feedback = project.dataset_versions("houses-feedback")
         assert len(feedback) == 1 and feedback[0].rows == 5
         assert feedback[0].source == "prediction log"
