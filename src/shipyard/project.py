@@ -214,12 +214,53 @@ class Project:
         return runner.run(pipeline)
 
     def standard_pipeline(self) -> Pipeline:
-        """The project's standard pipeline, as ``shipyard.yaml`` describes it."""
+        """The project's standard pipeline, as ``shipyard.yaml`` describes it.
+
+        With ``data.include_feedback``, the labelled predictions of the project's model
+        are snapshot first (``feedback_snapshot``) and join the training split.
+        """
         from shipyard.components.standard import standard_pipeline
 
+        data = self.config.data
+        snapshot = self.feedback_snapshot() if data and data.include_feedback else None
         return standard_pipeline(
-            self.config, root=self.root, store=self.store, registry=self.registry
+            self.config,
+            root=self.root,
+            store=self.store,
+            registry=self.registry,
+            feedback=None if snapshot is None else snapshot[0],
+            feedback_digest=None if snapshot is None else snapshot[1],
         )
+
+    def feedback_snapshot(self) -> tuple[Path, str] | None:
+        """The labelled predictions of the project's model as rows of its data, stored.
+
+        Returns a local Parquet file in the artifact store and its digest (the same
+        labels make the same file), or ``None`` when no prediction has a label yet.  The
+        rows have the source table's columns and dtypes, plus ``prediction_id`` and
+        ``label_source``; a label or input that cannot be cast is a ``DataError`` naming
+        its predictions, raised before anything is stored.
+        """
+        import tempfile
+
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        from shipyard.data import feedback_rows, read_table
+
+        data = self.config.data
+        if data is None:
+            raise ConfigError("shipyard.yaml has no 'data' section to add feedback to")
+        labelled = self.prediction_log().labelled_rows(self.config.model_name)
+        if labelled.empty:
+            return None
+        source = read_table((self.root / data.source).resolve())
+        rows = feedback_rows(labelled, like=source, target=data.target)
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "feedback.parquet"
+            pq.write_table(pa.Table.from_pandas(rows, preserve_index=False), path)
+            blob = self.artifacts.put(path)
+        return self.artifacts.materialize(blob.digest, "file"), blob.digest
 
     def runs(self, *, limit: int = 50) -> list[RunRecord]:
         return self.store.list_runs(limit=limit)

@@ -7,7 +7,7 @@ import importlib
 
 import shipyard.data
 
-MODULES = ["ingest", "statistics", "schema", "validation", "drift", "transform"]
+MODULES = ["ingest", "statistics", "schema", "validation", "drift", "transform", "feedback"]
 # Modules of the two subpackages whose docstrings hold examples.
 EXAMPLE_MODULES = [*MODULES, "statistics.builder", "transform.learning"]
 

@@ -57,15 +57,20 @@ def test_versions_are_listed_newest_first_and_by_name(store: MetadataStore) -> N
     assert store.datasets.previous("churn", before_digest="b" * 64) is None
 
 
-def test_a_version_is_found_by_its_examples_and_gets_statistics(store: MetadataStore) -> None:
+def test_a_version_is_found_by_name_and_content_and_gets_statistics(
+    store: MetadataStore,
+) -> None:
     version = register(store, "houses", "a")
+    register(store, "churn", "a")
     statistics = an_artifact(store, "s")
 
     store.datasets.attach_statistics(version.id, statistics.id)
 
-    found = store.datasets.by_examples(version.examples_id)
-    assert found is not None and found.statistics_id == statistics.id
-    assert store.datasets.by_examples(statistics.id) is None
+    found = store.datasets.find("houses", "a" * 64)
+    assert found is not None and found.id == version.id
+    assert found.statistics_id == statistics.id
+    assert store.datasets.find("houses", "b" * 64) is None
+    assert store.datasets.find("nothing", "a" * 64) is None
 
 
 def test_an_unknown_version_or_another_projects_is_not_found(

@@ -21,6 +21,7 @@ from shipyard.pipeline.dag import split_pipeline_ref
 from shipyard.prediction_lineage import PredictionLineage
 from shipyard.project import Project
 from shipyard.store import ArtifactRecord, ExecutionRecord, LineageGraph, RunRecord
+from shipyard.store.records import DatasetVersionRecord
 
 
 def _steps_table(pipeline: Pipeline, results: dict[str, StepResult]) -> Table:
@@ -235,10 +236,39 @@ def _execution_label(execution: ExecutionRecord) -> str:
     )
 
 
-Leaf = tuple[str, str]  # a node's ref and a line to show beneath it
+Leaves = dict[str, list[str]]  # lines to show beneath a node, by its ref
 
 
-def _graph_trees(graph: LineageGraph, *, downstream: bool, leaf: Leaf | None = None) -> list[Tree]:
+def _dataset_label(version: DatasetVersionRecord, holder: ArtifactRecord | None) -> str:
+    label = (
+        f"[bold]dataset version {version.id}[/]: {escape(version.name)} "
+        f"sha256:{version.digest[:12]} ({version.rows:,} rows × {version.columns} "
+        f"columns) from {escape(version.source)}"
+    )
+    properties = {} if holder is None else holder.properties
+    if properties.get("feedback_digest") == version.digest:
+        counts = properties.get("feedback_sources") or {}
+        shown = ", ".join(f"{escape(str(k))} {v:,}" for k, v in sorted(counts.items()))
+        label += f" — {properties.get('feedback_rows', 0):,} labelled predictions ({shown})"
+    return label
+
+
+def _dataset_leaves(graph: LineageGraph, also: DatasetVersionRecord | None = None) -> Leaves:
+    """The dataset versions of ``graph`` beneath the steps that ingested them (or their
+    examples, if that step is unknown); ``also`` is shown if the graph lacks it."""
+    leaves: Leaves = {}
+    held = {version.id for versions in graph.datasets.values() for version in versions}
+    found = [(graph.artifacts.get(i), i, versions) for i, versions in graph.datasets.items()]
+    if also is not None and also.id not in held:
+        found.append((graph.artifacts.get(also.examples_id), also.examples_id, [also]))
+    for holder, artifact_id, versions in found:
+        ref = f"artifact:{artifact_id}"
+        beneath = (graph.parents(ref) or [ref])[0]
+        leaves.setdefault(beneath, []).extend(_dataset_label(v, holder) for v in versions)
+    return leaves
+
+
+def _graph_trees(graph: LineageGraph, *, downstream: bool, leaves: Leaves) -> list[Tree]:
     """Trees of ``graph`` from its final steps (a run's) or its root, along its edges."""
     follow = graph.children if downstream else graph.parents
     shown: set[str] = set()
@@ -250,8 +280,8 @@ def _graph_trees(graph: LineageGraph, *, downstream: bool, leaf: Leaf | None = N
         return _execution_label(graph.executions[int(number)])
 
     def grow(node: Tree, ref: str) -> Tree:
-        if leaf is not None and leaf[0] == ref:
-            node.add(leaf[1])
+        for line in leaves.get(ref, []):
+            node.add(line)
         for next_ref in follow(ref):
             if next_ref in shown:
                 node.add(label(next_ref) + " [dim](shown above)[/]")
@@ -265,7 +295,7 @@ def _graph_trees(graph: LineageGraph, *, downstream: bool, leaf: Leaf | None = N
 
 
 def _lineage_tree(graph: LineageGraph, *, downstream: bool) -> Tree:
-    trees = _graph_trees(graph, downstream=downstream)
+    trees = _graph_trees(graph, downstream=downstream, leaves=_dataset_leaves(graph))
     if not graph.root.startswith("run:"):
         return trees[0]
     tree = Tree(f"[bold]{graph.root.replace(':', ' ')}[/]")
@@ -293,18 +323,8 @@ def _prediction_tree(lineage: PredictionLineage) -> Tree:
             f"[bold]run {run.id}[/] ({escape(run.pipeline)}) {styled_status(run.status)} "
             f"{when(run.started_at)}, code {escape(code)}"
         )
-    leaf: Leaf | None = None
-    dataset = lineage.dataset_version
-    if dataset is not None:
-        # Beneath the step that ingested it (or its examples, if that step is unknown).
-        examples = f"artifact:{dataset.examples_id}"
-        leaf = (
-            (lineage.graph.parents(examples) or [examples])[0],
-            f"[bold]dataset version {dataset.id}[/]: {escape(dataset.name)} "
-            f"sha256:{dataset.digest[:12]} ({dataset.rows:,} rows × {dataset.columns} "
-            f"columns) from {escape(dataset.source)}",
-        )
-    node.children.extend(_graph_trees(lineage.graph, downstream=False, leaf=leaf))
+    leaves = _dataset_leaves(lineage.graph, also=lineage.dataset_version)
+    node.children.extend(_graph_trees(lineage.graph, downstream=False, leaves=leaves))
     return tree
 
 

@@ -43,6 +43,13 @@ def print_summary(summary: StandardSummary) -> None:
             f"(version sha256:{dataset.source_digest[:12]}; train {dataset.train_rows:,}, "
             f"eval {dataset.eval_rows:,})"
         )
+    if dataset is not None and dataset.feedback_digest is not None:
+        counts = ", ".join(f"{k} {v:,}" for k, v in sorted(dataset.feedback_sources.items()))
+        console.print(
+            f"[bold]feedback[/] {dataset.feedback_rows:,} labelled predictions joined the "
+            f"training split ({escape(counts)}) as {dataset.feedback_dataset} version "
+            f"sha256:{dataset.feedback_digest[:12]}"
+        )
     if summary.statistics is not None:
         console.print(_statistics_table(summary.statistics))
     if summary.validated:

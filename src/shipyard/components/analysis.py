@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from shipyard.components.ingestion import read_split
+from shipyard.components.ingestion import read_split, source_version
 from shipyard.components.payloads import AnomaliesPayload, StatisticsPayload
 from shipyard.components.types import DataSchema, ExampleAnomalies, Examples, ExampleStatistics
 from shipyard.data.schema import Schema, infer_schema
@@ -46,8 +46,11 @@ class StatisticsGen(Component):
         )
 
     def publish(self, context: PublishContext) -> None:
-        version = context.store.datasets.by_examples(context.inputs["examples"].id)
-        if version is not None:
+        examples = context.inputs["examples"]
+        version = source_version(context.store, examples)
+        # Only the examples that registered the version describe it: others of the same
+        # source may have another split, or feedback rows in their training split.
+        if version is not None and version.examples_id == examples.id:
             context.store.datasets.attach_statistics(version.id, context.outputs["statistics"].id)
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import MISSING, Field, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Self
 
@@ -38,6 +38,10 @@ __all__ = [
 ]
 
 _TRAIN, _EVAL = "train", "eval"
+
+
+def _required(spec: Field[Any]) -> bool:
+    return spec.default is MISSING and spec.default_factory is MISSING
 
 
 def _invalid(kind: type, source: str, exc: Exception) -> ArtifactError:
@@ -77,7 +81,13 @@ class _JsonPayload:
 
 @dataclass(frozen=True)
 class ExamplesPayload:
-    """What ExampleGen records about the dataset version it ingested and split."""
+    """What ExampleGen records about the dataset versions it ingested and split.
+
+    ``rows`` and ``columns`` are the source's; ``train_rows`` includes the
+    ``feedback_rows`` labelled predictions appended to the training split, which form
+    dataset ``feedback_dataset``'s version ``feedback_digest`` (``None`` without
+    feedback); ``feedback_sources`` counts them by who gave the label.
+    """
 
     dataset: str
     source: str
@@ -86,6 +96,10 @@ class ExamplesPayload:
     columns: int
     train_rows: int
     eval_rows: int
+    feedback_dataset: str | None = None
+    feedback_digest: str | None = None
+    feedback_rows: int = 0
+    feedback_sources: dict[str, int] = field(default_factory=dict)
 
     def to_properties(self) -> dict[str, Any]:
         """The artifact properties that hold the payload."""
@@ -93,11 +107,28 @@ class ExamplesPayload:
 
     @classmethod
     def from_properties(cls, properties: Mapping[str, Any]) -> ExamplesPayload:
-        """Read the payload back from an ``Examples`` artifact's properties."""
+        """Read the payload back from an ``Examples`` artifact's properties.
+
+        Fields with a default may be absent: artifacts made before they existed.
+        """
         try:
-            return cls(**{f.name: properties[f.name] for f in fields(cls)})
+            return cls(
+                **{
+                    f.name: properties[f.name]
+                    for f in fields(cls)
+                    if f.name in properties
+                    or (f.default is MISSING and f.default_factory is MISSING)
+                }
+            )
         except KeyError as exc:
             raise _invalid(cls, "the Examples artifact's properties", exc) from exc
+
+    def dataset_versions(self) -> list[tuple[str, str]]:
+        """The ``(name, digest)`` of each dataset version the examples hold."""
+        held = [(self.dataset, self.source_digest)]
+        if self.feedback_dataset is not None and self.feedback_digest is not None:
+            held.append((self.feedback_dataset, self.feedback_digest))
+        return held
 
 
 @dataclass(frozen=True)

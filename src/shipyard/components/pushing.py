@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from shipyard.components.ingestion import source_version
 from shipyard.components.payloads import DecisionPayload, EvaluationPayload, InfraPayload
 from shipyard.components.types import (
     Examples,
@@ -59,7 +60,7 @@ class Pusher(Component):
         name = context.params["model_name"]
         version = context.store.models.by_package(name, package.id)
         if version is None:
-            dataset = context.store.datasets.by_examples(context.inputs["examples"].id)
+            dataset = source_version(context.store, context.inputs["examples"])
             version = registry.register(
                 name,
                 package_id=package.id,

@@ -52,9 +52,20 @@ def _previous_statistics(
 
 
 def standard_pipeline(
-    config: ProjectConfig, *, root: Path, store: MetadataStore, registry: ModelRegistry
+    config: ProjectConfig,
+    *,
+    root: Path,
+    store: MetadataStore,
+    registry: ModelRegistry,
+    feedback: Path | None = None,
+    feedback_digest: str | None = None,
 ) -> Pipeline:
-    """The standard pipeline of the project in ``root`` as its configuration describes."""
+    """The standard pipeline of the project in ``root`` as its configuration describes.
+
+    ``feedback`` is a Parquet file of labelled predictions (``shipyard.data.feedback_rows``)
+    that ExampleGen adds to the training split; the project makes it when
+    ``data.include_feedback`` is on.
+    """
     data = config.data
     if data is None:
         raise ConfigError(
@@ -72,6 +83,8 @@ def standard_pipeline(
         seed=data.split.seed,
         key=data.split.key,
         source_digest=digest,
+        feedback=None if feedback is None else str(feedback),
+        feedback_digest=feedback_digest,
     )
     statistics = StatisticsGen(examples=examples.outputs.examples)
     pinned = None if data.schema_file is None else str((root / data.schema_file).resolve())

@@ -14,6 +14,7 @@ from shipyard.data.drift import (
     jensen_shannon_distance,
     linf_distance,
 )
+from shipyard.data.feedback import LABEL_SOURCE, PREDICTION_ID, feedback_rows
 from shipyard.data.ingest import (
     TABLE_SUFFIXES,
     read_table,
@@ -92,4 +93,8 @@ __all__ = [
     "dataset_drift",
     "jensen_shannon_distance",
     "linf_distance",
+    # feedback
+    "LABEL_SOURCE",
+    "PREDICTION_ID",
+    "feedback_rows",
 ]

@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 
 from shipyard.artifacts import ArtifactStore
+from shipyard.errors import DataError
 from shipyard.prediction_log.columns import empty_frame
 from shipyard.prediction_log.compaction import CompactionResult, compact
 from shipyard.prediction_log.feedback import checked_label, labels_frame, unknown_predictions
@@ -30,7 +31,10 @@ from shipyard.prediction_log.spool import SpoolWriter, spool_entries
 from shipyard.prediction_log.window import check_aware, parse_since, within
 from shipyard.store.predictions import FeedbackRecord, PredictionRepository, SegmentRecord
 
-__all__ = ["PredictionLog", "inputs_frame"]
+__all__ = ["LABELLED_COLUMNS", "PredictionLog", "inputs_frame"]
+
+LABELLED_COLUMNS = ("prediction_id", "label", "source", "received_at", "version")
+"""The columns ``labelled_rows`` adds after a prediction's inputs."""
 
 
 class PredictionLog:
@@ -201,6 +205,38 @@ class PredictionLog:
         """The labels received at or after ``since``: ``prediction_id``, ``label``,
         ``received_at``."""
         return labels_frame(self.records.feedback(since=since))
+
+    def labelled_rows(self, model: str) -> pd.DataFrame:
+        """Every labelled prediction of ``model`` as a training row, oldest first.
+
+        One row per prediction (a relabelled one carries its latest label), shadow
+        answers left out: their inputs as columns, then ``prediction_id``, ``label``,
+        ``source`` (who gave the label: "api", or the review queue's "single", "agreed"
+        or "adjudicated"), ``received_at`` and ``version`` (the model version that
+        answered).  Reads the log once and joins the labels in pandas.
+
+        >>> log.labelled_rows("ames")[["prediction_id", "label"]]  # doctest: +SKIP
+        """
+        stored = self.records.feedback()
+        labels = labels_frame(stored)
+        # FeedbackRecord.source arrives with the review store (branch reviewstore).
+        labels["source"] = pd.Series(
+            [f.source for f in stored],  # type: ignore[attr-defined]
+            dtype="str",
+            index=labels.index,
+        )
+        predictions = self.read(model=model)
+        predictions = predictions[predictions["variant"] != "shadow"]
+        joined = predictions.merge(labels, on="prediction_id", how="inner")
+        joined = joined.sort_values("timestamp", kind="stable").reset_index(drop=True)
+        inputs = inputs_frame(joined)
+        clashing = sorted(set(inputs.columns) & set(LABELLED_COLUMNS))
+        if clashing:
+            raise DataError(
+                f"model '{model}' has input columns named {clashing}, which labelled_rows "
+                "uses for its own columns; rename them in the training data"
+            )
+        return pd.concat([inputs, joined[list(LABELLED_COLUMNS)]], axis=1)
 
 
 def _newest_cutoff(frames: Sequence[pd.DataFrame], limit: int) -> datetime:

@@ -1,4 +1,9 @@
-"""Dataset versions: one row per distinct content of a named dataset."""
+"""Dataset versions: one row per distinct content of a named dataset.
+
+An artifact that holds dataset versions (ExampleGen's examples: the source's, and the
+labelled predictions added to training) lists their ids in its ``DATASETS_PROPERTY``
+property; lineage reads it to show which versions a model learned from.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,9 @@ from shipyard.errors import RecordNotFound
 from shipyard.store.database import Database
 from shipyard.store.records import DatasetVersionRecord
 from shipyard.store.tables import DatasetVersionRow, utcnow
+
+DATASETS_PROPERTY = "dataset_versions"
+"""The artifact property listing the ids of the dataset versions an artifact holds."""
 
 
 def _record(row: DatasetVersionRow) -> DatasetVersionRecord:
@@ -92,14 +100,15 @@ class DatasetRepository:
                 raise RecordNotFound(f"dataset version {version_id} does not exist")
             return _record(row)
 
-    def by_examples(self, examples_id: int) -> DatasetVersionRecord | None:
-        """The version whose ingested examples are this artifact."""
+    def find(self, name: str, digest: str) -> DatasetVersionRecord | None:
+        """The version of dataset ``name`` with this content, if registered."""
         query = select(DatasetVersionRow).where(
             DatasetVersionRow.project_id == self.project_id,
-            DatasetVersionRow.examples_id == examples_id,
+            DatasetVersionRow.name == name,
+            DatasetVersionRow.digest == digest,
         )
-        with self.database.reading("finding a dataset version") as session:
-            row = session.scalars(query.order_by(DatasetVersionRow.id.desc())).first()
+        with self.database.reading(f"finding a version of dataset '{name}'") as session:
+            row = session.scalar(query)
             return None if row is None else _record(row)
 
     def previous(self, name: str, *, before_digest: str | None) -> DatasetVersionRecord | None:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from shipyard.store.datasets import DATASETS_PROPERTY
 from shipyard.store.metadata import INPUT, OUTPUT, MetadataStore
-from shipyard.store.records import ArtifactRecord, ExecutionRecord
+from shipyard.store.records import ArtifactRecord, DatasetVersionRecord, ExecutionRecord
 
 
 @dataclass
@@ -18,12 +19,16 @@ class LineageGraph:
     """Artifacts and executions joined by edges ``(from_ref, to_ref)``.
 
     Refs are ``artifact:ID`` and ``execution:ID``; edges point the way data flowed.
+    ``datasets`` holds, by artifact id, the dataset versions an artifact of the graph
+    holds: ExampleGen's examples hold the source's version and, when labelled
+    predictions joined training, theirs.
     """
 
     root: str
     artifacts: dict[int, ArtifactRecord] = field(default_factory=dict)
     executions: dict[int, ExecutionRecord] = field(default_factory=dict)
     edges: set[tuple[str, str]] = field(default_factory=set)
+    datasets: dict[int, list[DatasetVersionRecord]] = field(default_factory=dict)
 
     def parents(self, ref: str) -> list[str]:
         return sorted(source for source, target in self.edges if target == ref)
@@ -82,6 +87,14 @@ def _walk_up(store: MetadataStore, graph: LineageGraph, frontier: set[int]) -> L
         for execution in producers:
             graph._add_execution(execution)
             frontier |= {a.id for a in execution.inputs.values()} - seen_artifacts
+    return _with_datasets(store, graph)
+
+
+def _with_datasets(store: MetadataStore, graph: LineageGraph) -> LineageGraph:
+    for artifact in graph.artifacts.values():
+        ids = artifact.properties.get(DATASETS_PROPERTY) or []
+        if ids:
+            graph.datasets[artifact.id] = [store.datasets.get(int(i)) for i in ids]
     return graph
 
 
@@ -117,4 +130,4 @@ def downstream(store: MetadataStore, root: ArtifactRecord) -> LineageGraph:
                 continue
             graph._add_execution(execution)
             frontier |= {a.id for a in execution.outputs.values()} - seen
-    return graph
+    return _with_datasets(store, graph)
