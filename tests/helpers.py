@@ -9,16 +9,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from shipyard import Project
-from shipyard.store.predictions import FeedbackRecord, PredictionRepository
 
 SHIPYARD = str(Path(sys.executable).with_name("shipyard"))
 
@@ -63,24 +60,3 @@ def make_table(rows: int = 600, *, seed: int = 0, task: str = "regression") -> p
     else:
         frame["expensive"] = np.where(price > np.median(price), "yes", "no")
     return frame
-
-
-def shim_feedback_sources(
-    monkeypatch: pytest.MonkeyPatch, sources: Mapping[str, str] | None = None
-) -> None:
-    """TEMPORARY, until ``FeedbackRecord.source`` lands from the review store's branch:
-    labels read back carry ``source`` ``sources[prediction_id]``, else "api".
-
-    Once it lands, tests store the source with ``save_feedback(labels, source=...)``
-    and this shim goes.
-    """
-    chosen = dict(sources or {})
-    original = PredictionRepository.feedback
-
-    def feedback(self: PredictionRepository, **options: Any) -> list[FeedbackRecord]:
-        found = original(self, **options)
-        for record in found:
-            object.__setattr__(record, "source", chosen.get(record.prediction_id, "api"))
-        return found
-
-    monkeypatch.setattr(PredictionRepository, "feedback", feedback)

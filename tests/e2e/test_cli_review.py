@@ -34,7 +34,8 @@ def _refused(folder: Path, *args: str) -> str:
 
 
 def _queue(folder: Path, count: int) -> list[str]:
-    """Log ``count`` answers and queue them for review, as a server at 'assist' does."""
+    """Log ``count`` answers and queue them for review, as a server at 'assist' does
+    (without a confidence: a contradicting label never asks for a second one)."""
     ids = [new_prediction_id() for _ in range(count)]
     with Project.open(folder) as project:
         log = project.prediction_log()
@@ -46,8 +47,8 @@ def _queue(folder: Path, count: int) -> list[str]:
         log.close()
         project.store.review.enqueue([
             NewReviewItem(model="houses", version=1, prediction_id=prediction_id, inputs=row,
-                          suggestion="yes", probabilities={"no": 0.4, "yes": 0.6},
-                          confidence=0.6, interval=None, reasons=["assist"], blind=False,
+                          suggestion="yes", probabilities=None,
+                          confidence=None, interval=None, reasons=["assist"], blind=False,
                           labels_required=1)
             for prediction_id, row in zip(ids, rows(count, seed=3, task="classification"),
                                           strict=True)
@@ -97,7 +98,8 @@ def test_a_reviewer_claims_labels_and_works_the_queue_in_the_terminal(folder: Pa
     stats = json.loads(_ok(folder, "review", "stats", "houses", "--format", "json"))
     assert stats["statuses"] == {"resolved": 2, "skipped": 1}
     assert {r["reviewer"]: r["labels"] for r in stats["reviewers"]} == {"ana": 1, "bo": 1}
-    assert "people agreed with the model" in _ok(folder, "review", "stats", "houses")
+    shown = _ok(folder, "review", "stats", "houses")
+    assert "2 resolved, 1 skipped" in shown and "threshold on real traffic: none" in shown
 
 
 def test_guidelines_are_versioned_from_the_project_file(folder: Path) -> None:

@@ -1,8 +1,8 @@
 """Labelled predictions join the next training run as a dataset version of their own.
 
-The runs go through the Python API that ``shipyard run`` calls, in this process, so that
-the test can stand in for ``FeedbackRecord.source`` until the review store's branch
-lands; lineage and datasets are then read with the installed command.
+The runs go through the Python API that ``shipyard run`` calls, in this process (its
+summary is printed as the command prints it); lineage and datasets are read with the
+installed command.
 """
 
 from __future__ import annotations
@@ -22,14 +22,9 @@ from shipyard.pipeline import RunResult
 from shipyard.prediction_log import PredictionLog, PredictionRecord
 from shipyard.store.lineage import LineageGraph
 from tests.e2e.serving_fixtures import trained_project
-from tests.helpers import make_table, run_cli, shim_feedback_sources
+from tests.helpers import make_table, run_cli
 
 SOURCES = {"q0": "api", "q1": "agreed", "q2": "agreed", "q3": "adjudicated", "q4": "single"}
-
-
-@pytest.fixture(autouse=True)
-def _sources(monkeypatch: pytest.MonkeyPatch) -> None:
-    shim_feedback_sources(monkeypatch, SOURCES)
 
 
 def include_feedback(folder: Path, include: bool) -> None:
@@ -80,7 +75,10 @@ def test_labelled_predictions_join_the_next_run_and_its_lineage(
         ids = log_predictions(log, 7)
         log_predictions(log, 2, prefix="s", variant="shadow", shadow_of="q0")
         labelled = ids[:5]
-        log.record_feedback_batch({pid: 150_000.0 + n for n, pid in enumerate(labelled)})
+        labels = {pid: 150_000.0 + n for n, pid in enumerate(labelled)}
+        for source in sorted(set(SOURCES.values())):  # as /feedback and review labels are
+            chosen = {pid: label for pid, label in labels.items() if SOURCES[pid] == source}
+            project.store.predictions.save_feedback(chosen, source=source)
         log.record_feedback_batch({"s0": 1.0})  # a shadow's label is not training data
         log.close()
 

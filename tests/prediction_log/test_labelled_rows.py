@@ -7,13 +7,7 @@ import pytest
 
 from shipyard import DataError
 from shipyard.prediction_log import PredictionLog
-from tests.helpers import shim_feedback_sources
 from tests.prediction_log.helpers import record
-
-
-@pytest.fixture(autouse=True)
-def _sources(monkeypatch: pytest.MonkeyPatch) -> None:
-    shim_feedback_sources(monkeypatch, {"p00003": "agreed", "p00004": "adjudicated"})
 
 
 def test_only_labelled_primary_predictions_of_the_model_come_back(log: PredictionLog) -> None:
@@ -32,6 +26,8 @@ def test_only_labelled_primary_predictions_of_the_model_come_back(log: Predictio
     log.append([record(7, inputs={"x": 7, "city": "Boone", "extra": True})])
     labels = {"p00001": 10.0, "p00003": 30.0, "p00004": 40.0, "p00005": 50.0, "p00006": 60.0}
     log.record_feedback_batch(labels | {"p00007": 70.0})
+    log.records.save_feedback({"p00003": 30.0}, source="agreed")  # as review labels are
+    log.records.save_feedback({"p00004": 40.0}, source="adjudicated")
 
     rows = log.labelled_rows("ames")
 

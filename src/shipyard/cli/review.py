@@ -341,7 +341,8 @@ def _print_stats(stats: ReviewStats) -> None:
         for reviewer in stats.reviewers:
             table.add_row(
                 escape(reviewer.reviewer), str(reviewer.labels), str(reviewer.skips),
-                str(reviewer.adjudications), str(reviewer.paired), _percent(reviewer.agreement_with_pair),
+                str(reviewer.adjudications), str(reviewer.paired),
+                _percent(reviewer.agreement_with_pair),
                 str(reviewer.adjudicated), _percent(reviewer.agreement_with_adjudication),
             )  # fmt: skip
         console.print(table)

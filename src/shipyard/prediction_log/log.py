@@ -221,7 +221,7 @@ class PredictionLog:
         labels = labels_frame(stored)
         # FeedbackRecord.source arrives with the review store (branch reviewstore).
         labels["source"] = pd.Series(
-            [f.source for f in stored],  # type: ignore[attr-defined]
+            [f.source for f in stored],
             dtype="str",
             index=labels.index,
         )
