@@ -97,7 +97,8 @@ def predict(client: httpx.Client, rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def set_level(client: httpx.Client, level: str) -> None:
-    response = client.post(f"/admin/automation/{MODEL}", json={"level": level, "reason": "test"})
+    body = {"level": level, "reason": "test"}
+    response = client.post(f"/admin/automation/{MODEL}/level", json=body)
     assert response.status_code == 200, response.text
     assert response.json()["level"] == level
 

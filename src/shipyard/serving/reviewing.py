@@ -8,6 +8,8 @@ and that nobody labels an item they do not hold.
     curl -H "Authorization: Bearer $TOKEN" -d '{"reviewer": "ana"}' localhost:8000/review/claim
     curl -H "Authorization: Bearer $TOKEN" -d '{"reviewer": "ana", "label": "yes"}' \\
         localhost:8000/review/items/12/label
+    curl -H "Authorization: Bearer $TOKEN" -d '{"level": "partial"}' \\
+        localhost:8000/admin/automation/churn/level
 """
 
 from __future__ import annotations
@@ -15,7 +17,15 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+)
 from starlette.concurrency import run_in_threadpool
 
 from shipyard.errors import (
@@ -38,27 +48,45 @@ __all__ = ["review_router"]
 Status = Literal["open", "disputed", "resolved", "skipped", "expired"]
 
 
+# Strict: a JSON 0 is not false, "1" is not a number (the document says what is).
+_STRICT = ConfigDict(strict=True)
+Label = StrictStr | StrictInt | StrictFloat | StrictBool
+
+
 class ClaimRequest(BaseModel):
+    model_config = _STRICT
+
     reviewer: str = Field(min_length=1, max_length=100, description="Who claims.")
     model: str | None = Field(default=None, description="Only this model's items.")
     adjudication: bool = Field(default=False, description="Take a disputed item to settle.")
 
 
 class LabelRequest(BaseModel):
+    model_config = _STRICT
+
     reviewer: str = Field(min_length=1, max_length=100, description="Who holds the item.")
-    label: Any = Field(description="A class of the model, or a number for a regressor.")
+    label: Label = Field(
+        description="A class of the item's model (classifiers; checked against its classes) "
+        "or a number (regressors)."
+    )
 
 
 class SkipRequest(BaseModel):
+    model_config = _STRICT
+
     reviewer: str = Field(min_length=1, max_length=100)
     reason: str = ""
 
 
 class ReleaseRequest(BaseModel):
+    model_config = _STRICT
+
     reviewer: str = Field(min_length=1, max_length=100)
 
 
 class LevelRequest(BaseModel):
+    model_config = _STRICT
+
     level: Literal["full", "partial", "assist", "shadow"]
     target_precision: float | None = Field(default=None, gt=0, lt=1)
     max_interval_width: float | None = Field(default=None, gt=0)
@@ -189,7 +217,7 @@ def review_router(project: Project, tokens: TokenCheck) -> APIRouter:
         return await run_in_threadpool(automation.describe, model)
 
     @router.post(
-        "/admin/automation/{model}",
+        "/admin/automation/{model}/level",
         summary=f"Set a model's automation level ({', '.join(LEVELS)}).",
         responses=_responses(*_ACT),
     )
