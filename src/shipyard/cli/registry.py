@@ -11,6 +11,7 @@ from rich.table import Table
 
 from shipyard.cli.console import console, when
 from shipyard.cli.usage import parsed_by
+from shipyard.modeling.confidence import CONFIDENCE_METRICS
 from shipyard.project import Project
 from shipyard.registry.references import parse_model_ref
 from shipyard.store.records import ModelVersionRecord
@@ -98,7 +99,8 @@ def _version_detail(project: Project, record: ModelVersionRecord) -> Group:
             f"{dataset.source})",
         )
     grid.add_row("code version", record.code_version or "-")
-    grid.add_row("metrics", json.dumps(record.metrics, indent=None))
+    quality = {k: v for k, v in record.metrics.items() if k not in CONFIDENCE_METRICS}
+    grid.add_row("metrics", json.dumps(quality, indent=None))
     automation = _automation(record.metrics)
     grid.add_row("automation", automation or "no confidence model: every answer is unsure")
     failed = record.reasons.get("failed", [])
