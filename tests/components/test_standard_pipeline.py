@@ -5,8 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 import yaml
+from typer.testing import CliRunner
 
 from shipyard import Project
+from shipyard.cli.app import app
 from shipyard.components import read_split, summarize
 from shipyard.components.payloads import EvaluationPayload
 from shipyard.config import CONFIG_FILE
@@ -23,7 +25,7 @@ def set_config(project: Project, change: dict[str, dict[str, object]]) -> Projec
 
 
 def test_regression_run_registers_a_blessed_production_model(
-    make_standard_project: MakeStandardProject,
+    make_standard_project: MakeStandardProject, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     project = make_standard_project()
     result = project.run(project.standard_pipeline())
@@ -50,6 +52,26 @@ def test_regression_run_registers_a_blessed_production_model(
     # Tracking: the evaluator's metrics and the trainer's parameters belong to the run.
     metrics = project.store.tracking.latest_metrics(result.run.id)
     assert metrics["r2"] == pytest.approx(production.metrics["r2"])
+    # Conformal intervals come with the package; without a width nothing is decided alone.
+    confidence = project.registry.load("houses@production").package.confidence
+    assert confidence is not None and confidence.eval_rows == evaluation.candidate.rows
+    assert production.metrics["interval_coverage"] == confidence.summary()["interval_coverage"]
+    assert metrics["interval_coverage"] == pytest.approx(production.metrics["interval_coverage"])
+    assert production.metrics["mean_interval_width"] > 0
+    assert production.metrics["expected_auto_share"] == 0.0
+    assert "auto_threshold" not in production.metrics
+    monkeypatch.chdir(project.root)
+    shown = CliRunner().invoke(app, ["models", "show", "houses@production"])
+    assert shown.exit_code == 0, shown.output
+    text = " ".join(shown.output.split())
+    assert (
+        f"automation intervals hold {production.metrics['interval_coverage']:.1%} of eval "
+        f"values, mean width {production.metrics['mean_interval_width']:.4g}"
+    ) in text
+    assert (
+        "at 'partial' every answer goes to review: no interval is as narrow as "
+        "automation.max_interval_width, or it is unset"
+    ) in text
     assert project.store.tracking.params(result.run.id)["model.max_iter"] == 30
 
     model = project.registry.load("houses@production")
@@ -179,3 +201,92 @@ def test_a_model_over_its_latency_budget_stays_a_candidate(
     assert version.blessed and not version.infra_validated and version.aliases == []
     (reason,) = version.reasons["failed"]
     assert reason.startswith("p99 latency ") and reason.endswith("over the budget of 1e-06 ms")
+
+
+def test_a_classifier_version_carries_its_calibration_and_automation_plan(
+    make_standard_project: MakeStandardProject, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = make_standard_project(task="classification")
+    project = set_config(project, {"automation": {"target_precision": 0.9}})
+
+    result = project.run(project.standard_pipeline())
+
+    result.raise_for_failure()
+    version = project.registry.resolve("houses@production")
+    confidence = project.registry.load("houses@production").package.confidence
+    assert confidence is not None and confidence.task == "classification"
+    plan = confidence.plan(target_precision=0.9)
+    assert plan.threshold is not None
+    expected = confidence.summary() | plan.to_metrics()
+    assert set(expected) == {
+        "calibration_error_before",
+        "calibration_error_after",
+        "auto_threshold",
+        "expected_auto_share",
+        "expected_auto_precision",
+    }
+    assert {key: version.metrics[key] for key in expected} == expected
+    assert version.metrics["calibration_error_before"] == pytest.approx(
+        version.metrics["calibration_error"]
+    )
+    assert version.metrics["expected_auto_precision"] >= 0.9
+    tracked = project.store.tracking.latest_metrics(result.run.id)
+    assert tracked["calibration_error_after"] == pytest.approx(
+        version.metrics["calibration_error_after"]
+    )
+
+    monkeypatch.chdir(project.root)
+    shown = CliRunner().invoke(app, ["models", "show", "houses:1"], env={"COLUMNS": "200"})
+
+    assert shown.exit_code == 0, shown.output
+    text = " ".join(shown.output.split())
+    assert (
+        f"automation calibration error {expected['calibration_error_before']:.4f} → "
+        f"{expected['calibration_error_after']:.4f} (before → after calibration)"
+    ) in text
+    assert (
+        f"at 'partial': confidence ≥ {plan.threshold:.4f} decides "
+        f"{plan.expected_auto_share:.1%} of answers at precision "
+        f"{expected['expected_auto_precision']:.1%}"
+    ) in text
+
+
+def test_a_new_target_precision_reruns_only_the_evaluator(
+    make_standard_project: MakeStandardProject,
+) -> None:
+    project = make_standard_project(task="classification")
+    project = set_config(project, {"automation": {"target_precision": 0.8}})
+    project.run(project.standard_pipeline()).raise_for_failure()
+    project = set_config(project, {"automation": {"target_precision": 0.99}})
+
+    result = project.run(project.standard_pipeline())
+
+    result.raise_for_failure()
+    assert result.steps["Trainer"].status == "cached"
+    assert result.steps["Evaluator"].status == "succeeded"
+    evaluation = EvaluationPayload.from_bytes(
+        project.artifacts.read_bytes(result.output("Evaluator", "evaluation").digest)
+    )
+    confidence = project.registry.load("houses:1").package.confidence
+    assert confidence is not None
+    plan = confidence.plan(target_precision=0.99).to_metrics()
+    assert {key: evaluation.candidate.overall.get(key) for key in plan} == plan
+    # Production is this very package: no comparison, and the plan never gates.
+    assert evaluation.baseline is None and evaluation.blessing.blessed
+
+
+def test_a_small_eval_split_gives_no_confidence_model(
+    make_standard_project: MakeStandardProject,
+) -> None:
+    project = make_standard_project(task="classification", rows=150)
+    project = set_config(project, {"data": {"split": {"eval_fraction": 0.1, "seed": 0}}})
+
+    result = project.run(project.standard_pipeline())
+
+    result.raise_for_failure()
+    version = project.registry.resolve("houses:1")
+    assert project.registry.load("houses:1").package.confidence is None
+    assert not {"calibration_error_after", "expected_auto_share"} & set(version.metrics)
+    reason = project.store.tracking.params(result.run.id)["confidence"]
+    assert reason.startswith("none: the eval split has ") and "fewer than 20" in reason
+    assert result.output("Trainer", "model").properties["confidence"] is False

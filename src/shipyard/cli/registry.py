@@ -11,6 +11,7 @@ from rich.table import Table
 
 from shipyard.cli.console import console, when
 from shipyard.cli.usage import parsed_by
+from shipyard.modeling.confidence import CONFIDENCE_METRICS
 from shipyard.project import Project
 from shipyard.registry.references import parse_model_ref
 from shipyard.store.records import ModelVersionRecord
@@ -43,6 +44,44 @@ def models(ctx: typer.Context) -> None:
         console.print(table)
 
 
+def _automation(metrics: dict[str, float]) -> str | None:
+    """What the version's answers' confidence means and what ``partial`` would decide."""
+    lines = []
+    if "calibration_error_after" in metrics:
+        lines.append(
+            f"calibration error {metrics['calibration_error_before']:.4f} → "
+            f"{metrics['calibration_error_after']:.4f} (before → after calibration)"
+        )
+    elif "interval_coverage" in metrics:
+        lines.append(
+            f"intervals hold {metrics['interval_coverage']:.1%} of eval values, "
+            f"mean width {metrics['mean_interval_width']:.4g}"
+        )
+    else:
+        return None
+    share = metrics.get("expected_auto_share", 0.0)
+    threshold = metrics.get("auto_threshold")
+    if threshold is None:
+        why = (
+            "no confidence threshold reaches automation.target_precision"
+            if "calibration_error_after" in metrics
+            else "no interval is as narrow as automation.max_interval_width, or it is unset"
+        )
+        lines.append(f"at 'partial' every answer goes to review: {why}")
+    elif "expected_auto_precision" in metrics:
+        lines.append(
+            f"at 'partial': confidence ≥ {threshold:.4f} decides {share:.1%} of answers "
+            f"at precision {metrics['expected_auto_precision']:.1%}"
+        )
+    else:
+        coverage = metrics.get("expected_auto_coverage", float("nan"))
+        lines.append(
+            f"at 'partial': intervals ≤ {threshold:.4g} wide decide {share:.1%} of answers, "
+            f"{coverage:.1%} of them covered"
+        )
+    return "\n".join(lines)
+
+
 def _version_detail(project: Project, record: ModelVersionRecord) -> Group:
     grid = Table.grid(padding=(0, 2))
     grid.add_row("model", f"[bold]{record.model}:{record.version}[/]")
@@ -60,7 +99,10 @@ def _version_detail(project: Project, record: ModelVersionRecord) -> Group:
             f"{dataset.source})",
         )
     grid.add_row("code version", record.code_version or "-")
-    grid.add_row("metrics", json.dumps(record.metrics, indent=None))
+    quality = {k: v for k, v in record.metrics.items() if k not in CONFIDENCE_METRICS}
+    grid.add_row("metrics", json.dumps(quality, indent=None))
+    automation = _automation(record.metrics)
+    grid.add_row("automation", automation or "no confidence model: every answer is unsure")
     failed = record.reasons.get("failed", [])
     grid.add_row("gate", "passed" if not failed else "\n".join(f"✗ {r}" for r in failed))
     if record.tags:

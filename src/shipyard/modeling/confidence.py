@@ -49,6 +49,7 @@ from shipyard.errors import ArtifactError, DataError
 from shipyard.modeling.metrics import calibration_error, confidence_calibration_error
 
 __all__ = [
+    "CONFIDENCE_METRICS",
     "MIN_EVAL_ROWS",
     "AutomationPlan",
     "Calibration",
@@ -59,6 +60,19 @@ __all__ = [
 
 MIN_EVAL_ROWS = 20
 """Fewer labelled eval rows than this give no confidence model: every answer is unsure."""
+CONFIDENCE_METRICS = frozenset(
+    {
+        "calibration_error_before",
+        "calibration_error_after",
+        "interval_coverage",
+        "mean_interval_width",
+        "auto_threshold",
+        "expected_auto_share",
+        "expected_auto_precision",
+        "expected_auto_coverage",
+    }
+)
+"""The metric names of ``ConfidenceModel.summary`` and ``AutomationPlan.to_metrics``."""
 FOLDS = 5
 CURVE_POINTS = 512
 MAX_BINS = 10
@@ -79,6 +93,10 @@ class AutomationPlan:
     be.  Regressors: answers whose interval is at most ``threshold`` wide are decisions.
     ``threshold`` is None when nothing is decided alone (no threshold reaches the target,
     or no width was set): every answer then goes to review, and the share is 0.
+
+    The share is that of eval rows the stored calibrator (or bins) decides; the
+    precision is that of eval rows whose out-of-fold confidence reaches the threshold,
+    and the coverage that of the decided bins' out-of-fold intervals.
     """
 
     threshold: float | None
@@ -165,7 +183,8 @@ class ConfidenceModel:
         return points - half, points + half
 
     def widths(self, values: Floats) -> Floats:
-        """Width of each predicted value's interval (``high - low``, exactly as planned)."""
+        """Width of each predicted value's interval: twice its half-width, the number a
+        plan's threshold is compared with."""
         return 2.0 * self._half_widths(np.asarray(values, dtype=np.float64))
 
     def auto_mask(
@@ -193,7 +212,8 @@ class ConfidenceModel:
     def plan(
         self, *, target_precision: float | None = None, max_interval_width: float | None = None
     ) -> AutomationPlan:
-        """The automation plan for a target (classifiers) or a width (regressors)."""
+        """The automation plan for a target precision (classifiers) or a largest interval
+        width (regressors); the argument of the other task is ignored."""
         if self.calibration is not None:
             return _precision_plan(self.calibration, target_precision)
         return _width_plan(self._conformal(), max_interval_width)

@@ -33,7 +33,7 @@ import skops.io as sio
 from shipyard.config import Task
 from shipyard.data.schema import Schema
 from shipyard.data.transform import FittedTransform, TransformStats
-from shipyard.errors import ArtifactCorrupted, ArtifactError
+from shipyard.errors import ArtifactCorrupted, ArtifactError, DataError
 from shipyard.modeling.compiled import CompiledPredictor, compile_estimator
 from shipyard.modeling.confidence import ConfidenceModel
 
@@ -108,6 +108,8 @@ def write_package(
 ) -> PackageManifest:
     """Write a fitted estimator, its transform and schema, and, when there is one, its
     confidence model as a package folder."""
+    if confidence is not None and confidence.task != task:
+        raise DataError(f"the confidence model is for a {confidence.task} model, not {task}")
     folder.mkdir(parents=True, exist_ok=False)
     sio.dump(estimator, folder / ESTIMATOR)
     untrusted = sorted(sio.get_untrusted_types(file=folder / ESTIMATOR))
