@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -51,6 +51,7 @@ Status = Literal["open", "disputed", "resolved", "skipped", "expired"]
 # Strict: a JSON 0 is not false, "1" is not a number (the document says what is).
 _STRICT = ConfigDict(strict=True)
 Label = StrictStr | StrictInt | StrictFloat | StrictBool
+ItemId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The review item's id.")]
 
 
 class ClaimRequest(BaseModel):
@@ -123,7 +124,7 @@ def review_router(project: Project, tokens: TokenCheck) -> APIRouter:
         model: str | None = Query(default=None),
         status: Annotated[Status | None, Query()] = None,
         limit: int = Query(default=100, ge=1, le=1000),
-        offset: int = Query(default=0, ge=0),
+        offset: int = Query(default=0, ge=0, le=2**63 - 1),
     ) -> list[dict[str, Any]]:
         def read() -> list[dict[str, Any]]:
             found = queue.items(model=model, status=status, limit=limit, offset=offset)
@@ -136,7 +137,7 @@ def review_router(project: Project, tokens: TokenCheck) -> APIRouter:
         summary="One item as a reviewer sees it.",
         responses=_responses(*_ITEM),
     )
-    async def item(item_id: int) -> dict[str, Any]:
+    async def item(item_id: ItemId) -> dict[str, Any]:
         return (await run_in_threadpool(queue.item, item_id)).to_dict()
 
     @router.post(
@@ -159,7 +160,7 @@ def review_router(project: Project, tokens: TokenCheck) -> APIRouter:
         summary="Label an item you hold.",
         responses=_responses(*_ACT),
     )
-    async def label(item_id: int, body: LabelRequest) -> dict[str, Any]:
+    async def label(item_id: ItemId, body: LabelRequest) -> dict[str, Any]:
         return await acted(queue.label, item_id, body.reviewer, body.label)
 
     @router.post(
@@ -167,7 +168,7 @@ def review_router(project: Project, tokens: TokenCheck) -> APIRouter:
         summary="Settle a disputed item you hold.",
         responses=_responses(*_ACT),
     )
-    async def adjudicate(item_id: int, body: LabelRequest) -> dict[str, Any]:
+    async def adjudicate(item_id: ItemId, body: LabelRequest) -> dict[str, Any]:
         return await acted(queue.adjudicate, item_id, body.reviewer, body.label)
 
     @router.post(
@@ -175,7 +176,7 @@ def review_router(project: Project, tokens: TokenCheck) -> APIRouter:
         summary="Close an item you hold that cannot be labelled.",
         responses=_responses(*_ACT),
     )
-    async def skip(item_id: int, body: SkipRequest) -> dict[str, Any]:
+    async def skip(item_id: ItemId, body: SkipRequest) -> dict[str, Any]:
         return await acted(queue.skip, item_id, body.reviewer, body.reason)
 
     @router.post(
@@ -183,7 +184,7 @@ def review_router(project: Project, tokens: TokenCheck) -> APIRouter:
         summary="Give an item you hold back to the queue.",
         responses=_responses(*_ACT),
     )
-    async def release(item_id: int, body: ReleaseRequest) -> dict[str, Any]:
+    async def release(item_id: ItemId, body: ReleaseRequest) -> dict[str, Any]:
         return await acted(queue.release, item_id, body.reviewer)
 
     @router.get(
@@ -191,7 +192,9 @@ def review_router(project: Project, tokens: TokenCheck) -> APIRouter:
         summary="Agreement per confidence bucket, auto-decided precision, reviewer agreement.",
         responses=_responses(*_ITEM, InvalidRequest),
     )
-    async def stats(model: str, version: int | None = Query(default=None, ge=1)) -> Any:
+    async def stats(
+        model: str, version: int | None = Query(default=None, ge=1, le=2**63 - 1)
+    ) -> Any:
         found = await run_in_threadpool(queue.stats, model, version=version)
         return protocol.finite(found.to_dict())
 
