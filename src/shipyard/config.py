@@ -113,8 +113,9 @@ class DataSettings(_Section):
     )
     include_feedback: bool = Field(
         default=False,
-        description="Train also on labelled predictions (feedback and review labels that "
-        "are single and undisputed, or adjudicated), recorded as a dataset version.",
+        description="Train also on labelled predictions (feedback, and review labels once "
+        "resolved: single, agreed by two reviewers, or adjudicated; never disputed ones), "
+        "recorded as a dataset version.",
     )
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)

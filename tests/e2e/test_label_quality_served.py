@@ -13,8 +13,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from shipyard import Project
-from tests.e2e.serving_fixtures import RunningServer, configure, served
-from tests.e2e.test_review_served import TARGET, instances, noisy_table, settings, wait_for
+from tests.e2e.review_fixtures import classifier_project, instances, noisy_table, wait_for
+from tests.e2e.serving_fixtures import RunningServer, served
 
 pytestmark = pytest.mark.slow
 
@@ -25,23 +25,17 @@ GUIDELINE = "# Expensive?\n\nSay *yes* when the house costs more than the median
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("quality") / MODEL
-    folder.mkdir()
-    noisy_table(600, seed=21).to_csv(folder / "houses.csv", index=False)
-    Project.init(folder, data=folder / "houses.csv", target=TARGET).close()
-    configure(folder, max_iter=20)
-
-    def review_settings(loaded: dict[str, Any]) -> None:
-        loaded["model"]["name"] = MODEL
-        loaded["automation"] = {"level": "assist"}
-        loaded["review"] = {"double_label_share": 1.0}
-        loaded["data"]["include_feedback"] = True
-
-    settings(folder, review_settings)
-    (folder / "guidelines").mkdir()
-    (folder / "guidelines" / f"{MODEL}.md").write_text(GUIDELINE)
-    with Project.open(folder) as project:
-        project.run(project.standard_pipeline()).raise_for_failure()
-    return folder
+    guideline = folder / "guidelines" / f"{MODEL}.md"
+    guideline.parent.mkdir(parents=True)
+    guideline.write_text(GUIDELINE)
+    return classifier_project(
+        folder, MODEL, rows=600, seed=21,
+        settings={
+            "automation": {"level": "assist"},
+            "review": {"double_label_share": 1.0},
+            "data": {"include_feedback": True},
+        },
+    )  # fmt: skip
 
 
 @pytest.fixture(scope="module")

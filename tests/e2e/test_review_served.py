@@ -4,90 +4,45 @@ adjudication, and labels back into training."""
 from __future__ import annotations
 
 import threading
-import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import numpy as np
-import pandas as pd
 import pytest
-import yaml
 
 from shipyard import Project
-from shipyard.config import CONFIG_FILE
-from tests.e2e.serving_fixtures import RunningServer, configure, served
-from tests.helpers import make_table
+from tests.e2e.review_fixtures import (
+    TARGET,
+    classifier_project,
+    instances,
+    noisy_table,
+    wait_for,
+)
+from tests.e2e.serving_fixtures import RunningServer, served
 
 pytestmark = pytest.mark.slow
 
 MODEL = "churn"
-TARGET = "expensive"
-MEDIAN_PRICE = 133_000.0
-
-
-def noisy_table(rows: int, *, seed: int) -> pd.DataFrame:
-    """The houses table, classified as expensive or not, with noisy classes near the
-    median price (a third flipped at the median, fewer further away): the model is sure
-    of some houses and unsure of others, so a precision target means something."""
-    frame = make_table(rows, seed=seed, task="regression")
-    price = frame.pop("price").to_numpy()
-    flip = np.random.default_rng(seed + 1000).random(rows) < 0.35 * np.exp(
-        -np.abs(price - MEDIAN_PRICE) / 25_000
-    )
-    frame[TARGET] = np.where((price > MEDIAN_PRICE) != flip, "yes", "no")
-    return frame
-
-
-def instances(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    inputs = frame.drop(columns=[TARGET]).astype(object)
-    return [
-        {k: (None if v != v else v) for k, v in row.items()}
-        for row in inputs.to_dict(orient="records")
-    ]
-
-
-def settings(folder: Path, change: Callable[[dict[str, Any]], None]) -> None:
-    path = folder / CONFIG_FILE
-    loaded = yaml.safe_load(path.read_text())
-    change(loaded)
-    path.write_text(yaml.safe_dump(loaded))
 
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("review") / MODEL
-    folder.mkdir()
-    noisy_table(2500, seed=3).to_csv(folder / "houses.csv", index=False)
-    Project.init(folder, data=folder / "houses.csv", target=TARGET).close()
-    configure(folder, max_iter=40)
-
-    def review_settings(loaded: dict[str, Any]) -> None:
-        loaded["model"]["name"] = MODEL
-        loaded["automation"] = {"level": "partial", "target_precision": 0.95}
-        loaded["review"] = {"double_label_share": 0.0, "lease_seconds": 60}
-
-    settings(folder, review_settings)
-    with Project.open(folder) as project:
-        project.run(project.standard_pipeline()).raise_for_failure()
-    return folder
+    return classifier_project(
+        tmp_path_factory.mktemp("review") / MODEL, MODEL, rows=2500, seed=3,
+        settings={
+            "automation": {"level": "partial", "target_precision": 0.95},
+            "review": {"double_label_share": 0.0, "lease_seconds": 60},
+        },
+    )  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def server(folder: Path) -> Iterator[RunningServer]:
     yield from served(folder)
-
-
-def wait_for(check: Callable[[], Any], *, seconds: float = 20.0) -> Any:
-    deadline = time.monotonic() + seconds
-    while True:
-        found = check()
-        if found or time.monotonic() > deadline:
-            return found
-        time.sleep(0.1)
 
 
 def predict(client: httpx.Client, rows: list[dict[str, Any]]) -> dict[str, Any]:

@@ -8,18 +8,6 @@ import pytest
 
 from shipyard import Project
 from shipyard.errors import ModelNotFound, RecordNotFound
-from tests.store.helpers import an_artifact
-
-
-@pytest.fixture
-def registered(project: Project) -> Project:
-    package = an_artifact(project.store, "a")
-    for name in ("m", "n"):
-        project.store.models.register_version(
-            name, package_id=package.id, run_id=None, dataset_version_id=None, blessed=True,
-            infra_validated=True, metrics={}, reasons={}, code_version=None,
-        )  # fmt: skip
-    return project
 
 
 def test_a_new_version_is_made_only_when_the_text_changes(registered: Project) -> None:

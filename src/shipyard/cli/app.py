@@ -9,6 +9,7 @@ from rich.markup import escape
 from typer.core import TyperGroup
 
 from shipyard.cli import (
+    automation,
     datasets,
     deployments,
     pipelines,
@@ -49,6 +50,7 @@ predictions.register(app)
 serving.register(app)
 deployments.register(app)
 review.register(app)
+automation.register(app)
 
 
 def main() -> None:

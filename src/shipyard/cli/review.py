@@ -1,7 +1,7 @@
-"""``shipyard review`` (the queue: list, show, claim, next, label, skip, adjudicate,
-release, stats, guideline) and ``shipyard automation`` (a model's level).
+"""``shipyard review``: the queue (list, show, claim, next, label, skip, adjudicate,
+release), its statistics and the labelling guidelines.
 
-Each command is one call on ``project.review`` or ``project.automation``.  ``review
+Each command is one call on ``project.review``.  ``review
 next`` works the queue one item at a time in the terminal: it claims an item, shows it
 and asks for a label until the queue has nothing more for you.
 """
@@ -271,7 +271,7 @@ def next_item(
                 break
 
 
-def _percent(value: float | None) -> str:
+def percent(value: float | None) -> str:
     return "-" if value is None else f"{value:.1%}"
 
 
@@ -292,7 +292,7 @@ def _print_stats(stats: ReviewStats) -> None:
         buckets.add_row(
             f"{bucket.low:.3g} to {bucket.high:.3g}",
             str(bucket.reviewed),
-            _percent(bucket.agreement),
+            percent(bucket.agreement),
         )
     if stats.buckets:
         console.print(buckets)
@@ -305,20 +305,20 @@ def _print_stats(stats: ReviewStats) -> None:
         )
         console.print(
             f"answers decided alone with feedback: {auto.labelled}; "
-            f"precision {_percent(auto.precision)}{interval}"
+            f"precision {percent(auto.precision)}{interval}"
         )
     else:
         mae = "-" if auto.mean_absolute_error is None else f"{auto.mean_absolute_error:.4g}"
         console.print(
             f"answers decided alone with feedback: {auto.labelled}; MAE {mae}, "
-            f"interval coverage {_percent(auto.coverage)}"
+            f"interval coverage {percent(auto.coverage)}"
         )
     traffic = stats.traffic
     if traffic.threshold is not None:
         console.print(
             f"threshold for precision {traffic.target:.0%} on real traffic: "
-            f"{traffic.threshold:.3f} (decides {_percent(traffic.share)} alone at "
-            f"{_percent(traffic.precision)}; {traffic.note})"
+            f"{traffic.threshold:.3f} (decides {percent(traffic.share)} alone at "
+            f"{percent(traffic.precision)}; {traffic.note})"
         )
     else:
         console.print(f"threshold on real traffic: none ({traffic.note})")
@@ -326,7 +326,7 @@ def _print_stats(stats: ReviewStats) -> None:
     if agreement.pairs:
         line = (
             f"double-labelled items: {agreement.pairs}; reviewers agreed on "
-            f"{_percent(agreement.percent_agreement)}"
+            f"{percent(agreement.percent_agreement)}"
         )
         if agreement.kappa is not None:
             line += f", Cohen's kappa {agreement.kappa:.3f}"
@@ -342,8 +342,8 @@ def _print_stats(stats: ReviewStats) -> None:
             table.add_row(
                 escape(reviewer.reviewer), str(reviewer.labels), str(reviewer.skips),
                 str(reviewer.adjudications), str(reviewer.paired),
-                _percent(reviewer.agreement_with_pair),
-                str(reviewer.adjudicated), _percent(reviewer.agreement_with_adjudication),
+                percent(reviewer.agreement_with_pair),
+                str(reviewer.adjudicated), percent(reviewer.agreement_with_adjudication),
             )  # fmt: skip
         console.print(table)
 
@@ -386,61 +386,5 @@ def guideline(
             )
 
 
-def automation(
-    model: Annotated[str, typer.Argument(help="Model name.")],
-    level: Annotated[
-        str | None, typer.Argument(help="full, partial, assist or shadow; left out: show.")
-    ] = None,
-    target_precision: Annotated[
-        float | None, typer.Option(help="Classifiers at partial: precision to reach.")
-    ] = None,
-    max_interval_width: Annotated[
-        float | None, typer.Option(help="Regressors at partial: widest interval decided alone.")
-    ] = None,
-    reason: Annotated[str, typer.Option(help="Why (kept in the history).")] = "",
-    output: AsFormat = Format.table,
-) -> None:
-    """Show or set a model's automation level; servers follow within a second."""
-    with Project.open() as project:
-        control = project.automation
-        if level is not None:
-            control.set(
-                model, level, target_precision=target_precision,
-                max_interval_width=max_interval_width, reason=reason,
-            )  # fmt: skip
-        described = control.describe(model)
-        if output is Format.json:
-            print(json.dumps(described, indent=2))
-            return
-        line = f"[bold]{escape(model)}[/]: automation level [bold]{described['level']}[/]"
-        if described["target_precision"] is not None:
-            line += f", target precision {described['target_precision']:.0%}"
-        if described["max_interval_width"] is not None:
-            line += f", max interval width {described['max_interval_width']:.4g}"
-        console.print(line)
-        plan = described["plan"]
-        if plan is not None:
-            share = _percent(plan["expected_auto_share"])
-            if plan["threshold"] is None:
-                console.print(f"version {plan['version']}: no threshold meets the target")
-            else:
-                quality = (
-                    f"precision {_percent(plan['expected_precision'])}"
-                    if plan["expected_precision"] is not None
-                    else f"coverage {_percent(plan['expected_coverage'])}"
-                )
-                console.print(
-                    f"version {plan['version']}: threshold {plan['threshold']:.4g}, expected "
-                    f"{share} decided alone at {quality} (eval split)"
-                )
-        for event in described["history"][-5:]:
-            before = (event["before"] or {}).get("level", "-")
-            console.print(
-                f"  {event['at'][:19]} {escape(event['actor'])}: {before} → "
-                f"{event['after']['level']} {escape(event['reason'])}"
-            )
-
-
 def register(app: typer.Typer) -> None:
     app.add_typer(review_app, name="review")
-    app.command()(automation)
