@@ -11,7 +11,6 @@ from rich.table import Table
 
 from shipyard.cli.console import console, when
 from shipyard.cli.usage import parsed_by
-from shipyard.modeling.confidence import CONFIDENCE_METRICS
 from shipyard.project import Project
 from shipyard.registry.references import parse_model_ref
 from shipyard.store.records import ModelVersionRecord
@@ -99,6 +98,9 @@ def _version_detail(project: Project, record: ModelVersionRecord) -> Group:
             f"{dataset.source})",
         )
     grid.add_row("code version", record.code_version or "-")
+    # Imported here: the modeling package loads scikit-learn, which the other commands skip.
+    from shipyard.modeling.confidence import CONFIDENCE_METRICS
+
     quality = {k: v for k, v in record.metrics.items() if k not in CONFIDENCE_METRICS}
     grid.add_row("metrics", json.dumps(quality, indent=None))
     automation = _automation(record.metrics)

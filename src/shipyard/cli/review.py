@@ -20,7 +20,6 @@ from rich.table import Table
 from shipyard.cli.console import console, when
 from shipyard.errors import InvalidRequest
 from shipyard.project import Project
-from shipyard.registry import current_user
 
 if TYPE_CHECKING:
     from shipyard.review import ReviewStats, ReviewView
@@ -45,7 +44,11 @@ AsFormat = Annotated[Format, typer.Option("--format", help="table or json.")]
 
 
 def _reviewer(given: str | None) -> str:
-    return given or current_user()
+    if given:
+        return given
+    from shipyard.registry import current_user  # the registry's module loads pandas
+
+    return current_user()
 
 
 def _label_value(text: str) -> Any:

@@ -41,8 +41,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sklearn.isotonic import IsotonicRegression
-from sklearn.model_selection import KFold
 
 from shipyard.config import Task
 from shipyard.errors import ArtifactError, DataError
@@ -373,7 +371,11 @@ def fit_confidence(
     return ConfidenceModel(task=task, eval_rows=rows, conformal=conformal)
 
 
-def _isotonic(top: Floats, correct: Floats) -> IsotonicRegression:
+def _isotonic(top: Floats, correct: Floats) -> Any:
+    # Imported here: fitting happens in the Trainer only, and scikit-learn's isotonic
+    # module costs most of a second to import in every process that loads a package.
+    from sklearn.isotonic import IsotonicRegression
+
     model = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
     return model.fit(top, correct)
 
@@ -389,6 +391,8 @@ def _fit_calibration(
     probabilities = np.asarray(probabilities, dtype=np.float64)
     top = probabilities.max(axis=1)
     correct = (np.asarray(values, dtype=object) == truth).astype(np.float64)
+    from sklearn.model_selection import KFold
+
     folded = np.empty(len(top))
     for fit_rows, held_rows in KFold(FOLDS, shuffle=True, random_state=seed).split(top):
         folded[held_rows] = _isotonic(top[fit_rows], correct[fit_rows]).predict(top[held_rows])
@@ -453,6 +457,8 @@ def _half_widths(predicted: Floats, residuals: Floats, edges: Floats, coverage: 
 def _fit_conformal(
     truth: Floats, predicted: Floats, *, coverage: float, seed: int
 ) -> ConformalBins:
+    from sklearn.model_selection import KFold
+
     residuals = np.abs(truth - predicted)
     covered = np.empty(len(truth), dtype=bool)
     for fit_rows, held_rows in KFold(FOLDS, shuffle=True, random_state=seed).split(truth):
