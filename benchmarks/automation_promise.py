@@ -64,7 +64,7 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def main() -> None:
-    console = Console()
+    console = Console(width=140)
     ames = load_ames()
     rng = np.random.default_rng(0)
     held = rng.random(len(ames)) < 0.3
@@ -108,9 +108,11 @@ def main() -> None:
                 f"{inside[auto].mean():.1%} of {auto.sum()}" if auto.any() else "-",
             )  # fmt: skip
         console.print(table)
+        summary = confidence.summary()
         console.print(
-            f"regressor: conformal coverage {confidence.summary()} on its eval split; "
-            f"{inside.mean():.1%} of all {len(truth)} held-out prices fall in their interval"
+            f"regressor: {summary['interval_coverage']:.1%} of the eval split's prices fall "
+            f"in their interval (mean width {summary['mean_interval_width']:,.0f}); "
+            f"held out: {inside.mean():.1%} of {len(truth)}"
         )
 
 
