@@ -20,6 +20,7 @@ import pytest
 
 from shipyard import Project
 from shipyard.deployments import key_point
+from shipyard.prediction_log.lines import complete_lines
 from shipyard.store.records import DeploymentRecord
 from tests.e2e.serving_fixtures import RunningServer, rows, served, start_server
 
@@ -292,11 +293,12 @@ def test_a_candidate_that_fails_to_load_leaves_the_primary_serving(
 
 
 def spooled(folder: Path) -> dict[str, list[dict[str, Any]]]:
-    """Each worker's logged predictions (its spool files carry its process id)."""
+    """Each worker's logged predictions (its spool files carry its process id); a line
+    a worker is writing right now is left for the next look."""
     found: dict[str, list[dict[str, Any]]] = {}
     for path in (folder / ".shipyard" / "spool").iterdir():
         worker = path.name.split("-")[-2]
-        for line in path.read_bytes().splitlines():
+        for line in complete_lines(path.read_bytes()):
             if line:
                 found.setdefault(worker, []).append(orjson.loads(line))
     return found
