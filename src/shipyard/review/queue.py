@@ -213,7 +213,8 @@ class ReviewQueue:
         return self.registry.load(f"{item.model}:{item.version}").package
 
     def _rules(self, item: ReviewItemRecord, package: ModelPackage) -> LabelRules:
-        plan = self.automation.state(item.model).plan(package)
+        # The item's model exists: its level is read without the registry's check.
+        plan = self.automation.states([item.model])[item.model].plan(package)
         threshold = None if plan is None else plan.threshold
         classifier = package.task == "classification"
         return LabelRules(
@@ -281,6 +282,5 @@ class ReviewQueue:
             package=package,
             items=items,
             labelled=labelled,
-            queued_ids={item.prediction_id for item in items},
             target_precision=state.target_precision,
         )

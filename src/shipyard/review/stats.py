@@ -323,15 +323,14 @@ def review_stats(
     package: ModelPackage,
     items: Sequence[ReviewItemRecord],
     labelled: Any,
-    queued_ids: set[str],
     target_precision: float | None,
 ) -> ReviewStats:
     """The statistics of ``model``'s review (see the module docstring).
 
     ``items``: the model's queued items with their labels; ``labelled``: its logged
     answers that have feedback (``PredictionLog.predictions_with_feedback``), shadows
-    excluded; ``queued_ids``: the prediction ids that were queued (the others were
-    decided alone); ``package``: the version whose confidence model scores them.
+    excluded (those never queued were decided alone); ``package``: the version whose
+    confidence model scores them.
     """
     classifier = package.task == "classification"
     statuses: dict[str, int] = defaultdict(int)
@@ -341,7 +340,8 @@ def review_stats(
         if item.resolution is not None:
             resolutions[item.resolution] += 1
     reviewed = [item for item in items if item.labels]
-    auto_rows = labelled[~labelled["prediction_id"].isin(queued_ids)]
+    queued = {item.prediction_id for item in items}
+    auto_rows = labelled[~labelled["prediction_id"].isin(queued)]
     agreement, reviewers = _agreement(reviewed, classifier)
     return ReviewStats(
         model=model,

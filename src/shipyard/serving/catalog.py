@@ -84,18 +84,23 @@ class ServedModel:
             domains=domains,
         )
 
-    def out_of_range(self, features: npt.NDArray[np.float64]) -> dict[str, int]:
-        """Per numeric column, how many values fall outside the schema's range."""
+    def _outside(self, features: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_] | None:
+        """Per row and numeric column, whether the value is outside the schema's range
+        (None when none is)."""
         count = len(self.numeric_low)
         if count == 0:
-            return {}
+            return None
         block = features[:, :count]
         outside = (block < self.numeric_low) | (block > self.numeric_high)
-        if not outside.any():
+        return outside if outside.any() else None
+
+    def out_of_range(self, features: npt.NDArray[np.float64]) -> dict[str, int]:
+        """Per numeric column, how many values fall outside the schema's range."""
+        outside = self._outside(features)
+        if outside is None:
             return {}
-        outside = outside.sum(axis=0)
         columns = self.package.transform.numeric_columns
-        return {columns[i]: int(n) for i, n in enumerate(outside.tolist()) if n}
+        return {columns[i]: int(n) for i, n in enumerate(outside.sum(axis=0).tolist()) if n}
 
     def novelties(
         self, rows: Sequence[dict[str, Any]], features: npt.NDArray[np.float64]
@@ -103,14 +108,11 @@ class ServedModel:
         """Per row, its inputs unlike the training data: a number outside the schema's
         range, a category outside its domain (missing values are not novel)."""
         found: list[list[str]] = [[] for _ in rows]
-        count = len(self.numeric_low)
-        if count:
-            block = features[:, :count]
-            outside = (block < self.numeric_low) | (block > self.numeric_high)
-            if outside.any():
-                columns = self.package.transform.numeric_columns
-                for row, column in zip(*np.nonzero(outside), strict=True):
-                    found[row].append(f"{columns[column]} is outside the training range")
+        outside = self._outside(features)
+        if outside is not None:
+            columns = self.package.transform.numeric_columns
+            for row, column in zip(*np.nonzero(outside), strict=True):
+                found[row].append(f"{columns[column]} is outside the training range")
         for column, domain in self.domains:
             for row, values in enumerate(rows):
                 value = values.get(column)
