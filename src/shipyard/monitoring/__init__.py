@@ -1,0 +1,10 @@
+"""Monitoring: windows over the prediction log, compared with what the model learned from.
+
+Each window of a model version's predictions (by time, ``1h``, or by count, ``5000``) is
+summarised once with the pipeline's mergeable statistics and stored; it is then compared
+with the version's reference (its training split's statistics and its eval split's
+predictions) for data drift, schema skew and output drift, with the feedback for the
+performance realised and, for classifiers, with the calibrated probabilities for an
+estimate of it.  Alert rules turn window results into alerts (store, Prometheus, webhook);
+``shipyard report`` draws them.
+"""
