@@ -413,6 +413,152 @@ class ReviewSettings(_Section):
     )
 
 
+AlertSeverity = Literal["info", "warning", "critical"]
+
+#: The metrics an alert rule can watch; ``drift.FEATURE``, ``performance.METRIC`` and
+#: ``estimated.METRIC`` name a feature or a metric after the dot.
+WINDOW_METRICS = (
+    "drifted_features",
+    "drift_share",
+    "output_drift",
+    "output_drifted",
+    "skew.missing_columns",
+    "skew.type_mismatches",
+    "skew.unseen_share",
+    "skew.missing_share",
+    "skew.out_of_range_share",
+    "latency_p50_ms",
+    "latency_p99_ms",
+    "count",
+)
+PREFIXED_METRICS = ("drift.", "performance.", "estimated.")
+
+
+class AlertRule(_Section):
+    """When a window's metric crosses a bound for ``windows`` windows in a row, an alert
+    opens; it resolves at the first window that no longer crosses it.
+
+    ``above``/``below`` are absolute bounds.  ``drop`` is a relative worsening against
+    the version's evaluation metric (``performance.`` and ``estimated.`` metrics only):
+    0.1 fires when accuracy falls below 90% of its evaluation value, or RMSE rises above
+    110% of it.  A realised metric crosses only when its whole confidence interval does,
+    so a window with few labels cannot raise an alert by itself.
+    """
+
+    name: str = Field(min_length=1, max_length=100)
+    metric: str = Field(min_length=1)
+    above: float | None = None
+    below: float | None = None
+    drop: float | None = Field(default=None, gt=0, lt=1)
+    windows: int = Field(default=1, ge=1, le=1000, description="Windows in a row.")
+    severity: AlertSeverity = "warning"
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> AlertRule:
+        bounds = [name for name in ("above", "below", "drop") if getattr(self, name) is not None]
+        if len(bounds) != 1:
+            raise ValueError(
+                f"rule '{self.name}' needs exactly one of above, below or drop; got "
+                + (", ".join(bounds) or "none")
+            )
+        prefixed = self.metric.startswith(PREFIXED_METRICS)
+        if prefixed and not self.metric.partition(".")[2]:
+            raise ValueError(f"rule '{self.name}': '{self.metric}' names no feature or metric")
+        if not prefixed and self.metric not in WINDOW_METRICS:
+            known = [*WINDOW_METRICS, *(f"{prefix}NAME" for prefix in PREFIXED_METRICS)]
+            raise ValueError(
+                f"rule '{self.name}' watches unknown metric '{self.metric}'; use one of "
+                + ", ".join(known)
+                + did_you_mean(self.metric, WINDOW_METRICS)
+            )
+        if self.drop is not None and not self.metric.startswith(("performance.", "estimated.")):
+            raise ValueError(
+                f"rule '{self.name}': drop compares with the evaluation metric, so it applies "
+                "to performance.METRIC and estimated.METRIC only"
+            )
+        return self
+
+
+class WebhookSettings(_Section):
+    """Where alerts are POSTed as JSON when they open or resolve."""
+
+    url: str = Field(pattern=r"^https?://", description="An http(s) URL.")
+    timeout_seconds: float = Field(default=5.0, gt=0, le=300)
+    retries: int = Field(default=2, ge=0, le=10, description="Retries after a failure.")
+
+
+class MonitoringSettings(_Section):
+    """``shipyard monitor``: windows over the prediction log and the rules that alert."""
+
+    window: str = Field(
+        default="1h",
+        description="A duration (30m, 1h, 1d) for windows by time, or a number of "
+        "predictions (5000) for windows by count.",
+    )
+    lateness_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="A time window is computed this long after it closes, so that other "
+        "servers' predictions have reached the log.",
+    )
+    min_count: int = Field(
+        default=100,
+        ge=1,
+        description="Fewer values than this in a window give 'not enough data', not a score.",
+    )
+    drift_threshold: float = Field(
+        default=0.1,
+        gt=0,
+        le=1,
+        description="The Jensen-Shannon distance that counts as drift when the window is "
+        "large enough for sampling noise to stay below it.",
+    )
+    drift_confidence: float = Field(
+        default=0.999,
+        gt=0.5,
+        lt=1,
+        description="Sampling noise is the distance two samples of one distribution stay "
+        "under with this probability; small windows need more than the threshold.",
+    )
+    label_horizon: str = Field(
+        default="7d",
+        description="Windows this recent have their realised performance recomputed "
+        "when labels arrive.",
+    )
+    interval_seconds: float = Field(
+        default=60.0, gt=0, description="Time between passes of `shipyard monitor --watch`."
+    )
+    rules: list[AlertRule] | None = Field(
+        default=None,
+        description="Alert rules; by default: any drifted feature, drifted outputs, and "
+        "realised or estimated performance 10% worse than at evaluation.",
+    )
+    webhook: WebhookSettings | None = None
+
+    @field_validator("window", mode="before")
+    @classmethod
+    def _window(cls, value: object) -> str:
+        text = str(value).strip()
+        if text.isdigit():
+            if int(text) < 1:
+                raise ValueError("a window by count needs at least 1 prediction")
+            return text
+        if not re.fullmatch(r"\d+(\.\d+)?\s*[smhdw]", text):
+            raise ValueError(
+                f"'{value}' is neither a duration (30m, 1h, 1d) nor a number of predictions"
+            )
+        return text
+
+    @field_validator("rules")
+    @classmethod
+    def _unique_names(cls, rules: list[AlertRule] | None) -> list[AlertRule] | None:
+        names = [rule.name for rule in rules or []]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"alert rules {', '.join(repeated)} are named more than once")
+        return rules
+
+
 class ProjectConfig(_Section):
     """The whole of ``shipyard.yaml``."""
 
@@ -430,6 +576,7 @@ class ProjectConfig(_Section):
     deployments: DeploymentSettings = Field(default_factory=DeploymentSettings)
     automation: AutomationSettings = Field(default_factory=AutomationSettings)
     review: ReviewSettings = Field(default_factory=ReviewSettings)
+    monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
 
     @property
     def model_name(self) -> str:

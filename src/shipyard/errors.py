@@ -28,6 +28,7 @@ fsspec, pandas, the database drivers) are translated at the boundary and chained
     │   ├── DeploymentConflict      it conflicts with the deployment as it is now
     │   └── NoDeployment            the model has no deployment to change
     ├── ReviewConflict              a review item is held by another, or not in that state
+    ├── MonitoringError             a version cannot be monitored (no reference to compare with)
     └── ServingError                the prediction server refused an operation
         ├── InvalidRequest          a request does not fit the model's inputs
         │   └── RequestTooLarge     a request body is over the size limit
@@ -208,6 +209,10 @@ class ReviewConflict(ShipyardError):
         self.item_id = item_id
         self.holder = holder
         self.until = until
+
+
+class MonitoringError(ShipyardError):
+    """A model version cannot be monitored; the message says what it lacks."""
 
 
 class ServingError(ShipyardError):

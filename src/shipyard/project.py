@@ -9,7 +9,7 @@ This is the Python API the CLI, the server and the dashboard share.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,6 +32,7 @@ from shipyard.pipeline.runner import Observer
 if TYPE_CHECKING:
     from shipyard.deployments import Deployments
     from shipyard.deployments.analysis import CanaryAnalysis
+    from shipyard.monitoring import Monitor, MonitorPass
     from shipyard.prediction_lineage import PredictionLineage
     from shipyard.prediction_log import PredictionLog, PredictionRecord
     from shipyard.registry import LoadedModel, ModelRegistry
@@ -174,6 +175,50 @@ class Project:
             root=self.root,
             log=self.prediction_log(),
         )
+
+    @cached_property
+    def monitor(self) -> Monitor:
+        """Monitoring of this project's models: ``run_once`` for one pass, ``watch``."""
+        from shipyard.monitoring import Monitor
+
+        return Monitor(
+            self.store,
+            self.artifacts,
+            self.registry,
+            self.prediction_log(),
+            self.config.monitoring,
+            project=self.config.name,
+        )
+
+    def monitor_pass(self, model: str | None = None) -> MonitorPass:
+        """One pass of everything that watches served models: review items past their
+        time expire, canary analyses take the steps that are due, and the monitoring
+        windows that are due are computed, with their alerts."""
+        self.review.expire()
+        self.canary_analysis().run_once(model)
+        return self.monitor.run_once(model)
+
+    def watch(
+        self,
+        model: str | None = None,
+        *,
+        passes: int | None = None,
+        on_pass: Callable[[MonitorPass], None] | None = None,
+    ) -> None:
+        """``monitor_pass`` every ``monitoring.interval_seconds``, ``passes`` times or
+        until interrupted; ``on_pass`` sees each result."""
+        import time
+
+        done = 0
+        while passes is None or done < passes:
+            started = time.monotonic()
+            result = self.monitor_pass(model)
+            done += 1
+            if on_pass is not None:
+                on_pass(result)
+            if passes is None or done < passes:
+                interval = self.config.monitoring.interval_seconds
+                time.sleep(max(0.0, interval - (time.monotonic() - started)))
 
     @cached_property
     def artifacts(self) -> ArtifactStore:

@@ -12,6 +12,7 @@ from shipyard.cli import (
     automation,
     datasets,
     deployments,
+    monitoring,
     pipelines,
     predictions,
     projects,
@@ -51,6 +52,7 @@ serving.register(app)
 deployments.register(app)
 review.register(app)
 automation.register(app)
+monitoring.register(app)
 
 
 def main() -> None:

@@ -7,4 +7,23 @@ predictions) for data drift, schema skew and output drift, with the feedback for
 performance realised and, for classifiers, with the calibrated probabilities for an
 estimate of it.  Alert rules turn window results into alerts (store, Prometheus, webhook);
 ``shipyard report`` draws them.
+
+>>> result = project.monitor_pass()  # doctest: +SKIP
+>>> [window.result["drifted"] for window in result.windows]  # doctest: +SKIP
 """
+
+from shipyard.monitoring.monitor import ModelPass, Monitor, MonitorPass, window_dict
+from shipyard.monitoring.reference import Reference, stored_reference
+from shipyard.monitoring.rules import default_rules
+from shipyard.monitoring.windows import WindowSpec
+
+__all__ = [
+    "ModelPass",
+    "Monitor",
+    "MonitorPass",
+    "Reference",
+    "WindowSpec",
+    "default_rules",
+    "stored_reference",
+    "window_dict",
+]

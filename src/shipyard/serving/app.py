@@ -24,6 +24,7 @@ prediction log is compacted by a process of its own (see ``Compactor``).
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import gc
 import logging
@@ -67,6 +68,7 @@ ROOT_VARIABLE = "SHIPYARD_SERVE_ROOT"
 _JSON_HEADERS = [(b"content-type", b"application/json")]
 WATCH_SECONDS = 0.25  # how often a server looks for a changed deployment or alias
 COUNTS_SECONDS = 1.0  # how often it stores the requests each deployment arm answered
+MONITORING_SECONDS = 5.0  # how often it reads the latest monitoring windows for /metrics
 
 
 class _ClientGone(Exception):
@@ -204,6 +206,20 @@ class _Server:
         self._queues = set(shown)
         self.telemetry.review_queue(shown)
 
+    def _show_monitoring(self) -> None:
+        """Set the monitoring gauges from the latest windows and the open alerts."""
+        repository = self.project.store.monitoring
+        try:
+            latest = repository.latest_windows()
+            alerts = repository.alerts(status="open")
+        except ShipyardError as exc:
+            logger.debug("could not read the monitoring windows: %s", exc)
+            return
+        open_alerts = collections.Counter((alert.model, alert.severity) for alert in alerts)
+        self.telemetry.monitoring(
+            [(window.model, window.version, window.result) for window in latest], open_alerts
+        )
+
     def _changed(self) -> tuple[Any, ...] | None:
         """The store's change markers (deployments, automation levels), or None when
         they cannot be read now."""
@@ -219,10 +235,11 @@ class _Server:
         change every ``WATCH_SECONDS`` and load what moved at once, and load whatever the
         aliases point at every ``reload_seconds`` anyway; queue the answers triaged for
         review every ``WATCH_SECONDS``; store the arms' counts and read the review
-        queue's depth about once a second; close a quiet spool file after a while, so
+        queue's depth about once a second, and the monitoring windows every
+        ``MONITORING_SECONDS``; close a quiet spool file after a while, so
         that the compactor can take it."""
         marker: tuple[Any, ...] | None = None
-        next_refresh = next_counts = 0.0
+        next_refresh = next_counts = next_monitoring = 0.0
         try:
             while True:
                 now = time.monotonic()
@@ -242,6 +259,9 @@ class _Server:
                     next_counts = now + COUNTS_SECONDS
                     await run_in_threadpool(self._store_counts)
                     await run_in_threadpool(self._show_review_queue)
+                if now >= next_monitoring:
+                    next_monitoring = now + MONITORING_SECONDS
+                    await run_in_threadpool(self._show_monitoring)
                 await asyncio.sleep(WATCH_SECONDS)
         finally:  # the last counts and review items, when the server stops
             with contextlib.suppress(Exception):

@@ -96,6 +96,35 @@ class Telemetry:
             "Age of the oldest open review item, by model (0: none open).",
             ["model"], registry=registry, multiprocess_mode="max",
         )  # fmt: skip
+        self.drift_score = Gauge(
+            "shipyard_drift_score",
+            "Drift of each feature in the latest monitoring window (Jensen-Shannon distance).",
+            ["model", "version", "feature"], registry=registry, multiprocess_mode="mostrecent",
+        )  # fmt: skip
+        self.drift_threshold = Gauge(
+            "shipyard_drift_threshold",
+            "The score above which a feature counts as drifted in that window.",
+            ["model", "version", "feature"], registry=registry, multiprocess_mode="mostrecent",
+        )  # fmt: skip
+        self.output_drift = Gauge(
+            "shipyard_output_drift_score",
+            "Drift of the answers against the eval split's in the latest window.",
+            ["model", "version"], registry=registry, multiprocess_mode="mostrecent",
+        )  # fmt: skip
+        self.realised = Gauge(
+            "shipyard_realised_performance",
+            "A metric on the labelled answers of the latest window.",
+            ["model", "version", "metric"], registry=registry, multiprocess_mode="mostrecent",
+        )  # fmt: skip
+        self.estimated = Gauge(
+            "shipyard_estimated_performance",
+            "A metric estimated without labels from calibrated probabilities (latest window).",
+            ["model", "version", "metric"], registry=registry, multiprocess_mode="mostrecent",
+        )  # fmt: skip
+        self.alerts_open = Gauge(
+            "shipyard_alerts_open", "Open monitoring alerts, by model and severity.",
+            ["model", "severity"], registry=registry, multiprocess_mode="mostrecent",
+        )  # fmt: skip
         self.values = Histogram(
             "shipyard_prediction_value", "Predicted values of regression models.", ["model"],
             buckets=(-1e6, -1e3, -10, -1, 0, 1, 10, 100, 1e3, 1e4, 1e5, 3e5, 1e6, 1e7),
@@ -220,6 +249,33 @@ class Telemetry:
             self.review_depth.labels(model=name, status="open").set(open_items)
             self.review_depth.labels(model=name, status="disputed").set(disputed)
             self.review_oldest.labels(model=name).set(oldest)
+
+    def monitoring(
+        self,
+        latest: Sequence[tuple[str, int, Mapping[str, Any]]],
+        open_alerts: Mapping[tuple[str, str], int],
+    ) -> None:
+        """Show the latest window of each model version (``(model, version, result)``)
+        and the open alerts by model and severity (absent pairs show 0)."""
+        for gauge in (self.drift_score, self.drift_threshold, self.output_drift):
+            gauge.clear()
+        for gauge in (self.realised, self.estimated, self.alerts_open):
+            gauge.clear()
+        for model, version, result in latest:
+            labels = {"model": model, "version": str(version)}
+            for feature, drift in (result.get("features") or {}).items():
+                if drift.get("score") is not None:
+                    self.drift_score.labels(**labels, feature=feature).set(drift["score"])
+                    self.drift_threshold.labels(**labels, feature=feature).set(drift["threshold"])
+            output = result.get("output") or {}
+            if output.get("score") is not None:
+                self.output_drift.labels(**labels).set(output["score"])
+            for metric, found in (result.get("performance") or {}).items():
+                self.realised.labels(**labels, metric=metric).set(found["value"])
+            for metric, value in (result.get("estimated") or {}).items():
+                self.estimated.labels(**labels, metric=metric).set(value)
+        for (model, severity), count in open_alerts.items():
+            self.alerts_open.labels(model=model, severity=severity).set(count)
 
     def exposition(self) -> bytes:
         if _multiprocess():

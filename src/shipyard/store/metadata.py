@@ -7,7 +7,7 @@ step's final status.
 Runs, executions, artifacts and events stay in this one module because they are written
 together, in those single transactions; the other records each have a repository of their
 own (``datasets``, ``registry``, ``predictions``, ``deployments``, ``review``,
-``automation``, ``guidelines``, ``tracking``).
+``automation``, ``guidelines``, ``monitoring``, ``tracking``).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from shipyard.store.database import Database
 from shipyard.store.datasets import DatasetRepository
 from shipyard.store.deployments import DeploymentRepository
 from shipyard.store.guidelines import GuidelineRepository
+from shipyard.store.monitoring import MonitoringRepository
 from shipyard.store.predictions import PredictionRepository
 from shipyard.store.properties import properties_of, set_properties
 from shipyard.store.records import ArtifactRecord, ExecutionRecord, RunRecord, StoredOutput
@@ -64,8 +65,8 @@ class MetadataStore:
     concern has a repository of its own: ``datasets`` (``DatasetRepository``), ``models``
     (``ModelRepository``), ``predictions`` (``PredictionRepository``), ``deployments``
     (``DeploymentRepository``), ``review`` (``ReviewRepository``), ``automation``
-    (``AutomationRepository``), ``guidelines`` (``GuidelineRepository``) and ``tracking``
-    (``TrackingRepository``).
+    (``AutomationRepository``), ``guidelines`` (``GuidelineRepository``), ``monitoring``
+    (``MonitoringRepository``) and ``tracking`` (``TrackingRepository``).
 
     >>> store = MetadataStore("sqlite:///.shipyard/metadata.db", root=tmp, project="demo")
     ... # doctest: +SKIP
@@ -84,6 +85,7 @@ class MetadataStore:
         self.review = ReviewRepository(self.database, self.project_id)
         self.automation = AutomationRepository(self.database, self.project_id, self.models)
         self.guidelines = GuidelineRepository(self.database, self.project_id, self.models)
+        self.monitoring = MonitoringRepository(self.database, self.project_id)
 
     def close(self) -> None:
         self.database.dispose()

@@ -374,3 +374,71 @@ class GuidelineRecord:
     digest: str
     author: str
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class NewWindow:
+    """A window of a model version's predictions, computed and ready to store."""
+
+    model: str
+    version: int
+    spec: str
+    start: datetime
+    end: datetime
+    count: int
+    statistics: str
+    """Digest of the artifact holding the window's statistics."""
+    result: dict[str, Any]
+    labelled: int
+
+
+@dataclass(frozen=True)
+class MonitorWindowRecord(NewWindow):
+    """A stored window."""
+
+    id: int
+    created_at: datetime
+    updated_at: datetime
+
+
+AlertStatus = Literal["open", "resolved"]
+
+
+@dataclass(frozen=True)
+class AlertRecord:
+    """An alert: which rule a version's windows crossed, from opening to resolution."""
+
+    id: int
+    model: str
+    version: int
+    rule: str
+    metric: str
+    severity: str
+    status: AlertStatus
+    value: float | None
+    message: str
+    opened_at: datetime
+    resolved_at: datetime | None
+    opened_window_id: int | None
+    last_window_id: int | None
+    delivered: str | None
+    delivery_attempts: int
+    delivery_error: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-compatible form, as the webhook and ``shipyard alerts --format json`` give it."""
+        return {
+            "id": self.id,
+            "model": self.model,
+            "version": self.version,
+            "rule": self.rule,
+            "metric": self.metric,
+            "severity": self.severity,
+            "status": self.status,
+            "value": self.value,
+            "message": self.message,
+            "opened_at": self.opened_at.isoformat(),
+            "resolved_at": None if self.resolved_at is None else self.resolved_at.isoformat(),
+            "opened_window_id": self.opened_window_id,
+            "last_window_id": self.last_window_id,
+        }

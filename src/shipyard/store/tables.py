@@ -465,3 +465,97 @@ class GuidelineRow(Base):
     digest: Mapped[str] = mapped_column(String(64))
     author: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MonitorReferenceRow(Base):
+    """What a model version's windows are compared with: an artifact made once."""
+
+    __tablename__ = "monitor_references"
+    __table_args__ = (UniqueConstraint("project_id", "model", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
+    model: Mapped[str] = mapped_column(String(200))
+    version: Mapped[int] = mapped_column(Integer)
+    digest: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MonitorWindowRow(Base):
+    """One window of a version's predictions: its statistics (an artifact) and results.
+
+    ``labelled`` counts the labels the result's realised performance rests on; a window
+    is recomputed when more arrive.
+    """
+
+    __tablename__ = "monitor_windows"
+    __table_args__ = (
+        UniqueConstraint("project_id", "model", "version", "spec", "start"),
+        Index("ix_monitor_windows_end", "project_id", "model", "end"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
+    model: Mapped[str] = mapped_column(String(200))
+    version: Mapped[int] = mapped_column(Integer)
+    spec: Mapped[str] = mapped_column(String(20))
+    start: Mapped[datetime] = mapped_column()
+    end: Mapped[datetime] = mapped_column()
+    count: Mapped[int] = mapped_column(Integer)
+    statistics: Mapped[str] = mapped_column(String(64))
+    result: Mapped[dict[str, Any]] = mapped_column(JSON)
+    labelled: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AlertRow(Base):
+    """An alert: a rule crossed by a version's windows, from opening to resolution.
+
+    ``delivered`` is the status last POSTed to the webhook; it differs from ``status``
+    while a delivery is owed.
+    """
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        Index("ix_alerts_status", "project_id", "status"),
+        Index("ix_alerts_rule", "project_id", "model", "version", "rule"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
+    model: Mapped[str] = mapped_column(String(200))
+    version: Mapped[int] = mapped_column(Integer)
+    rule: Mapped[str] = mapped_column(String(100))
+    metric: Mapped[str] = mapped_column(String(300))
+    severity: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20))
+    value: Mapped[float | None] = mapped_column(Float, default=None)
+    message: Mapped[str] = mapped_column(Text)
+    opened_at: Mapped[datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(default=None)
+    opened_window_id: Mapped[int | None] = mapped_column(
+        ForeignKey("monitor_windows.id"), default=None
+    )
+    last_window_id: Mapped[int | None] = mapped_column(
+        ForeignKey("monitor_windows.id"), default=None
+    )
+    delivered: Mapped[str | None] = mapped_column(String(20), default=None)
+    delivery_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    delivery_error: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class MonitorStateRow(Base):
+    """Which monitor acts on a model until when (two watchers never act on one model),
+    and how far the model's log has been cut into windows of size ``spec``: predictions
+    before ``cursor`` are in stored windows, or in none that can still change."""
+
+    __tablename__ = "monitor_state"
+
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), primary_key=True)
+    model: Mapped[str] = mapped_column(String(200), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(200))
+    until: Mapped[datetime] = mapped_column()
+    cursor: Mapped[datetime | None] = mapped_column(default=None)
+    spec: Mapped[str | None] = mapped_column(String(20), default=None)
+    passed_at: Mapped[datetime | None] = mapped_column(default=None)
