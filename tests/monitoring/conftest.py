@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from shipyard import Project
+from tests.monitoring.traffic import copy_project, trained_classifier
+
+
+@pytest.fixture(scope="session")
+def classifier(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A trained classifier project shared by the session: copy it before changing it."""
+    return trained_classifier(tmp_path_factory.mktemp("monitoring") / "houses")
+
+
+@pytest.fixture
+def monitored(classifier: Path, tmp_path: Path) -> Iterator[Project]:
+    """A copy of the classifier project, opened."""
+    with Project.open(copy_project(classifier, tmp_path / "houses")) as project:
+        yield project
