@@ -13,6 +13,7 @@ from shipyard.errors import ModelNotFound
 from shipyard.monitoring import window_dict
 from tests.e2e.review_fixtures import TARGET
 from tests.monitoring.traffic import MODEL, copy_project, held_out, hours_ago, serve
+from tests.monitoring.webhooks import Receiver
 
 
 def flipped(labels: np.ndarray) -> np.ndarray:
@@ -149,3 +150,35 @@ def test_a_recent_open_window_waits(monitored: Project) -> None:
     serve(monitored, held_out(200, seed=24), start=hours_ago(0), seconds=1)
     result = monitored.monitor_pass()
     assert result.windows == [] and result.models[0].problems == []
+
+
+def test_the_webhook_hears_of_the_alert_and_one_that_is_down_stops_nothing(
+    classifier: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("shipyard.monitoring.webhook._BACKOFF_SECONDS", 0.01)
+    receiver = Receiver()
+    down = Receiver()
+    down.close()
+    try:
+        folder = copy_project(
+            classifier, tmp_path / "hooked", webhook={"url": down.url, "timeout_seconds": 1}
+        )
+        shifted = held_out(1000, seed=25)
+        shifted["size"] = shifted["size"] * 2
+        with Project.open(folder) as project:
+            serve(project, shifted, start=hours_ago(3))
+            result = project.monitor_pass()
+            assert len(result.windows) == 1  # the pass went on without the webhook
+            assert result.deliveries is not None and "unreachable" in (
+                result.deliveries.error or ""
+            )
+        settings = folder / "shipyard.yaml"
+        settings.write_text(settings.read_text().replace(down.url, receiver.url))
+        with Project.open(folder) as project:
+            later = project.monitor_pass()
+            assert later.windows == [] and later.deliveries is not None
+            assert later.deliveries.error is None
+        [body] = [b for b in receiver.bodies if b["alert"]["rule"] == "data_drift"]
+        assert body["event"] == "alert.opened" and "size" in body["alert"]["message"]
+    finally:
+        receiver.close()
