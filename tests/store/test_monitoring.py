@@ -23,17 +23,17 @@ def test_a_reference_is_recorded_once(project: Project) -> None:
 
 def test_windows_are_unique_and_read_oldest_first(project: Project) -> None:
     monitoring = project.store.monitoring
-    stored = [monitoring.add_a_window(a_window(hour=h)) for h in (0, 1, 2)]
-    monitoring.add_a_window(a_window(version=2, hour=1))
+    stored = [monitoring.add_window(a_window(hour=h)) for h in (0, 1, 2)]
+    monitoring.add_window(a_window(version=2, hour=1))
     with pytest.raises(StoreConflict):
-        monitoring.add_a_window(a_window(hour=1))
+        monitoring.add_window(a_window(hour=1))
     assert [w.result["hour"] for w in monitoring.windows(model="m", version=1)] == [0, 1, 2]
     assert [w.id for w in monitoring.windows(model="m", version=1, newest=2)] == [
         stored[1].id,
         stored[2].id,
     ]
-    assert monitoring.last_a_window("m", 1, "1h") == stored[2]
-    assert monitoring.last_a_window("m", 1, "5000") is None
+    assert monitoring.last_window("m", 1, "1h") == stored[2]
+    assert monitoring.last_window("m", 1, "5000") is None
     since = monitoring.windows(model="m", since=START + timedelta(hours=1, minutes=30))
     assert [(w.version, w.result["hour"]) for w in since] == [(1, 1), (2, 1), (1, 2)]
     latest = {(w.version, w.result["hour"]) for w in monitoring.latest_windows()}
@@ -42,17 +42,17 @@ def test_windows_are_unique_and_read_oldest_first(project: Project) -> None:
 
 def test_updating_a_window_replaces_its_result(project: Project) -> None:
     monitoring = project.store.monitoring
-    stored = monitoring.add_a_window(a_window())
-    updated = monitoring.update_a_window(stored.id, result={"performance": {}}, labelled=7)
+    stored = monitoring.add_window(a_window())
+    updated = monitoring.update_window(stored.id, result={"performance": {}}, labelled=7)
     assert (updated.result, updated.labelled) == ({"performance": {}}, 7)
     assert monitoring.windows(ids=[stored.id])[0].labelled == 7
     with pytest.raises(RecordNotFound):
-        monitoring.update_a_window(stored.id + 100, result={}, labelled=0)
+        monitoring.update_window(stored.id + 100, result={}, labelled=0)
 
 
 def test_alerts_open_follow_resolve_and_owe_deliveries(project: Project) -> None:
     monitoring = project.store.monitoring
-    first, second = (monitoring.add_a_window(a_window(hour=h)) for h in (0, 1))
+    first, second = (monitoring.add_window(a_window(hour=h)) for h in (0, 1))
     alert = monitoring.open_alert(
         model="m", version=1, rule="drift", metric="drifted_features", severity="warning",
         value=2.0, message="2 drifted", window_id=first.id,
