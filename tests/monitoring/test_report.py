@@ -286,7 +286,7 @@ def test_distributions_stop_at_thirty_features_with_a_note(make_window: MakeWind
     drawn = [key for key in _figures(page) if key.startswith("chart-distribution")]
     assert len(drawn) == MAX_DISTRIBUTIONS
     # Highest scores first: the five lowest are the ones left out, and named.
-    assert "5 more features are not drawn" in page
+    assert "5 more features not drawn" in page
     assert "f04, f03, f02, f01, f00" in page
 
 

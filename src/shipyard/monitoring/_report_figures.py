@@ -22,6 +22,8 @@ ESTIMATED_COLOUR = "#9333ea"
 EVALUATION_COLOUR = "#475569"
 DRIFTED_COLOUR = "#dc2626"
 
+#: Drifted heatmap cells are marked with a cross up to this many windows.
+MAX_MARKED_WINDOWS = 72
 #: Score / threshold is drawn from 0 to this; larger ratios take the darkest colour.
 RATIO_CEILING = 2.0
 
@@ -114,7 +116,7 @@ def drift_heatmap(
             "hoverongaps": True,
             "zmin": 0.0,
             "zmax": RATIO_CEILING,
-            "xgap": 1,
+            "xgap": 1 if len(columns) <= MAX_MARKED_WINDOWS else 0,
             "ygap": 1,
             "colorscale": [
                 [0.0, "#f0f9ff"],
@@ -124,15 +126,20 @@ def drift_heatmap(
                 [1.0, "#991b1b"],
             ],
             "colorbar": {
-                "title": {"text": "score ÷ threshold", "side": "right"},
+                "title": {"text": "score ÷<br>threshold", "side": "top"},
                 "tickvals": [0, 0.5, 1, 1.5, 2],
                 "ticktext": ["0", "0.5", "1 = threshold", "1.5", "≥ 2"],
                 "thickness": 14,
+                "lenmode": "pixels",
+                "len": 200,
+                "y": 1,
+                "yanchor": "top",
             },
             "name": "score ÷ threshold",
         }
     ]
-    if drifted:
+    # Over many windows the cells get too narrow for a mark; colour alone tells drift.
+    if drifted and len(columns) <= MAX_MARKED_WINDOWS:
         data.append(
             {
                 "type": "scatter",
@@ -143,7 +150,7 @@ def drift_heatmap(
                 "hoverinfo": "skip",
                 "marker": {
                     "symbol": "x-thin",
-                    "size": 9,
+                    "size": max(5, min(9, 480 // max(len(columns), 1))),
                     "line": {"width": 2, "color": "#111827"},
                 },
             }
@@ -162,6 +169,7 @@ def drift_heatmap(
             "xaxis": {
                 "type": "category",
                 "tickangle": -40,
+                "nticks": 24,
                 "showgrid": False,
                 "range": [-0.5, len(columns) - 0.5],
                 "automargin": True,

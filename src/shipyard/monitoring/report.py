@@ -275,6 +275,7 @@ def _drift_section(
     )
     section["chart"] = "chart-drift"
     section["drifted_cells"] = len(drifted)
+    section["marked"] = len(labels) <= figures.MAX_MARKED_WINDOWS
     return section
 
 
@@ -543,6 +544,7 @@ def _environment() -> Environment:
     )
     environment.filters["number"] = _format_number
     environment.filters["percent"] = _percent
+    environment.filters["counted"] = _counted
     return environment
 
 
@@ -658,6 +660,11 @@ def _window_size(value: Any) -> str:
 def _format_number(value: Any, digits: int = 3) -> str:
     result = number(value)
     return "—" if result is None else f"{result:.{digits}f}"
+
+
+def _counted(count: int, noun: str) -> str:
+    """``1 window``, ``2 windows``."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def _percent(value: float | None) -> str:
