@@ -231,6 +231,8 @@ def distribution_figure(shares: dict[str, Any]) -> Figure:
         barmode, x_axis = "group", {"type": "category", "tickangle": -30, "automargin": True}
     return {
         "data": traces,
+        # Small multiples: the mode bar would cover the bars.
+        "config": {"displayModeBar": False},
         "layout": {
             "height": 260,
             "margin": {"l": 50, "r": 10, "t": 10, "b": 40},
