@@ -282,6 +282,8 @@ def test_incomparable_columns_raise() -> None:
     assert caught.value.column == "v"
     with pytest.raises(ValueError, match="threshold"):
         column_drift(numbers, numbers, threshold=-0.1)
+    with pytest.raises(ValueError, match="confidence"):
+        column_drift(numbers, numbers, confidence=1.0)  # even with too few values to judge
 
 
 def test_dataset_drift_compares_shared_comparable_columns() -> None:

@@ -228,6 +228,8 @@ def column_drift(
         raise ValueError(f"the drift threshold must lie in [0, 1], got {floor}")
     if bins < 1:
         raise ValueError(f"bins must be at least 1, got {bins}")
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must lie strictly between 0 and 1, got {confidence}")
     n, m = current.present, reference.present
     if n < max(min_count, 1) or m == 0:
         return DriftResult(
