@@ -197,7 +197,10 @@ class ValidationSettings(_Section):
 
     drift_thresholds: dict[str, float] = Field(
         default_factory=dict,
-        description="Per-column drift bound (JS distance or L-infinity); 'default' for all.",
+        description=(
+            "Per-column drift floor (Jensen-Shannon distance; small samples are held to "
+            "their sampling noise instead when it is larger); 'default' for all."
+        ),
     )
     drift_severity: Literal["warning", "error"] = "warning"
     range_severity: Literal["warning", "error"] = "warning"

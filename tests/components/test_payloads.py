@@ -53,7 +53,7 @@ DECISION = DecisionPayload(
 ANOMALIES = AnomaliesPayload(
     train=ValidationReport(
         anomalies=[Anomaly("size", "type_change", "error", "size is text now")],
-        drift=[DriftResult("area", "linf", 0.3, 0.1, True)],
+        drift=[DriftResult("area", "jensen_shannon", 0.3, 0.1, True, 500, 2_000, "drifted")],
     ),
     evaluation=ValidationReport(),
 )

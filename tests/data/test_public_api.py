@@ -7,7 +7,16 @@ import importlib
 
 import shipyard.data
 
-MODULES = ["ingest", "statistics", "schema", "validation", "drift", "transform", "feedback"]
+MODULES = [
+    "ingest",
+    "statistics",
+    "schema",
+    "validation",
+    "drift",
+    "skew",
+    "transform",
+    "feedback",
+]
 # Modules of the two subpackages whose docstrings hold examples.
 EXAMPLE_MODULES = [*MODULES, "statistics.builder", "transform.learning"]
 

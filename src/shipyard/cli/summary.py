@@ -60,10 +60,12 @@ def print_summary(summary: StandardSummary) -> None:
         else:
             console.print("[bold]validation[/]: no anomalies")
         drifted = [d for d in summary.drift if d.drifted]
+        unjudged = [d for d in summary.drift if d.status == "not enough data"]
         if summary.drift:
             console.print(
                 f"[bold]drift[/] against the previous dataset version: {len(drifted)} of "
                 f"{len(summary.drift)} columns over their threshold"
+                + (f", {len(unjudged)} with too few values to judge" if unjudged else "")
             )
     if summary.metrics:
         table = Table(title="evaluation (eval split)", title_justify="left")

@@ -6,13 +6,16 @@ module joins the public API with one import line and one entry in ``__all__``.
 
 from shipyard.data.drift import (
     DEFAULT_DRIFT_BINS,
-    DEFAULT_DRIFT_THRESHOLDS,
+    DEFAULT_DRIFT_CONFIDENCE,
+    DEFAULT_DRIFT_THRESHOLD,
+    DEFAULT_MIN_COUNT,
     DriftMetric,
     DriftResult,
+    DriftStatus,
     column_drift,
     dataset_drift,
     jensen_shannon_distance,
-    linf_distance,
+    noise_threshold,
 )
 from shipyard.data.feedback import LABEL_SOURCE, PREDICTION_ID, feedback_rows
 from shipyard.data.ingest import (
@@ -23,6 +26,7 @@ from shipyard.data.ingest import (
     split_frame,
 )
 from shipyard.data.schema import ColumnSchema, Schema, infer_schema
+from shipyard.data.skew import MissingShare, SkewReport, TypeMismatch, schema_skew
 from shipyard.data.statistics import (
     DEFAULT_QUANTILE_RANKS,
     CategoricalSummary,
@@ -86,13 +90,21 @@ __all__ = [
     "learn_transform",
     # drift
     "DEFAULT_DRIFT_BINS",
-    "DEFAULT_DRIFT_THRESHOLDS",
+    "DEFAULT_DRIFT_CONFIDENCE",
+    "DEFAULT_DRIFT_THRESHOLD",
+    "DEFAULT_MIN_COUNT",
     "DriftMetric",
     "DriftResult",
+    "DriftStatus",
     "column_drift",
     "dataset_drift",
     "jensen_shannon_distance",
-    "linf_distance",
+    "noise_threshold",
+    # skew
+    "MissingShare",
+    "SkewReport",
+    "TypeMismatch",
+    "schema_skew",
     # feedback
     "LABEL_SOURCE",
     "PREDICTION_ID",

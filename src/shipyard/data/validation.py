@@ -19,7 +19,9 @@ kind                   severity  when
 ``unseen_categories``  warning   text values outside the schema's ``domain``
 ``dataset_size``       warning   row count changed by more than ``size_change_bound``
                                  times against the previous version
-``drift``              warning   a column's drift exceeds its threshold (``drift_severity``)
+``drift``              warning   a column's Jensen-Shannon distance exceeds both its
+                                 threshold and the sampling noise (``drift_severity``);
+                                 columns with too few values are not judged
 =====================  ========  ==========================================================
 """
 
@@ -31,6 +33,7 @@ from typing import Any, Literal, get_args
 
 from shipyard.data.drift import DriftResult, dataset_drift
 from shipyard.data.schema import ColumnSchema, Schema
+from shipyard.data.skew import out_of_range_share
 from shipyard.data.statistics import ColumnStatistics, DatasetStatistics
 from shipyard.errors import DataError, ValidationFailed
 
@@ -201,10 +204,13 @@ def validate_statistics(
                 "drift",
                 drift_severity,
                 f"column {result.column!r} drifted from the previous version: "
-                f"{result.metric} distance {result.value:.3g} exceeds {result.threshold:.3g}",
+                f"{result.metric.replace('_', '-')} distance {result.value:.3g} "
+                f"exceeds {result.threshold:.3g} (n={result.count:,} values against "
+                f"{result.reference_count:,}); if the change is expected, ignore it or "
+                "raise the column's drift threshold",
             )
             for result in drift
-            if result.drifted
+            if result.status == "drifted"
         ]
     return ValidationReport(anomalies=anomalies, drift=drift)
 
@@ -256,11 +262,7 @@ def _check_range(
     high = expected.max if expected.max is not None else float("inf")
     if low <= numeric.min and numeric.max <= high:
         return []
-    outside = 0.0
-    if numeric.min < low:
-        outside += numeric.rank(low)
-    if numeric.max > high:
-        outside += 1.0 - numeric.rank(high, inclusive=True)
+    outside = out_of_range_share(numeric, expected)
     allowed = f"[{_number(expected.min, '-inf')}, {_number(expected.max, 'inf')}]"
     return [
         Anomaly(
