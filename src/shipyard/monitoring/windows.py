@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pandas as pd
 
 from shipyard.errors import ConfigError
@@ -80,15 +81,17 @@ def cut_windows(
     cuts: list[Cut] = []
     pending: dict[int, datetime] = {}
     ordered = predictions.sort_values(["timestamp", "prediction_id"], kind="stable")
-    for version, rows in ordered.groupby("version", sort=True):
+    versions = ordered["version"].to_numpy()
+    for version in sorted({int(v) for v in versions}):
+        rows = ordered[versions == version]
         if spec.seconds is not None:
-            cuts.extend(_by_time(int(version), rows, spec.seconds, until))
+            cuts.extend(_by_time(version, rows, spec.seconds, until))
         else:
             assert spec.count is not None
-            complete, rest = _by_count(int(version), rows, spec.count)
+            complete, rest = _by_count(version, rows, spec.count)
             cuts.extend(complete)
             if rest is not None:
-                pending[int(version)] = rest
+                pending[version] = rest
     cuts.sort(key=lambda cut: (cut.end, cut.version))
     return cuts, pending
 
@@ -100,11 +103,11 @@ def _by_time(
         rows = rows[rows["timestamp"] < until]
     if rows.empty:
         return
-    elapsed = (rows["timestamp"] - _EPOCH).dt.total_seconds()
+    elapsed = (rows["timestamp"] - _EPOCH).dt.total_seconds().to_numpy()
     starts = (elapsed // seconds) * seconds
-    for start_seconds, window in rows.groupby(starts.to_numpy(), sort=True):
+    for start_seconds in np.unique(starts):
         start = _EPOCH + timedelta(seconds=float(start_seconds))
-        yield Cut(version, start, start + timedelta(seconds=seconds), window)
+        yield Cut(version, start, start + timedelta(seconds=seconds), rows[starts == start_seconds])
 
 
 def _by_count(version: int, rows: pd.DataFrame, count: int) -> tuple[list[Cut], datetime | None]:
