@@ -29,7 +29,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -44,6 +44,7 @@ __all__ = ["MetricInterval", "estimated_performance", "realised_performance"]
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.intp]
+_Float = TypeVar("_Float", np.float32, np.float64)
 
 
 @dataclass(frozen=True)
@@ -93,9 +94,8 @@ def realised_performance(
         raise DataError("no labelled rows: a window's performance needs at least one label")
     rng = np.random.default_rng(seed)
     index = rng.integers(0, len(y), size=(resamples, len(y)), dtype=np.int32)
-    counts = _counts(index, len(y))
     if task == "regression":
-        return _regression(y, p, counts.astype(np.float64), level)
+        return _regression(y, p, _counts(index, len(y), np.float64), level)
     if task != "classification":
         raise DataError(f"task must be 'classification' or 'regression', not {task!r}")
     if probabilities is not None:
@@ -104,6 +104,7 @@ def realised_performance(
         matrix = _probabilities(probabilities, len(classes), rows=len(y))
     else:
         matrix = None
+    counts = _counts(index, len(y), np.float32)
     labels = list(classes) if classes is not None else _sorted_labels(y, p)
     return _classification(y, p, matrix, labels, counts, level)
 
@@ -201,11 +202,11 @@ def _sorted_labels(y: npt.NDArray[Any], p: npt.NDArray[Any]) -> list[Any]:
 # --- realised --------------------------------------------------------------------------
 
 
-def _counts(index: npt.NDArray[np.int32], rows: int) -> npt.NDArray[np.float32]:
+def _counts(index: npt.NDArray[np.int32], rows: int, kind: type[_Float]) -> npt.NDArray[_Float]:
     """How often each row is drawn in each resample (resamples x rows).  Counted one
     resample at a time: a row of counts stays in cache, one big ``bincount`` does not.
-    Float32 holds the counts exactly and halves the memory the products below read."""
-    counts = np.empty((len(index), rows), dtype=np.float32)
+    Float32 holds the counts exactly and halves the memory the sums below read."""
+    counts = np.empty((len(index), rows), dtype=kind)
     for resample, drawn in enumerate(index):
         counts[resample] = np.bincount(drawn, minlength=rows)
     return counts
@@ -283,6 +284,16 @@ def _classification(
 ) -> dict[str, MetricInterval]:
     rows, classes = len(y), len(labels)
     truth, answer = _codes(y, labels), _codes(p, labels)
+    if probabilities is not None:
+        # The resamples draw positions uniformly, so the rows may stand in any order: the
+        # order the (first) AUC reads — its negatives by score, then its positives — lets
+        # it slice the counts instead of copying them.
+        k = 1 if classes == 2 else 0
+        first = truth == k
+        negatives = np.flatnonzero(~first)
+        negatives = negatives[np.argsort(probabilities[negatives, k], kind="stable")]
+        arranged = np.r_[negatives, np.flatnonzero(first)]
+        truth, answer, probabilities = truth[arranged], answer[arranged], probabilities[arranged]
     # Labels outside the classes are wrong answers, even when both sides hold the same one.
     correct = (truth == answer) & (truth < classes)
     right = int(correct.sum())
@@ -345,15 +356,19 @@ def _bootstrap_auc(
     negatives = np.flatnonzero(~positive)
     negatives = negatives[np.argsort(scores[negatives], kind="stable")]
     positives = np.flatnonzero(positive)
+    if np.array_equal(negatives, np.arange(len(negatives))):  # rows arranged for this AUC
+        drawn_negatives = counts[:, : len(negatives)]
+        drawn = counts[:, len(negatives) :]
+    else:
+        drawn_negatives, drawn = counts[:, negatives], counts[:, positives]
     below = np.zeros((len(counts), len(negatives) + 1), dtype=counts.dtype)
-    np.cumsum(counts[:, negatives], axis=1, out=below[:, 1:])
+    np.cumsum(drawn_negatives, axis=1, out=below[:, 1:])
     ranked = scores[negatives]
     lower = np.searchsorted(ranked, scores[positives], side="left")
     upper = np.searchsorted(ranked, scores[positives], side="right")
     beaten = below[:, lower]
     if (upper != lower).any():  # tied scores count half
         beaten = 0.5 * (beaten + below[:, upper])
-    drawn = counts[:, positives]
     wins = (drawn * beaten).sum(axis=1, dtype=np.float64)
     pairs = drawn.sum(axis=1, dtype=np.float64) * below[:, -1].astype(np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
