@@ -40,7 +40,7 @@ def test_an_opened_then_resolved_alert_reaches_the_webhook(
     assert receiver.bodies[0]["project"] == "demo"
     assert receiver.bodies[0]["alert"]["message"] == "size drifted"
     assert deliver_alerts(project.store.monitoring, settings, project="demo").sent == []
-    project.store.monitoring.resolve_alert(alert, message="resolved: calm again")
+    project.store.monitoring.resolve_alert(alert, resolution="calm again")
     deliver_alerts(project.store.monitoring, settings, project="demo")
     assert [b["event"] for b in receiver.bodies] == ["alert.opened", "alert.resolved"]
 

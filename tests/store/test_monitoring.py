@@ -65,15 +65,16 @@ def test_alerts_open_follow_resolve_and_owe_deliveries(project: Project) -> None
     monitoring.record_delivery(alert.id, status="open", error=None)
     assert monitoring.alerts(undelivered=True) == []
     resolved = monitoring.update_alert(
-        alert.id, value=0.0, message="resolved", window_id=second.id, resolve=True
+        alert.id, value=0.0, window_id=second.id, resolution="calm again"
     )
     assert resolved.status == "resolved" and resolved.resolved_at is not None
+    assert (resolved.message, resolved.resolution) == ("2 drifted", "calm again")
     assert (resolved.opened_window_id, resolved.last_window_id) == (first.id, second.id)
     assert monitoring.alerts(status="open") == []
     assert [a.id for a in monitoring.alerts(undelivered=True)] == [alert.id]  # owed again
     assert resolved.to_dict()["status"] == "resolved"
     with pytest.raises(RecordNotFound, match="shipyard alerts"):
-        monitoring.resolve_alert(alert.id + 100, message="gone")
+        monitoring.resolve_alert(alert.id + 100, resolution="gone")
 
 
 def test_one_monitor_holds_a_model_and_moves_its_cursor(project: Project) -> None:

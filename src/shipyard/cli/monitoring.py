@@ -85,7 +85,7 @@ def _print_pass(result: MonitorPass) -> None:
         for alert in model.resolved:
             console.print(
                 f"[green]alert resolved[/] {escape(alert.model)}:{alert.version} "
-                f"{escape(alert.rule)}: {escape(alert.message)}"
+                f"{escape(alert.rule)}: {escape(alert.resolution or '')}"
             )
         if model.skipped:
             console.print(f"{escape(model.model)}: skipped, {escape(model.skipped)}")

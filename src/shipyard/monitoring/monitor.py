@@ -60,7 +60,9 @@ def window_dict(
         if alert.opened_window_id == window.id:
             changed.append({**_alert_brief(alert), "state": "opened"})
         if alert.status == "resolved" and alert.last_window_id == window.id:
-            changed.append({**_alert_brief(alert), "state": "resolved"})
+            changed.append(
+                {**_alert_brief(alert), "state": "resolved", "resolution": alert.resolution}
+            )
     return {
         "id": window.id,
         "model": window.model,
@@ -365,62 +367,78 @@ class Monitor:
         return rules_for(self.settings, self._reference(name, version).task)
 
     def _apply_rules(self, name: str, version: int, report: ModelPass) -> None:
-        """Open, follow or resolve ``version``'s alerts from its latest windows."""
+        """Open, follow or resolve ``version``'s alerts: at each window this pass made,
+        oldest first (one pass may see a drift start and end), or at its latest window
+        when only labels arrived."""
         try:
             rules = self._rules(name, version)
         except MonitoringError:
             return
         if not rules:
             return
-        repository = self.store.monitoring
-        recent = repository.windows(
+        new = [w.id for w in report.windows if w.version == version]
+        history = self.store.monitoring.windows(
             model=name,
             version=version,
             spec=self.spec.text,
-            newest=max(rule.windows for rule in rules),
+            newest=len(new) + max(rule.windows for rule in rules),
         )
-        if not recent:
+        if not history:
             return
-        latest = recent[-1]
+        ends = [i for i, w in enumerate(history) if w.id in new] or [len(history) - 1]
         open_alerts = {
-            a.rule: a for a in repository.alerts(model=name, status="open") if a.version == version
+            a.rule: a
+            for a in self.store.monitoring.alerts(model=name, status="open")
+            if a.version == version
         }
-        for rule in rules:
-            readings = [read_rule(rule, window_dict(w)) for w in recent[-rule.windows :]]
-            reading = readings[-1]
-            alert = open_alerts.get(rule.name)
-            crossed = len(readings) == rule.windows and all(r.crossed for r in readings)
-            if crossed:
-                message = reading.message
-                if rule.windows > 1:
-                    message += f"; {rule.windows} windows in a row"
-                if alert is None:
-                    report.opened.append(
-                        repository.open_alert(
-                            model=name,
-                            version=version,
-                            rule=rule.name,
-                            metric=rule.metric,
-                            severity=rule.severity,
-                            value=reading.value,
-                            message=message,
-                            window_id=latest.id,
-                        )
-                    )
-                elif alert.last_window_id != latest.id:
-                    repository.update_alert(
-                        alert.id, value=reading.value, message=message, window_id=latest.id
-                    )
-            elif reading.crossed is False and alert is not None:
-                report.resolved.append(
-                    repository.update_alert(
-                        alert.id,
-                        value=reading.value,
-                        message=f"resolved: {reading.message}",
-                        window_id=latest.id,
-                        resolve=True,
-                    )
+        for end in ends:
+            recent = history[: end + 1]
+            for rule in rules:
+                changed = self._read_rule(rule, recent, open_alerts.get(rule.name), report)
+                if changed is None or changed.status == "resolved":
+                    open_alerts.pop(rule.name, None)
+                else:
+                    open_alerts[rule.name] = changed
+
+    def _read_rule(
+        self,
+        rule: AlertRule,
+        recent: list[MonitorWindowRecord],
+        alert: AlertRecord | None,
+        report: ModelPass,
+    ) -> AlertRecord | None:
+        """Apply one rule at the last of ``recent``; the rule's open alert afterwards."""
+        repository = self.store.monitoring
+        latest = recent[-1]
+        readings = [read_rule(rule, window_dict(w)) for w in recent[-rule.windows :]]
+        reading = readings[-1]
+        if len(readings) == rule.windows and all(r.crossed for r in readings):
+            message = reading.message
+            if rule.windows > 1:
+                message += f"; {rule.windows} windows in a row"
+            if alert is None:
+                opened = repository.open_alert(
+                    model=latest.model,
+                    version=latest.version,
+                    rule=rule.name,
+                    metric=rule.metric,
+                    severity=rule.severity,
+                    value=reading.value,
+                    message=message,
+                    window_id=latest.id,
                 )
+                report.opened.append(opened)
+                return opened
+            if alert.last_window_id != latest.id:
+                return repository.update_alert(alert.id, value=reading.value, window_id=latest.id)
+            return alert
+        if reading.crossed is False and alert is not None:
+            resolved = repository.update_alert(
+                alert.id, value=reading.value, window_id=latest.id, resolution=reading.message
+            )
+            report.resolved.append(resolved)
+            return None
+        return alert
 
     def _retire(self, name: str, report: ModelPass) -> None:
         """Resolve the open alerts of versions that serve no longer."""
@@ -433,9 +451,7 @@ class Monitor:
             if alert.version not in serving:
                 report.resolved.append(
                     self.store.monitoring.resolve_alert(
-                        alert.id,
-                        message=f"resolved: version {alert.version} no longer serves "
-                        f"(was: {alert.message})",
+                        alert.id, resolution=f"version {alert.version} no longer serves"
                     )
                 )
 

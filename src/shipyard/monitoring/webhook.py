@@ -23,6 +23,7 @@ from shipyard.store.monitoring import MonitoringRepository
 __all__ = ["Deliveries", "deliver_alerts"]
 
 _BACKOFF_SECONDS = 0.5  # before the first retry; doubled before each next one
+_EVENTS = {"open": "alert.opened", "resolved": "alert.resolved"}
 
 
 @dataclass
@@ -41,7 +42,7 @@ def deliver_alerts(
     result = Deliveries()
     for alert in reversed(repository.alerts(undelivered=True)):
         body = json.dumps(
-            {"event": f"alert.{alert.status}", "project": project, "alert": alert.to_dict()}
+            {"event": _EVENTS[alert.status], "project": project, "alert": alert.to_dict()}
         ).encode()
         error = _post(webhook, body)
         repository.record_delivery(alert.id, status=None if error else alert.status, error=error)

@@ -208,29 +208,28 @@ class MonitoringRepository:
         alert_id: int,
         *,
         value: float | None,
-        message: str,
         window_id: int,
-        resolve: bool = False,
+        resolution: str | None = None,
     ) -> AlertRecord:
-        """Follow an open alert to a later window; ``resolve`` closes it there."""
+        """Follow an open alert to a later window; a ``resolution`` closes it there."""
         with self.database.writing(f"updating alert {alert_id}") as session:
             row = self._alert_row(session, alert_id)
             row.value = value
-            row.message = message
             row.last_window_id = window_id
-            if resolve:
+            if resolution is not None:
                 row.status = "resolved"
                 row.resolved_at = utcnow()
+                row.resolution = resolution
             session.flush()
             return _alert(row)
 
-    def resolve_alert(self, alert_id: int, *, message: str) -> AlertRecord:
-        """Close an alert with a reason of its own (its version no longer serves)."""
+    def resolve_alert(self, alert_id: int, *, resolution: str) -> AlertRecord:
+        """Close an alert for a reason outside its windows (its version no longer serves)."""
         with self.database.writing(f"resolving alert {alert_id}") as session:
             row = self._alert_row(session, alert_id)
             row.status = "resolved"
             row.resolved_at = utcnow()
-            row.message = message
+            row.resolution = resolution
             session.flush()
             return _alert(row)
 
@@ -365,6 +364,7 @@ def _alert(row: AlertRow) -> AlertRecord:
         status=row.status,  # type: ignore[arg-type]
         value=row.value,
         message=row.message,
+        resolution=row.resolution,
         opened_at=row.opened_at,
         resolved_at=row.resolved_at,
         opened_window_id=row.opened_window_id,

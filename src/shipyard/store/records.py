@@ -417,6 +417,7 @@ class AlertRecord:
     status: AlertStatus
     value: float | None
     message: str
+    resolution: str | None
     opened_at: datetime
     resolved_at: datetime | None
     opened_window_id: int | None
@@ -437,6 +438,7 @@ class AlertRecord:
             "status": self.status,
             "value": self.value,
             "message": self.message,
+            "resolution": self.resolution,
             "opened_at": self.opened_at.isoformat(),
             "resolved_at": None if self.resolved_at is None else self.resolved_at.isoformat(),
             "opened_window_id": self.opened_window_id,

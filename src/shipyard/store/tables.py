@@ -512,6 +512,9 @@ class MonitorWindowRow(Base):
 class AlertRow(Base):
     """An alert: a rule crossed by a version's windows, from opening to resolution.
 
+    ``message`` says why it opened, ``resolution`` why it resolved; ``value`` follows
+    the metric while it stays open.
+
     ``delivered`` is the status last POSTed to the webhook; it differs from ``status``
     while a delivery is owed.
     """
@@ -532,6 +535,7 @@ class AlertRow(Base):
     status: Mapped[str] = mapped_column(String(20))
     value: Mapped[float | None] = mapped_column(Float, default=None)
     message: Mapped[str] = mapped_column(Text)
+    resolution: Mapped[str | None] = mapped_column(Text, default=None)
     opened_at: Mapped[datetime] = mapped_column(default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(default=None)
     opened_window_id: Mapped[int | None] = mapped_column(

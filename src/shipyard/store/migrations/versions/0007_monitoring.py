@@ -60,6 +60,7 @@ def upgrade() -> None:
         sa.Column("status", sa.String(20), nullable=False),
         sa.Column("value", sa.Float, nullable=True),
         sa.Column("message", sa.Text, nullable=False),
+        sa.Column("resolution", sa.Text, nullable=True),
         sa.Column("opened_at", NOW, nullable=False),
         sa.Column("resolved_at", NOW, nullable=True),
         sa.Column(
