@@ -315,29 +315,29 @@ def _classification(
     low, high = _wilson(right, rows, level)
     result = {"accuracy": MetricInterval(right / rows, low, high, rows)}
 
+    # ROC AUC needs every class among the labels (both, for two classes).
+    present = np.bincount(truth, minlength=classes + 1)[:classes] > 0
+    scored = probabilities is not None and bool(present.all())
+    # The classes the metrics read: the positive (last) one of two, else all of them.
+    ks = [1] if classes == 2 else list(range(classes))
     # One column per class of "answered k", "truly k" and "both"; the counts matrix turns
     # them into every resample's confusion totals.
-    answered = (answer[:, None] == np.arange(classes)).astype(np.float32)
-    actual = (truth[:, None] == np.arange(classes)).astype(np.float32)
+    answered = (answer[:, None] == np.array(ks)).astype(np.float32)
+    actual = (truth[:, None] == np.array(ks)).astype(np.float32)
     both = answered * actual
     tp = both.sum(axis=0, dtype=np.float64)
     fp = answered.sum(axis=0, dtype=np.float64) - tp
     fn = actual.sum(axis=0, dtype=np.float64) - tp
-    f1 = _f1(tp, fp, fn)
-    # ROC AUC needs every class among the labels (both, for two classes).
-    scored = probabilities is not None and bool((actual.sum(axis=0) > 0).all())
-    ks = [1] if classes == 2 else list(range(classes))
     f1_draws, auc_draws = [], []
     for counts in batches:
         tps, answereds, actuals = (
             _weighted_sums(counts, columns) for columns in (both, answered, actual)
         )
-        f1s = _f1(tps, answereds - tps, actuals - tps)
-        f1_draws.append(f1s[:, 1] if classes == 2 else f1s.mean(axis=1))
+        f1_draws.append(_f1(tps, answereds - tps, actuals - tps).mean(axis=1))
         if probabilities is not None and scored:
             aucs = [_bootstrap_auc(probabilities[:, k], truth == k, counts) for k in ks]
             auc_draws.append(np.mean(aucs, axis=0))
-    f1_value = float(f1[1]) if classes == 2 else float(f1.mean())
+    f1_value = float(_f1(tp, fp, fn).mean())  # macro over several classes
     result["f1"] = _interval(f1_value, np.concatenate(f1_draws), level, rows)
     if probabilities is not None and scored:
         once = np.ones((1, rows))
