@@ -20,6 +20,7 @@ from sklearn.metrics import roc_auc_score
 from shipyard.errors import DataError
 from shipyard.modeling.confidence import ConfidenceModel, fit_confidence
 from shipyard.modeling.metrics import classification_metrics, regression_metrics
+from shipyard.monitoring import performance
 from shipyard.monitoring.performance import (
     MetricInterval,
     estimated_performance,
@@ -212,6 +213,21 @@ def test_the_bootstrap_is_seeded() -> None:
     assert first["rmse"] != other["rmse"]
 
 
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_many_labels_are_resampled_in_batches_with_the_same_result(
+    task: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = window(2000, 3, seed=8)
+    if task == "classification":
+        args: tuple[Any, ...] = (rows.truth, rows.predicted)
+        options: dict[str, Any] = {"probabilities": rows.probabilities, "classes": rows.classes}
+    else:
+        args, options = (rows.probabilities[:, 0], rows.probabilities[:, 1]), {}
+    whole = realised_performance(task, *args, **options)  # type: ignore[arg-type]
+    monkeypatch.setattr(performance, "MAX_DRAWS", 2000 * 7)  # 29 batches of 7 resamples
+    assert realised_performance(task, *args, **options) == whole  # type: ignore[arg-type]
+
+
 def test_ten_thousand_labels_take_milliseconds() -> None:
     rows = window(10_000, 2, seed=7)
 
@@ -335,6 +351,12 @@ def test_other_bad_input_is_refused() -> None:
         realised_performance("classification", [0], [0], probabilities=np.ones((1, 1)))
     with pytest.raises(DataError, match="must be numbers"):
         realised_performance("regression", ["a", "b"], [1.0, 2.0])
+
+
+def test_estimate_leaves_out_an_auc_no_row_can_have() -> None:
+    certain = np.array([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0]])
+    estimate = estimated_performance(certain, ["a", "b"], confidence=None)
+    assert estimate == {"accuracy": 1.0, "f1": 0.0}
 
 
 def test_result_is_plain_data() -> None:

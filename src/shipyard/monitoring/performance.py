@@ -26,7 +26,7 @@ cannot see concept shift (the same inputs now meaning something else): only labe
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -45,6 +45,8 @@ __all__ = ["MetricInterval", "estimated_performance", "realised_performance"]
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.intp]
 _Float = TypeVar("_Float", np.float32, np.float64)
+MAX_DRAWS = 20_000_000
+"""Most index-matrix entries (resamples x rows) held at once: 80 MB of float32 counts."""
 
 
 @dataclass(frozen=True)
@@ -92,10 +94,8 @@ def realised_performance(
         )
     if len(y) == 0:
         raise DataError("no labelled rows: a window's performance needs at least one label")
-    rng = np.random.default_rng(seed)
-    index = rng.integers(0, len(y), size=(resamples, len(y)), dtype=np.int32)
     if task == "regression":
-        return _regression(y, p, _counts(index, len(y), np.float64), level)
+        return _regression(y, p, _resampled(len(y), resamples, seed, np.float64), level)
     if task != "classification":
         raise DataError(f"task must be 'classification' or 'regression', not {task!r}")
     if probabilities is not None:
@@ -104,8 +104,8 @@ def realised_performance(
         matrix = _probabilities(probabilities, len(classes), rows=len(y))
     else:
         matrix = None
-    counts = _counts(index, len(y), np.float32)
     labels = list(classes) if classes is not None else _sorted_labels(y, p)
+    counts = _resampled(len(y), resamples, seed, np.float32)
     return _classification(y, p, matrix, labels, counts, level)
 
 
@@ -115,7 +115,8 @@ def estimated_performance(
     *,
     confidence: ConfidenceModel | None,
 ) -> dict[str, float]:
-    """A classifier's expected ``accuracy``, ``f1`` and ``roc_auc`` on unlabelled rows.
+    """A classifier's expected ``accuracy``, ``f1`` and (unless every row is certain of
+    one side) ``roc_auc`` on unlabelled rows.
 
     The expected accuracy is the mean calibrated top-label confidence.  Calibrated class
     probabilities come from it: for two classes the positive class (``classes[-1]``)
@@ -160,7 +161,10 @@ def estimated_performance(
             )
         )
         f1_value = float(f1.mean())
-    return {"accuracy": float(top.mean()), "f1": f1_value, "roc_auc": auc}
+    estimate = {"accuracy": float(top.mean()), "f1": f1_value}
+    if math.isfinite(auc):  # NaN when no row can be a positive (or a negative) at all
+        estimate["roc_auc"] = auc
+    return estimate
 
 
 # --- validation ------------------------------------------------------------------------
@@ -202,14 +206,22 @@ def _sorted_labels(y: npt.NDArray[Any], p: npt.NDArray[Any]) -> list[Any]:
 # --- realised --------------------------------------------------------------------------
 
 
-def _counts(index: npt.NDArray[np.int32], rows: int, kind: type[_Float]) -> npt.NDArray[_Float]:
-    """How often each row is drawn in each resample (resamples x rows).  Counted one
-    resample at a time: a row of counts stays in cache, one big ``bincount`` does not.
-    Float32 holds the counts exactly and halves the memory the sums below read."""
-    counts = np.empty((len(index), rows), dtype=kind)
-    for resample, drawn in enumerate(index):
-        counts[resample] = np.bincount(drawn, minlength=rows)
-    return counts
+def _resampled(
+    rows: int, resamples: int, seed: int, kind: type[_Float]
+) -> Iterator[npt.NDArray[_Float]]:
+    """How often each row is drawn in each resample (resamples x rows), from one seeded
+    index matrix, in batches of at most ``MAX_DRAWS`` entries so that a window of a
+    million labels does not take gigabytes.  Counted one resample at a time: a row of
+    counts stays in cache, one big ``bincount`` does not.  Float32 holds the counts
+    exactly and halves the memory the sums read."""
+    rng = np.random.default_rng(seed)
+    batch = max(1, MAX_DRAWS // rows)
+    for start in range(0, resamples, batch):
+        index = rng.integers(0, rows, size=(min(batch, resamples - start), rows), dtype=np.int32)
+        counts = np.empty((len(index), rows), dtype=kind)
+        for resample, drawn in enumerate(index):
+            counts[resample] = np.bincount(drawn, minlength=rows)
+        yield counts
 
 
 def _weighted_sums(counts: npt.NDArray[np.floating[Any]], columns: Floats) -> Floats:
@@ -232,7 +244,9 @@ def _interval(value: float, draws: Floats, level: float, count: int) -> MetricIn
     return MetricInterval(value, min(float(low), value), max(float(high), value), count)
 
 
-def _regression(y: Any, p: Any, counts: Floats, level: float) -> dict[str, MetricInterval]:
+def _regression(
+    y: Any, p: Any, batches: Iterator[Floats], level: float
+) -> dict[str, MetricInterval]:
     try:
         truth = np.asarray(y, dtype=np.float64)
         guess = np.asarray(p, dtype=np.float64)
@@ -244,7 +258,8 @@ def _regression(y: Any, p: Any, counts: Floats, level: float) -> dict[str, Metri
     absolute = np.abs(error)
     # Centred first: the total sum of squares does not move, the rounding does.
     centred = truth - truth.mean()
-    sums = _weighted_sums(counts, np.stack([squared, absolute, centred, centred * centred], 1))
+    columns = np.stack([squared, absolute, centred, centred * centred], axis=1)
+    sums = np.concatenate([_weighted_sums(counts, columns) for counts in batches])
     result = {
         "rmse": _interval(
             math.sqrt(float(squared.mean())), np.sqrt(sums[:, 0] / rows), level, rows
@@ -279,7 +294,7 @@ def _classification(
     p: npt.NDArray[Any],
     probabilities: Floats | None,
     labels: Sequence[Any],
-    counts: npt.NDArray[np.float32],
+    batches: Iterator[npt.NDArray[np.float32]],
     level: float,
 ) -> dict[str, MetricInterval]:
     rows, classes = len(y), len(labels)
@@ -300,29 +315,34 @@ def _classification(
     low, high = _wilson(right, rows, level)
     result = {"accuracy": MetricInterval(right / rows, low, high, rows)}
 
+    # ROC AUC needs every class among the labels (both, for two classes).
+    present = np.bincount(truth, minlength=classes + 1)[:classes] > 0
+    scored = probabilities is not None and bool(present.all())
+    # The classes the metrics read: the positive (last) one of two, else all of them.
+    ks = [1] if classes == 2 else list(range(classes))
     # One column per class of "answered k", "truly k" and "both"; the counts matrix turns
     # them into every resample's confusion totals.
-    answered = (answer[:, None] == np.arange(classes)).astype(np.float32)
-    actual = (truth[:, None] == np.arange(classes)).astype(np.float32)
+    answered = (answer[:, None] == np.array(ks)).astype(np.float32)
+    actual = (truth[:, None] == np.array(ks)).astype(np.float32)
     both = answered * actual
     tp = both.sum(axis=0, dtype=np.float64)
     fp = answered.sum(axis=0, dtype=np.float64) - tp
     fn = actual.sum(axis=0, dtype=np.float64) - tp
-    tps, answereds, actuals = (
-        _weighted_sums(counts, columns) for columns in (both, answered, actual)
-    )
-    f1, f1s = _f1(tp, fp, fn), _f1(tps, answereds - tps, actuals - tps)
-    if classes == 2:
-        result["f1"] = _interval(float(f1[1]), f1s[:, 1], level, rows)
-    else:
-        result["f1"] = _interval(float(f1.mean()), f1s.mean(axis=1), level, rows)
-
-    if probabilities is not None and bool((actual.sum(axis=0) > 0).all()):
-        ks = [1] if classes == 2 else range(classes)
+    f1_draws, auc_draws = [], []
+    for counts in batches:
+        tps, answereds, actuals = (
+            _weighted_sums(counts, columns) for columns in (both, answered, actual)
+        )
+        f1_draws.append(_f1(tps, answereds - tps, actuals - tps).mean(axis=1))
+        if probabilities is not None and scored:
+            aucs = [_bootstrap_auc(probabilities[:, k], truth == k, counts) for k in ks]
+            auc_draws.append(np.mean(aucs, axis=0))
+    f1_value = float(_f1(tp, fp, fn).mean())  # macro over several classes
+    result["f1"] = _interval(f1_value, np.concatenate(f1_draws), level, rows)
+    if probabilities is not None and scored:
         once = np.ones((1, rows))
-        value = float(np.mean([_bootstrap_auc(probabilities[:, k], truth == k, once) for k in ks]))
-        draws = np.mean([_bootstrap_auc(probabilities[:, k], truth == k, counts) for k in ks], 0)
-        result["roc_auc"] = _interval(value, draws, level, rows)
+        value = np.mean([_bootstrap_auc(probabilities[:, k], truth == k, once) for k in ks])
+        result["roc_auc"] = _interval(float(value), np.concatenate(auc_draws), level, rows)
     return result
 
 
