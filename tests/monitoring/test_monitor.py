@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from shipyard import Project
@@ -69,7 +70,7 @@ def test_labels_that_change_for_a_segment_show_as_a_drop_and_alert(monitored: Pr
     labels = changed[TARGET].to_numpy().copy()
     labels[north] = flipped(labels[north])
     serve(monitored, calm, start=hours_ago(4))
-    serve(monitored, changed, start=hours_ago(3), labels=changed[TARGET].where(~north, labels))
+    serve(monitored, changed, start=hours_ago(3), labels=pd.Series(labels, index=changed.index))
     before, after = (window_dict(w) for w in monitored.monitor_pass().windows)
     drop = before["performance"]["accuracy"]["value"] - after["performance"]["accuracy"]["value"]
     assert drop > 0.2
@@ -84,7 +85,7 @@ def test_thirty_bad_labels_cannot_raise_an_alarm_alone(monitored: Project) -> No
     few = held_out(30, seed=16)
     labels = few[TARGET].to_numpy().copy()
     labels[:8] = flipped(labels[:8])  # about a quarter wrong, beyond the 10% bound
-    serve(monitored, few, start=hours_ago(3), labels=few[TARGET].where(False, labels))
+    serve(monitored, few, start=hours_ago(3), labels=pd.Series(labels, index=few.index))
     [window] = (window_dict(w) for w in monitored.monitor_pass().windows)
     assert all(f["status"] == "not enough data" for f in window["features"].values())
     assert all(f["score"] is None for f in window["features"].values())
@@ -95,7 +96,7 @@ def test_thirty_bad_labels_cannot_raise_an_alarm_alone(monitored: Project) -> No
 
 def test_labels_arriving_later_complete_a_window(monitored: Project) -> None:
     frame = held_out(1000, seed=17)
-    ids = serve(monitored, frame, start=hours_ago(3), labels=None)
+    ids = serve(monitored, frame.drop(columns=[TARGET]), start=hours_ago(3))
     [window] = monitored.monitor_pass().windows
     assert window.result["performance"] is None and window.labelled == 0
     assert window.result["estimated"]["accuracy"] > 0.5

@@ -355,7 +355,8 @@ class Monitor:
                 reference = self._reference(name, window.version)
             except MonitoringError:
                 continue
-            found = performance(inside, inside[["prediction_id", "label"]], reference)
+            labels = inside[["prediction_id", "label"]]
+            found = performance(inside.drop(columns=["label"]), labels, reference)
             result = {**window.result, "performance": found}
             report.refreshed.append(
                 self.store.monitoring.update_window(
