@@ -37,6 +37,11 @@ class MonitoringRepository:
         self.database = database
         self.project_id = project_id
 
+    def _insert(self, table: type[MonitorReferenceRow | MonitorStateRow]) -> Any:
+        """An INSERT into ``table`` that leaves a row already there as it is."""
+        dialect = postgresql if self.database.engine.dialect.name == "postgresql" else sqlite
+        return dialect.insert(table).on_conflict_do_nothing()
+
     # -- references -----------------------------------------------------------------
 
     def reference(self, model: str, version: int) -> str | None:
@@ -60,12 +65,7 @@ class MonitoringRepository:
                 "digest": digest,
                 "created_at": utcnow(),
             }
-            insert = (
-                postgresql.insert(MonitorReferenceRow)
-                if self.database.engine.dialect.name == "postgresql"
-                else sqlite.insert(MonitorReferenceRow)
-            )
-            session.execute(insert.values(**values).on_conflict_do_nothing())
+            session.execute(self._insert(MonitorReferenceRow).values(**values))
 
     # -- windows --------------------------------------------------------------------
 
