@@ -23,26 +23,24 @@ def fed(values: np.ndarray, lg_k: int) -> bytes:
 def assert_same_sketch(values: np.ndarray, lg_k: int) -> None:
     keep = may_change_sketch(values, lg_k)
     assert keep is not None, "the filter should apply to arrays this large"
-    assert keep.sum() < values.size
     assert fed(values[keep], lg_k) == fed(values, lg_k)
 
 
-# Small sketches keep the arrays the filter applies to small.
 special = st.sampled_from([0.0, -0.0, np.inf, -np.inf, np.nan, 1.0, -1.0, 2.5e-308, 1e308])
 
 
 @settings(max_examples=60, deadline=None)
 @given(
-    st.integers(4, 7),
+    st.integers(4, 12),
     st.integers(0, 2**32 - 1),
-    st.floats(0.0, 1.0),
+    st.floats(0.0, 0.3),
     st.lists(special, max_size=20),
 )
 def test_filtered_feed_leaves_the_sketch_byte_for_byte_the_same(
     lg_k: int, seed: int, repeated: float, extras: list[float]
 ) -> None:
     rng = np.random.default_rng(seed)
-    size = int(rng.integers(9 << lg_k, 200 << lg_k))
+    size = int(rng.integers(3 << lg_k, max(30 << lg_k, 100_000)))
     values = rng.normal(size=size) * 10.0 ** rng.integers(-5, 6)
     # Some values repeat, some are bit patterns the sketch makes canonical (-0.0, NaN).
     copies = rng.random(size) < repeated

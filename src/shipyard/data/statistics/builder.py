@@ -191,7 +191,7 @@ def _as_frame(chunk: Any) -> pd.DataFrame:
     if isinstance(chunk, pd.DataFrame):
         return chunk
     if _is_arrow_table(chunk):
-        return cast(pd.DataFrame, chunk.to_pandas())
+        return cast(pd.DataFrame, chunk.to_pandas(split_blocks=True))
     raise DataError(
         f"statistics need a pandas DataFrame or a pyarrow Table, got {type(chunk).__name__}"
     )

@@ -38,14 +38,15 @@ def may_change_sketch(values: FloatArray, lg_k: int) -> npt.NDArray[np.bool_] | 
     filtering would not pay or the sketch might still be in an exact mode afterwards.
     """
     slots = 1 << lg_k
-    # The first values are all kept: within them the sketch must reach HLL mode, which
-    # it does well before it has seen `slots` distinct coupons.
-    head = 4 * slots
+    # The first `slots` values are all kept, and within them the sketch must have left its
+    # exact modes: it does by the time it holds slots / 2 + 1 distinct coupons (before
+    # its coupon list or set would outgrow the HLL array, which never happens later).
+    head = slots
     if values.size <= 2 * head:
         return None
     address, value = _coupons(values)
     head_coupons = (address[:head].astype(np.int64) << 6) | value[:head]
-    if np.unique(head_coupons).size < slots:
+    if np.unique(head_coupons).size <= slots // 2:
         return None
     slot = (address & np.uint32(slots - 1)).astype(np.intp)
     keep = np.zeros(values.size, dtype=np.bool_)
