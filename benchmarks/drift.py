@@ -9,14 +9,15 @@ written as Parquet (categoricals dictionary-encoded strings), and each tool runs
 own process, reading them:
 
 - shipyard: each file streamed in record batches (pyarrow) into ``compute_statistics``,
-  the two files in two processes (the machine's two cores), then ``dataset_drift``; also
-  timed in one process;
+  the two files in two processes (the machine's two cores: the worker reads one, a
+  forked child the other), then ``dataset_drift``; also timed in one process;
 - Evidently: ``Report([DataDriftPreset()]).run(current, reference)`` on pandas frames read
   from the files, in its own virtualenv (``benchmarks/.venv-evidently``), made on first use.
 
 Times are of the work (reading included) after imports; import time is reported apart.
-Peak memory is the processes' peak resident set (the workers' peaks added when there are
-two, which counts the libraries they share twice).  The cores are shared with whatever
+Peak memory is the process's peak resident set; with two processes, the peak of their
+summed proportional set size (PSS: the library pages they share are split between them),
+sampled every 10 ms.  The cores are shared with whatever
 else runs: "others' load" is the CPU other programs used meanwhile, in cores.  Run it
 with shipyard's virtualenv:
 
@@ -139,6 +140,44 @@ def peak_memory_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
+class PssSampler:
+    """The peak of several processes' summed proportional set size, sampled every 10 ms.
+
+    Forked workers share the pages of the libraries they inherited; their resident sets
+    would count those pages once per process, their PSS splits them between them.
+    """
+
+    def __init__(self, pids: Sequence[int]) -> None:
+        import threading
+
+        self.pids = list(pids)
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            self.peak = max(self.peak, sum(map(pss_bytes, self.pids)))
+            if self._stop.wait(0.01):
+                return
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def pss_bytes(pid: int) -> int:
+    try:
+        text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        return 0
+    for line in text.splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
 def file_statistics(path: str, batch_rows: int) -> tuple[dict[str, Any], int]:
     """Statistics of a Parquet file read in record batches, and this process's peak."""
     import pyarrow.parquet as pq
@@ -163,6 +202,7 @@ def drift_rows(results: Sequence[Any]) -> dict[str, dict[str, Any]]:
 
 
 def shipyard_worker(args: argparse.Namespace) -> dict[str, Any]:
+    import gc
     import multiprocessing
 
     import pyarrow.parquet  # noqa: F401  (imported here, not in the timed workers)
@@ -172,10 +212,21 @@ def shipyard_worker(args: argparse.Namespace) -> dict[str, Any]:
 
     imported = time.perf_counter()
     paths = [str(args.reference), str(args.current)]
+    sampler = None
     if args.processes > 1:
-        # Forked workers inherit the imports: no start-up cost for them to pay again.
-        with multiprocessing.get_context("fork").Pool(args.processes) as pool:
-            answers = pool.starmap(file_statistics, [(path, args.batch_rows) for path in paths])
+        # A forked worker inherits the imports: no start-up cost for it to pay again.  This
+        # process reads the first file meanwhile.  Frozen, the objects the worker inherits
+        # stay out of its garbage collector, which would otherwise copy their pages.
+        gc.freeze()
+        with multiprocessing.get_context("fork").Pool(args.processes - 1) as pool:
+            pids = [os.getpid(), *(worker.pid for worker in pool._pool)]
+            sampler = PssSampler(pids)
+            pending = pool.starmap_async(
+                file_statistics, [(path, args.batch_rows) for path in paths[1:]]
+            )
+            answers = [file_statistics(paths[0], args.batch_rows), *pending.get()]
+            sampler.stop()
+        gc.unfreeze()
     else:
         answers = [file_statistics(path, args.batch_rows) for path in paths]
     reference, current = (DatasetStatistics.from_dict(record) for record, _ in answers)
@@ -183,14 +234,16 @@ def shipyard_worker(args: argparse.Namespace) -> dict[str, Any]:
     results = dataset_drift(reference, current)
     done = time.perf_counter()
     peak = peak_memory_bytes()
-    if args.processes > 1:
-        peak += sum(worker_peak for _, worker_peak in answers)
+    rss_sum = peak + sum(worker_peak for _, worker_peak in answers) if sampler else None
     return {
+        # One process: its peak resident set.  Several: the peak of their summed PSS.
+        "peak_memory_bytes": peak if sampler is None else max(sampler.peak, peak),
+        "peak_memory_kind": "RSS" if sampler is None else "summed PSS",
+        "peak_rss_sum_bytes": rss_sum,
         "import_seconds": imported - STARTED,
         "work_seconds": done - imported,
         "statistics_seconds": computed - imported,
         "drift_seconds": done - computed,
-        "peak_memory_bytes": peak,
         "columns": drift_rows(results),
     }
 
@@ -414,7 +467,8 @@ def print_comparison(results: dict[str, Any], rows: int, repeat: int) -> None:
             f"{answer['import_seconds']:.2f} s",
             f"{answer['process_cpu_seconds']:.2f} s",
             f"{answer['background_cores']:.1f} cores",
-            gigabytes(answer["peak_memory_bytes"]),
+            gigabytes(answer["peak_memory_bytes"])
+            + (" (PSS)" if answer.get("peak_memory_kind") == "summed PSS" else ""),
             f"{found} of {len(CHANGES)}",
             str(false_alarms),
             ratio,
