@@ -13,6 +13,7 @@ from pandas.api.types import is_object_dtype
 
 from shipyard.data.statistics.column_types import ColumnType, classify
 from shipyard.data.statistics.dataset import ColumnStatistics, DatasetStatistics
+from shipyard.data.statistics.distinct import may_change_sketch
 from shipyard.data.statistics.sketches import CategoricalSummary, FloatArray, NumericSummary
 from shipyard.errors import DataError
 
@@ -83,7 +84,7 @@ class StatisticsBuilder:
         column_type, present = classify(series)
         distinct = hll_sketch(self.distinct_lg_k)
         if present is not None:
-            _update_distinct(distinct, _distinct_candidates(present).tolist())
+            _update_distinct(distinct, _distinct_feed(present, self.distinct_lg_k).tolist())
             return ColumnStatistics(
                 name=name,
                 type=column_type,
@@ -174,6 +175,13 @@ def _distinct_candidates(present: FloatArray) -> FloatArray:
     return np.asarray(pd.unique(present), dtype=np.float64)
 
 
+def _distinct_feed(present: FloatArray, lg_k: int) -> FloatArray:
+    """The values of ``present`` that could change the distinct-count sketch, in order."""
+    candidates = _distinct_candidates(present)
+    keep = may_change_sketch(candidates, lg_k)
+    return candidates if keep is None else candidates[keep]
+
+
 def _update_distinct(sketch: Any, values: Iterable[Any]) -> None:
     # The sketch has no bulk update; draining a map is the fastest loop Python offers.
     collections.deque(map(sketch.update, values), maxlen=0)
@@ -183,7 +191,7 @@ def _as_frame(chunk: Any) -> pd.DataFrame:
     if isinstance(chunk, pd.DataFrame):
         return chunk
     if _is_arrow_table(chunk):
-        return cast(pd.DataFrame, chunk.to_pandas())
+        return cast(pd.DataFrame, chunk.to_pandas(split_blocks=True))
     raise DataError(
         f"statistics need a pandas DataFrame or a pyarrow Table, got {type(chunk).__name__}"
     )
