@@ -302,10 +302,11 @@ def dataset_drift(
 
 @lru_cache(maxsize=256)
 def _chi2_quantile(probability: float, degrees: int) -> float:
-    # scipy.stats takes over a second to import; only a drift check should pay for it.
-    from scipy.stats import chi2
+    # The inverse survival function of scipy.special imports in a third of the time
+    # scipy.stats takes; only a drift check pays for it.
+    from scipy.special import chdtri
 
-    return float(chi2.ppf(probability, degrees))
+    return float(chdtri(degrees, 1.0 - probability))
 
 
 def _numeric_masses(
