@@ -49,6 +49,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from peers import BenchmarkError, ensure_venv
+
 STARTED = time.perf_counter()
 
 HERE = Path(__file__).resolve().parent
@@ -68,10 +70,6 @@ CHANGES = {
     "cat_1": "3 values 4x as frequent",
 }
 BATCH_ROWS = 1 << 18  # 262,144: as fast as larger batches here, and less memory
-
-
-class BenchmarkError(Exception):
-    """Something the benchmark needs failed; the message says what to do."""
 
 
 # --- data ------------------------------------------------------------------------------
@@ -355,28 +353,6 @@ WORKERS = {"shipyard": shipyard_worker, "stream": stream_worker, "evidently": ev
 # --- driver ----------------------------------------------------------------------------
 
 
-def ensure_evidently_venv(venv: Path, requirements: Sequence[str], log: Path) -> float | None:
-    """Make (or update) Evidently's own virtualenv; the seconds it took, None if ready."""
-    marker = venv / ".benchmark-requirements"
-    wanted = "\n".join(requirements)
-    python = venv / "bin" / "python"
-    if marker.exists() and marker.read_text() == wanted and python.exists():
-        return None
-    started = time.perf_counter()
-    commands = [] if python.exists() else [[sys.executable, "-m", "venv", str(venv)]]
-    commands.append([str(python), "-m", "pip", "install", "--quiet", *requirements])
-    with log.open("wb") as output:
-        for command in commands:
-            done = subprocess.run(
-                command, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT
-            )
-            if done.returncode != 0:
-                tail = "\n".join(log.read_text(errors="replace").splitlines()[-25:])
-                raise BenchmarkError(f"{' '.join(command)} failed:\n{tail}")
-    marker.write_text(wanted)
-    return time.perf_counter() - started
-
-
 def run_worker(
     python: Path | str, worker: str, args: argparse.Namespace, folder: Path, **options: Any
 ) -> dict[str, Any]:
@@ -582,9 +558,7 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     if args.stream_rows is None and not args.skip_evidently:
         requirements = EVIDENTLY_REQUIREMENTS
         with console.status(f"Evidently virtualenv: pip install {' '.join(requirements)}"):
-            setup = ensure_evidently_venv(
-                args.evidently_venv, requirements, folder / "evidently-install.log"
-            )
+            setup = ensure_venv(args.evidently_venv, requirements, folder / "evidently-install.log")
     began = time.perf_counter()
     with console.status("writing the Parquet files"):
         write_table(folder / "reference.parquet", args.rows, seed=0, drifted=False)

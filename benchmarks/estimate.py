@@ -45,6 +45,7 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
+from peers import BenchmarkError, ensure_venv
 from shipyard.modeling.confidence import fit_confidence
 from shipyard.monitoring.performance import estimated_performance, realised_performance
 
@@ -60,10 +61,6 @@ INFORMATIVE = 6
 
 console = Console()
 Floats = npt.NDArray[np.float64]
-
-
-class BenchmarkError(Exception):
-    """Something the benchmark needs failed; the message says what to do."""
 
 
 # --- the world ---------------------------------------------------------------------------
@@ -269,37 +266,17 @@ def run_shipyard(prepared: Prepared) -> tuple[list[Window], dict[str, float]]:
 # --- NannyML -----------------------------------------------------------------------------
 
 
-def ensure_venv(venv: Path, requirements: Sequence[str], log: Path) -> float | None:
-    """Make (or update) NannyML's own virtualenv; the seconds it took, None if ready."""
-    marker = venv / ".benchmark-requirements"
-    wanted = "\n".join(requirements)
-    python = venv / "bin" / "python"
-    if marker.exists() and marker.read_text() == wanted and python.exists():
-        return None
-    started = time.perf_counter()
-    commands = [] if python.exists() else [[sys.executable, "-m", "venv", str(venv)]]
-    commands.append([str(python), "-m", "pip", "install", "--quiet", *requirements])
-    with log.open("wb") as output:
-        for command in commands:
-            done = subprocess.run(
-                command, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT
-            )
-            if done.returncode != 0:
-                tail = "\n".join(log.read_text(errors="replace").splitlines()[-25:])
-                raise BenchmarkError(
-                    f"{' '.join(command)} failed (rerun with --skip-nannyml to measure "
-                    f"shipyard alone):\n{tail}"
-                )
-    marker.write_text(wanted)
-    return time.perf_counter() - started
-
-
 def run_nannyml(
     prepared: Prepared, windows: list[Window], folder: Path, args: argparse.Namespace
 ) -> dict[str, Any]:
     venv = args.nannyml_venv.resolve()
     with console.status(f"NannyML virtualenv {venv}: pip install {' '.join(args.requirement)}"):
-        setup = ensure_venv(venv, args.requirement, folder / "nannyml-install.log")
+        setup = ensure_venv(
+            venv,
+            args.requirement,
+            folder / "nannyml-install.log",
+            advice=" (rerun with --skip-nannyml to measure shipyard alone)",
+        )
     if setup is not None:
         console.print(f"made the NannyML virtualenv in {setup:.0f} s")
     pd.DataFrame(

@@ -49,6 +49,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from peers import BenchmarkError, ensure_venv
+
 HERE = Path(__file__).resolve().parent
 ASSETS = HERE / "serving"
 WRK_SCRIPT = ASSETS / "post.lua"
@@ -58,10 +60,6 @@ MLFLOW_VENV = HERE / ".venv-mlflow"
 MODEL_NAME = "ames"
 
 console = Console()
-
-
-class BenchmarkError(Exception):
-    """Something the benchmark needs failed; the message says what to do."""
 
 
 # --- servers ---------------------------------------------------------------------------
@@ -437,28 +435,6 @@ def ensure_production(project_folder: Path) -> None:
     )
 
 
-def ensure_mlflow_venv(venv: Path, requirements: Sequence[str], log: Path) -> float | None:
-    """Make (or update) MLflow's own virtualenv; the seconds it took, None if it was ready."""
-    marker = venv / ".benchmark-requirements"
-    wanted = "\n".join(requirements)
-    if marker.exists() and marker.read_text() == wanted and (venv / "bin" / "mlflow").exists():
-        return None
-    started = time.perf_counter()
-    python = venv / "bin" / "python"
-    commands = [] if python.exists() else [[sys.executable, "-m", "venv", str(venv)]]
-    commands.append([str(python), "-m", "pip", "install", "--quiet", *requirements])
-    with log.open("wb") as output:
-        for command in commands:
-            done = subprocess.run(
-                command, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT
-            )
-            if done.returncode != 0:
-                tail = "\n".join(log.read_text(errors="replace").splitlines()[-25:])
-                raise BenchmarkError(f"{' '.join(command)} failed:\n{tail}")
-    marker.write_text(wanted)
-    return time.perf_counter() - started
-
-
 def mlflow_env(venv: Path, *, omp_threads: int | None = None) -> dict[str, str]:
     # `mlflow models serve` starts `uvicorn` from PATH: it must be the one beside mlflow.
     # MLflow 3 reports usage to its makers; the benchmark talks to loopback only.
@@ -685,7 +661,7 @@ def mlflow_contestant(
     # The same scikit-learn as shipyard's: the servers differ, not the trees.
     requirements = [*args.mlflow_requirement, f"scikit-learn=={sklearn_version}"]
     with console.status(f"MLflow virtualenv {venv}: pip install {' '.join(requirements)}"):
-        setup = ensure_mlflow_venv(venv, requirements, folder / "mlflow-install.log")
+        setup = ensure_venv(venv, requirements, folder / "mlflow-install.log", command="mlflow")
     if setup is not None:
         console.print(f"made the MLflow virtualenv in {setup:.0f} s")
     with console.status("training the MLflow model..."):
