@@ -7,20 +7,31 @@ reading here tolerates that and the page says what is missing instead of failing
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from shipyard.data.statistics import ColumnStatistics
+from shipyard.data.statistics import ColumnStatistics, DatasetStatistics
 from shipyard.errors import DataError, SchemaMismatch
 from shipyard.monitoring import _report_figures as figures
 from shipyard.monitoring._report_figures import Figure, number
 
-if TYPE_CHECKING:
-    from shipyard.monitoring.report import ReportData
+__all__ = ["FILTERS", "MAX_DISTRIBUTIONS", "ReportData", "distribution", "page_context"]
 
-__all__ = ["FILTERS", "MAX_DISTRIBUTIONS", "distribution", "page_context"]
+
+@dataclass(frozen=True)
+class ReportData:
+    """What a report draws; ``current`` merges the statistics of all its windows."""
+
+    model: str
+    reference: DatasetStatistics
+    current: DatasetStatistics | None
+    windows: list[dict[str, Any]]
+    alerts: list[dict[str, Any]]
+    generated_at: datetime
+
 
 #: Distribution charts drawn at most; the rest are named in a note.
 MAX_DISTRIBUTIONS = 30

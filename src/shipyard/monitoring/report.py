@@ -21,36 +21,22 @@ import json
 import os
 import re
 import uuid
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
-from shipyard.data.statistics import DatasetStatistics
 from shipyard.errors import ShipyardError
 from shipyard.monitoring._report_sections import (
     FILTERS,
     MAX_DISTRIBUTIONS,
+    ReportData,
     distribution,
     page_context,
 )
 
 __all__ = ["MAX_DISTRIBUTIONS", "ReportData", "distribution", "render_report", "write_report"]
-
-
-@dataclass(frozen=True)
-class ReportData:
-    """What a report draws; ``current`` merges the statistics of all its windows."""
-
-    model: str
-    reference: DatasetStatistics
-    current: DatasetStatistics | None
-    windows: list[dict[str, Any]]
-    alerts: list[dict[str, Any]]
-    generated_at: datetime
 
 
 def render_report(data: ReportData) -> str:
