@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from shipyard.deployments import Deployments
     from shipyard.deployments.analysis import CanaryAnalysis
     from shipyard.monitoring import Monitor, MonitorPass
+    from shipyard.monitoring.monitor import Progress
     from shipyard.prediction_lineage import PredictionLineage
     from shipyard.prediction_log import PredictionLog, PredictionRecord
     from shipyard.registry import LoadedModel, ModelRegistry
@@ -190,13 +191,16 @@ class Project:
             project=self.config.name,
         )
 
-    def monitor_pass(self, model: str | None = None) -> MonitorPass:
+    def monitor_pass(
+        self, model: str | None = None, *, progress: Progress | None = None
+    ) -> MonitorPass:
         """One pass of everything that watches served models: review items past their
         time expire, canary analyses take the steps that are due, and the monitoring
-        windows that are due are computed, with their alerts."""
+        windows that are due are computed, with their alerts (``progress`` hears of
+        each window, as ``Monitor.run_once`` says)."""
         self.review.expire()
         self.canary_analysis().run_once(model)
-        return self.monitor.run_once(model)
+        return self.monitor.run_once(model, progress=progress)
 
     def watch(
         self,

@@ -41,11 +41,26 @@ def monitor(
                 _print_pass(result)
 
         if not watch:
-            with console.status("monitoring: reading the prediction log"):
-                result = project.monitor_pass(model)
-            show(result)
+            show(_pass_with_progress(project, model))
             return
         project.watch(model, passes=passes, on_pass=show)
+
+
+def _pass_with_progress(project: Project, model: str | None) -> MonitorPass:
+    """One pass, with a bar per model while its windows are computed."""
+    from rich.progress import Progress
+
+    with Progress(console=console, transient=True) as bars:
+        reading = bars.add_task("monitoring: reading the prediction log", total=None)
+        tasks: dict[str, Any] = {}
+
+        def advance(name: str, done: int, due: int) -> None:
+            bars.update(reading, visible=False)
+            if name not in tasks:
+                tasks[name] = bars.add_task(f"{escape(name)}: windows", total=due)
+            bars.update(tasks[name], completed=done, total=due)
+
+        return project.monitor_pass(model, progress=advance)
 
 
 def _print_pass(result: MonitorPass) -> None:

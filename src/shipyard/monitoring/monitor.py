@@ -47,6 +47,9 @@ from shipyard.store.tables import utcnow
 __all__ = ["ModelPass", "Monitor", "MonitorPass", "window_dict"]
 
 LEASE_SECONDS = 600.0
+
+Progress = Callable[[str, int, int], None]
+"""Told ``(model, windows done, windows due)`` as a pass computes windows."""
 _MICROSECOND = timedelta(microseconds=1)
 
 
@@ -165,12 +168,15 @@ class Monitor:
         self.spec = WindowSpec.parse(settings.window)
         self._references: dict[tuple[str, int], Reference | MonitoringError] = {}
 
-    def run_once(self, model: str | None = None) -> MonitorPass:
-        """One pass over ``model`` (default: every registered model)."""
+    def run_once(
+        self, model: str | None = None, *, progress: Progress | None = None
+    ) -> MonitorPass:
+        """One pass over ``model`` (default: every registered model); ``progress`` hears
+        of each window computed: ``(model, windows done, windows due)``."""
         names = [model] if model is not None else [m.name for m in self.registry.models()]
         if model is not None:
             self.registry.versions(model)  # an unknown name is a ModelNotFound here
-        passes = [self._model_pass(name) for name in names]
+        passes = [self._model_pass(name, progress) for name in names]
         deliveries = None
         if self.settings.webhook is not None:
             deliveries = deliver_alerts(
@@ -221,7 +227,7 @@ class Monitor:
 
     # -- one model ------------------------------------------------------------------
 
-    def _model_pass(self, name: str) -> ModelPass:
+    def _model_pass(self, name: str, progress: Progress | None) -> ModelPass:
         report = ModelPass(model=name)
         repository = self.store.monitoring
         if not repository.take_lease(name, self.owner, LEASE_SECONDS):
@@ -232,7 +238,7 @@ class Monitor:
             cursor, spec, passed_at = repository.state(name)
             if spec != self.spec.text:
                 cursor = None  # a new window size starts from the beginning
-            cursor = self._new_windows(name, cursor, now, report)
+            cursor = self._new_windows(name, cursor, now, report, progress)
             self._refresh(name, passed_at, now, report)
             touched = {w.version for w in [*report.windows, *report.refreshed]}
             for version in sorted(touched):
@@ -259,7 +265,12 @@ class Monitor:
         return found
 
     def _new_windows(
-        self, name: str, cursor: datetime | None, now: datetime, report: ModelPass
+        self,
+        name: str,
+        cursor: datetime | None,
+        now: datetime,
+        report: ModelPass,
+        progress: Progress | None,
     ) -> datetime | None:
         """Compute and store the windows due since ``cursor``; the new cursor."""
         until = None
@@ -273,7 +284,9 @@ class Monitor:
         rows = self._unseen(name, rows)
         cuts, pending = cut_windows(rows, self.spec, until=until)
         labels = self.log.labels(since=cursor)
-        for cut in cuts:
+        for done, cut in enumerate(cuts, start=1):
+            if progress is not None:
+                progress(name, done - 1, len(cuts))
             try:
                 reference = self._reference(name, cut.version)
             except MonitoringError as exc:
