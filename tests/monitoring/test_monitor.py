@@ -112,7 +112,9 @@ def test_labels_arriving_later_complete_a_window(monitored: Project) -> None:
 def test_a_pass_resumes_without_computing_a_window_twice(monitored: Project) -> None:
     serve(monitored, held_out(500, seed=18), start=hours_ago(5))
     serve(monitored, held_out(500, seed=19), start=hours_ago(4))
-    assert len(monitored.monitor_pass().windows) == 2
+    heard: list[tuple[str, int, int]] = []
+    assert len(monitored.monitor_pass(progress=lambda *told: heard.append(told)).windows) == 2
+    assert heard == [(MODEL, 0, 2), (MODEL, 1, 2)]
     assert monitored.monitor_pass().windows == []
     # A pass killed after storing its windows but before moving the cursor:
     monitoring = monitored.store.monitoring
