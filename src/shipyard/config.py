@@ -562,6 +562,74 @@ class MonitoringSettings(_Section):
         return rules
 
 
+class LoopTriggers(_Section):
+    """What starts a retrain (any one of them)."""
+
+    alerts: list[str] | Literal["any"] | None = Field(
+        default="any",
+        description="Open alerts of the production version that start one: 'any', or "
+        "rule names; null: none.",
+    )
+    new_labels: int | None = Field(
+        default=None, ge=1, description="Labels received since the last training."
+    )
+    new_data: bool = Field(
+        default=True, description="The source's content differs from production's data."
+    )
+    schedule: str | None = Field(
+        default=None, description="Retrain when production is older than this (7d)."
+    )
+
+
+class LoopSettings(_Section):
+    """The closed loop: when a model retrains itself, on what, and how it rolls out.
+
+    Each ``shipyard monitor`` pass advances it: a trigger starts a retrain on the source
+    and the labelled predictions of ``label_horizon``; a share of those labels is held
+    back, and the retrained version must beat production on them by ``margin`` (the
+    gate on recent truth); it then goes out as an analysed canary (``deployments``),
+    promoted after the last step or rolled back.
+    """
+
+    enabled: bool = Field(default=False, description="Retrain without a person.")
+    triggers: LoopTriggers = Field(default_factory=LoopTriggers)
+    min_interval: str = Field(
+        default="1d", description="At most one retrain in this period (30m, 1d)."
+    )
+    label_horizon: str = Field(
+        default="30d", description="Labelled predictions this recent join the training."
+    )
+    holdout_share: float = Field(
+        default=0.3,
+        gt=0,
+        lt=1,
+        description="The share of fresh labelled predictions held back from training to "
+        "judge the retrained version on.",
+    )
+    min_fresh_labels: int = Field(
+        default=50,
+        ge=1,
+        description="Held-back labels the gate needs before a retrained version may go on.",
+    )
+    margin: float = Field(
+        default=0.0,
+        ge=0,
+        lt=1,
+        description="How much better than production on the held-back labels, as a share "
+        "of production's error (0.02: 2% fewer errors, or 2% lower RMSE).",
+    )
+    approval: Literal["auto", "manual"] = Field(
+        default="auto", description="manual: wait for `shipyard approve MODEL` before the canary."
+    )
+
+    @field_validator("min_interval", "label_horizon")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        if not re.fullmatch(r"\s*\d+(\.\d+)?\s*[smhdw]\s*", value):
+            raise ValueError(f"'{value}' is not a duration (30m, 12h, 7d)")
+        return value
+
+
 class ProjectConfig(_Section):
     """The whole of ``shipyard.yaml``."""
 
@@ -580,6 +648,7 @@ class ProjectConfig(_Section):
     automation: AutomationSettings = Field(default_factory=AutomationSettings)
     review: ReviewSettings = Field(default_factory=ReviewSettings)
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
+    loop: LoopSettings = Field(default_factory=LoopSettings)
 
     @property
     def model_name(self) -> str:

@@ -32,6 +32,7 @@ from shipyard.pipeline.runner import Observer
 if TYPE_CHECKING:
     from shipyard.deployments import Deployments
     from shipyard.deployments.analysis import CanaryAnalysis
+    from shipyard.loop import RetrainingLoop
     from shipyard.monitoring import Monitor, MonitorPass
     from shipyard.monitoring.monitor import Progress
     from shipyard.prediction_lineage import PredictionLineage
@@ -197,10 +198,29 @@ class Project:
         """One pass of everything that watches served models: review items past their
         time expire, canary analyses take the steps that are due, and the monitoring
         windows that are due are computed, with their alerts (``progress`` hears of
-        each window, as ``Monitor.run_once`` says)."""
+        each window, as ``Monitor.run_once`` says); then the retraining loop takes the
+        steps that are due (``result.loop``)."""
         self.review.expire()
         self.canary_analysis().run_once(model)
-        return self.monitor.run_once(model, progress=progress)
+        result = self.monitor.run_once(model, progress=progress)
+        result.loop = self.loop.run_once(model)
+        return result
+
+    @cached_property
+    def loop(self) -> RetrainingLoop:
+        """The retraining loop of the project's model (``loop`` in ``shipyard.yaml``)."""
+        from shipyard.loop import RetrainingLoop
+
+        return RetrainingLoop(
+            self.store,
+            self.artifacts,
+            self.registry,
+            self.deployments,
+            self.prediction_log(),
+            self.config,
+            root=self.root,
+            run=self.run,
+        )
 
     def watch(
         self,
@@ -290,26 +310,12 @@ class Project:
         ``label_source``; a label or input that cannot be cast is a ``DataError`` naming
         its predictions, raised before anything is stored.
         """
-        import tempfile
+        from shipyard.components.standard import feedback_snapshot
 
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        from shipyard.data import feedback_rows, read_table
-
-        data = self.config.data
-        if data is None:
-            raise ConfigError("shipyard.yaml has no 'data' section to add feedback to")
         labelled = self.prediction_log().labelled_rows(self.config.model_name)
-        if labelled.empty:
-            return None
-        source = read_table((self.root / data.source).resolve())
-        rows = feedback_rows(labelled, like=source, target=data.target)
-        with tempfile.TemporaryDirectory() as folder:
-            path = Path(folder) / "feedback.parquet"
-            pq.write_table(pa.Table.from_pandas(rows, preserve_index=False), path)
-            blob = self.artifacts.put(path)
-        return self.artifacts.materialize(blob.digest, "file"), blob.digest
+        return feedback_snapshot(
+            labelled, config=self.config, root=self.root, artifacts=self.artifacts
+        )
 
     def runs(self, *, limit: int = 50) -> list[RunRecord]:
         return self.store.list_runs(limit=limit)

@@ -12,6 +12,7 @@ from shipyard.cli import (
     automation,
     datasets,
     deployments,
+    loop,
     monitoring,
     pipelines,
     predictions,
@@ -53,6 +54,7 @@ deployments.register(app)
 review.register(app)
 automation.register(app)
 monitoring.register(app)
+loop.register(app)
 
 
 def main() -> None:

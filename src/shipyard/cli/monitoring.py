@@ -106,6 +106,11 @@ def _print_pass(result: MonitorPass) -> None:
             console.print(f"{escape(model.model)}: skipped, {escape(model.skipped)}")
         for problem in model.problems:
             console.print(f"[yellow]{escape(model.model)}[/]: {escape(problem)}")
+    for event in result.loop:
+        console.print(
+            f"[bold]loop[/] {escape(event.model)} retrain {event.loop_run_id}: "
+            f"[bold]{event.step}[/] — {escape(event.reason)}"
+        )
     if result.deliveries is not None:
         sent = result.deliveries
         if sent.sent:

@@ -11,12 +11,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
+
+from shipyard.artifacts import ArtifactStore
 from shipyard.components.analysis import ExampleValidator, SchemaGen, StatisticsGen
 from shipyard.components.evaluation import Evaluator, InfraValidator
 from shipyard.components.ingestion import ExampleGen
 from shipyard.components.pushing import Pusher
 from shipyard.components.training import Trainer, Transform
 from shipyard.config import ProjectConfig
+from shipyard.data import feedback_rows, read_table
 from shipyard.data.ingest import source_digest
 from shipyard.errors import ConfigError
 from shipyard.pipeline import Pipeline
@@ -24,7 +28,7 @@ from shipyard.registry import ModelRegistry
 from shipyard.store import ArtifactRecord, MetadataStore
 from shipyard.store.records import DatasetVersionRecord, ModelVersionRecord
 
-__all__ = ["standard_pipeline"]
+__all__ = ["feedback_snapshot", "standard_pipeline"]
 
 PIPELINE_NAME = "standard"
 
@@ -59,12 +63,14 @@ def standard_pipeline(
     registry: ModelRegistry,
     feedback: Path | None = None,
     feedback_digest: str | None = None,
+    alias: str = "production",
 ) -> Pipeline:
     """The standard pipeline of the project in ``root`` as its configuration describes.
 
     ``feedback`` is a Parquet file of labelled predictions (``shipyard.data.feedback_rows``)
     that ExampleGen adds to the training split; the project makes it when
-    ``data.include_feedback`` is on.
+    ``data.include_feedback`` is on.  ``alias`` is what the Pusher moves to a blessed
+    version (the retraining loop moves ``candidate``: the canary decides on production).
     """
     data = config.data
     if data is None:
@@ -148,6 +154,38 @@ def standard_pipeline(
         infra=infra.outputs.infra,
         examples=examples.outputs.examples,
         model_name=name,
+        alias=alias,
     )
     steps = [examples, statistics, schema, validator, transform, trainer, evaluator, infra, pusher]
     return Pipeline(PIPELINE_NAME, steps)
+
+
+def feedback_snapshot(
+    labelled: pd.DataFrame, *, config: ProjectConfig, root: Path, artifacts: ArtifactStore
+) -> tuple[Path, str] | None:
+    """Labelled predictions (``PredictionLog.labelled_rows``) as rows of the project's
+    data, stored: ExampleGen's ``feedback`` input.
+
+    Returns a local Parquet file in the artifact store and its digest (the same labels
+    make the same file), or ``None`` when there are none.  The rows have the source
+    table's columns and dtypes, plus ``prediction_id`` and ``label_source``; a label or
+    input that cannot be cast is a ``DataError`` naming its predictions, raised before
+    anything is stored.
+    """
+    import tempfile
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    data = config.data
+    if data is None:
+        raise ConfigError("shipyard.yaml has no 'data' section to add feedback to")
+    if labelled.empty:
+        return None
+    source = read_table((root / data.source).resolve())
+    rows = feedback_rows(labelled, like=source, target=data.target)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "feedback.parquet"
+        pq.write_table(pa.Table.from_pandas(rows, preserve_index=False), path)
+        blob = artifacts.put(path)
+    return artifacts.materialize(blob.digest, "file"), blob.digest

@@ -41,7 +41,12 @@ from shipyard.monitoring.webhook import Deliveries, deliver_alerts
 from shipyard.monitoring.windows import Cut, WindowSpec, cut_windows
 from shipyard.prediction_log import PredictionLog, parse_duration, parse_since
 from shipyard.store import MetadataStore
-from shipyard.store.records import AlertRecord, MonitorWindowRecord, NewWindow
+from shipyard.store.records import (
+    AlertRecord,
+    LoopEventRecord,
+    MonitorWindowRecord,
+    NewWindow,
+)
 from shipyard.store.tables import utcnow
 
 __all__ = ["ModelPass", "Monitor", "MonitorPass", "window_dict"]
@@ -112,6 +117,8 @@ class MonitorPass:
     deliveries: Deliveries | None
     alerts: list[AlertRecord]
     """Every alert of the models passed (to show the windows' changes)."""
+    loop: list[LoopEventRecord] = field(default_factory=list)
+    """The retraining loop's steps taken in the same pass (``Project.monitor_pass``)."""
 
     @property
     def windows(self) -> list[MonitorWindowRecord]:
@@ -128,6 +135,7 @@ class MonitorPass:
             "resolved": alert_list([a for m in self.models for a in m.resolved]),
             "skipped": {m.model: m.skipped for m in self.models if m.skipped},
             "problems": {m.model: m.problems for m in self.models if m.problems},
+            "loop": [event.to_dict() for event in self.loop],
             "webhook": None
             if self.deliveries is None
             else {

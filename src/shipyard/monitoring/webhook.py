@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from shipyard.config import WebhookSettings
 from shipyard.store.monitoring import MonitoringRepository
 
-__all__ = ["Deliveries", "deliver_alerts"]
+__all__ = ["Deliveries", "deliver_alerts", "post_json"]
 
 _BACKOFF_SECONDS = 0.5  # before the first retry; doubled before each next one
 _EVENTS = {"open": "alert.opened", "resolved": "alert.resolved"}
@@ -44,7 +44,7 @@ def deliver_alerts(
         body = json.dumps(
             {"event": _EVENTS[alert.status], "project": project, "alert": alert.to_dict()}
         ).encode()
-        error = _post(webhook, body)
+        error = post_json(webhook, body)
         repository.record_delivery(alert.id, status=None if error else alert.status, error=error)
         if error:
             result.failed.append(alert.id)
@@ -54,7 +54,7 @@ def deliver_alerts(
     return result
 
 
-def _post(webhook: WebhookSettings, body: bytes) -> str | None:
+def post_json(webhook: WebhookSettings, body: bytes) -> str | None:
     """POST ``body``; None when the webhook answered 2xx, else the last error."""
     error = None
     for attempt in range(webhook.retries + 1):

@@ -207,7 +207,8 @@ class _Server:
         self.telemetry.review_queue(shown)
 
     def _show_monitoring(self) -> None:
-        """Set the monitoring gauges from the latest windows and the open alerts."""
+        """Set the monitoring gauges from the latest windows and the open alerts, and the
+        retraining loop's from the retrains."""
         repository = self.project.store.monitoring
         try:
             latest = repository.latest_windows()
@@ -219,6 +220,12 @@ class _Server:
         self.telemetry.monitoring(
             [(window.model, window.version, window.result) for window in latest], open_alerts
         )
+        try:
+            retrains = self.project.store.loop.runs()
+        except ShipyardError as exc:
+            logger.debug("could not read the retrains: %s", exc)
+            return
+        self.telemetry.loop(collections.Counter((run.model, run.status) for run in retrains))
 
     def _changed(self) -> tuple[Any, ...] | None:
         """The store's change markers (deployments, automation levels), or None when

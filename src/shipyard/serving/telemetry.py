@@ -125,6 +125,12 @@ class Telemetry:
             "shipyard_alerts_open", "Open monitoring alerts, by model and severity.",
             ["model", "severity"], registry=registry, multiprocess_mode="mostrecent",
         )  # fmt: skip
+        self.retrains = Gauge(
+            "shipyard_loop_retrains",
+            "Retrains of each model by state: under way (triggered ... canary) or how they "
+            "ended (promoted, rolled_back, rejected, failed).",
+            ["model", "status"], registry=registry, multiprocess_mode="mostrecent",
+        )  # fmt: skip
         self.values = Histogram(
             "shipyard_prediction_value", "Predicted values of regression models.", ["model"],
             buckets=(-1e6, -1e3, -10, -1, 0, 1, 10, 100, 1e3, 1e4, 1e5, 3e5, 1e6, 1e7),
@@ -276,6 +282,12 @@ class Telemetry:
                 self.estimated.labels(**labels, metric=metric).set(value)
         for (model, severity), count in open_alerts.items():
             self.alerts_open.labels(model=model, severity=severity).set(count)
+
+    def loop(self, retrains: Mapping[tuple[str, str], int]) -> None:
+        """Show how many retrains of each model are in each state."""
+        self.retrains.clear()
+        for (model, status), count in retrains.items():
+            self.retrains.labels(model=model, status=status).set(count)
 
     def exposition(self) -> bytes:
         if _multiprocess():

@@ -7,7 +7,7 @@ step's final status.
 Runs, executions, artifacts and events stay in this one module because they are written
 together, in those single transactions; the other records each have a repository of their
 own (``datasets``, ``registry``, ``predictions``, ``deployments``, ``review``,
-``automation``, ``guidelines``, ``monitoring``, ``tracking``).
+``automation``, ``guidelines``, ``monitoring``, ``loop``, ``tracking``).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from shipyard.store.database import Database
 from shipyard.store.datasets import DatasetRepository
 from shipyard.store.deployments import DeploymentRepository
 from shipyard.store.guidelines import GuidelineRepository
+from shipyard.store.loop import LoopRepository
 from shipyard.store.monitoring import MonitoringRepository
 from shipyard.store.predictions import PredictionRepository
 from shipyard.store.properties import properties_of, set_properties
@@ -66,7 +67,8 @@ class MetadataStore:
     (``ModelRepository``), ``predictions`` (``PredictionRepository``), ``deployments``
     (``DeploymentRepository``), ``review`` (``ReviewRepository``), ``automation``
     (``AutomationRepository``), ``guidelines`` (``GuidelineRepository``), ``monitoring``
-    (``MonitoringRepository``) and ``tracking`` (``TrackingRepository``).
+    (``MonitoringRepository``), ``loop`` (``LoopRepository``) and ``tracking``
+    (``TrackingRepository``).
 
     >>> store = MetadataStore("sqlite:///.shipyard/metadata.db", root=tmp, project="demo")
     ... # doctest: +SKIP
@@ -86,6 +88,7 @@ class MetadataStore:
         self.automation = AutomationRepository(self.database, self.project_id, self.models)
         self.guidelines = GuidelineRepository(self.database, self.project_id, self.models)
         self.monitoring = MonitoringRepository(self.database, self.project_id)
+        self.loop = LoopRepository(self.database, self.project_id)
 
     def close(self) -> None:
         self.database.dispose()

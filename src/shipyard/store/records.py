@@ -444,3 +444,65 @@ class AlertRecord:
             "opened_window_id": self.opened_window_id,
             "last_window_id": self.last_window_id,
         }
+
+
+LoopStatus = Literal[
+    "triggered",
+    "trained",
+    "gated",
+    "awaiting_approval",
+    "canary",
+    "promoted",
+    "rolled_back",
+    "rejected",
+    "failed",
+]
+LOOP_FINISHED: tuple[LoopStatus, ...] = ("promoted", "rolled_back", "rejected", "failed")
+
+
+@dataclass(frozen=True)
+class LoopRunRecord:
+    """One retrain of a model: why it started, where it is, what it produced."""
+
+    id: int
+    model: str
+    status: LoopStatus
+    trigger: str
+    production_version: int | None
+    version: int | None
+    run_id: int | None
+    deployment_id: int | None
+    holdout: list[str] | None
+    gate: dict[str, Any] | None
+    approved_by: str | None
+    created_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in LOOP_FINISHED
+
+
+@dataclass(frozen=True)
+class LoopEventRecord:
+    """One step of a retrain, and why it was taken."""
+
+    id: int
+    loop_run_id: int
+    model: str
+    step: str
+    reason: str
+    details: dict[str, Any]
+    at: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "loop_run": self.loop_run_id,
+            "model": self.model,
+            "step": self.step,
+            "reason": self.reason,
+            "details": self.details,
+            "at": self.at.isoformat(),
+        }

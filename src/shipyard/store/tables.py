@@ -563,3 +563,44 @@ class MonitorStateRow(Base):
     cursor: Mapped[datetime | None] = mapped_column(default=None)
     spec: Mapped[str | None] = mapped_column(String(20), default=None)
     passed_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class LoopRunRow(Base):
+    """One retrain of a model, from its trigger to promotion, rollback or rejection.
+
+    ``holdout`` lists the labelled predictions held back from its training, on which
+    ``gate`` compared it with ``production_version``.
+    """
+
+    __tablename__ = "loop_runs"
+    __table_args__ = (Index("ix_loop_runs_model", "project_id", "model", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
+    model: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(30))
+    trigger: Mapped[str] = mapped_column(Text)
+    production_version: Mapped[int | None] = mapped_column(Integer, default=None)
+    version: Mapped[int | None] = mapped_column(Integer, default=None)
+    run_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    deployment_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    holdout: Mapped[Any] = mapped_column(JSON, nullable=True, default=None)
+    gate: Mapped[Any] = mapped_column(JSON, nullable=True, default=None)
+    approved_by: Mapped[str | None] = mapped_column(String(200), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class LoopEventRow(Base):
+    """One step of a retrain, with its reason; ``delivered`` once the webhook has it."""
+
+    __tablename__ = "loop_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    loop_run_id: Mapped[int] = mapped_column(ForeignKey("loop_runs.id"), index=True)
+    step: Mapped[str] = mapped_column(String(30))
+    reason: Mapped[str] = mapped_column(Text)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered: Mapped[bool] = mapped_column(Boolean, default=False)
