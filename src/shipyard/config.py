@@ -618,6 +618,13 @@ class LoopSettings(_Section):
         description="How much better than production on the held-back labels, as a share "
         "of production's error (0.02: 2% fewer errors, or 2% lower RMSE).",
     )
+    confidence: float = Field(
+        default=0.95,
+        gt=0.5,
+        lt=1,
+        description="How sure the gate must be that the retrained version is better than "
+        "production on the held-back labels (a one-sided paired test).",
+    )
     approval: Literal["auto", "manual"] = Field(
         default="auto", description="manual: wait for `shipyard approve MODEL` before the canary."
     )

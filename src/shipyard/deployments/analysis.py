@@ -102,6 +102,21 @@ def run_checks(comparison: Comparison, checks: AnalysisChecks) -> list[CheckResu
     ]
 
 
+def _expected_change(result: CheckResult) -> CheckResult:
+    """A candidate meant to answer differently (a retrain on new truth) is not judged on
+    agreeing with the primary: its errors, latency and feedback judge it."""
+    if result.name not in ("agreement", "output_drift"):
+        return result
+    return CheckResult(
+        result.name,
+        "skip",
+        result.value,
+        result.bound,
+        "not judged: the candidate was retrained to answer differently; errors, latency "
+        "and feedback judge it",
+    )
+
+
 def _error_rate(comparison: Comparison, checks: AnalysisChecks) -> CheckResult:
     candidate = comparison.candidate
     bound = checks.max_error_rate
@@ -439,6 +454,8 @@ class CanaryAnalysis:
             baseline=baseline,
         )
         results = run_checks(comparison, self.checks)
+        if plan.get("expects_change"):
+            results = [_expected_change(result) for result in results]
         verdict = _verdict(results)
         now = utcnow()
         details = {

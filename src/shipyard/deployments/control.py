@@ -188,6 +188,7 @@ class Deployments:
         interval_seconds: float | None = None,
         max_failures: int | None = None,
         analyze: bool = False,
+        expects_change: bool = False,
         force: bool = False,
         reason: str = "",
         actor: str | None = None,
@@ -203,8 +204,10 @@ class Deployments:
         request meet the same one (see ``shipyard.serving.catalog.Routing``).  A canary
         is analysed automatically when ``analyze`` is set or ``steps``,
         ``interval_seconds`` or ``max_failures`` is given (the rest from
-        ``shipyard.yaml``).  A version that is
-        not blessed is refused unless ``force``, which needs a ``reason``.
+        ``shipyard.yaml``); ``expects_change`` tells the analysis the candidate is meant
+        to answer differently (a retrain on new truth), so agreement with the primary
+        does not judge it.  A version that is not blessed is refused unless ``force``,
+        which needs a ``reason``.
         """
         if strategy not in STRATEGIES:
             raise DeploymentError(
@@ -216,6 +219,8 @@ class Deployments:
         analysis = self._analysis_plan(
             strategy, steps, interval_seconds, max_failures, analyze=analyze or None
         )
+        if analysis is not None and expects_change:
+            analysis["expects_change"] = True
         if strategy == "blue-green":
             if percent is not None:
                 raise DeploymentError(

@@ -2,11 +2,18 @@
 
 The labelled predictions of the label horizon are split by prediction id (a stable hash,
 so every pass splits alike): ``holdout_share`` of them are held back from training, and
-both versions answer them.  The retrained version goes on only when its error there —
-the share of wrong classes, or the RMSE — is below production's by ``margin`` (a share
-of production's error), on at least ``min_fresh_labels`` rows.  Labels that carry no
-signal then never promote a model; and under concept drift the old eval split, which
-describes yesterday's world, does not get to veto a model that fits today's.
+both versions answer them.  The retrained version goes on only when, on at least
+``min_fresh_labels`` rows,
+
+- its error there — the share of wrong classes, or the RMSE — is below production's by
+  ``margin`` (a share of production's error), and
+- it is better beyond chance: a one-sided paired test at ``confidence`` — an exact
+  binomial (sign) test on the rows only one of the two gets right, or a t-test on the
+  per-row differences of absolute error — says production is not as good.
+
+Labels that carry no signal then never promote a model (a point estimate alone would,
+half the time, by luck); and under concept drift the old eval split, which describes
+yesterday's world, does not get to veto a model that fits today's.
 """
 
 from __future__ import annotations
@@ -53,6 +60,7 @@ def judge(
     task: Task,
     margin: float,
     min_labels: int,
+    confidence: float = 0.95,
 ) -> GateResult:
     """Compare two loaded versions (``registry.load``) on held-back ``rows`` (typed like
     the source table, ``target`` holding the labels)."""
@@ -66,21 +74,52 @@ def judge(
             details,
         )
     truth = rows[target].to_numpy()
-    errors = {}
-    for name, loaded in (("candidate", candidate), ("production", production)):
-        answers = loaded.predict(rows[list(loaded.package.input_columns)]).values
-        errors[name] = _error(task, truth, np.asarray(answers, dtype=object))
-    details |= errors
+    answers = {
+        name: np.asarray(loaded.predict(rows[list(loaded.package.input_columns)]).values, object)
+        for name, loaded in (("candidate", candidate), ("production", production))
+    }
+    errors = {name: _error(task, truth, found) for name, found in answers.items()}
+    p_value = _p_value(task, truth, answers["candidate"], answers["production"])
+    details |= errors | {"p_value": p_value, "confidence": confidence}
     bound = errors["production"] * (1 - margin)
-    passed = errors["candidate"] < bound
-    verdict = "beats" if passed else "does not beat"
+    better = errors["candidate"] < bound
+    significant = p_value < 1 - confidence
+    passed = better and significant
     reason = (
-        f"{candidate.record.ref} {verdict} {production.record.ref} on {len(rows)} fresh "
-        f"labels: {metric} {errors['candidate']:.4g} against {errors['production']:.4g}"
+        f"{candidate.record.ref} {'beats' if passed else 'does not beat'} "
+        f"{production.record.ref} on {len(rows)} fresh labels: {metric} "
+        f"{errors['candidate']:.4g} against {errors['production']:.4g}"
     )
     if margin:
         reason += f" (it must be below {bound:.4g}, {margin:.0%} less)"
+    if better and not significant:
+        reason += f", but not beyond chance (p = {p_value:.3g}, {confidence:.0%} asked)"
     return GateResult(passed, reason, details)
+
+
+def _p_value(
+    task: Task,
+    truth: np.ndarray[Any, Any],
+    candidate: np.ndarray[Any, Any],
+    production: np.ndarray[Any, Any],
+) -> float:
+    """One-sided: the chance of seeing the candidate this much better if it were not."""
+    from scipy import stats
+
+    if task == "classification":
+        right = np.array([str(a) == str(t) for a, t in zip(candidate, truth, strict=True)])
+        before = np.array([str(a) == str(t) for a, t in zip(production, truth, strict=True)])
+        wins, losses = int((right & ~before).sum()), int((before & ~right).sum())
+        if wins + losses == 0:
+            return 1.0
+        return float(stats.binomtest(wins, wins + losses, 0.5, alternative="greater").pvalue)
+    target = truth.astype(np.float64)
+    gains = np.abs(production.astype(np.float64) - target) - np.abs(
+        candidate.astype(np.float64) - target
+    )
+    if not np.any(gains):
+        return 1.0
+    return float(stats.ttest_1samp(gains, 0.0, alternative="greater").pvalue)
 
 
 def _error(task: Task, truth: np.ndarray[Any, Any], answers: np.ndarray[Any, Any]) -> float:

@@ -19,8 +19,6 @@ deploying finds the deployment of its version and adopts it.
 
 from __future__ import annotations
 
-import os
-import socket
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -33,6 +31,7 @@ from shipyard.config import ProjectConfig
 from shipyard.errors import DeploymentError, ShipyardError
 from shipyard.loop.gate import judge, split_fresh
 from shipyard.loop.triggers import due_trigger
+from shipyard.monitoring.monitor import local_owner, take_lease
 from shipyard.pipeline import Pipeline, RunResult
 from shipyard.prediction_log import PredictionLog, parse_duration
 from shipyard.store import MetadataStore
@@ -75,7 +74,7 @@ class RetrainingLoop:
         self.config = config
         self.root = root
         self.run = run
-        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}"
+        self.owner = owner or local_owner()
         self.clock = clock
 
     @property
@@ -91,7 +90,7 @@ class RetrainingLoop:
         name = self.config.model_name if self.config.data is not None else None
         before = {event.id for event in self.store.loop.events()}
         held = name is not None and model in (None, name)
-        if held and self.store.monitoring.take_lease(str(name), self.owner, LEASE_SECONDS):
+        if held and take_lease(self.store.monitoring, str(name), self.owner, LEASE_SECONDS):
             try:
                 self._advance(str(name))
             finally:
@@ -282,6 +281,7 @@ class RetrainingLoop:
             task=data.task,
             margin=self.settings.margin,
             min_labels=self.settings.min_fresh_labels,
+            confidence=self.settings.confidence,
         )
         details = {**result.details, "blessed_on_eval_split": candidate.blessed}
         return self.store.loop.step(
@@ -306,6 +306,7 @@ class RetrainingLoop:
             current.version,
             strategy="canary",
             analyze=True,
+            expects_change=True,
             force=not candidate.blessed,
             reason=f"retrain {current.id} {why}",
             actor=ACTOR,

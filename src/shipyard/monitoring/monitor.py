@@ -41,6 +41,7 @@ from shipyard.monitoring.webhook import Deliveries, deliver_alerts
 from shipyard.monitoring.windows import Cut, WindowSpec, cut_windows
 from shipyard.prediction_log import PredictionLog, parse_duration, parse_since
 from shipyard.store import MetadataStore
+from shipyard.store.monitoring import MonitoringRepository
 from shipyard.store.records import (
     AlertRecord,
     LoopEventRecord,
@@ -49,13 +50,42 @@ from shipyard.store.records import (
 )
 from shipyard.store.tables import utcnow
 
-__all__ = ["ModelPass", "Monitor", "MonitorPass", "window_dict"]
+__all__ = ["ModelPass", "Monitor", "MonitorPass", "local_owner", "take_lease", "window_dict"]
 
 LEASE_SECONDS = 600.0
 
 Progress = Callable[[str, int, int], None]
 """Told ``(model, windows done, windows due)`` as a pass computes windows."""
 _MICROSECOND = timedelta(microseconds=1)
+
+
+def local_owner() -> str:
+    """This process, as a lease names its holder: ``host:pid``."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def take_lease(repository: MonitoringRepository, model: str, owner: str, seconds: float) -> bool:
+    """Hold ``model`` for ``seconds``, taking it over from a process of this machine
+    that died holding it (``kill -9`` leaves its lease behind until it expires)."""
+    if repository.take_lease(model, owner, seconds):
+        return True
+    holder = repository.holder(model)
+    if holder is None or not _dead_here(holder):
+        return repository.take_lease(model, owner, seconds) if holder is None else False
+    return repository.take_over(model, owner, seconds, previous=holder)
+
+
+def _dead_here(owner: str) -> bool:
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def window_dict(
@@ -171,7 +201,7 @@ class Monitor:
         self.log = log
         self.settings = settings
         self.project = project
-        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}"
+        self.owner = owner or local_owner()
         self.clock = clock
         self.spec = WindowSpec.parse(settings.window)
         self._references: dict[tuple[str, int], Reference | MonitoringError] = {}
@@ -238,7 +268,7 @@ class Monitor:
     def _model_pass(self, name: str, progress: Progress | None) -> ModelPass:
         report = ModelPass(model=name)
         repository = self.store.monitoring
-        if not repository.take_lease(name, self.owner, LEASE_SECONDS):
+        if not take_lease(repository, name, self.owner, LEASE_SECONDS):
             report.skipped = "another monitor holds its lease"
             return report
         try:

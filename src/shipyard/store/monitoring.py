@@ -323,6 +323,27 @@ class MonitoringRepository:
                 .values(cursor=cursor, spec=spec, passed_at=passed_at)
             )
 
+    def holder(self, model: str) -> str | None:
+        """Who holds ``model``'s lease now (None when it is free or has expired)."""
+        with self.database.reading(f"reading the monitoring lease of '{model}'") as session:
+            row = session.get(MonitorStateRow, (self.project_id, model))
+            return None if row is None or row.until < utcnow() else row.owner
+
+    def take_over(self, model: str, owner: str, seconds: float, *, previous: str) -> bool:
+        """Take ``model``'s lease from ``previous`` (whose process is known to be gone),
+        if ``previous`` still holds it."""
+        with self.database.writing(f"taking over the monitoring lease of '{model}'") as session:
+            taken = session.execute(
+                update(MonitorStateRow)
+                .where(
+                    MonitorStateRow.project_id == self.project_id,
+                    MonitorStateRow.model == model,
+                    MonitorStateRow.owner == previous,
+                )
+                .values(owner=owner, until=utcnow() + timedelta(seconds=seconds))
+            )
+            return bool(taken.rowcount)  # type: ignore[attr-defined]
+
     def release_lease(self, model: str, owner: str) -> None:
         with self.database.writing(f"releasing the monitoring lease of '{model}'") as session:
             session.execute(
