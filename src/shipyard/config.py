@@ -204,6 +204,13 @@ class ValidationSettings(_Section):
     )
     drift_severity: Literal["warning", "error"] = "warning"
     range_severity: Literal["warning", "error"] = "warning"
+    outside_tolerance: float = Field(
+        default=0.01,
+        ge=0,
+        lt=1,
+        description="The share of values outside the schema's range or domain that a "
+        "sample is expected to show; more is an anomaly.",
+    )
     size_change_bound: float = Field(default=2.0, gt=1)
 
 

@@ -51,9 +51,9 @@ def test_each_anomaly_kind_is_reported() -> None:
     bad = reference.head(500).assign(extra=1)
     bad["area"] = bad["area"].astype(str)  # the column became text
     bad["price"] = bad["price"] * 3  # beyond the range, and drifted
-    # 0.8% of unseen values: an anomaly, but not drift (2% would be a Jensen-Shannon
-    # distance of about sqrt(0.02 / 2) = 0.1, the drift floor).
-    bad.loc[:3, "street"] = ["Dirt"] * 2 + ["Gravel"] * 2
+    # 1.2% of unseen values: an anomaly (over the 1% a sample may miss), but not drift
+    # (2% would be a Jensen-Shannon distance of about sqrt(0.02 / 2) = 0.1, the floor).
+    bad.loc[:5, "street"] = ["Dirt"] * 3 + ["Gravel"] * 3
     bad["garage"] = bad["garage"].astype("boolean")
     bad.loc[:99, "garage"] = pd.NA
     report = validate_statistics(compute_statistics(bad), schema, previous=previous)
@@ -99,6 +99,24 @@ def test_int_and_float_changes() -> None:
     )
     stats = compute_statistics(pd.DataFrame({"n": [1.5, 2.5], "f": [1, 2]}))
     assert _kinds(validate_statistics(stats, schema)) == [("n", "type_change", "warning")]
+
+
+def test_a_sample_may_miss_a_little_of_the_range_and_domain() -> None:
+    schema = Schema(
+        columns=[
+            ColumnSchema(name="x", type="float", min=0.0, max=1.0),
+            ColumnSchema(name="c", type="str", domain=["a", "b"]),
+        ]
+    )
+    rare = pd.DataFrame({"x": [1.5] + [0.5] * 199, "c": ["z"] + ["a"] * 199})
+    assert validate_statistics(compute_statistics(rare), schema).anomalies == []
+    strict = validate_statistics(compute_statistics(rare), schema, outside_tolerance=0.0)
+    assert _kinds(strict) == [
+        ("x", "out_of_range", "warning"),
+        ("c", "unseen_categories", "warning"),
+    ]
+    common = pd.DataFrame({"x": [1.5] * 3 + [0.5] * 197, "c": ["z"] * 3 + ["a"] * 197})
+    assert len(validate_statistics(compute_statistics(common), schema).anomalies) == 2
 
 
 def test_out_of_range_reports_the_share_outside() -> None:

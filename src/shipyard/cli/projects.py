@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
+from rich.markup import escape
 
 from shipyard.cli.console import console
 from shipyard.config import CONFIG_FILE, Task
@@ -57,33 +57,33 @@ def quickstart(
 ) -> None:
     """Make a project from the bundled Ames house prices and turn the loop once."""
     from shipyard.cli.pipelines import run_standard
-    from shipyard.quickstart import create_quickstart, serve_examples
+    from shipyard.quickstart import TRAINED_UNTIL, create_quickstart, turn_the_loop
 
     with create_quickstart(folder) as project:
+        model = project.config.model_name
         console.print(
-            f"[bold]shipyard quickstart[/] in {project.root}: predict Sale_Price of "
-            "2,930 houses in Ames, Iowa"
+            f"[bold]shipyard quickstart[/] in {project.root}: predict Sale_Price of houses in "
+            f"Ames, Iowa, learning from those sold up to {TRAINED_UNTIL}"
         )
         run_standard(project, cache=None)
-        console.print("\n[bold]serving[/]: started the server, sent 5 houses of the eval split")
-        served = serve_examples(project)
-    table = Table(
-        title=f"answers of {project.config.model_name}:{served[0].version}", title_justify="left"
-    )
-    for column in ("prediction id", "predicted price", "actual price", "feedback sent"):
-        table.add_column(column, justify="left" if column == "prediction id" else "right")
-    for index, example in enumerate(served):
-        table.add_row(
-            example.prediction_id,
-            f"{example.predicted:,.0f}",
-            f"{example.actual:,.0f}",
-            "yes" if index < 3 else "-",
+        console.print("\n[bold]the loop[/]: the houses sold afterwards meet the model")
+        turned = turn_the_loop(project, say=lambda line: console.print(f"  {escape(line)}"))
+    first, last = turned.first_version, turned.production_version
+    if last != first:
+        console.print(
+            f"\n[green]{model}:{last} is production[/], retrained without a person; on the "
+            f"houses sold in 2010 its RMSE is {turned.rmse[last]:,.0f} against "
+            f"{turned.rmse[first]:,.0f} for {model}:{first}"
         )
-    console.print(table)
+    else:
+        console.print(
+            f"\n{model}:{first} is still production (RMSE {turned.rmse[first]:,.0f} on the "
+            "houses sold in 2010): the loop's story above says why"
+        )
     console.print(
-        "server stopped. Next: [bold]cd "
-        f"{folder}[/] and try `shipyard serve`, `shipyard predictions`, `shipyard models show "
-        f"{project.config.model_name}`, `shipyard lineage {served[0].prediction_id}`"
+        f"server stopped. Next: [bold]cd {folder}[/] and try `shipyard loop history {model}`, "
+        f"`shipyard report {model} --output report.html`, `shipyard alerts --all`, "
+        f"`shipyard lineage {turned.prediction_id}`, `shipyard serve`"
     )
 
 

@@ -12,7 +12,12 @@ from shipyard.components.payloads import AnomaliesPayload, StatisticsPayload
 from shipyard.components.types import DataSchema, ExampleAnomalies, Examples, ExampleStatistics
 from shipyard.data.schema import Schema, infer_schema
 from shipyard.data.statistics import DatasetStatistics, compute_statistics
-from shipyard.data.validation import Severity, ValidationReport, validate_statistics
+from shipyard.data.validation import (
+    DEFAULT_OUTSIDE_TOLERANCE,
+    Severity,
+    ValidationReport,
+    validate_statistics,
+)
 from shipyard.errors import ValidationFailed
 from shipyard.pipeline import Component, Input, Output, PublishContext, log_metric
 
@@ -117,6 +122,7 @@ class ExampleValidator(Component):
     drift_thresholds: dict[str, float] = {}
     drift_severity: Severity = "warning"
     range_severity: Severity = "warning"
+    outside_tolerance: float = DEFAULT_OUTSIDE_TOLERANCE
     size_change_bound: float = 2.0
 
     def run(self) -> None:
@@ -137,6 +143,7 @@ class ExampleValidator(Component):
                 size_change_bound=self.size_change_bound,
                 drift_severity=self.drift_severity,
                 range_severity=self.range_severity,
+                outside_tolerance=self.outside_tolerance,
                 **options,
             )
 

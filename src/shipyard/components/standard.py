@@ -102,6 +102,7 @@ def standard_pipeline(
         drift_thresholds=config.validation.drift_thresholds,
         drift_severity=config.validation.drift_severity,
         range_severity=config.validation.range_severity,
+        outside_tolerance=config.validation.outside_tolerance,
         size_change_bound=config.validation.size_change_bound,
     )
     previous = _previous_statistics(store, production, name, digest)

@@ -13,10 +13,13 @@ kind                   severity  when
                                  float is expected is fine, float data where int is
                                  expected is a warning
 ``missing_values``     error     more values are missing than ``max_missing_fraction``
-``out_of_range``       warning   values fall outside ``min``/``max`` (``range_severity``):
-                                 inferred ranges come from a sample, so new data may
-                                 legitimately exceed them
-``unseen_categories``  warning   text values outside the schema's ``domain``
+``out_of_range``       warning   more than ``outside_tolerance`` (1%) of the values fall
+                                 outside ``min``/``max`` (``range_severity``): inferred
+                                 ranges come from a sample, so new data exceeds them a
+                                 little, legitimately
+``unseen_categories``  warning   more than ``outside_tolerance`` of the text values are
+                                 outside the schema's ``domain`` (a sample misses rare
+                                 categories too)
 ``dataset_size``       warning   row count changed by more than ``size_change_bound``
                                  times against the previous version
 ``drift``              warning   a column's Jensen-Shannon distance exceeds both its
@@ -40,10 +43,14 @@ from shipyard.errors import DataError, ValidationFailed
 __all__ = [
     "Anomaly",
     "AnomalyKind",
+    "DEFAULT_OUTSIDE_TOLERANCE",
     "Severity",
     "ValidationReport",
     "validate_statistics",
 ]
+
+DEFAULT_OUTSIDE_TOLERANCE = 0.01
+"""The share of values outside a range or domain that is a sample's chance, not news."""
 
 Severity = Literal["error", "warning"]
 AnomalyKind = Literal[
@@ -156,6 +163,7 @@ def validate_statistics(
     size_change_bound: float = 2.0,
     drift_severity: Severity = "warning",
     range_severity: Severity = "warning",
+    outside_tolerance: float = DEFAULT_OUTSIDE_TOLERANCE,
 ) -> ValidationReport:
     """Check ``statistics`` against ``schema`` and, if given, the ``previous`` version.
 
@@ -172,7 +180,9 @@ def validate_statistics(
         )
     for expected in schema.columns:
         if expected.name in statistics:
-            anomalies += _check_column(statistics[expected.name], expected, range_severity)
+            anomalies += _check_column(
+                statistics[expected.name], expected, range_severity, outside_tolerance
+            )
         elif expected.required:
             anomalies.append(
                 Anomaly(
@@ -216,7 +226,7 @@ def validate_statistics(
 
 
 def _check_column(
-    column: ColumnStatistics, expected: ColumnSchema, range_severity: Severity
+    column: ColumnStatistics, expected: ColumnSchema, range_severity: Severity, tolerance: float
 ) -> list[Anomaly]:
     found: list[Anomaly] = []
     name = column.name
@@ -247,14 +257,14 @@ def _check_column(
         if not widened:
             return found
     if column.numeric is not None:
-        found += _check_range(column, expected, range_severity)
+        found += _check_range(column, expected, range_severity, tolerance)
     if column.categorical is not None and expected.domain is not None:
-        found += _check_domain(column, expected.domain)
+        found += _check_domain(column, expected.domain, tolerance)
     return found
 
 
 def _check_range(
-    column: ColumnStatistics, expected: ColumnSchema, severity: Severity
+    column: ColumnStatistics, expected: ColumnSchema, severity: Severity, tolerance: float
 ) -> list[Anomaly]:
     numeric = column.numeric
     assert numeric is not None
@@ -263,6 +273,8 @@ def _check_range(
     if low <= numeric.min and numeric.max <= high:
         return []
     outside = out_of_range_share(numeric, expected)
+    if outside <= tolerance:
+        return []
     allowed = f"[{_number(expected.min, '-inf')}, {_number(expected.max, 'inf')}]"
     return [
         Anomaly(
@@ -275,11 +287,12 @@ def _check_range(
     ]
 
 
-def _check_domain(column: ColumnStatistics, domain: list[str]) -> list[Anomaly]:
+def _check_domain(column: ColumnStatistics, domain: list[str], tolerance: float) -> list[Anomaly]:
     assert column.categorical is not None
     known = set(domain)
-    unseen = [value for value in column.categorical.value_counts() if value not in known]
-    if not unseen:
+    counts = column.categorical.value_counts()
+    unseen = [value for value in counts if value not in known]
+    if sum(counts[value] for value in unseen) <= tolerance * column.present:
         return []
     examples = ", ".join(repr(value) for value in unseen[:_EXAMPLES])
     more = f" and {len(unseen) - _EXAMPLES} more" if len(unseen) > _EXAMPLES else ""
