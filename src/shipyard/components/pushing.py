@@ -23,7 +23,8 @@ class Pusher(Component):
     The version keeps everything needed to serve and audit it: the package, the run, the
     dataset version, the code version, the metrics and the blessing's reasons.  The alias
     moves only for a blessed, infra-validated model; otherwise the version stays a
-    candidate.  Registering the same package again finds its existing version.
+    candidate.  Registering the same package again finds its existing version, and the
+    alias never moves back from a newer version to it.
     """
 
     model: Input[ModelPackageArtifact]
@@ -75,6 +76,11 @@ class Pusher(Component):
                 },
                 code_version=context.run.code_version,
             )
+        current = registry.find(name, context.params["alias"])
+        if current is not None and current.version > version.version:
+            # The run made an older version again (its package was cached): moving the
+            # alias back would undo a later promotion, by hand or by the loop.
+            return
         if decision.push:
             registry.promote(
                 name,
