@@ -598,7 +598,9 @@ class LoopSettings(_Section):
     promoted after the last step or rolled back.
     """
 
-    enabled: bool = Field(default=False, description="Retrain without a person.")
+    enabled: bool = Field(
+        default=True, description="Retrain without a person (false: retrain by hand only)."
+    )
     triggers: LoopTriggers = Field(default_factory=LoopTriggers)
     min_interval: str = Field(
         default="1d", description="At most one retrain in this period (30m, 1d)."

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    settings = {"monitoring": {"window": "300", "min_count": 50}}
+    settings = {"monitoring": {"window": "300", "min_count": 50}, "loop": {"enabled": False}}
     return classifier_project(
         tmp_path_factory.mktemp("cli-monitoring") / "shop",
         "houses",

@@ -22,8 +22,8 @@ MODEL = "houses"
 
 def trained_classifier(folder: Path) -> Path:
     """A project whose model 'houses' learned 2,000 noisy rows; windows of one hour,
-    computed as soon as they close."""
-    settings = {"monitoring": {"window": "1h", "lateness_seconds": 0}}
+    computed as soon as they close; no retraining (the loop's tests turn it on)."""
+    settings = {"monitoring": {"window": "1h", "lateness_seconds": 0}, "loop": {"enabled": False}}
     return classifier_project(folder, MODEL, rows=2000, seed=1, settings=settings)
 
 
