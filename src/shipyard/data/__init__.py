@@ -47,6 +47,7 @@ from shipyard.data.transform import (
     learn_transform,
 )
 from shipyard.data.validation import (
+    DEFAULT_OUTSIDE_TOLERANCE,
     Anomaly,
     AnomalyKind,
     Severity,
@@ -77,6 +78,7 @@ __all__ = [
     "Schema",
     "infer_schema",
     # validation
+    "DEFAULT_OUTSIDE_TOLERANCE",
     "Anomaly",
     "AnomalyKind",
     "Severity",

@@ -1,8 +1,9 @@
 """The gate on recent truth: a retrained version must beat production on fresh labels.
 
-The labelled predictions of the label horizon are split by prediction id (a stable hash,
-so every pass splits alike): ``holdout_share`` of them are held back from training, and
-both versions answer them.  The retrained version goes on only when, on at least
+The labelled predictions of the label horizon are split by a hash of their inputs, so
+every pass and every run splits alike and an input asked twice never sits on both sides:
+``holdout_share`` of them are held back from training, and both versions answer them.
+The retrained version goes on only when, on at least
 ``min_fresh_labels`` rows,
 
 - its error there — the share of wrong classes, or the RMSE — is below production's by
@@ -18,6 +19,7 @@ yesterday's world, does not get to veto a model that fits today's.
 
 from __future__ import annotations
 
+import json
 import zlib
 from dataclasses import dataclass
 from typing import Any
@@ -33,11 +35,13 @@ _BUCKETS = 10_000
 
 
 def split_fresh(labelled: pd.DataFrame, share: float) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``labelled`` split into the rows to train on and the ``share`` held back."""
-    buckets = np.array(
-        [zlib.crc32(str(pid).encode()) % _BUCKETS for pid in labelled["prediction_id"]],
-        dtype=np.int64,
-    )
+    """``labelled`` (``PredictionLog.labelled_rows``) split into the rows to train on and
+    the ``share`` held back, by a hash of each row's inputs."""
+    from shipyard.prediction_log.log import LABELLED_COLUMNS
+
+    inputs = labelled.drop(columns=[c for c in LABELLED_COLUMNS if c in labelled.columns])
+    texts = [json.dumps(row, sort_keys=True, default=str) for row in inputs.to_dict("records")]
+    buckets = np.array([zlib.crc32(text.encode()) % _BUCKETS for text in texts], dtype=np.int64)
     held = buckets < round(share * _BUCKETS)
     return labelled[~held], labelled[held]
 
@@ -94,6 +98,8 @@ def judge(
         reason += f" (it must be below {bound:.4g}, {margin:.0%} less)"
     if better and not significant:
         reason += f", but not beyond chance (p = {p_value:.3g}, {confidence:.0%} asked)"
+    elif passed:
+        reason += f" (p = {p_value:.3g} by a one-sided paired test, {confidence:.0%} asked)"
     return GateResult(passed, reason, details)
 
 

@@ -47,7 +47,7 @@ def upgrade() -> None:
         sa.Column("at", NOW, nullable=False),
         sa.Column("delivered", sa.Boolean, nullable=False),
     )
-    op.create_index("ix_loop_events_run", "loop_events", ["loop_run_id"])
+    op.create_index("ix_loop_events_loop_run_id", "loop_events", ["loop_run_id"])
 
 
 def downgrade() -> None:
