@@ -208,11 +208,11 @@ def test_quickstart_turns_the_loop_once_and_reruns_from_cache(
         ["datasets"],
         ["models", "show", "ames:1"],
         ["lineage", "ames:1"],
-        ["loop", "history", "ames"],
+        ["loop", "history", "ames", "--format", "json"],
     )
 
     assert table_row(models, "ames")[1:3] == ["2", "candidate → 2, production → 2"]
-    assert [row[2] for row in table_rows(history)] == [
+    assert [event["step"] for event in json.loads(history)] == [
         "triggered", "trained", "gated", "canary", "promoted",
     ]  # fmt: skip
 
