@@ -88,7 +88,7 @@ class RetrainingLoop:
         ``model`` takes no step.
         """
         name = self.config.model_name if self.config.data is not None else None
-        before = {event.id for event in self.store.loop.events()}
+        before = self.store.loop.last_event_id()
         held = name is not None and model in (None, name)
         if held and take_lease(self.store.monitoring, str(name), self.owner, LEASE_SECONDS):
             try:
@@ -96,7 +96,7 @@ class RetrainingLoop:
             finally:
                 self.store.monitoring.release_lease(str(name), self.owner)
         self._deliver()
-        return [event for event in self.store.loop.events() if event.id not in before]
+        return self.store.loop.events(after=before)
 
     def history(self, model: str) -> list[LoopEventRecord]:
         """Every step of ``model``'s retrains, oldest first."""
@@ -139,18 +139,13 @@ class RetrainingLoop:
         production = self.registry.find(model, "production")
         if not self.settings.enabled or production is None:
             return None
-        from shipyard.data.ingest import source_digest
-
-        data = self.config.data
-        source = None if data is None else (self.root / data.source).resolve()
-        digest = source_digest(source) if source is not None and source.exists() else None
         trigger = due_trigger(
             model,
             self.settings,
             store=self.store,
             production=production,
-            labelled=self.log.labelled_rows(model),
-            source_digest=digest,
+            labelled=lambda: self.log.labelled_rows(model),
+            source_digest=self._source_digest,
             now=self.clock(),
         )
         if trigger is None:
@@ -161,6 +156,13 @@ class RetrainingLoop:
             production_version=production.version,
             details=trigger.details,
         )
+
+    def _source_digest(self) -> str | None:
+        from shipyard.data.ingest import source_digest
+
+        data = self.config.data
+        source = None if data is None else (self.root / data.source).resolve()
+        return source_digest(source) if source is not None and source.exists() else None
 
     def _step(self, current: LoopRunRecord) -> LoopRunRecord | None:
         if current.status == "triggered":
@@ -295,10 +297,11 @@ class RetrainingLoop:
     def _deploy(self, current: LoopRunRecord) -> LoopRunRecord | None:
         assert current.version is not None
         model = current.model
-        for active in self.store.deployments.active(model):
-            if active.candidate_version == current.version:
-                return self._canary(current, active.id, "found the canary a pass deployed")
-            return None  # another rollout is under way: wait for it to end
+        active = self.store.deployments.active(model)
+        if active:
+            if active[0].candidate_version != current.version:
+                return None  # another rollout is under way: wait for it to end
+            return self._canary(current, active[0].id, "found the canary a pass deployed")
         candidate = self.registry.resolve(f"{model}:{current.version}")
         why = "passed the gate on recent truth"
         record = self.deployments.deploy(
@@ -347,16 +350,22 @@ class RetrainingLoop:
         webhook = self.config.monitoring.webhook
         if webhook is None:
             return
-        import json
+        from shipyard.monitoring.webhook import deliver
 
-        from shipyard.monitoring.webhook import post_json
+        project = self.config.name
+        owed = [
+            (
+                event.id,
+                {"event": f"loop.{event.step}", "project": project, "loop": event.to_dict()},
+                self._delivered(event.id),
+            )
+            for event in self.store.loop.events(undelivered=True)
+        ]
+        deliver(webhook, owed)
 
-        for event in self.store.loop.events(undelivered=True):
-            body = {
-                "event": f"loop.{event.step}",
-                "project": self.config.name,
-                "loop": event.to_dict(),
-            }
-            if post_json(webhook, json.dumps(body).encode()) is not None:
-                return  # down: the next pass delivers what is owed
-            self.store.loop.mark_delivered(event.id)
+    def _delivered(self, event_id: int) -> Callable[[str | None], None]:
+        def record(error: str | None) -> None:
+            if error is None:
+                self.store.loop.mark_delivered(event_id)
+
+        return record

@@ -11,6 +11,7 @@ A retrain starts when one trigger is due and the last retrain started at least
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -39,14 +40,16 @@ def due_trigger(
     *,
     store: MetadataStore,
     production: ModelVersionRecord,
-    labelled: pd.DataFrame,
-    source_digest: str | None,
+    labelled: Callable[[], pd.DataFrame],
+    source_digest: Callable[[], str | None],
     now: datetime,
 ) -> Trigger | None:
     """The first trigger that is due for ``model``, or None (or too soon since the last).
 
-    ``labelled`` is the model's labelled predictions (``PredictionLog.labelled_rows``);
-    ``source_digest`` the source's content hash as it is now (None: no source).
+    ``labelled`` gives the model's labelled predictions (``PredictionLog.labelled_rows``)
+    and ``source_digest`` the source's content hash as it is now (None: no source); each
+    is called only when its trigger is reached, since reading the log or hashing the
+    source costs more than a pass that finds nothing due.
     """
     last = store.loop.runs(model, limit=1)
     interval = timedelta(seconds=parse_duration(settings.min_interval))
@@ -61,21 +64,23 @@ def due_trigger(
                     f"alert '{alert.rule}' of {model}:{alert.version}: {alert.message}",
                     {"alert": alert.id, "rule": alert.rule, "severity": alert.severity},
                 )
-    if triggers.new_labels is not None and not labelled.empty:
-        fresh = int((labelled["received_at"] > production.created_at).sum())
+    found = labelled() if triggers.new_labels is not None else None
+    if triggers.new_labels is not None and found is not None and not found.empty:
+        fresh = int((found["received_at"] > production.created_at).sum())
         if fresh >= triggers.new_labels:
             return Trigger(
                 f"{fresh} labels arrived since {production.ref} was trained "
                 f"(the policy retrains at {triggers.new_labels})",
                 {"new_labels": fresh},
             )
-    if triggers.new_data and source_digest is not None and production.dataset_version_id:
+    if triggers.new_data and production.dataset_version_id:
+        now_digest = source_digest()
         trained_on = store.datasets.get(production.dataset_version_id).digest
-        if trained_on != source_digest:
+        if now_digest is not None and trained_on != now_digest:
             return Trigger(
                 f"the source changed since {production.ref} was trained "
-                f"({trained_on[:12]} then, {source_digest[:12]} now)",
-                {"trained_on": trained_on, "source": source_digest},
+                f"({trained_on[:12]} then, {now_digest[:12]} now)",
+                {"trained_on": trained_on, "source": now_digest},
             )
     if triggers.schedule is not None:
         age = now - production.created_at

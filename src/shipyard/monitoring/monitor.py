@@ -70,9 +70,9 @@ def take_lease(repository: MonitoringRepository, model: str, owner: str, seconds
     if repository.take_lease(model, owner, seconds):
         return True
     holder = repository.holder(model)
-    if holder is None or not _dead_here(holder):
-        return repository.take_lease(model, owner, seconds) if holder is None else False
-    return repository.take_over(model, owner, seconds, previous=holder)
+    if holder is None:  # freed or expired since
+        return repository.take_lease(model, owner, seconds)
+    return _dead_here(holder) and repository.take_over(model, owner, seconds, previous=holder)
 
 
 def _dead_here(owner: str) -> bool:

@@ -6,7 +6,7 @@ costs one alert's retries per pass: after a delivery fails every retry, the othe
 for the next pass instead of each waiting out its own timeouts.
 
 The body is ``{"event": "alert.opened" | "alert.resolved", "project": ..., "alert":
-{...}}`` (``AlertRecord.to_dict``).
+{...}}`` (``AlertRecord.to_dict``); the retraining loop sends its steps the same way.
 """
 
 from __future__ import annotations
@@ -15,12 +15,15 @@ import json
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from shipyard.config import WebhookSettings
 from shipyard.store.monitoring import MonitoringRepository
+from shipyard.store.records import AlertRecord
 
-__all__ = ["Deliveries", "deliver_alerts", "post_json"]
+__all__ = ["Deliveries", "deliver", "deliver_alerts", "post_json"]
 
 _BACKOFF_SECONDS = 0.5  # before the first retry; doubled before each next one
 _EVENTS = {"open": "alert.opened", "resolved": "alert.resolved"}
@@ -39,18 +42,43 @@ def deliver_alerts(
     repository: MonitoringRepository, webhook: WebhookSettings, *, project: str
 ) -> Deliveries:
     """Send every owed alert, oldest first; stop at the first that fails every retry."""
+
+    def recorder(alert: AlertRecord) -> Callable[[str | None], None]:
+        def record(error: str | None) -> None:
+            status = None if error else alert.status
+            repository.record_delivery(alert.id, status=status, error=error)
+
+        return record
+
+    return deliver(
+        webhook,
+        [
+            (
+                alert.id,
+                {"event": _EVENTS[alert.status], "project": project, "alert": alert.to_dict()},
+                recorder(alert),
+            )
+            for alert in reversed(repository.alerts(undelivered=True))
+        ],
+    )
+
+
+def deliver(
+    webhook: WebhookSettings,
+    owed: Iterable[tuple[int, dict[str, Any], Callable[[str | None], None]]],
+) -> Deliveries:
+    """POST each owed ``(id, body, record)`` in turn, calling ``record`` with the error
+    (None when delivered); stop at the first that fails every retry: the rest wait for
+    the next pass rather than each waiting out its own timeouts."""
     result = Deliveries()
-    for alert in reversed(repository.alerts(undelivered=True)):
-        body = json.dumps(
-            {"event": _EVENTS[alert.status], "project": project, "alert": alert.to_dict()}
-        ).encode()
-        error = post_json(webhook, body)
-        repository.record_delivery(alert.id, status=None if error else alert.status, error=error)
+    for key, body, record in owed:
+        error = post_json(webhook, json.dumps(body).encode())
+        record(error)
         if error:
-            result.failed.append(alert.id)
+            result.failed.append(key)
             result.error = error
             break
-        result.sent.append(alert.id)
+        result.sent.append(key)
     return result
 
 

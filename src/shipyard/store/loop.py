@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from shipyard.errors import RecordNotFound
 from shipyard.store.database import Database
@@ -123,10 +123,21 @@ class LoopRepository:
             )
             return None if row is None else _run(row)
 
+    def last_event_id(self) -> int:
+        """The newest step's id (0 before any): ``events(after=...)`` reads what follows."""
+        with self.database.reading("reading the loop's newest step") as session:
+            newest = session.scalar(
+                select(func.max(LoopEventRow.id))
+                .join(LoopRunRow, LoopRunRow.id == LoopEventRow.loop_run_id)
+                .where(LoopRunRow.project_id == self.project_id)
+            )
+            return newest or 0
+
     def events(
-        self, model: str | None = None, *, undelivered: bool = False
+        self, model: str | None = None, *, undelivered: bool = False, after: int | None = None
     ) -> list[LoopEventRecord]:
-        """Steps of retrains, oldest first; ``undelivered``: those the webhook lacks."""
+        """Steps of retrains, oldest first; ``undelivered``: those the webhook lacks;
+        ``after``: those newer than that step's id."""
         query = (
             select(LoopEventRow, LoopRunRow.model)
             .join(LoopRunRow, LoopRunRow.id == LoopEventRow.loop_run_id)
@@ -136,6 +147,8 @@ class LoopRepository:
             query = query.where(LoopRunRow.model == model)
         if undelivered:
             query = query.where(LoopEventRow.delivered.is_(False))
+        if after is not None:
+            query = query.where(LoopEventRow.id > after)
         with self.database.reading("reading the loop's history") as session:
             return [
                 _event(row, name) for row, name in session.execute(query.order_by(LoopEventRow.id))
