@@ -35,7 +35,6 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +44,7 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from peers import BenchmarkError, ensure_venv
+from peers import BenchmarkError, ensure_venv, versions
 from shipyard.modeling.confidence import fit_confidence
 from shipyard.monitoring.performance import estimated_performance, realised_performance
 
@@ -397,16 +396,6 @@ def summary_table(
             f"{timing['estimate_s'] * 1000:.0f} ms",
         )
     return table
-
-
-def versions(*names: str) -> dict[str, str | None]:
-    found: dict[str, str | None] = {}
-    for name in names:
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            found[name] = None
-    return found
 
 
 # --- main --------------------------------------------------------------------------------

@@ -10,9 +10,10 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from importlib import metadata
 from pathlib import Path
 
-__all__ = ["BenchmarkError", "ensure_venv"]
+__all__ = ["BenchmarkError", "ensure_venv", "versions"]
 
 
 class BenchmarkError(Exception):
@@ -48,3 +49,14 @@ def ensure_venv(
                 raise BenchmarkError(f"{' '.join(step)} failed{advice}:\n{tail}")
     marker.write_text(wanted)
     return time.perf_counter() - started
+
+
+def versions(*names: str) -> dict[str, str | None]:
+    """The installed version of each package (None when it is not installed)."""
+    found: dict[str, str | None] = {}
+    for name in names:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = None
+    return found

@@ -42,14 +42,13 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from peers import BenchmarkError, ensure_venv
+from peers import BenchmarkError, ensure_venv, versions
 
 HERE = Path(__file__).resolve().parent
 ASSETS = HERE / "serving"
@@ -722,16 +721,6 @@ def results_table(results: list[Measurement], *, title: str) -> Table:
                 )
             table.add_row(*row, end_section=index == len(group) - 1)
     return table
-
-
-def versions(*names: str) -> dict[str, str | None]:
-    found: dict[str, str | None] = {}
-    for name in names:
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            found[name] = None
-    return found
 
 
 # --- main ------------------------------------------------------------------------------
