@@ -133,7 +133,7 @@ def test_an_unknown_setting_is_refused_naming_the_known_ones() -> None:
     assert str(caught.value).endswith(
         "field 'trasnform': Extra inputs are not permitted (did you mean 'transform'?); "
         "known: name, store, pipeline, data, transform, model, validation, evaluation, infra, "
-        "serve, registry, deployments, automation, review, monitoring, loop"
+        "serve, ui, registry, deployments, automation, review, monitoring, loop"
     )
     with pytest.raises(ConfigError, match=r"'data\.schem'.*\(did you mean 'schema'\?\)"):
         parse_config(TYPO.replace("clasification", "regression") + "  schem: s.yaml\n", environ={})

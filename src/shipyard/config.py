@@ -46,6 +46,9 @@ ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
     "SHIPYARD_SERVE_COMPACT_SECONDS": ("serve", "compact_seconds"),
     "SHIPYARD_API_TOKEN": ("serve", "token"),
     "SHIPYARD_SERVE_PROTECT_PREDICTIONS": ("serve", "protect_predictions"),
+    "SHIPYARD_SERVE_UI": ("serve", "ui"),
+    "SHIPYARD_UI_HOST": ("ui", "host"),
+    "SHIPYARD_UI_PORT": ("ui", "port"),
     "SHIPYARD_REGISTRY_CACHE_VERSIONS": ("registry", "cache_versions"),
     "SHIPYARD_REGISTRY_CACHE_BYTES": ("registry", "cache_bytes"),
 }
@@ -249,6 +252,7 @@ class ServeSettings(_Section):
     protect_predictions: bool = Field(
         default=False, description="Require the token for predictions as well."
     )
+    ui: bool = Field(default=False, description="Also serve the web dashboard at /ui.")
 
     @field_validator("token")
     @classmethod
@@ -497,6 +501,21 @@ class WebhookSettings(_Section):
     retries: int = Field(default=2, ge=0, le=10, description="Retries after a failure.")
 
 
+class UISettings(_Section):
+    """``shipyard ui``: where the web dashboard listens (its token is ``serve.token``)."""
+
+    host: str = Field(default="127.0.0.1", min_length=1, description="Address to listen on.")
+    port: int = Field(default=8080, ge=1, le=65535, description="Port to listen on.")
+
+    def with_changes(self, **changes: Any) -> UISettings:
+        """A validated copy with ``changes`` (None: keep) — for command-line options."""
+        data = self.model_dump() | {key: v for key, v in changes.items() if v is not None}
+        try:
+            return UISettings.model_validate(data)
+        except ValidationError as exc:
+            raise ConfigError(_format_validation_error(exc, "ui settings")) from exc
+
+
 class MonitoringSettings(_Section):
     """``shipyard monitor``: windows over the prediction log and the rules that alert."""
 
@@ -659,6 +678,7 @@ class ProjectConfig(_Section):
     evaluation: EvaluationSettings = Field(default_factory=EvaluationSettings)
     infra: InfraSettings = Field(default_factory=InfraSettings)
     serve: ServeSettings = Field(default_factory=ServeSettings)
+    ui: UISettings = Field(default_factory=UISettings)
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
     deployments: DeploymentSettings = Field(default_factory=DeploymentSettings)
     automation: AutomationSettings = Field(default_factory=AutomationSettings)
@@ -691,6 +711,7 @@ _SECTION_NOTES = {
     "evaluation": "The gate: metric bounds, allowed worsening against production, slices.",
     "infra": "Budgets for loading and serving the packaged model in a fresh process.",
     "serve": "shipyard serve: address, workers, alias served (SHIPYARD_SERVE_* variables).",
+    "ui": "shipyard ui: where the web dashboard listens (SHIPYARD_UI_* variables).",
     "registry": "Loaded model versions kept in memory (served ones are never dropped).",
     "deployments": "Canary analysis: steps, interval, failures that roll back, and checks.",
 }

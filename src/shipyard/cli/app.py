@@ -10,6 +10,7 @@ from typer.core import TyperGroup
 
 from shipyard.cli import (
     automation,
+    dashboard,
     datasets,
     deployments,
     loop,
@@ -55,6 +56,7 @@ review.register(app)
 automation.register(app)
 monitoring.register(app)
 loop.register(app)
+dashboard.register(app)
 
 
 def main() -> None:

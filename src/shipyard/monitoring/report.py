@@ -36,7 +36,15 @@ from shipyard.monitoring._report_sections import (
     page_context,
 )
 
-__all__ = ["MAX_DISTRIBUTIONS", "ReportData", "distribution", "render_report", "write_report"]
+__all__ = [
+    "MAX_DISTRIBUTIONS",
+    "ReportData",
+    "distribution",
+    "plotly_bundle",
+    "render_report",
+    "script_json",
+    "write_report",
+]
 
 
 def render_report(data: ReportData) -> str:
@@ -111,17 +119,22 @@ def _environment() -> Environment:
 
 
 @functools.cache
-def _plotly_js() -> str:
-    """plotly.min.js from the installed plotly package, found without importing plotly."""
+def plotly_bundle() -> Path:
+    """plotly.min.js of the installed plotly package, found without importing plotly."""
     spec = importlib.util.find_spec("plotly")
     folders = list(spec.submodule_search_locations or []) if spec else []
     for folder in folders:
         bundle = Path(folder, "package_data", "plotly.min.js")
         if bundle.is_file():
-            script = bundle.read_text(encoding="utf-8")
-            # "</script" would end the inline element early; "<\/" means the same in JS.
-            return re.sub(r"</(script)", r"<\\/\1", script, flags=re.IGNORECASE)
+            return bundle
     raise ShipyardError(
-        "reports draw with plotly's bundled plotly.min.js, which is not installed; "
-        "install it with: pip install 'plotly>=5.20'"
+        "reports and the dashboard draw with plotly's bundled plotly.min.js, which is not "
+        "installed; install it with: pip install 'plotly>=5.20'"
     )
+
+
+@functools.cache
+def _plotly_js() -> str:
+    script = plotly_bundle().read_text(encoding="utf-8")
+    # "</script" would end the inline element early; "<\/" means the same in JS.
+    return re.sub(r"</(script)", r"<\\/\1", script, flags=re.IGNORECASE)

@@ -439,6 +439,10 @@ def create_app(root: Path, settings: ServeSettings | None = None) -> FastAPI:
 
     app.include_router(admin_router(server.project, server.tokens))
     app.include_router(review_router(server.project, server.tokens))
+    if settings.ui:
+        from shipyard.ui import create_ui
+
+        app.mount("/ui", create_ui(server.project, token=settings.token))
 
     @app.get("/v2/health/live", summary="The process is up.")
     async def live() -> dict[str, bool]:
