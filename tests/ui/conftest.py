@@ -26,7 +26,7 @@ def turned_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     canary that promoted ames:2, served predictions with feedback, monitoring windows,
     alerts and the loop's history.  Shared: tests copy it (``demo``) before changing it."""
     root = tmp_path_factory.mktemp("turned")
-    result = run_cli("quickstart", "demo", cwd=root, timeout=600)
+    result = run_cli("quickstart", "demo", cwd=root, timeout=900)
     assert result.returncode == 0, result.stdout + result.stderr
     return root / "demo"
 

@@ -81,9 +81,10 @@ def quickstart(
             "houses sold in 2010): the loop's story above says why"
         )
     console.print(
-        f"server stopped. Next: [bold]cd {folder}[/] and try `shipyard loop history {model}`, "
-        f"`shipyard report {model} --output report.html`, `shipyard alerts --all`, "
-        f"`shipyard lineage {turned.prediction_id}`, `shipyard serve`"
+        f"server stopped. Next: [bold]cd {folder}[/] and [bold]shipyard ui[/] to see it all in "
+        f"a browser, or try `shipyard loop history {model}`, `shipyard report {model} --output "
+        f"report.html`, `shipyard alerts --all`, `shipyard lineage {turned.prediction_id}`, "
+        "`shipyard serve`"
     )
 
 
