@@ -21,14 +21,16 @@ from markupsafe import Markup
 
 __all__ = ["Layout", "Node", "Placed", "draw", "layout"]
 
-NODE_WIDTH = 210
+NODE_WIDTH = 180
 NODE_HEIGHT = 46
-COLUMN_GAP = 70
+COLUMN_GAP = 48
 ROW_GAP = 18
 MARGIN = 10
 #: Characters of a line that fit in a node box; longer lines end with an ellipsis.
-LINE_CHARACTERS = 30
+LINE_CHARACTERS = 25
 SWEEPS = 2
+#: A wide graph shrinks to fit the page down to this scale, then scrolls (in its frame).
+MIN_SCALE = 0.6
 
 
 @dataclass(frozen=True)
@@ -203,7 +205,8 @@ def draw(placed: Layout, *, label: str = "graph") -> Markup:
     return Markup(
         f'<svg class="graph" xmlns="http://www.w3.org/2000/svg" role="img" '
         f'aria-label="{html.escape(label)}" viewBox="0 0 {placed.width:.0f} '
-        f'{placed.height:.0f}" style="max-width: {placed.width:.0f}px">'
+        f'{placed.height:.0f}" style="max-width: {placed.width:.0f}px; '
+        f'min-width: {placed.width * MIN_SCALE:.0f}px">'
         '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" '
         'markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" '
         'fill="#9ca3af"></path></marker></defs>'
