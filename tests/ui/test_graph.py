@@ -48,8 +48,8 @@ def test_no_two_nodes_overlap_and_all_fit_in_the_drawing() -> None:
         apart_y = first.y + NODE_HEIGHT <= second.y or second.y + NODE_HEIGHT <= first.y
         assert apart_x or apart_y, (first.node.key, second.node.key)
     for p in placed.nodes:
-        assert 0 <= p.x and p.x + NODE_WIDTH <= placed.width
-        assert 0 <= p.y and p.y + NODE_HEIGHT <= placed.height
+        assert p.x >= 0 and p.x + NODE_WIDTH <= placed.width
+        assert p.y >= 0 and p.y + NODE_HEIGHT <= placed.height
 
 
 def test_barycentres_uncross_two_parallel_chains() -> None:

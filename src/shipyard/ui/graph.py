@@ -89,9 +89,12 @@ def _columns(keys: Sequence[str], edges: Sequence[tuple[str, str]]) -> dict[str,
     return column
 
 
-def _barycentre_order(
-    ranks: list[list[str]], edges: Sequence[tuple[str, str]]
-) -> list[list[str]]:
+def _centre(near: list[str], row: dict[str, int], position: int) -> float:
+    """The mean row of ``near``, or ``position`` for a node with no such neighbour."""
+    return sum(row[key] for key in near) / len(near) if near else float(position)
+
+
+def _barycentre_order(ranks: list[list[str]], edges: Sequence[tuple[str, str]]) -> list[list[str]]:
     """``ranks`` reordered, each column by the mean row of its neighbours in the column
     swept from; a node with no such neighbour keeps its row."""
     parents: dict[str, list[str]] = {}
@@ -104,15 +107,10 @@ def _barycentre_order(
     def sweep(order: list[int], neighbours: dict[str, list[str]]) -> None:
         for index in order:
             row = {key: position for rank in ranks for position, key in enumerate(rank)}
-
-            def centre(key: str, position: int) -> float:
-                near = neighbours.get(key, [])
-                return sum(row[n] for n in near) / len(near) if near else float(position)
-
             ranks[index] = [
                 key
                 for _, _, key in sorted(
-                    (centre(key, position), position, key)
+                    (_centre(neighbours.get(key, []), row, position), position, key)
                     for position, key in enumerate(ranks[index])
                 )
             ]

@@ -101,9 +101,7 @@ def _metric_figures(comparison: RunComparison) -> dict[str, Figure]:
                     "x": labels,
                     "y": [number(value) for value in row.values],
                     "marker": {
-                        "color": [
-                            BAR_COLOURS[i % len(BAR_COLOURS)] for i in range(len(labels))
-                        ]
+                        "color": [BAR_COLOURS[i % len(BAR_COLOURS)] for i in range(len(labels))]
                     },
                     "hovertemplate": "%{x}: %{y}<extra></extra>",
                 }

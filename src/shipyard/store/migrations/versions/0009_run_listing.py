@@ -19,9 +19,7 @@ depends_on = None
 
 def upgrade() -> None:
     op.create_index("ix_pipeline_runs_status", "pipeline_runs", ["project_id", "status", "id"])
-    op.create_index(
-        "ix_pipeline_runs_pipeline", "pipeline_runs", ["project_id", "pipeline", "id"]
-    )
+    op.create_index("ix_pipeline_runs_pipeline", "pipeline_runs", ["project_id", "pipeline", "id"])
 
 
 def downgrade() -> None:
