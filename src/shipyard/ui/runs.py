@@ -78,7 +78,7 @@ def _run_ids(ids: list[str]) -> list[int]:
 
 
 def _metric_figures(comparison: RunComparison) -> dict[str, Figure]:
-    """One bar chart per metric every compared run logged."""
+    """One bar chart per metric every compared run logged, those that differ first."""
     labels = [plot_text(f"run {run.id}") for run in comparison.runs]
     figures: dict[str, Figure] = {}
     shared = [
@@ -86,6 +86,7 @@ def _metric_figures(comparison: RunComparison) -> dict[str, Figure]:
         for row in comparison.rows
         if row.kind == "metric" and all(number(value) is not None for value in row.values)
     ]
+    shared.sort(key=lambda row: not row.differs)  # what changed first
     for index, row in enumerate(shared[:MAX_CHARTS]):
         name = row.key.removeprefix("metric ")
         chart = base_layout(height=260, y_title=plot_text(name))
