@@ -317,8 +317,16 @@ class Project:
             labelled, config=self.config, root=self.root, artifacts=self.artifacts
         )
 
-    def runs(self, *, limit: int = 50) -> list[RunRecord]:
-        return self.store.list_runs(limit=limit)
+    def runs(
+        self,
+        *,
+        limit: int = 50,
+        pipeline: str | None = None,
+        status: str | None = None,
+        offset: int = 0,
+    ) -> list[RunRecord]:
+        """Runs newest first, filtered by ``pipeline`` and ``status``, ``offset`` skipped."""
+        return self.store.list_runs(limit=limit, pipeline=pipeline, status=status, offset=offset)
 
     def run_record(self, run_id: int) -> RunRecord:
         return self.store.get_run(run_id)

@@ -87,3 +87,41 @@ def test_stores_opened_at_once_on_a_new_database_share_one_project(
     with ThreadPoolExecutor(6) as pool:
         ids = list(pool.map(lambda _: open_store(), range(6)))
     assert len(set(ids)) == 1
+
+
+def test_runs_are_listed_newest_first_by_pipeline_and_status_a_page_at_a_time(
+    db_url: str, tmp_path: Path
+) -> None:
+    store = MetadataStore(db_url, root=tmp_path, project="listing")
+    other = MetadataStore(db_url, root=tmp_path, project="elsewhere")
+    start_run(other)
+    made = []
+    for index in range(7):
+        run = store.start_run(
+            "train" if index % 2 else "score",
+            params={},
+            code_version=None,
+            code_dirty=None,
+            environment={},
+        )
+        store.finish_run(run.id, status="failed" if index % 3 == 0 else "succeeded")
+        made.append(run.id)
+    newest_first = made[::-1]
+
+    assert [run.id for run in store.list_runs()] == newest_first
+    assert [run.id for run in store.list_runs(limit=3)] == newest_first[:3]
+    assert [run.id for run in store.list_runs(limit=3, offset=3)] == newest_first[3:6]
+    assert [run.id for run in store.list_runs(limit=3, offset=6)] == newest_first[6:]
+    assert store.list_runs(offset=7) == []
+    failed = store.list_runs(status="failed")
+    assert [run.id for run in failed] == [made[6], made[3], made[0]]
+    assert {run.status for run in failed} == {"failed"}
+    trained_and_failed = store.list_runs(pipeline="train", status="failed")
+    assert [run.id for run in trained_and_failed] == [made[3]]
+    assert [run.id for run in store.list_runs(pipeline="score", limit=2, offset=1)] == [
+        made[4],
+        made[2],
+    ]
+    assert store.list_runs(pipeline="missing") == []
+    store.close()
+    other.close()

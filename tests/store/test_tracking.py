@@ -81,3 +81,21 @@ def test_recording_nothing_writes_nothing(store: MetadataStore) -> None:
     store.tracking.record(run, execution_id=None, params={}, metrics=[])
     assert store.tracking.params(run) == {}
     assert store.tracking.metrics(run) == []
+
+
+def test_the_latest_values_of_chosen_metrics_of_many_runs_at_once(store: MetadataStore) -> None:
+    tracking = store.tracking
+    first, second, silent = (a_run(store).id for _ in range(3))
+    tracking.record(
+        first,
+        execution_id=None,
+        params={},
+        metrics=[("rmse", 3.0, 0), ("rmse", 2.5, 1), ("r2", 0.7, None), ("rows", 10, None)],
+    )
+    tracking.record(second, execution_id=None, params={}, metrics=[("r2", 0.9, None)])
+
+    assert tracking.latest_of([first, second, silent], ["rmse", "r2"]) == {
+        first: {"rmse": 2.5, "r2": 0.7},
+        second: {"r2": 0.9},
+    }
+    assert tracking.latest_of([first], []) == {} and tracking.latest_of([], ["r2"]) == {}

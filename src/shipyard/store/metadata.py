@@ -248,11 +248,22 @@ class MetadataStore:
                 raise RecordNotFound(f"run {run_id} does not exist; `shipyard runs` lists runs")
             return self._run_record(row)
 
-    def list_runs(self, *, limit: int = 50, pipeline: str | None = None) -> list[RunRecord]:
+    def list_runs(
+        self,
+        *,
+        limit: int = 50,
+        pipeline: str | None = None,
+        status: str | None = None,
+        offset: int = 0,
+    ) -> list[RunRecord]:
+        """Runs newest first, of ``pipeline`` and with ``status`` when given; the page of
+        ``limit`` runs after the ``offset`` newest (walked along the primary key)."""
         query = select(RunRow).where(RunRow.project_id == self.project_id)
         if pipeline is not None:
             query = query.where(RunRow.pipeline == pipeline)
-        query = query.order_by(RunRow.id.desc()).limit(limit)
+        if status is not None:
+            query = query.where(RunRow.status == status)
+        query = query.order_by(RunRow.id.desc()).limit(limit).offset(offset)
         with self.database.reading("listing runs") as session:
             return [self._run_record(row) for row in session.scalars(query)]
 

@@ -62,6 +62,10 @@ class ProjectRow(Base):
 
 class RunRow(Base):
     __tablename__ = "pipeline_runs"
+    __table_args__ = (
+        Index("ix_pipeline_runs_status", "project_id", "status", "id"),
+        Index("ix_pipeline_runs_pipeline", "project_id", "pipeline", "id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)

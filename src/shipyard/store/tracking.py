@@ -103,3 +103,20 @@ class TrackingRepository:
     def latest_metrics(self, run_id: int) -> dict[str, float]:
         """The last logged value of each metric of a run."""
         return {metric.key: metric.value for metric in self.metrics(run_id)}
+
+    def latest_of(self, run_ids: Iterable[int], keys: Iterable[str]) -> dict[int, dict[str, float]]:
+        """The last logged value of the metrics ``keys`` of each run (runs that logged
+        none are left out): one query for a page of runs, not one per run."""
+        ids, names = list(run_ids), list(keys)
+        if not ids or not names:
+            return {}
+        query = (
+            select(RunMetricRow.run_id, RunMetricRow.key, RunMetricRow.value)
+            .where(RunMetricRow.run_id.in_(ids), RunMetricRow.key.in_(names))
+            .order_by(RunMetricRow.id)
+        )
+        found: dict[int, dict[str, float]] = {}
+        with self.database.reading("reading the metrics of runs") as s:
+            for run_id, key, value in s.execute(query):
+                found.setdefault(run_id, {})[key] = value
+        return found
