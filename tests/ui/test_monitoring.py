@@ -15,7 +15,7 @@ from shipyard.monitoring import window_dict
 from shipyard.monitoring._report_sections import page_context
 from shipyard.project import Project
 from shipyard.store.records import NewWindow
-from shipyard.ui.monitoring import MAX_WINDOWS
+from shipyard.ui.monitoring import MAX_WINDOWS, MERGED_WINDOWS
 
 
 def _figures(page: str) -> dict[str, Any]:
@@ -68,6 +68,7 @@ def test_a_models_page_draws_the_reports_sections_from_the_same_numbers(
         assert f'id="{chart}"' in page.text
     assert f'<div class="value">{context["windows"]}</div>' in page.text
     assert '<script src="/assets/plotly.min.js"></script>' in page.text
+    assert f"{context['windows']} windows drawn;" in page.text
     print(f"/monitoring/ames?since=all: {context['windows']} windows in {took * 1000:.0f} ms")
     assert took < 5.0
 
@@ -121,11 +122,17 @@ def test_a_range_without_windows_says_when_the_newest_ended(
     assert _figures(page.text) == {}
 
 
-def test_the_page_draws_at_most_the_newest_windows(demo: Project) -> None:
-    data = demo.monitor.report_data("ames", since=None, newest=3)
+def test_the_page_draws_at_most_the_newest_windows_and_merges_fewer(demo: Project) -> None:
+    _old_window(demo, "ames", days=2)
     every = demo.store.monitoring.windows(model="ames", spec=demo.monitor.spec.text)
-    assert [w["id"] for w in data.windows] == [w.id for w in every[-3:]]
-    assert MAX_WINDOWS == 200
+    data = demo.monitor.report_data("ames", since=None, newest=2, merged=1)
+    assert [w["id"] for w in data.windows] == [w.id for w in every[-2:]]
+    assert data.current is not None and data.current.num_rows == every[-1].count
+    both = demo.monitor.report_data("ames", since=None, newest=2)
+    same = [w for w in every[-2:] if w.version == every[-1].version]
+    assert both.current is not None
+    assert both.current.num_rows == sum(w.count for w in same)
+    assert (MAX_WINDOWS, MERGED_WINDOWS) == (200, 24)
 
 
 def test_an_unknown_model_is_a_404_and_a_model_without_windows_says_what_to_run(

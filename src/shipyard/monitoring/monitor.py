@@ -227,14 +227,19 @@ class Monitor:
         return MonitorPass(models=passes, deliveries=deliveries, alerts=alerts)
 
     def report_data(
-        self, model: str, *, since: str | None = "30d", newest: int | None = None
+        self,
+        model: str,
+        *,
+        since: str | None = "30d",
+        newest: int | None = None,
+        merged: int | None = None,
     ) -> ReportData:
         """What ``model``'s report draws: the windows ending after ``since`` (None: all),
         at most the ``newest`` of them, with the model's alerts.
 
         The reference drawn is that of the version of the newest window; the current
-        distributions merge that version's windows in the range (one stored artifact
-        each: ``newest`` bounds the reading).
+        distributions merge that version's windows in the range, or only its ``merged``
+        newest (each is one stored artifact to read and merge: tens of milliseconds).
         """
         from shipyard.data.statistics import DatasetStatistics
         from shipyard.monitoring.report import ReportData
@@ -257,9 +262,8 @@ class Monitor:
             version = (production or versions[-1]).version
         reference = self._reference(model, version)
         current: DatasetStatistics | None = None
-        for window in windows:
-            if window.version != version:
-                continue
+        same = [window for window in windows if window.version == version]
+        for window in same if merged is None else same[-merged:]:
             body = json.loads(self.artifacts.materialize(window.statistics, "file").read_bytes())
             inputs = DatasetStatistics.from_dict(body["inputs"])
             current = inputs if current is None else current.merge(inputs)

@@ -3,9 +3,10 @@
 one model's report drawn in the page.
 
 The model page shows the sections of ``shipyard report``: ``Monitor.report_data`` reads
-the windows and ``page_context`` turns them into numbers and figures for both.  Merging
-the current distributions reads one stored artifact per window, so the page draws at
-most the newest ``MAX_WINDOWS`` windows of the range chosen.
+the windows and ``page_context`` turns them into numbers and figures for both.  The page
+draws at most the newest ``MAX_WINDOWS`` windows of the range chosen, and its current
+distributions merge the newest ``MERGED_WINDOWS`` of them only: each merged window is
+one stored artifact to read, parse and merge (some 10 to 40 ms).
 """
 
 from __future__ import annotations
@@ -23,10 +24,12 @@ from shipyard.monitoring.report import render_sections
 from shipyard.store.records import MonitorWindowRecord
 from shipyard.ui.rendering import Dashboard
 
-__all__ = ["MAX_WINDOWS", "RANGES", "routes"]
+__all__ = ["MAX_WINDOWS", "MERGED_WINDOWS", "RANGES", "routes"]
 
 #: Windows drawn at most on a model's page (the newest of the range).
 MAX_WINDOWS = 200
+#: Windows whose statistics the current distributions merge at most.
+MERGED_WINDOWS = 24
 #: The ranges a model's page offers; ``all`` is every stored window.
 RANGES = ("1d", "7d", "30d", "all")
 RECENT_ALERTS = 50
@@ -85,8 +88,12 @@ def routes(ui: Dashboard) -> APIRouter:
                 request, "monitoring_model.html.j2", section="/monitoring", drawn=None, **common
             )
         data = monitor.report_data(
-            model, since=None if since == "all" else since, newest=MAX_WINDOWS
+            model,
+            since=None if since == "all" else since,
+            newest=MAX_WINDOWS,
+            merged=MERGED_WINDOWS,
         )
+        versions = [window["version"] for window in data.windows]
         context, figures = page_context(data)
         return ui.pages.render(
             request,
@@ -95,6 +102,8 @@ def routes(ui: Dashboard) -> APIRouter:
             figures=figures,
             drawn=len(data.windows),
             capped=len(data.windows) == MAX_WINDOWS,
+            merged=min(versions.count(versions[-1]), MERGED_WINDOWS) if versions else 0,
+            merged_version=versions[-1] if versions else None,
             sections=render_sections(context) if data.windows else None,
             **common,
         )
