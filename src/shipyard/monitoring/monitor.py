@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -49,6 +49,9 @@ from shipyard.store.records import (
     NewWindow,
 )
 from shipyard.store.tables import utcnow
+
+if TYPE_CHECKING:
+    from shipyard.monitoring.report import ReportData
 
 __all__ = ["ModelPass", "Monitor", "MonitorPass", "local_owner", "take_lease", "window_dict"]
 
@@ -223,18 +226,30 @@ class Monitor:
         alerts = [a for name in names for a in self.store.monitoring.alerts(model=name)]
         return MonitorPass(models=passes, deliveries=deliveries, alerts=alerts)
 
-    def write_report(self, model: str, path: Path, *, since: str = "30d") -> Path:
-        """Write ``model``'s HTML report of the windows ending after ``since``.
+    def report_data(
+        self,
+        model: str,
+        *,
+        since: str | None = "30d",
+        newest: int | None = None,
+        merged: int | None = None,
+    ) -> ReportData:
+        """What ``model``'s report draws: the windows ending after ``since`` (None: all),
+        at most the ``newest`` of them, with the model's alerts.
 
         The reference drawn is that of the version of the newest window; the current
-        distributions merge that version's windows in the range.
+        distributions merge that version's windows in the range, or only its ``merged``
+        newest (each is one stored artifact to read and merge: tens of milliseconds).
         """
         from shipyard.data.statistics import DatasetStatistics
-        from shipyard.monitoring.report import ReportData, write_report
+        from shipyard.monitoring.report import ReportData
 
         self.registry.versions(model)  # an unknown name is a ModelNotFound here
         windows = self.store.monitoring.windows(
-            model=model, spec=self.spec.text, since=parse_since(since)
+            model=model,
+            spec=self.spec.text,
+            since=None if since is None else parse_since(since),
+            newest=newest,
         )
         alerts = self.store.monitoring.alerts(model=model)
         if windows:
@@ -247,13 +262,12 @@ class Monitor:
             version = (production or versions[-1]).version
         reference = self._reference(model, version)
         current: DatasetStatistics | None = None
-        for window in windows:
-            if window.version != version:
-                continue
+        same = [window for window in windows if window.version == version]
+        for window in same if merged is None else same[-merged:]:
             body = json.loads(self.artifacts.materialize(window.statistics, "file").read_bytes())
             inputs = DatasetStatistics.from_dict(body["inputs"])
             current = inputs if current is None else current.merge(inputs)
-        data = ReportData(
+        return ReportData(
             model=model,
             reference=reference.train,
             current=current,
@@ -261,7 +275,13 @@ class Monitor:
             alerts=[a.to_dict() for a in alerts],
             generated_at=self.clock(),
         )
-        return write_report(data, path)
+
+    def write_report(self, model: str, path: Path, *, since: str = "30d") -> Path:
+        """Write ``model``'s HTML report of the windows ending after ``since``
+        (see ``report_data``)."""
+        from shipyard.monitoring.report import write_report
+
+        return write_report(self.report_data(model, since=since), path)
 
     # -- one model ------------------------------------------------------------------
 

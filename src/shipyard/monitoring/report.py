@@ -21,6 +21,7 @@ import json
 import os
 import re
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,7 @@ __all__ = [
     "distribution",
     "plotly_bundle",
     "render_report",
+    "render_sections",
     "script_json",
     "write_report",
 ]
@@ -59,6 +61,12 @@ def render_report(data: ReportData) -> str:
             figures_json=Markup(script_json(charts)),
         )
     )
+
+
+def render_sections(context: Mapping[str, Any]) -> Markup:
+    """The report's sections alone (summary to alerts), from ``page_context``'s
+    variables: the dashboard's monitoring page shows them as the report does."""
+    return Markup(_environment().get_template("report_sections.html.j2").render(**context))
 
 
 def write_report(data: ReportData, path: Path) -> Path:
