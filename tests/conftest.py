@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 from shipyard import Project
 from shipyard.config import CONFIG_FILE, ProjectConfig, StoreSettings
 from tests.e2e.serving_fixtures import trained_twice
-from tests.helpers import MakeProject
+from tests.helpers import MakeProject, run_cli
 
 POSTGRES_URL = os.environ.get("SHIPYARD_TEST_POSTGRES_URL", "")
 
@@ -82,3 +82,14 @@ def two_versions(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A trained project (SQLite) whose model 'houses' has versions 1, in production, and
     2, both blessed.  Shared by the session: copy it before changing it."""
     return trained_twice(tmp_path_factory.mktemp("two-versions") / "houses")
+
+
+@pytest.fixture(scope="session")
+def turned_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``shipyard quickstart`` once per test process: two runs, ames:1 and ames:2, a
+    canary that promoted ames:2, served predictions with feedback, monitoring windows,
+    alerts and the loop's history.  Shared: tests copy it (``demo``) before changing it."""
+    root = tmp_path_factory.mktemp("turned")
+    result = run_cli("quickstart", "demo", cwd=root, timeout=900)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return root / "demo"

@@ -32,7 +32,7 @@ from shipyard import Project
 from shipyard.prediction_log import PredictionRecord, new_prediction_id
 from shipyard.store.records import DeploymentRecord, NewReviewItem
 from tests.e2e.serving_fixtures import free_port
-from tests.helpers import SHIPYARD, run_cli
+from tests.helpers import SHIPYARD
 
 try:
     from playwright.sync_api import Browser, ConsoleMessage, Dialog, Locator, Page, sync_playwright
@@ -116,13 +116,12 @@ class Visit:
 
 
 @pytest.fixture(scope="module")
-def demo_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``shipyard quickstart`` once, then a canary of the version that is not production
-    and answers queued for review (as a server at automation level 'assist' queues them)."""
-    root = tmp_path_factory.mktemp("browser")
-    result = run_cli("quickstart", "demo", cwd=root, timeout=900)
-    assert result.returncode == 0, result.stdout + result.stderr
-    folder = root / "demo"
+def demo_project(turned_demo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the turned quickstart project with a canary of the version that is not
+    production and answers queued for review (as a server at automation level 'assist'
+    queues them)."""
+    folder = tmp_path_factory.mktemp("browser") / "demo"
+    shutil.copytree(turned_demo, folder, ignore=shutil.ignore_patterns("*.lock"))
     with Project.open(folder) as project:
         start_canary(project)
         production = project.registry.resolve(f"{MODEL}@production").version

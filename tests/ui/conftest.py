@@ -1,4 +1,5 @@
-"""A demo project whose loop has turned once, and the dashboard over a copy of it."""
+"""The dashboard over a copy of the demo project whose loop has turned once
+(``turned_demo``, in tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -17,18 +18,6 @@ import uvicorn
 from shipyard.project import Project
 from shipyard.ui import create_ui
 from tests.e2e.serving_fixtures import free_port
-from tests.helpers import run_cli
-
-
-@pytest.fixture(scope="session")
-def turned_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``shipyard quickstart`` once per test process: two runs, ames:1 and ames:2, a
-    canary that promoted ames:2, served predictions with feedback, monitoring windows,
-    alerts and the loop's history.  Shared: tests copy it (``demo``) before changing it."""
-    root = tmp_path_factory.mktemp("turned")
-    result = run_cli("quickstart", "demo", cwd=root, timeout=900)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return root / "demo"
 
 
 @pytest.fixture
