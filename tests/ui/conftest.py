@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import shutil
 import threading
 import time
@@ -68,3 +69,12 @@ def running_ui(project: Project, **options: Any) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+def form_token(client: httpx.Client, path: str) -> str:
+    """The CSRF value the page at ``path`` puts in its forms (its cookie is now set)."""
+    page = client.get(path)
+    assert page.status_code == 200, page.text
+    found = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert found is not None, f"{path} has no form"
+    return found.group(1)
