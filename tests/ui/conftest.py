@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import shutil
 import threading
@@ -78,3 +79,10 @@ def form_token(client: httpx.Client, path: str) -> str:
     found = re.search(r'name="csrf" value="([^"]+)"', page.text)
     assert found is not None, f"{path} has no form"
     return found.group(1)
+
+
+def figures(page: httpx.Response) -> dict[str, Any]:
+    """The Plotly figures a page hands its script, by the id of the element they fill."""
+    found = re.search(r'<script type="application/json" id="figures">(.*?)</script>', page.text)
+    assert found is not None
+    return dict(json.loads(found.group(1)))

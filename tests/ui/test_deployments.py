@@ -6,7 +6,7 @@ import httpx
 
 from shipyard.project import Project
 from shipyard.store.records import DeploymentRecord
-from tests.ui.conftest import form_token
+from tests.ui.conftest import figures, form_token
 
 
 def a_canary(demo: Project) -> DeploymentRecord:
@@ -30,7 +30,9 @@ def test_with_no_rollout_the_pages_say_so_and_keep_the_last_analysis_in_view(
     assert page.status_code == 200
     assert "No deployment under way" in page.text
     assert 'action="/deployments/ames/deploy"' in page.text
-    assert 'id="timeline-chart"' in page.text
+    steps, decisions = figures(page)["timeline-chart"]["data"]
+    events = [e for e in demo.deployments.history("ames") if e.deployment_id == last.id]
+    assert len(decisions["x"]) == len(events) and decisions["y"][-1] == 100  # promoted
     for event in demo.deployments.history("ames"):
         if event.deployment_id == last.id:
             assert event.reason.replace("'", "&#39;") in page.text
@@ -88,6 +90,8 @@ def test_rollback_ends_the_canary_and_leaves_production_alone(
     assert (last.id, last.status, last.live) == (canary.id, "rolled_back", "primary")
     assert demo.registry.resolve("ames@production").version == production
     assert demo.deployments.history("ames")[-1].reason == "no"
+    timeline = figures(dashboard.get("/deployments/ames"))["timeline-chart"]["data"][1]
+    assert timeline["y"] == [20, 0]  # deployed at 20%, then none
 
 
 def test_a_refused_change_says_why_and_changes_nothing(

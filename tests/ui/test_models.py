@@ -4,19 +4,12 @@ every gate check, and promotion from the page."""
 from __future__ import annotations
 
 import html
-import json
 import re
 
 import httpx
 
 from shipyard.project import Project
-from tests.ui.conftest import form_token
-
-
-def figures(page: httpx.Response) -> dict[str, object]:
-    found = re.search(r'<script type="application/json" id="figures">(.*?)</script>', page.text)
-    assert found is not None
-    return dict(json.loads(found.group(1)))
+from tests.ui.conftest import figures, form_token
 
 
 def test_the_registry_lists_every_model_with_production_and_latest(

@@ -96,8 +96,22 @@ def split_figure(deployment: DeploymentRecord) -> dict[str, Any]:
     }
 
 
+def _plot_time(moment: datetime) -> str:
+    """A moment as Plotly reads dates: UTC, without an offset (which it does not parse)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
 def _percent(event: DeploymentEventRecord) -> float | None:
+    """The share of requests the candidate answered (or copied) after ``event``."""
     state = event.after or event.before or {}
+    if state.get("status") == "rolled_back":
+        return 0.0
+    if state.get("status") == "promoted":
+        return 100.0
+    if state.get("strategy") == "blue-green":
+        return 100.0 if state.get("live") == "candidate" else 0.0
     value = state.get("percent")
     return float(value) if isinstance(value, int | float) else None
 
@@ -106,7 +120,7 @@ def timeline_figure(
     deployment: DeploymentRecord, events: list[DeploymentEventRecord]
 ) -> dict[str, Any]:
     """The candidate's percent over time as steps, with a marker for every decision."""
-    times = [event.created_at.isoformat() for event in events]
+    times = [_plot_time(event.created_at) for event in events]
     percents = [_percent(event) for event in events]
     end = deployment.ended_at or datetime.now(UTC)
     layout = base_layout(height=300, y_title="candidate %")
@@ -119,7 +133,7 @@ def timeline_figure(
                 "type": "scatter",
                 "mode": "lines",
                 "name": "percent",
-                "x": [*times, end.isoformat()],
+                "x": [*times, _plot_time(end)],
                 "y": [*percents, percents[-1] if percents else None],
                 "line": {"shape": "hv", "color": "#2563eb"},
                 "hoverinfo": "skip",
