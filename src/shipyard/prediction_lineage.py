@@ -13,7 +13,6 @@ version; the metadata store holds the steps between the dataset and the model pa
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from shipyard.errors import ModelNotFound, RecordNotFound
@@ -25,8 +24,6 @@ if TYPE_CHECKING:
     from shipyard.registry import ModelRegistry
 
 __all__ = ["PredictionLineage", "find_prediction", "trace_prediction"]
-
-_MICROSECOND = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True)
@@ -62,9 +59,7 @@ def find_prediction(log: PredictionLog, prediction_id: str) -> PredictionRecord:
 
     segment = log.records.segment_of(prediction_id)
     if segment is not None:
-        frame = log.read(
-            model=segment.model, since=segment.min_time, until=segment.max_time + _MICROSECOND
-        )
+        frame = log.read_segment_ids(segment, [prediction_id])
     elif log.find([prediction_id]):
         frame = log.read()  # spooled predictions have no index of their times
     else:

@@ -62,3 +62,14 @@ def test_a_segment_of_the_first_schema_reads_with_no_shadow_links(tmp_path: Path
     back = read_segment(path)
     assert list(back["shadow_of"]) == [None, None]
     assert list(back["prediction_id"]) == sorted(frame["prediction_id"])
+
+
+def test_reading_by_id_returns_only_those_rows(tmp_path: Path) -> None:
+    path = tmp_path / "segment.parquet"
+    frame = predictions(*range(10))
+    write_segment(frame, path)
+    found = read_segment(path, prediction_ids=["p00007", "p00002", "absent"])
+    assert list(found["prediction_id"]) == ["p00002", "p00007"]
+    expected = frame[frame["prediction_id"].isin(["p00002", "p00007"])].reset_index(drop=True)
+    pd.testing.assert_frame_equal(found, expected)
+    assert read_segment(path, prediction_ids=[]).empty

@@ -115,3 +115,24 @@ def test_projects_do_not_see_each_others_models(
             other.models.version("ames", 1)
     finally:
         other.close()
+
+
+def test_versions_come_in_pages_newest_first_with_their_aliases_and_tags(
+    store: MetadataStore,
+) -> None:
+    for number in range(1, 8):
+        register(store, "ames", str(number), metrics={"rmse": float(number)})
+    store.models.move_alias("ames", "production", 5, actor="ann", reason="best")
+    store.models.set_tags("ames", 4, {"owner": "ann"})
+
+    first = store.models.versions("ames", limit=3)
+    second = store.models.versions("ames", limit=3, before=first[-1].version)
+    rest = store.models.versions("ames", limit=3, before=second[-1].version)
+
+    assert [[v.version for v in page] for page in (first, second, rest)] == [
+        [7, 6, 5], [4, 3, 2], [1]
+    ]  # fmt: skip
+    assert second[0].tags == {"owner": "ann"} and first[2].aliases == ["production"]
+    assert first[0].metrics == {"rmse": 7.0} and first[0].package.digest == "7" * 64
+    assert [v for page in (first, second, rest) for v in page] == store.models.versions("ames")
+    assert store.models.versions("ames", limit=3)[2] == store.models.version("ames", 5)

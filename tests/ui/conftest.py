@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import contextlib
+import json
+import re
 import shutil
 import threading
 import time
@@ -57,3 +59,19 @@ def running_ui(project: Project, **options: Any) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+def form_token(client: httpx.Client, path: str) -> str:
+    """The CSRF value the page at ``path`` puts in its forms (its cookie is now set)."""
+    page = client.get(path)
+    assert page.status_code == 200, page.text
+    found = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert found is not None, f"{path} has no form"
+    return found.group(1)
+
+
+def figures(page: httpx.Response) -> dict[str, Any]:
+    """The Plotly figures a page hands its script, by the id of the element they fill."""
+    found = re.search(r'<script type="application/json" id="figures">(.*?)</script>', page.text)
+    assert found is not None
+    return dict(json.loads(found.group(1)))

@@ -11,7 +11,7 @@ Spool files are local, so predictions of servers on other machines appear once c
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -161,6 +161,14 @@ class PredictionLog:
     ) -> pd.DataFrame:
         path = self.artifacts.materialize(segment.digest, "file")
         return read_segment(path, since=since, until=until)
+
+    def read_segment_ids(
+        self, segment: SegmentRecord, prediction_ids: Collection[str]
+    ) -> pd.DataFrame:
+        """The predictions among ``prediction_ids`` that ``segment`` holds (as
+        ``records.segment_of`` found it), read from that segment alone."""
+        path = self.artifacts.materialize(segment.digest, "file")
+        return read_segment(path, prediction_ids=prediction_ids)
 
     def find(self, prediction_ids: Iterable[str]) -> set[str]:
         """The ids among ``prediction_ids`` that are in the log (spooled or compacted)."""

@@ -7,6 +7,7 @@ so a segment that only overlaps the window is read in part.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -38,10 +39,18 @@ def write_segment(predictions: pd.DataFrame, path: Path) -> None:
 
 
 def read_segment(
-    path: Path, *, since: datetime | None = None, until: datetime | None = None
+    path: Path,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    prediction_ids: Collection[str] | None = None,
 ) -> pd.DataFrame:
-    """The predictions of the segment in ``path`` with ``since <= timestamp < until``."""
-    filters = []
+    """The predictions of the segment in ``path`` with ``since <= timestamp < until``
+    (and one of ``prediction_ids``: the filter skips decoding every other row's JSON)."""
+    filters: list[tuple[str, str, Any]] = []
+    if prediction_ids is not None:
+        wanted = pa.array(sorted(prediction_ids), type=pa.string())
+        filters.append(("prediction_id", "in", wanted))
     if since is not None:
         filters.append(("timestamp", ">=", since))
     if until is not None:

@@ -72,8 +72,11 @@ class ModelRegistry:
     def models(self) -> list[ModelRecord]:
         return self.store.models.list_models()
 
-    def versions(self, name: str) -> list[ModelVersionRecord]:
-        return self.store.models.versions(name)
+    def versions(
+        self, name: str, *, limit: int | None = None, before: int | None = None
+    ) -> list[ModelVersionRecord]:
+        """Versions of ``name``, newest first (``limit`` of them below ``before``: a page)."""
+        return self.store.models.versions(name, limit=limit, before=before)
 
     def history(self, name: str) -> list[AliasEventRecord]:
         return self.store.models.alias_history(name)

@@ -7,7 +7,7 @@ registering at once get two different numbers.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import func, select
@@ -150,45 +150,63 @@ class ModelRepository:
     def _version_record(
         self, session: Session, model: RegisteredModelRow, row: ModelVersionRow
     ) -> ModelVersionRecord:
-        package = session.get(ArtifactRow, row.package_id)
-        assert package is not None, "a model version's package is a foreign key"
-        aliases = [a for a, v in self._aliases(session, model.id).items() if v == row.version]
-        tags = properties_of(session, TAG_OWNER, {row.id}).get(row.id, {})
-        return ModelVersionRecord(
-            id=row.id,
-            model=model.name,
-            version=row.version,
-            package=ArtifactRecord(
-                id=package.id,
-                type_name=package.type_name,
-                digest=package.digest,
-                kind=package.kind,
-                size=package.size,
-                uri=package.uri,
-                created_at=package.created_at,
-            ),
-            run_id=row.run_id,
-            dataset_version_id=row.dataset_version_id,
-            blessed=row.blessed,
-            infra_validated=row.infra_validated,
-            metrics=row.metrics,
-            reasons=row.reasons,
-            code_version=row.code_version,
-            created_at=row.created_at,
-            aliases=aliases,
-            tags=tags,
-        )
+        return self._version_records(session, model, [row])[0]
 
-    def versions(self, name: str) -> list[ModelVersionRecord]:
-        """Every version of ``name``, newest first."""
+    def _version_records(
+        self, session: Session, model: RegisteredModelRow, rows: Sequence[ModelVersionRow]
+    ) -> list[ModelVersionRecord]:
+        """Records of several versions of one model in three queries, however many."""
+        packages = {
+            package.id: package
+            for package in session.scalars(
+                select(ArtifactRow).where(ArtifactRow.id.in_({row.package_id for row in rows}))
+            )
+        }
+        aliases = self._aliases(session, model.id)
+        tags = properties_of(session, TAG_OWNER, {row.id for row in rows})
+        records = []
+        for row in rows:
+            package = packages[row.package_id]  # a foreign key: always there
+            records.append(
+                ModelVersionRecord(
+                    id=row.id,
+                    model=model.name,
+                    version=row.version,
+                    package=ArtifactRecord(
+                        id=package.id,
+                        type_name=package.type_name,
+                        digest=package.digest,
+                        kind=package.kind,
+                        size=package.size,
+                        uri=package.uri,
+                        created_at=package.created_at,
+                    ),
+                    run_id=row.run_id,
+                    dataset_version_id=row.dataset_version_id,
+                    blessed=row.blessed,
+                    infra_validated=row.infra_validated,
+                    metrics=row.metrics,
+                    reasons=row.reasons,
+                    code_version=row.code_version,
+                    created_at=row.created_at,
+                    aliases=[a for a, v in aliases.items() if v == row.version],
+                    tags=tags.get(row.id, {}),
+                )
+            )
+        return records
+
+    def versions(
+        self, name: str, *, limit: int | None = None, before: int | None = None
+    ) -> list[ModelVersionRecord]:
+        """Versions of ``name``, newest first: all, or the ``limit`` newest below version
+        ``before`` (a page of a long list; the next page starts below its last)."""
         with self.database.reading(f"listing versions of '{name}'") as session:
             model = self.model_row(session, name)
-            rows = session.scalars(
-                select(ModelVersionRow)
-                .where(ModelVersionRow.model_id == model.id)
-                .order_by(ModelVersionRow.version.desc())
-            ).all()
-            return [self._version_record(session, model, row) for row in rows]
+            query = select(ModelVersionRow).where(ModelVersionRow.model_id == model.id)
+            if before is not None:
+                query = query.where(ModelVersionRow.version < before)
+            query = query.order_by(ModelVersionRow.version.desc()).limit(limit)
+            return self._version_records(session, model, session.scalars(query).all())
 
     @staticmethod
     def version_row(session: Session, model: RegisteredModelRow, version: int) -> ModelVersionRow:
