@@ -9,9 +9,7 @@ page's script fails the test.  Every page seen is kept as a screenshot for a per
 look at: in ``$SHIPYARD_SCREENSHOTS``, else in a temporary folder the run names.
 
 Without chromium or playwright the tests are skipped, unless ``SHIPYARD_REQUIRE_BROWSER``
-is set (as in CI), when that is a failure.  A page whose route is not there yet (its path
-answers the framework's bare 404, not the dashboard's error page) skips the test that
-reaches it.
+is set (as in CI), when that is a failure.
 """
 
 from __future__ import annotations
@@ -89,21 +87,11 @@ class Visit:
         self.snap("overview")
 
     def follow(self, link: Locator, what: str) -> None:
-        """Click ``link`` as a person would, once its page exists (else skip the test)."""
-        href = link.get_attribute("href")
-        assert href is not None, f"the link to the {what} page has no href"
-        self.require(href, what)
+        """Click ``link`` as a person would and wait for the page it leads to."""
+        assert link.get_attribute("href"), f"the link to the {what} page has no href"
         with self.page.expect_navigation():
             link.click()
         self.snap(what)
-
-    def require(self, path: str, what: str) -> None:
-        """Skip the test while ``path`` has no route.  Asked with HEAD, outside the page:
-        a missing route answers 404, a page's GET route 405, and no handler runs (some
-        GETs act, as claiming the next review item) nor puts a 404 in the console."""
-        answer = self.page.request.head(self.base + path if path.startswith("/") else path)
-        if answer.status == 404:
-            pytest.skip(f"the {what} page ({path}) is not built yet: its route answers 404")
 
     def nav(self, title: str) -> Locator:
         return self.page.locator("header.top nav").get_by_role("link", name=title, exact=True)
