@@ -162,6 +162,34 @@ class PredictionLog:
         path = self.artifacts.materialize(segment.digest, "file")
         return read_segment(path, since=since, until=until)
 
+    def get(self, prediction_id: str) -> pd.DataFrame:
+        """The prediction ``prediction_id`` as one row of ``read``'s columns, or no row.
+
+        A compacted prediction is found through the id index and read from its segment
+        alone, filtered by id (a lookup costs the same in a log of millions); a spooled
+        one is read from the spool files.
+        """
+        compacted = self._compacted(prediction_id)
+        if compacted is not None or not self.find([prediction_id]):
+            return empty_frame() if compacted is None else compacted
+        rows = [
+            row
+            for name, data in self._spool_data()
+            for row in parse_lines(data, name)
+            if row["id"] == prediction_id
+        ]
+        if rows:
+            return rows_frame(rows[:1])
+        # its spool file was compacted since we looked
+        return self._compacted(prediction_id) or empty_frame()
+
+    def _compacted(self, prediction_id: str) -> pd.DataFrame | None:
+        segment = self.records.segment_of(prediction_id)
+        if segment is None:
+            return None
+        path = self.artifacts.materialize(segment.digest, "file")
+        return read_segment(path, ids=[prediction_id]).head(1)
+
     def find(self, prediction_ids: Iterable[str]) -> set[str]:
         """The ids among ``prediction_ids`` that are in the log (spooled or compacted)."""
         wanted = set(prediction_ids)

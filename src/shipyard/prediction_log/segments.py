@@ -7,6 +7,7 @@ so a segment that only overlaps the window is read in part.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -38,10 +39,17 @@ def write_segment(predictions: pd.DataFrame, path: Path) -> None:
 
 
 def read_segment(
-    path: Path, *, since: datetime | None = None, until: datetime | None = None
+    path: Path,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    ids: Sequence[str] | None = None,
 ) -> pd.DataFrame:
-    """The predictions of the segment in ``path`` with ``since <= timestamp < until``."""
-    filters = []
+    """The predictions of the segment in ``path`` with ``since <= timestamp < until``
+    (and, given ``ids``, only those): only their rows are decoded."""
+    filters: list[tuple[str, str, Any]] = []
+    if ids is not None:
+        filters.append(("prediction_id", "in", list(ids)))
     if since is not None:
         filters.append(("timestamp", ">=", since))
     if until is not None:
