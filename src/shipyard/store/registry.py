@@ -7,7 +7,7 @@ registering at once get two different numbers.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import func, select
@@ -150,34 +150,39 @@ class ModelRepository:
     def _version_record(
         self, session: Session, model: RegisteredModelRow, row: ModelVersionRow
     ) -> ModelVersionRecord:
-        package = session.get(ArtifactRow, row.package_id)
-        assert package is not None, "a model version's package is a foreign key"
-        aliases = [a for a, v in self._aliases(session, model.id).items() if v == row.version]
-        tags = properties_of(session, TAG_OWNER, {row.id}).get(row.id, {})
-        return ModelVersionRecord(
-            id=row.id,
-            model=model.name,
-            version=row.version,
-            package=ArtifactRecord(
-                id=package.id,
-                type_name=package.type_name,
-                digest=package.digest,
-                kind=package.kind,
-                size=package.size,
-                uri=package.uri,
-                created_at=package.created_at,
-            ),
-            run_id=row.run_id,
-            dataset_version_id=row.dataset_version_id,
-            blessed=row.blessed,
-            infra_validated=row.infra_validated,
-            metrics=row.metrics,
-            reasons=row.reasons,
-            code_version=row.code_version,
-            created_at=row.created_at,
-            aliases=aliases,
-            tags=tags,
-        )
+        return self._version_records(session, model, [row])[0]
+
+    def _version_records(
+        self, session: Session, model: RegisteredModelRow, rows: Sequence[ModelVersionRow]
+    ) -> list[ModelVersionRecord]:
+        """Records of several versions of ``model`` in three queries, whatever their number."""
+        packages = {
+            package.id: package
+            for package in session.scalars(
+                select(ArtifactRow).where(ArtifactRow.id.in_({row.package_id for row in rows}))
+            )
+        }
+        aliases = self._aliases(session, model.id)
+        tags = properties_of(session, TAG_OWNER, {row.id for row in rows})
+        return [
+            ModelVersionRecord(
+                id=row.id,
+                model=model.name,
+                version=row.version,
+                package=_package_record(packages[row.package_id]),
+                run_id=row.run_id,
+                dataset_version_id=row.dataset_version_id,
+                blessed=row.blessed,
+                infra_validated=row.infra_validated,
+                metrics=row.metrics,
+                reasons=row.reasons,
+                code_version=row.code_version,
+                created_at=row.created_at,
+                aliases=[alias for alias, version in aliases.items() if version == row.version],
+                tags=tags.get(row.id, {}),
+            )
+            for row in rows
+        ]
 
     def versions(self, name: str) -> list[ModelVersionRecord]:
         """Every version of ``name``, newest first."""
@@ -188,7 +193,7 @@ class ModelRepository:
                 .where(ModelVersionRow.model_id == model.id)
                 .order_by(ModelVersionRow.version.desc())
             ).all()
-            return [self._version_record(session, model, row) for row in rows]
+            return self._version_records(session, model, rows)
 
     @staticmethod
     def version_row(session: Session, model: RegisteredModelRow, version: int) -> ModelVersionRow:
@@ -322,3 +327,15 @@ class ModelRepository:
             model = self.model_row(session, name)
             row = self.version_row(session, model, version)
             set_properties(session, TAG_OWNER, row.id, tags)
+
+
+def _package_record(package: ArtifactRow) -> ArtifactRecord:
+    return ArtifactRecord(
+        id=package.id,
+        type_name=package.type_name,
+        digest=package.digest,
+        kind=package.kind,
+        size=package.size,
+        uri=package.uri,
+        created_at=package.created_at,
+    )
