@@ -11,8 +11,8 @@ from pathlib import Path
 
 from sqlalchemy import select, update
 
-from shipyard.store import MetadataStore, RunRecord
-from shipyard.store.records import FinishedRun, FinishedStep, RunStatus
+from shipyard.store import MetadataStore, RunRecord, upstream
+from shipyard.store.records import ExecutionStatus, FinishedRun, FinishedStep, RunStatus
 from shipyard.store.tables import RunRow, StepClaimRow
 from tests.store.helpers import an_artifact
 
@@ -138,5 +138,44 @@ def test_finished_runs_are_recorded_whole_in_one_call(db_url: str, tmp_path: Pat
         producers = store.artifact_events([model.id], direction="output")
         assert (fit.id, model.id, "model") in producers
         assert store.record_runs([]) == []
+    finally:
+        store.close()
+
+
+def test_lineage_follows_the_execution_that_computed_an_artifact(
+    db_url: str, tmp_path: Path
+) -> None:
+    store = MetadataStore(db_url, root=tmp_path, project="p")
+    source, made = an_artifact(store, "s"), an_artifact(store, "m")
+    ((computed, _, _),) = store.artifact_events([made.id], direction="output")
+    start = datetime(2026, 5, 1, tzinfo=UTC)
+
+    def run(status: ExecutionStatus) -> int:
+        step = FinishedStep(
+            step="make", component="Make", status=status, started_at=start, finished_at=start,
+            inputs={"source": source.id}, outputs={"out": made.id},
+        )  # fmt: skip
+        finished = FinishedRun(
+            pipeline="p", status="succeeded", started_at=start, finished_at=start,
+            host="h", steps=(step,),
+        )  # fmt: skip
+        return store.record_runs([finished])[0]
+
+    try:
+        runs = [run("cached"), run("succeeded"), run("cached")]  # replays, a recomputation
+        later = [store.run_executions(run_id)[0].id for run_id in runs]
+
+        producers = store.first_producers([made.id, source.id])
+
+        assert producers[made.id] == computed
+        assert computed not in later
+        assert producers[source.id] not in (*later, computed)
+        graph = upstream(store, made)
+        assert set(graph.executions) == {computed}
+        assert graph.edges == {(f"execution:{computed}", made.ref)}
+        # from a run that replayed it, the walk goes up to the source's maker
+        graph = upstream(store, runs[0])
+        assert set(graph.executions) == {later[0], producers[source.id]}
+        assert (f"execution:{producers[source.id]}", source.ref) in graph.edges
     finally:
         store.close()

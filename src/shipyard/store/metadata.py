@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import case, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from shipyard.errors import RecordNotFound, StoreConflict
@@ -559,6 +559,26 @@ class MetadataStore:
         )
         with self.database.reading("reading lineage events") as session:
             return [(row[0], row[1], row[2]) for row in session.execute(query)]
+
+    def first_producers(self, artifact_ids: Iterable[int]) -> dict[int, int]:
+        """``artifact_id -> execution_id`` of the execution that computed each artifact:
+        the earliest successful one with it as an output, else the earliest of any.
+
+        Cache hits record the artifacts they reuse as outputs too, so an artifact of a
+        pipeline run thousands of times has thousands of producers; the database picks.
+        """
+        computed = func.min(case((ExecutionRow.status == "succeeded", ExecutionRow.id)))
+        query = (
+            select(EventRow.artifact_id, computed, func.min(ExecutionRow.id))
+            .join(ExecutionRow, ExecutionRow.id == EventRow.execution_id)
+            .where(EventRow.artifact_id.in_(list(artifact_ids)), EventRow.direction == OUTPUT)
+            .group_by(EventRow.artifact_id)
+        )
+        with self.database.reading("looking up who made artifacts") as session:
+            return {
+                artifact_id: succeeded if succeeded is not None else first
+                for artifact_id, succeeded, first in session.execute(query)
+            }
 
     @staticmethod
     def _artifact_record(row: ArtifactRow, properties: dict[str, Any]) -> ArtifactRecord:
