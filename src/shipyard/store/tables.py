@@ -178,7 +178,9 @@ class RunMetricRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("pipeline_runs.id"), index=True)
-    execution_id: Mapped[int | None] = mapped_column(ForeignKey("executions.id"), default=None)
+    execution_id: Mapped[int | None] = mapped_column(
+        ForeignKey("executions.id"), default=None, index=True
+    )
     key: Mapped[str] = mapped_column(String(200))
     value: Mapped[float] = mapped_column(Float)
     step: Mapped[int | None] = mapped_column(Integer, default=None)
@@ -193,7 +195,9 @@ class RunParamRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("pipeline_runs.id"), index=True)
-    execution_id: Mapped[int | None] = mapped_column(ForeignKey("executions.id"), default=None)
+    execution_id: Mapped[int | None] = mapped_column(
+        ForeignKey("executions.id"), default=None, index=True
+    )
     key: Mapped[str] = mapped_column(String(200))
     value: Mapped[Any] = mapped_column(JSON, nullable=True)
 

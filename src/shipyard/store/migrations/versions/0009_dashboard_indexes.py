@@ -1,0 +1,28 @@
+"""Indexes the dashboard's pages need at volume: what one step of a run logged.
+
+A run's page shows each step's parameters and metrics, and a cache hit copies what the
+execution it reuses logged; both look the rows up by execution, which read every logged
+value of every run without these indexes.
+
+Revision ID: 0009
+Revises: 0008
+"""
+
+from __future__ import annotations
+
+from alembic import op
+
+revision = "0009"
+down_revision = "0008"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_index("ix_run_metrics_execution_id", "run_metrics", ["execution_id"])
+    op.create_index("ix_run_params_execution_id", "run_params", ["execution_id"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_run_params_execution_id", table_name="run_params")
+    op.drop_index("ix_run_metrics_execution_id", table_name="run_metrics")
