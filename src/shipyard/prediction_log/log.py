@@ -136,7 +136,8 @@ class PredictionLog:
         for segment in self.records.segments(model=model, since=since, until=until):
             if limit is not None and _newest_cutoff(frames, limit) > segment.max_time:
                 break  # every later segment is older than the newest `limit` found
-            frames.append(within(self._segment_frame(segment, since, until), since, until))
+            found = self._segment_frame(segment, since, until, newest=limit)
+            frames.append(within(found, since, until))
         frames = [frame for frame in frames if len(frame)]
         if not frames:
             return empty_frame()
@@ -157,10 +158,15 @@ class PredictionLog:
         return found
 
     def _segment_frame(
-        self, segment: SegmentRecord, since: datetime | None, until: datetime | None
+        self,
+        segment: SegmentRecord,
+        since: datetime | None,
+        until: datetime | None,
+        *,
+        newest: int | None = None,
     ) -> pd.DataFrame:
         path = self.artifacts.materialize(segment.digest, "file")
-        return read_segment(path, since=since, until=until)
+        return read_segment(path, since=since, until=until, newest=newest)
 
     def get(self, prediction_id: str) -> pd.DataFrame:
         """The prediction ``prediction_id`` as one row of ``read``'s columns, or no row.

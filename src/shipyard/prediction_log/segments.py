@@ -44,9 +44,11 @@ def read_segment(
     since: datetime | None = None,
     until: datetime | None = None,
     ids: Sequence[str] | None = None,
+    newest: int | None = None,
 ) -> pd.DataFrame:
     """The predictions of the segment in ``path`` with ``since <= timestamp < until``
-    (and, given ``ids``, only those): only their rows are decoded."""
+    (given ``ids``, only those; given ``newest``, only the newest so many of them):
+    only their rows are decoded."""
     filters: list[tuple[str, str, Any]] = []
     if ids is not None:
         filters.append(("prediction_id", "in", list(ids)))
@@ -55,6 +57,8 @@ def read_segment(
     if until is not None:
         filters.append(("timestamp", "<", until))
     table = pq.read_table(path, filters=filters or None, schema=SEGMENT_SCHEMA)
+    if newest is not None and table.num_rows > newest:
+        table = table.slice(table.num_rows - newest)  # a segment is written oldest first
     columns: dict[str, Any] = {}
     for column in COLUMNS:
         if column.json:
