@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import case, delete, func, insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from shipyard.errors import RecordNotFound, StoreConflict
@@ -565,20 +565,25 @@ class MetadataStore:
         the earliest successful one with it as an output, else the earliest of any.
 
         Cache hits record the artifacts they reuse as outputs too, so an artifact of a
-        pipeline run thousands of times has thousands of producers; the database picks.
+        pipeline run thousands of times has thousands of producers: each lookup walks
+        the events index in execution order and stops at the first that fits.
         """
-        computed = func.min(case((ExecutionRow.status == "succeeded", ExecutionRow.id)))
-        query = (
-            select(EventRow.artifact_id, computed, func.min(ExecutionRow.id))
-            .join(ExecutionRow, ExecutionRow.id == EventRow.execution_id)
-            .where(EventRow.artifact_id.in_(list(artifact_ids)), EventRow.direction == OUTPUT)
-            .group_by(EventRow.artifact_id)
-        )
+        found: dict[int, int] = {}
         with self.database.reading("looking up who made artifacts") as session:
-            return {
-                artifact_id: succeeded if succeeded is not None else first
-                for artifact_id, succeeded, first in session.execute(query)
-            }
+            for artifact_id in sorted(set(artifact_ids)):
+                made = (
+                    select(EventRow.execution_id)
+                    .where(EventRow.artifact_id == artifact_id, EventRow.direction == OUTPUT)
+                    .order_by(EventRow.execution_id)
+                    .limit(1)
+                )
+                computed = made.join(ExecutionRow, ExecutionRow.id == EventRow.execution_id)
+                first = session.scalar(computed.where(ExecutionRow.status == "succeeded"))
+                if first is None:
+                    first = session.scalar(made)
+                if first is not None:
+                    found[artifact_id] = first
+        return found
 
     @staticmethod
     def _artifact_record(row: ArtifactRow, properties: dict[str, Any]) -> ArtifactRecord:

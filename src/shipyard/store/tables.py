@@ -130,7 +130,10 @@ class ArtifactRow(Base):
 
 class EventRow(Base):
     __tablename__ = "events"
-    __table_args__ = (UniqueConstraint("execution_id", "direction", "port"),)
+    __table_args__ = (
+        UniqueConstraint("execution_id", "direction", "port"),
+        Index("ix_events_artifact_direction", "artifact_id", "direction", "execution_id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     execution_id: Mapped[int] = mapped_column(ForeignKey("executions.id"), index=True)

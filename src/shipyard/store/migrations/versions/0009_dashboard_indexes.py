@@ -1,8 +1,11 @@
-"""Indexes the dashboard's pages need at volume: what one step of a run logged.
+"""Indexes the dashboard's pages need at volume: what one step of a run logged, and
+which execution made an artifact.
 
 A run's page shows each step's parameters and metrics, and a cache hit copies what the
 execution it reuses logged; both look the rows up by execution, which read every logged
-value of every run without these indexes.
+value of every run without an index.  Lineage looks for the first execution that made
+an artifact, among every cache hit that reused it since: the events of an artifact in
+execution order.
 
 Revision ID: 0009
 Revises: 0008
@@ -21,8 +24,12 @@ depends_on = None
 def upgrade() -> None:
     op.create_index("ix_run_metrics_execution_id", "run_metrics", ["execution_id"])
     op.create_index("ix_run_params_execution_id", "run_params", ["execution_id"])
+    op.create_index(
+        "ix_events_artifact_direction", "events", ["artifact_id", "direction", "execution_id"]
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_events_artifact_direction", table_name="events")
     op.drop_index("ix_run_params_execution_id", table_name="run_params")
     op.drop_index("ix_run_metrics_execution_id", table_name="run_metrics")
