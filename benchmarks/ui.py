@@ -266,6 +266,7 @@ def fill(folder: Path, args: argparse.Namespace) -> dict[str, Any]:
         with console.status("shipyard quickstart (a few minutes)"):
             quickstart(folder)
     timings = {"quickstart": time.perf_counter() - started}
+    results: dict[str, Any] = {}
     with Project.open(folder) as project, Progress(console=console) as progress:
         for stage, work in (
             ("runs", lambda: fill_runs(project, args.runs, rng, progress)),
@@ -275,10 +276,9 @@ def fill(folder: Path, args: argparse.Namespace) -> dict[str, Any]:
             ("monitoring", lambda: project.monitor.run_once(MODEL)),
         ):
             mark = time.perf_counter()
-            result = work()
-            if stage == "predictions":
-                old_prediction, fresh_prediction = result
+            results[stage] = work()
             timings[stage] = time.perf_counter() - mark
+    old_prediction, fresh_prediction = results["predictions"]
     facts = {
         "runs": args.runs,
         "versions": args.versions,
