@@ -50,26 +50,15 @@ class PredictionLineage:
 
 
 def find_prediction(log: PredictionLog, prediction_id: str) -> PredictionRecord:
-    """The logged prediction ``prediction_id``, spooled or compacted.
-
-    A compacted prediction is found through the id index and read from its segment
-    alone; a spooled one (not yet compacted) is found by reading the log.
-    """
+    """The logged prediction ``prediction_id``, spooled or compacted (``PredictionLog.get``)."""
     from shipyard.prediction_log import PredictionRecord
 
-    segment = log.records.segment_of(prediction_id)
-    if segment is not None:
-        frame = log.read_segment_ids(segment, [prediction_id])
-    elif log.find([prediction_id]):
-        frame = log.read()  # spooled predictions have no index of their times
-    else:
+    rows = log.get(prediction_id).to_dict("records")
+    if not rows:
         raise RecordNotFound(
             f"prediction '{prediction_id}' is not in the prediction log; give an id that "
             "POST /predict returned (`shipyard predictions` lists them)"
         )
-    rows = frame[frame["prediction_id"] == prediction_id].to_dict("records")
-    if not rows:
-        raise RecordNotFound(f"prediction '{prediction_id}' could not be read from the log")
     row = rows[0]
     return PredictionRecord(
         prediction_id=row["prediction_id"],

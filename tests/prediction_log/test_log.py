@@ -131,6 +131,34 @@ def test_segments_outside_the_window_are_not_opened(
     assert len(opened) == 1
 
 
+def test_a_prediction_is_got_by_id_from_its_segment_alone(
+    log: PredictionLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two segments over the same hours (interleaved times): a read by time opens both.
+    for batch in (range(0, 40, 2), range(1, 40, 2)):
+        log.append([record(n) for n in batch])
+        log.rotate()
+        log.compact()
+    log.append([record(50)])
+    opened: list[str] = []
+    materialize = log.artifacts.materialize
+
+    def counting(digest: str, kind: Any, **options: Any) -> Path:
+        opened.append(digest)
+        return materialize(digest, kind, **options)
+
+    monkeypatch.setattr(log.artifacts, "materialize", counting)
+    found = log.get("p00017")
+    assert len(found) == 1
+    assert found.loc[0, "inputs"] == {"x": 17, "city": "Ames"}
+    assert found.loc[0, "timestamp"] == T0 + timedelta(minutes=17)
+    assert len(opened) == 1
+    spooled = log.get("p00050")
+    assert list(spooled["prediction_id"]) == ["p00050"]
+    assert spooled.loc[0, "prediction"] == 50.0
+    assert log.get("p00099").empty
+
+
 def test_inputs_frame_expands_inputs_into_columns(log: PredictionLog) -> None:
     log.append([record(1), record(2, inputs={"x": 5, "area": 80.5})])
     frame = log.read()

@@ -1,4 +1,5 @@
-"""Parquet segments: written sorted by time, read back whole or by time window."""
+"""Parquet segments: written sorted by time, read back whole, by time window, by id or
+only the newest rows."""
 
 from __future__ import annotations
 
@@ -52,6 +53,23 @@ def test_reading_a_window_keeps_since_and_drops_until(tmp_path: Path) -> None:
     assert len(read_segment(path, until=until)) == 6
 
 
+def test_reading_by_id_or_only_the_newest_rows(tmp_path: Path) -> None:
+    path = tmp_path / "segment.parquet"
+    write_segment(predictions(*range(9, -1, -1)), path)
+    until = T0 + timedelta(minutes=6)
+
+    assert list(read_segment(path, newest=3)["prediction_id"]) == ["p00007", "p00008", "p00009"]
+    assert list(read_segment(path, until=until, newest=2)["prediction_id"]) == [
+        "p00004",
+        "p00005",
+    ]
+    assert len(read_segment(path, newest=50)) == 10
+    by_id = read_segment(path, ids=["p00006", "p00002", "nope"])
+    assert list(by_id["prediction_id"]) == ["p00002", "p00006"]
+    assert by_id.loc[1, "prediction"] == "class 6"
+    assert read_segment(path, ids=["nope"]).empty
+
+
 def test_a_segment_of_the_first_schema_reads_with_no_shadow_links(tmp_path: Path) -> None:
     path = tmp_path / "old.parquet"
     frame = predictions(2, 1)
@@ -62,14 +80,3 @@ def test_a_segment_of_the_first_schema_reads_with_no_shadow_links(tmp_path: Path
     back = read_segment(path)
     assert list(back["shadow_of"]) == [None, None]
     assert list(back["prediction_id"]) == sorted(frame["prediction_id"])
-
-
-def test_reading_by_id_returns_only_those_rows(tmp_path: Path) -> None:
-    path = tmp_path / "segment.parquet"
-    frame = predictions(*range(10))
-    write_segment(frame, path)
-    found = read_segment(path, prediction_ids=["p00007", "p00002", "absent"])
-    assert list(found["prediction_id"]) == ["p00002", "p00007"]
-    expected = frame[frame["prediction_id"].isin(["p00002", "p00007"])].reset_index(drop=True)
-    pd.testing.assert_frame_equal(found, expected)
-    assert read_segment(path, prediction_ids=[]).empty

@@ -6,12 +6,15 @@ import subprocess
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import select, update
 
-from shipyard.store import MetadataStore, RunRecord
+from shipyard.store import MetadataStore, RunRecord, upstream
+from shipyard.store.records import ExecutionStatus, FinishedRun, FinishedStep, RunStatus
 from shipyard.store.tables import RunRow, StepClaimRow
+from tests.store.helpers import an_artifact
 
 KEY = "f" * 64
 
@@ -125,3 +128,92 @@ def test_runs_are_listed_newest_first_by_pipeline_and_status_a_page_at_a_time(
     assert store.list_runs(pipeline="missing") == []
     store.close()
     other.close()
+
+
+def test_finished_runs_are_recorded_whole_in_one_call(db_url: str, tmp_path: Path) -> None:
+    store = MetadataStore(db_url, root=tmp_path, project="p")
+    data = an_artifact(store, "d")
+    model = an_artifact(store, "m")
+    start = datetime(2026, 5, 1, tzinfo=UTC)
+
+    def finished(index: int, status: RunStatus) -> FinishedRun:
+        ok = status == "succeeded"
+        fit = FinishedStep(
+            step="fit", component="Trainer", status="succeeded" if ok else "failed",
+            started_at=start, finished_at=start + timedelta(seconds=index), fingerprint="f" * 64,
+            params={"alpha": index}, inputs={"examples": data.id},
+            outputs={"model": model.id} if ok else {},
+            error=None if ok else "boom",
+            logged_params={"alpha": index}, logged_metrics=(("rmse", 10.0 + index, None),),
+        )  # fmt: skip
+        ingest = FinishedStep(
+            step="ingest", component="ExampleGen", status="cached", started_at=start,
+            finished_at=start, outputs={"examples": data.id},
+        )  # fmt: skip
+        return FinishedRun(
+            pipeline="standard", status=status, started_at=start,
+            finished_at=start + timedelta(seconds=index), host="elsewhere", steps=(ingest, fit),
+            params={"run": index}, error=None if ok else "fit failed",
+        )  # fmt: skip
+
+    try:
+        ids = store.record_runs([finished(1, "succeeded"), finished(2, "failed")])
+
+        assert len(ids) == 2
+        assert [run.id for run in store.list_runs(pipeline="standard")] == ids[::-1]
+        first, second = store.get_run(ids[0]), store.get_run(ids[1])
+        assert (first.status, first.params, first.duration) == ("succeeded", {"run": 1}, 1.0)
+        assert (second.status, second.error) == ("failed", "fit failed")
+        ingest, fit = store.run_executions(ids[0])
+        assert (ingest.step, ingest.status, ingest.outputs["examples"].id) == (
+            "ingest", "cached", data.id,
+        )  # fmt: skip
+        assert (fit.inputs["examples"].id, fit.outputs["model"].id) == (data.id, model.id)
+        assert store.run_executions(ids[1])[1].error == "boom"
+        assert store.tracking.params(ids[0]) == {"alpha": 1}
+        assert store.tracking.latest_metrics(ids[1]) == {"rmse": 12.0}
+        # lineage: the imported step is one of the model artifact's producers
+        producers = store.artifact_events([model.id], direction="output")
+        assert (fit.id, model.id, "model") in producers
+        assert store.record_runs([]) == []
+    finally:
+        store.close()
+
+
+def test_lineage_follows_the_execution_that_computed_an_artifact(
+    db_url: str, tmp_path: Path
+) -> None:
+    store = MetadataStore(db_url, root=tmp_path, project="p")
+    source, made = an_artifact(store, "s"), an_artifact(store, "m")
+    ((computed, _, _),) = store.artifact_events([made.id], direction="output")
+    start = datetime(2026, 5, 1, tzinfo=UTC)
+
+    def run(status: ExecutionStatus) -> int:
+        step = FinishedStep(
+            step="make", component="Make", status=status, started_at=start, finished_at=start,
+            inputs={"source": source.id}, outputs={"out": made.id},
+        )  # fmt: skip
+        finished = FinishedRun(
+            pipeline="p", status="succeeded", started_at=start, finished_at=start,
+            host="h", steps=(step,),
+        )  # fmt: skip
+        return store.record_runs([finished])[0]
+
+    try:
+        runs = [run("cached"), run("succeeded"), run("cached")]  # replays, a recomputation
+        later = [store.run_executions(run_id)[0].id for run_id in runs]
+
+        producers = store.first_producers([made.id, source.id])
+
+        assert producers[made.id] == computed
+        assert computed not in later
+        assert producers[source.id] not in (*later, computed)
+        graph = upstream(store, made)
+        assert set(graph.executions) == {computed}
+        assert graph.edges == {(f"execution:{computed}", made.ref)}
+        # from a run that replayed it, the walk goes up to the source's maker
+        graph = upstream(store, runs[0])
+        assert set(graph.executions) == {later[0], producers[source.id]}
+        assert (f"execution:{producers[source.id]}", source.ref) in graph.edges
+    finally:
+        store.close()

@@ -90,6 +90,25 @@ def test_tags_are_kept_with_the_version(store: MetadataStore) -> None:
     assert store.models.version("ames", 1).tags == {"owner": "ann", "reviewed": True}
 
 
+def test_versions_listed_together_keep_their_own_package_aliases_and_tags(
+    store: MetadataStore,
+) -> None:
+    for digest in "abcd":
+        register(store, "ames", digest, metrics={"rmse": float(ord(digest))})
+    store.models.move_alias("ames", "production", 2, actor="ann", reason="")
+    store.models.move_alias("ames", "staging", 4, actor="ann", reason="")
+    store.models.set_tags("ames", 3, {"owner": "bo"})
+
+    listed = store.models.versions("ames")
+
+    assert [record.version for record in listed] == [4, 3, 2, 1]
+    assert [record.package.digest for record in listed] == [d * 64 for d in "dcba"]
+    assert [record.aliases for record in listed] == [["staging"], [], ["production"], []]
+    assert [record.tags for record in listed] == [{}, {"owner": "bo"}, {}, {}]
+    assert [record.metrics["rmse"] for record in listed] == [100.0, 99.0, 98.0, 97.0]
+    assert listed == [store.models.version("ames", v) for v in (4, 3, 2, 1)]
+
+
 def test_unknown_models_versions_and_aliases_are_named(store: MetadataStore) -> None:
     register(store, "ames", "a")
     store.models.move_alias("ames", "production", 1, actor="ann", reason="")

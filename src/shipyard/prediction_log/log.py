@@ -11,7 +11,7 @@ Spool files are local, so predictions of servers on other machines appear once c
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -136,7 +136,8 @@ class PredictionLog:
         for segment in self.records.segments(model=model, since=since, until=until):
             if limit is not None and _newest_cutoff(frames, limit) > segment.max_time:
                 break  # every later segment is older than the newest `limit` found
-            frames.append(within(self._segment_frame(segment, since, until), since, until))
+            found = self._segment_frame(segment, since, until, newest=limit)
+            frames.append(within(found, since, until))
         frames = [frame for frame in frames if len(frame)]
         if not frames:
             return empty_frame()
@@ -157,18 +158,43 @@ class PredictionLog:
         return found
 
     def _segment_frame(
-        self, segment: SegmentRecord, since: datetime | None, until: datetime | None
+        self,
+        segment: SegmentRecord,
+        since: datetime | None,
+        until: datetime | None,
+        *,
+        newest: int | None = None,
     ) -> pd.DataFrame:
         path = self.artifacts.materialize(segment.digest, "file")
-        return read_segment(path, since=since, until=until)
+        return read_segment(path, since=since, until=until, newest=newest)
 
-    def read_segment_ids(
-        self, segment: SegmentRecord, prediction_ids: Collection[str]
-    ) -> pd.DataFrame:
-        """The predictions among ``prediction_ids`` that ``segment`` holds (as
-        ``records.segment_of`` found it), read from that segment alone."""
+    def get(self, prediction_id: str) -> pd.DataFrame:
+        """The prediction ``prediction_id`` as one row of ``read``'s columns, or no row.
+
+        A compacted prediction is found through the id index and read from its segment
+        alone, filtered by id (a lookup costs the same in a log of millions); a spooled
+        one is read from the spool files.
+        """
+        compacted = self._compacted(prediction_id)
+        if compacted is not None or not self.find([prediction_id]):
+            return empty_frame() if compacted is None else compacted
+        rows = [
+            row
+            for name, data in self._spool_data()
+            for row in parse_lines(data, name)
+            if row["id"] == prediction_id
+        ]
+        if rows:
+            return rows_frame(rows[:1])
+        # its spool file was compacted since we looked
+        return self._compacted(prediction_id) or empty_frame()
+
+    def _compacted(self, prediction_id: str) -> pd.DataFrame | None:
+        segment = self.records.segment_of(prediction_id)
+        if segment is None:
+            return None
         path = self.artifacts.materialize(segment.digest, "file")
-        return read_segment(path, prediction_ids=prediction_ids)
+        return read_segment(path, ids=[prediction_id]).head(1)
 
     def find(self, prediction_ids: Iterable[str]) -> set[str]:
         """The ids among ``prediction_ids`` that are in the log (spooled or compacted)."""

@@ -7,7 +7,7 @@ so a segment that only overlaps the window is read in part.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -43,19 +43,22 @@ def read_segment(
     *,
     since: datetime | None = None,
     until: datetime | None = None,
-    prediction_ids: Collection[str] | None = None,
+    ids: Sequence[str] | None = None,
+    newest: int | None = None,
 ) -> pd.DataFrame:
     """The predictions of the segment in ``path`` with ``since <= timestamp < until``
-    (and one of ``prediction_ids``: the filter skips decoding every other row's JSON)."""
+    (given ``ids``, only those; given ``newest``, only the newest so many of them):
+    only their rows are decoded."""
     filters: list[tuple[str, str, Any]] = []
-    if prediction_ids is not None:
-        wanted = pa.array(sorted(prediction_ids), type=pa.string())
-        filters.append(("prediction_id", "in", wanted))
+    if ids is not None:
+        filters.append(("prediction_id", "in", list(ids)))
     if since is not None:
         filters.append(("timestamp", ">=", since))
     if until is not None:
         filters.append(("timestamp", "<", until))
     table = pq.read_table(path, filters=filters or None, schema=SEGMENT_SCHEMA)
+    if newest is not None and table.num_rows > newest:
+        table = table.slice(table.num_rows - newest)  # a segment is written oldest first
     columns: dict[str, Any] = {}
     for column in COLUMNS:
         if column.json:

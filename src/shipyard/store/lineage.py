@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from shipyard.store.datasets import DATASETS_PROPERTY
-from shipyard.store.metadata import INPUT, OUTPUT, MetadataStore
+from shipyard.store.metadata import INPUT, MetadataStore
 from shipyard.store.records import ArtifactRecord, DatasetVersionRecord, ExecutionRecord
 
 
@@ -65,17 +65,8 @@ class LineageGraph:
 
 
 def _producers(store: MetadataStore, artifact_ids: set[int]) -> list[ExecutionRecord]:
-    events = store.artifact_events(artifact_ids, direction=OUTPUT)
-    candidates = store.get_executions({execution_id for execution_id, _, _ in events})
-    chosen: dict[int, ExecutionRecord] = {}
-    for artifact_id in artifact_ids:
-        makers = [e for e in candidates if any(a.id == artifact_id for a in e.outputs.values())]
-        # Prefer the execution that computed the bytes over later cache replays.
-        computing = [e for e in makers if e.status == "succeeded"] or makers
-        if computing:
-            first = min(computing, key=lambda e: e.id)
-            chosen[first.id] = first
-    return list(chosen.values())
+    # The execution that computed the bytes, not the later cache replays.
+    return store.get_executions(set(store.first_producers(artifact_ids).values()))
 
 
 def _walk_up(store: MetadataStore, graph: LineageGraph, frontier: set[int]) -> LineageGraph:

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from shipyard.errors import RecordNotFound, StoreConflict
@@ -31,7 +31,13 @@ from shipyard.store.loop import LoopRepository
 from shipyard.store.monitoring import MonitoringRepository
 from shipyard.store.predictions import PredictionRepository
 from shipyard.store.properties import properties_of, set_properties
-from shipyard.store.records import ArtifactRecord, ExecutionRecord, RunRecord, StoredOutput
+from shipyard.store.records import (
+    ArtifactRecord,
+    ExecutionRecord,
+    FinishedRun,
+    RunRecord,
+    StoredOutput,
+)
 from shipyard.store.registry import ModelRepository
 from shipyard.store.review import ReviewRepository
 from shipyard.store.tables import (
@@ -39,6 +45,8 @@ from shipyard.store.tables import (
     EventRow,
     ExecutionRow,
     ProjectRow,
+    RunMetricRow,
+    RunParamRow,
     RunRow,
     StepClaimRow,
     utcnow,
@@ -177,6 +185,79 @@ class MetadataStore:
                 .values(status="failed", error=error, finished_at=now)
             )
             session.execute(delete(StepClaimRow).where(StepClaimRow.run_id.in_(run_ids)))
+
+    def record_runs(self, runs: Sequence[FinishedRun]) -> list[int]:
+        """Record runs that already ended, with their steps, lineage events and what the
+        steps logged, all in one transaction; return the runs' ids in order.
+
+        For importing history in bulk: a run at a time through ``start_run`` and the
+        step calls costs a transaction per step, this one per call.
+        """
+        if not runs:
+            return []
+        with self.database.writing(f"recording {len(runs)} finished runs") as session:
+            run_rows = [
+                RunRow(
+                    project_id=self.project_id,
+                    pipeline=run.pipeline,
+                    status=run.status,
+                    started_at=run.started_at,
+                    finished_at=run.finished_at,
+                    params=dict(run.params),
+                    code_version=run.code_version,
+                    code_dirty=run.code_dirty,
+                    environment=dict(run.environment),
+                    host=run.host,
+                    pid=0,
+                    error=run.error,
+                )
+                for run in runs
+            ]
+            session.add_all(run_rows)
+            session.flush()
+            steps = [(row.id, step) for row, run in zip(run_rows, runs, strict=True)
+                     for step in run.steps]  # fmt: skip
+            step_rows = [
+                ExecutionRow(
+                    run_id=run_id,
+                    step=step.step,
+                    component=step.component,
+                    fingerprint=step.fingerprint,
+                    status=step.status,
+                    params=dict(step.params),
+                    attempts=step.attempts,
+                    started_at=step.started_at,
+                    finished_at=step.finished_at,
+                    error=step.error,
+                    traceback=step.traceback,
+                )
+                for run_id, step in steps
+            ]
+            session.add_all(step_rows)
+            session.flush()
+            events: list[dict[str, Any]] = []
+            params: list[dict[str, Any]] = []
+            metrics: list[dict[str, Any]] = []
+            for row, (run_id, step) in zip(step_rows, steps, strict=True):
+                for direction, ports in ((INPUT, step.inputs), (OUTPUT, step.outputs)):
+                    events.extend(
+                        {"execution_id": row.id, "artifact_id": artifact_id,
+                         "direction": direction, "port": port}
+                        for port, artifact_id in ports.items()
+                    )  # fmt: skip
+                params.extend(
+                    {"run_id": run_id, "execution_id": row.id, "key": key, "value": value}
+                    for key, value in step.logged_params.items()
+                )
+                metrics.extend(
+                    {"run_id": run_id, "execution_id": row.id, "key": key,
+                     "value": float(value), "step": index, "recorded_at": step.finished_at}
+                    for key, value, index in step.logged_metrics
+                )  # fmt: skip
+            for table, rows in ((EventRow, events), (RunParamRow, params), (RunMetricRow, metrics)):
+                if rows:
+                    session.execute(insert(table), rows)
+            return [row.id for row in run_rows]
 
     # -- step claims ----------------------------------------------------------------
 
@@ -489,6 +570,31 @@ class MetadataStore:
         )
         with self.database.reading("reading lineage events") as session:
             return [(row[0], row[1], row[2]) for row in session.execute(query)]
+
+    def first_producers(self, artifact_ids: Iterable[int]) -> dict[int, int]:
+        """``artifact_id -> execution_id`` of the execution that computed each artifact:
+        the earliest successful one with it as an output, else the earliest of any.
+
+        Cache hits record the artifacts they reuse as outputs too, so an artifact of a
+        pipeline run thousands of times has thousands of producers: each lookup walks
+        the events index in execution order and stops at the first that fits.
+        """
+        found: dict[int, int] = {}
+        with self.database.reading("looking up who made artifacts") as session:
+            for artifact_id in sorted(set(artifact_ids)):
+                made = (
+                    select(EventRow.execution_id)
+                    .where(EventRow.artifact_id == artifact_id, EventRow.direction == OUTPUT)
+                    .order_by(EventRow.execution_id)
+                    .limit(1)
+                )
+                computed = made.join(ExecutionRow, ExecutionRow.id == EventRow.execution_id)
+                first = session.scalar(computed.where(ExecutionRow.status == "succeeded"))
+                if first is None:
+                    first = session.scalar(made)
+                if first is not None:
+                    found[artifact_id] = first
+        return found
 
     @staticmethod
     def _artifact_record(row: ArtifactRow, properties: dict[str, Any]) -> ArtifactRecord:

@@ -78,6 +78,47 @@ class ExecutionRecord:
 
 
 @dataclass(frozen=True)
+class FinishedStep:
+    """A step that already ran, recorded whole by ``MetadataStore.record_runs``.
+
+    ``inputs`` and ``outputs`` name stored artifacts by id, by port; ``logged_params``
+    and ``logged_metrics`` (key, value, step) are what the step logged for its run.
+    """
+
+    step: str
+    component: str
+    status: ExecutionStatus
+    started_at: datetime
+    finished_at: datetime
+    fingerprint: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    attempts: int = 1
+    inputs: dict[str, int] = field(default_factory=dict)
+    outputs: dict[str, int] = field(default_factory=dict)
+    error: str | None = None
+    traceback: str | None = None
+    logged_params: dict[str, Any] = field(default_factory=dict)
+    logged_metrics: tuple[tuple[str, float, int | None], ...] = ()
+
+
+@dataclass(frozen=True)
+class FinishedRun:
+    """A pipeline run that already ended, with its steps: runs imported in bulk."""
+
+    pipeline: str
+    status: RunStatus
+    started_at: datetime
+    finished_at: datetime
+    host: str
+    steps: tuple[FinishedStep, ...]
+    params: dict[str, Any] = field(default_factory=dict)
+    code_version: str | None = None
+    code_dirty: bool | None = None
+    environment: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+
+@dataclass(frozen=True)
 class StoredOutput:
     """What a finished step hands the store for one output port."""
 

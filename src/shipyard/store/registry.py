@@ -155,7 +155,7 @@ class ModelRepository:
     def _version_records(
         self, session: Session, model: RegisteredModelRow, rows: Sequence[ModelVersionRow]
     ) -> list[ModelVersionRecord]:
-        """Records of several versions of one model in three queries, however many."""
+        """Records of several versions of ``model`` in three queries, whatever their number."""
         packages = {
             package.id: package
             for package in session.scalars(
@@ -164,36 +164,25 @@ class ModelRepository:
         }
         aliases = self._aliases(session, model.id)
         tags = properties_of(session, TAG_OWNER, {row.id for row in rows})
-        records = []
-        for row in rows:
-            package = packages[row.package_id]  # a foreign key: always there
-            records.append(
-                ModelVersionRecord(
-                    id=row.id,
-                    model=model.name,
-                    version=row.version,
-                    package=ArtifactRecord(
-                        id=package.id,
-                        type_name=package.type_name,
-                        digest=package.digest,
-                        kind=package.kind,
-                        size=package.size,
-                        uri=package.uri,
-                        created_at=package.created_at,
-                    ),
-                    run_id=row.run_id,
-                    dataset_version_id=row.dataset_version_id,
-                    blessed=row.blessed,
-                    infra_validated=row.infra_validated,
-                    metrics=row.metrics,
-                    reasons=row.reasons,
-                    code_version=row.code_version,
-                    created_at=row.created_at,
-                    aliases=[a for a, v in aliases.items() if v == row.version],
-                    tags=tags.get(row.id, {}),
-                )
+        return [
+            ModelVersionRecord(
+                id=row.id,
+                model=model.name,
+                version=row.version,
+                package=_package_record(packages[row.package_id]),
+                run_id=row.run_id,
+                dataset_version_id=row.dataset_version_id,
+                blessed=row.blessed,
+                infra_validated=row.infra_validated,
+                metrics=row.metrics,
+                reasons=row.reasons,
+                code_version=row.code_version,
+                created_at=row.created_at,
+                aliases=[alias for alias, version in aliases.items() if version == row.version],
+                tags=tags.get(row.id, {}),
             )
-        return records
+            for row in rows
+        ]
 
     def versions(
         self, name: str, *, limit: int | None = None, before: int | None = None
@@ -340,3 +329,15 @@ class ModelRepository:
             model = self.model_row(session, name)
             row = self.version_row(session, model, version)
             set_properties(session, TAG_OWNER, row.id, tags)
+
+
+def _package_record(package: ArtifactRow) -> ArtifactRecord:
+    return ArtifactRecord(
+        id=package.id,
+        type_name=package.type_name,
+        digest=package.digest,
+        kind=package.kind,
+        size=package.size,
+        uri=package.uri,
+        created_at=package.created_at,
+    )

@@ -134,7 +134,10 @@ class ArtifactRow(Base):
 
 class EventRow(Base):
     __tablename__ = "events"
-    __table_args__ = (UniqueConstraint("execution_id", "direction", "port"),)
+    __table_args__ = (
+        UniqueConstraint("execution_id", "direction", "port"),
+        Index("ix_events_artifact_direction", "artifact_id", "direction", "execution_id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     execution_id: Mapped[int] = mapped_column(ForeignKey("executions.id"), index=True)
@@ -182,7 +185,9 @@ class RunMetricRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("pipeline_runs.id"), index=True)
-    execution_id: Mapped[int | None] = mapped_column(ForeignKey("executions.id"), default=None)
+    execution_id: Mapped[int | None] = mapped_column(
+        ForeignKey("executions.id"), default=None, index=True
+    )
     key: Mapped[str] = mapped_column(String(200))
     value: Mapped[float] = mapped_column(Float)
     step: Mapped[int | None] = mapped_column(Integer, default=None)
@@ -197,7 +202,9 @@ class RunParamRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("pipeline_runs.id"), index=True)
-    execution_id: Mapped[int | None] = mapped_column(ForeignKey("executions.id"), default=None)
+    execution_id: Mapped[int | None] = mapped_column(
+        ForeignKey("executions.id"), default=None, index=True
+    )
     key: Mapped[str] = mapped_column(String(200))
     value: Mapped[Any] = mapped_column(JSON, nullable=True)
 
