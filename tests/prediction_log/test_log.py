@@ -107,6 +107,11 @@ def test_reading_filters_by_model_and_time_and_keeps_the_newest(log: PredictionL
     assert log.read(model="nobody").empty
     with pytest.raises(ValueError, match="naive datetime"):
         log.read(since=datetime(2024, 5, 1))
+    chosen = {"p00003", "p00012", "p00025", "p00026", "absent"}
+    by_id = log.read(ids=chosen)  # spooled, and in both segments
+    assert list(by_id["prediction_id"]) == ["p00026", "p00025", "p00012", "p00003"]
+    assert list(log.read(model="ames", ids=chosen)["prediction_id"]) == ["p00025", "p00003"]
+    assert log.read(ids=set()).empty
 
 
 def test_segments_outside_the_window_are_not_opened(

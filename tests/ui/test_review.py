@@ -69,6 +69,8 @@ def test_the_queue_page_shows_depth_and_stats_and_starts_reviewing(
     row = row[: row.index("</tr>")]
     assert '<td class="num">3</td>' in row
     assert 'href="/review/ames/next"' in row
+    assert "automation level" not in page.text  # statistics only for a model asked for
+    page = dashboard.get("/review?model=ames")
     stats = demo.review.stats("ames")
     assert f"automation level <strong>{stats.level}</strong>" in page.text
     assert f'<div class="value">{stats.auto.labelled:,}</div>' in page.text

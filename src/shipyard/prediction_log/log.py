@@ -11,7 +11,7 @@ Spool files are local, so predictions of servers on other machines appear once c
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -113,8 +113,10 @@ class PredictionLog:
         since: datetime | str | None = None,
         until: datetime | None = None,
         limit: int | None = None,
+        ids: Collection[str] | None = None,
     ) -> pd.DataFrame:
-        """Predictions with ``since <= timestamp < until``, newest first.
+        """Predictions with ``since <= timestamp < until``, newest first; given ``ids``,
+        only those (the other rows of a segment are never decoded).
 
         ``since`` is a time with a zone or text for ``parse_since`` (``"2h"``,
         ``"2024-05-01T12:00Z"``).  Reads the spool files (running servers' too) and the
@@ -130,13 +132,14 @@ class PredictionLog:
             row
             for name, data in self._spool_data()
             for row in parse_lines(data, name)
-            if model is None or row["model"] == model
+            if (model is None or row["model"] == model) and (ids is None or row["id"] in ids)
         ]
         frames = [within(rows_frame(rows), since, until)]
+        wanted = None if ids is None else sorted(ids)
         for segment in self.records.segments(model=model, since=since, until=until):
             if limit is not None and _newest_cutoff(frames, limit) > segment.max_time:
                 break  # every later segment is older than the newest `limit` found
-            found = self._segment_frame(segment, since, until, newest=limit)
+            found = self._segment_frame(segment, since, until, newest=limit, ids=wanted)
             frames.append(within(found, since, until))
         frames = [frame for frame in frames if len(frame)]
         if not frames:
@@ -164,9 +167,10 @@ class PredictionLog:
         until: datetime | None,
         *,
         newest: int | None = None,
+        ids: Sequence[str] | None = None,
     ) -> pd.DataFrame:
         path = self.artifacts.materialize(segment.digest, "file")
-        return read_segment(path, since=since, until=until, newest=newest)
+        return read_segment(path, since=since, until=until, newest=newest, ids=ids)
 
     def get(self, prediction_id: str) -> pd.DataFrame:
         """The prediction ``prediction_id`` as one row of ``read``'s columns, or no row.
@@ -231,9 +235,11 @@ class PredictionLog:
         """Predictions that have a label, with ``label`` and ``received_at`` columns."""
         if isinstance(since, str):
             since = parse_since(since)
-        predictions = self.read(model=model, since=since)
-        # A label always arrives after its prediction, so `since` narrows feedback too.
-        return predictions.merge(self.labels(since=since), on="prediction_id", how="inner")
+        # A label always arrives after its prediction, so `since` narrows feedback too;
+        # only the labelled predictions are decoded.
+        labels = self.labels(since=since)
+        predictions = self.read(model=model, since=since, ids=set(labels["prediction_id"]))
+        return predictions.merge(labels, on="prediction_id", how="inner")
 
     def labels(self, *, since: datetime | None = None) -> pd.DataFrame:
         """The labels received at or after ``since``: ``prediction_id``, ``label``,

@@ -51,7 +51,7 @@ def read_segment(
     only their rows are decoded."""
     filters: list[tuple[str, str, Any]] = []
     if ids is not None:
-        filters.append(("prediction_id", "in", list(ids)))
+        filters.append(("prediction_id", "in", pa.array(list(ids), type=pa.string())))
     if since is not None:
         filters.append(("timestamp", ">=", since))
     if until is not None:

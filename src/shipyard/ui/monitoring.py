@@ -29,7 +29,7 @@ __all__ = ["MAX_WINDOWS", "MERGED_WINDOWS", "RANGES", "routes"]
 #: Windows drawn at most on a model's page (the newest of the range).
 MAX_WINDOWS = 200
 #: Windows whose statistics the current distributions merge at most.
-MERGED_WINDOWS = 24
+MERGED_WINDOWS = 8
 #: The ranges a model's page offers; ``all`` is every stored window.
 RANGES = ("1d", "7d", "30d", "all")
 RECENT_ALERTS = 50

@@ -48,7 +48,9 @@ def routes(ui: Dashboard) -> APIRouter:
     def queue(request: Request, model: str | None = None) -> Response:
         depth = {entry.model: entry for entry in project.review.depth()}
         names = sorted({m.name for m in project.registry.models()} | set(depth))
-        selected = model if model is not None else (names[0] if len(names) == 1 else None)
+        # The statistics join every labelled answer of the model (as `shipyard review
+        # stats` does): they are drawn only for a model asked for, not on the queue alone.
+        selected = model
         stats, problem = None, None
         if selected is not None:
             project.registry.versions(selected)  # an unknown name is a ModelNotFound: a 404
