@@ -399,7 +399,9 @@ def test_a_reviewer_labels_an_item_with_its_keyboard_shortcut(
     assert item.label == item.suggestion  # a regressor's one-key label: its suggestion
 
 
-def test_an_operator_promotes_a_canary_with_the_button(visit: Visit, dashboard: Dashboard) -> None:
+def press_on_the_canary(visit: Visit, dashboard: Dashboard, button: str, what: str) -> int:
+    """Start a canary, go to its deployment page through the navigation and press
+    ``button`` (a pattern of its name), confirming; the canary's deployment id."""
     page = visit.page
     with Project.open(dashboard.folder) as project:
         canary = start_canary(project)
@@ -408,37 +410,33 @@ def test_an_operator_promotes_a_canary_with_the_button(visit: Visit, dashboard: 
     visit.follow(page.locator(f'main a[href="/deployments/{MODEL}"]').first, "deployment")
     asked = accept_confirmations(page)
     with page.expect_navigation():
-        page.get_by_role("button", name=re.compile("^Promote")).click()
-    visit.snap("promoted")
-    assert asked, "promoting did not ask for confirmation"
+        page.get_by_role("button", name=re.compile(button)).click()
+    visit.snap(what)
+    assert asked, f"the {what} button did not ask for confirmation"
     assert page.locator("main .flash.done").is_visible()
+    return canary.id
+
+
+def test_an_operator_promotes_a_canary_with_the_button(visit: Visit, dashboard: Dashboard) -> None:
+    canary = press_on_the_canary(visit, dashboard, "^Promote", "promoted")
     with Project.open(dashboard.folder) as project:
         assert project.deployments.current(MODEL) is None
+        [last, *_] = project.deployments.deployments(MODEL)
         promoted = project.registry.resolve(f"{MODEL}@production").version
-    assert promoted == canary.candidate_version
+    assert last.id == canary and last.status == "promoted"
+    assert promoted == last.candidate_version
 
 
 def test_an_operator_rolls_a_canary_back_with_the_button(
     visit: Visit, dashboard: Dashboard
 ) -> None:
-    page = visit.page
-    with Project.open(dashboard.folder) as project:
-        canary = start_canary(project)
-    visit.start()
-    visit.follow(visit.nav("Deployments"), "deployments")
-    visit.follow(page.locator(f'main a[href="/deployments/{MODEL}"]').first, "deployment")
-    asked = accept_confirmations(page)
-    with page.expect_navigation():
-        page.get_by_role("button", name=re.compile("^Roll ?back")).click()
-    visit.snap("rolled-back")
-    assert asked, "rolling back did not ask for confirmation"
-    assert page.locator("main .flash.done").is_visible()
+    canary = press_on_the_canary(visit, dashboard, "^Roll ?back", "rolled-back")
     with Project.open(dashboard.folder) as project:
         assert project.deployments.current(MODEL) is None
         [last, *_] = project.deployments.deployments(MODEL)
         production = project.registry.resolve(f"{MODEL}@production").version
-    assert last.id == canary.id and last.status == "rolled_back"
-    assert production == canary.primary_version
+    assert last.id == canary and last.status == "rolled_back"
+    assert production == last.primary_version
 
 
 def test_with_a_token_the_dashboard_asks_for_it_and_refuses_a_wrong_one(
