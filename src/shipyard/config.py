@@ -15,7 +15,7 @@ import re
 import typing
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal, Self
 
 import yaml
 from pydantic import (
@@ -56,6 +56,16 @@ ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    #: How errors of ``with_changes`` name the section.
+    label: ClassVar[str] = "settings"
+
+    def with_changes(self, **changes: Any) -> Self:
+        """A validated copy with ``changes`` (None: keep) — for command-line options."""
+        data = self.model_dump() | {key: v for key, v in changes.items() if v is not None}
+        try:
+            return type(self).model_validate(data)
+        except ValidationError as exc:
+            raise ConfigError(_format_validation_error(exc, self.label)) from exc
 
 
 class StoreSettings(_Section):
@@ -232,6 +242,8 @@ class ServeSettings(_Section):
     9000
     """
 
+    label: ClassVar[str] = "serve settings"
+
     host: str = Field(default="127.0.0.1", min_length=1, description="Address to listen on.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port to listen on.")
     workers: int = Field(default=1, ge=1, le=256, description="Server processes.")
@@ -260,14 +272,6 @@ class ServeSettings(_Section):
         if token is not None and len(token.get_secret_value()) < 16:
             raise ValueError("an API token must be at least 16 characters long")
         return token
-
-    def with_changes(self, **changes: Any) -> ServeSettings:
-        """A validated copy with ``changes`` (None: keep) — for command-line options."""
-        data = self.model_dump() | {key: v for key, v in changes.items() if v is not None}
-        try:
-            return ServeSettings.model_validate(data)
-        except ValidationError as exc:
-            raise ConfigError(_format_validation_error(exc, "serve settings")) from exc
 
     def environment(self) -> dict[str, str]:
         """These settings as the ``SHIPYARD_SERVE_*`` variables that override the file."""
@@ -504,16 +508,10 @@ class WebhookSettings(_Section):
 class UISettings(_Section):
     """``shipyard ui``: where the web dashboard listens (its token is ``serve.token``)."""
 
+    label: ClassVar[str] = "ui settings"
+
     host: str = Field(default="127.0.0.1", min_length=1, description="Address to listen on.")
     port: int = Field(default=8080, ge=1, le=65535, description="Port to listen on.")
-
-    def with_changes(self, **changes: Any) -> UISettings:
-        """A validated copy with ``changes`` (None: keep) — for command-line options."""
-        data = self.model_dump() | {key: v for key, v in changes.items() if v is not None}
-        try:
-            return UISettings.model_validate(data)
-        except ValidationError as exc:
-            raise ConfigError(_format_validation_error(exc, "ui settings")) from exc
 
 
 class MonitoringSettings(_Section):
