@@ -57,9 +57,26 @@ def tensor(name: str, data: list[Any], **changes: Any) -> dict[str, Any]:
 
 def test_open_inference_tensors_become_rows() -> None:
     payload = {"id": "r1", "inputs": [tensor("a", [1, 2]), tensor("b", ["x", "y"], shape=[2, 1])]}
-    rows, request_id = protocol.oip_rows(payload)
-    assert rows == [{"a": 1, "b": "x"}, {"a": 2, "b": "y"}]
-    assert request_id == "r1"
+    request = protocol.oip_request(payload)
+    assert request.rows() == [{"a": 1, "b": "x"}, {"a": 2, "b": "y"}]
+    assert request.id == "r1"
+    assert request.outputs is None and not request.binary("predict")
+
+
+def test_outputs_asked_for_and_how() -> None:
+    payload = {
+        "inputs": [tensor("a", [1])],
+        "parameters": {"binary_data_output": True},
+        "outputs": [
+            {"name": "predict"},
+            {"name": "predict_proba", "parameters": {"binary_data": False}},
+        ],
+    }
+    request = protocol.oip_request(payload)
+    assert request.outputs == {"predict": True, "predict_proba": False}
+    assert request.binary("predict") and not request.binary("predict_proba")
+    request.check_outputs(["predict", "predict_proba"], model="m")
+    assert refusal(request.check_outputs, ["predict"], model="m").field == "outputs[1].name"
 
 
 @pytest.mark.parametrize(
@@ -79,12 +96,21 @@ def test_open_inference_tensors_become_rows() -> None:
         ({"inputs": [tensor("a", [1]), tensor("a", [2])]}, "inputs[1].name"),
         ({"inputs": []}, "inputs"),
         ({"inputs": [tensor("a", [])]}, "inputs"),
+        ({"inputs": [tensor("a", [1])], "parameters": 1}, "parameters"),
+        ({"inputs": [tensor("a", [1])], "parameters": {"binary_data_output": 1}},
+         "parameters.binary_data_output"),
+        ({"inputs": [tensor("a", [1])], "outputs": {}}, "outputs"),
+        ({"inputs": [tensor("a", [1])], "outputs": [{}]}, "outputs[0]"),
+        ({"inputs": [tensor("a", [1], parameters={"binary_data_size": 8})]}, "inputs[0].data"),
+        ({"inputs": [tensor("a", [1], parameters={"binary_data_size": -1})]},
+         "inputs[0].parameters.binary_data_size"),
+        ({"inputs": [tensor("a", [1], parameters=[])]}, "inputs[0].parameters"),
     ],
-)
+)  # fmt: skip
 def test_open_inference_requests_are_refused_naming_the_field(
     payload: dict[str, Any], field: str
 ) -> None:
-    assert refusal(protocol.oip_rows, payload).field == field
+    assert refusal(protocol.oip_request, payload).field == field
 
 
 def test_feedback_is_one_item_or_a_batch() -> None:

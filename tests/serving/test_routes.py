@@ -21,27 +21,31 @@ HANDLERS = {"predict": "P", "infer": "I", "feedback": "F"}
 
 
 @pytest.mark.parametrize(
-    ("path", "endpoint", "handler", "name"),
+    ("path", "endpoint", "handler", "name", "version"),
     [
-        ("/predict", "predict", "P", None),
-        ("/feedback", "feedback", "F", None),
-        ("/v2/models/ames/predict", "predict_named", "P", "ames"),
-        ("/v2/models/ames/infer", "infer", "I", "ames"),
+        ("/predict", "predict", "P", None, None),
+        ("/feedback", "feedback", "F", None, None),
+        ("/v2/models/ames/predict", "predict_named", "P", "ames", None),
+        ("/v2/models/ames/infer", "infer", "I", "ames", None),
+        ("/v2/models/ames/versions/12/infer", "infer_version", "I", "ames", "12"),
     ],
 )
 def test_post_paths_find_their_route_and_handler(
-    path: str, endpoint: str, handler: str, name: str | None
+    path: str, endpoint: str, handler: str, name: str | None, version: str | None
 ) -> None:
     found = PostRouter(HANDLERS).match(path)
     assert found is not None
-    route, answer, model = found
-    assert (route.endpoint, answer, model) == (endpoint, handler, name)
+    assert (found.route.endpoint, found.handler, found.name, found.version) == (
+        endpoint, handler, name, version,
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize(
     "path",
     ["/", "/predicts", "/v2/models/ames", "/v2/models//infer", "/v2/models/ames/ready",
-     "/v2/models/ames/infer/more", "/metrics"],
+     "/v2/models/ames/infer/more", "/metrics", "/v2/models/ames/versions/3",
+     "/v2/models/ames/versions//infer", "/v2/models/ames/versions/3/infer/more",
+     "/v2/models/ames/versions/3/predict", "/v2/models//versions/3/infer"],
 )  # fmt: skip
 def test_other_paths_are_left_to_fastapi(path: str) -> None:
     assert PostRouter(HANDLERS).match(path) is None
@@ -50,8 +54,8 @@ def test_other_paths_are_left_to_fastapi(path: str) -> None:
 def test_every_route_is_routed() -> None:
     router = PostRouter(HANDLERS)
     for route in POST_ROUTES:
-        found = router.match(route.path.replace("{name}", "m"))
-        assert found is not None and found[0] is route
+        found = router.match(route.path.replace("{name}", "m").replace("{version}", "2"))
+        assert found is not None and found.route is route
 
 
 @pytest.mark.parametrize(

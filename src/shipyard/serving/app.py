@@ -49,14 +49,20 @@ from shipyard import __version__
 from shipyard.config import ServeSettings, load_config
 from shipyard.errors import RequestTooLarge, ServingError, ShipyardError, Unauthorized
 from shipyard.project import Project
-from shipyard.serving import protocol
+from shipyard.serving import protocol, tensors
 from shipyard.serving.admin import admin_router
 from shipyard.serving.answering import Answerer
 from shipyard.serving.auth import UNAUTHORIZED, TokenCheck
-from shipyard.serving.catalog import ModelCatalog
+from shipyard.serving.catalog import ModelCatalog, ServedModel
 from shipyard.serving.compactor import Compactor
 from shipyard.serving.reviewing import review_router
-from shipyard.serving.routes import PostRouter, document_post_routes, status_of
+from shipyard.serving.routes import (
+    PostRouter,
+    Target,
+    document_post_routes,
+    speaks_protocol,
+    status_of,
+)
 from shipyard.serving.telemetry import CONTENT_TYPE_LATEST, Telemetry
 
 __all__ = ["app_from_environment", "create_app", "serve"]
@@ -97,28 +103,37 @@ async def _read_body(receive: Receive) -> bytes:
             return b"".join(chunks)
 
 
-def _error(exc: ShipyardError) -> dict[str, Any]:
-    body: dict[str, Any] = {"detail": str(exc)}
-    field = getattr(exc, "field", None)
+def _error_body(message: str, *, protocol_route: bool, field: str | None = None) -> dict[str, Any]:
+    """An error's body: ``{"error": ...}`` on the Open Inference Protocol's routes, as its
+    clients read it, ``{"detail": ...}`` on the others; ``field`` beside it, when known."""
+    body: dict[str, Any] = {"error" if protocol_route else "detail": message}
     if field is not None:
         body["field"] = field
     return body
 
 
+def _error(exc: ShipyardError, *, protocol_route: bool) -> dict[str, Any]:
+    return _error_body(str(exc), protocol_route=protocol_route, field=getattr(exc, "field", None))
+
+
 Headers = list[tuple[bytes, bytes]]
-Endpoint = Callable[[bytes, str | None, float, Headers], Awaitable[Any]]
-_METHOD_NOT_ALLOWED = orjson.dumps({"detail": "this route answers POST only"})
-_NOT_ALLOWED_HEADERS = [
-    *_JSON_HEADERS,
-    (b"allow", b"POST"),
-    (b"content-length", str(len(_METHOD_NOT_ALLOWED)).encode()),
-]
-_UNAUTHORIZED = orjson.dumps({"detail": UNAUTHORIZED})
-_UNAUTHORIZED_HEADERS = [
-    *_JSON_HEADERS,
-    (b"www-authenticate", b"Bearer"),
-    (b"content-length", str(len(_UNAUTHORIZED)).encode()),
-]
+# (body, model name, version, when it started, headers) -> the answer
+Endpoint = Callable[[bytes, str | None, str | None, float, Headers], Awaitable[Any]]
+
+
+def _fixed(message: str, *extra: tuple[bytes, bytes]) -> dict[bool, tuple[Headers, bytes]]:
+    """A response made once at import (405, 401), by whether its route speaks the
+    protocol: no JSON encoding per request."""
+    made = {}
+    for protocol_route in (False, True):
+        body = orjson.dumps(_error_body(message, protocol_route=protocol_route))
+        length = (b"content-length", str(len(body)).encode())
+        made[protocol_route] = ([*_JSON_HEADERS, *extra, length], body)
+    return made
+
+
+_METHOD_NOT_ALLOWED = _fixed("this route answers POST only", (b"allow", b"POST"))
+_UNAUTHORIZED = _fixed(UNAUTHORIZED, (b"www-authenticate", b"Bearer"))
 
 
 class _Server:
@@ -277,46 +292,63 @@ class _Server:
                 self._store_review_items()
 
     async def handle(
-        self,
-        endpoint: str,
-        answer: Endpoint,
-        name: str | None,
-        headers: Headers,
-        receive: Receive,
-        send: Send,
+        self, target: Target[Endpoint], headers: Headers, receive: Receive, send: Send
     ) -> None:
         """Answer one POST request from its ASGI messages, and count it."""
         started = time.perf_counter()
         telemetry = self.telemetry
         telemetry.in_flight.inc()
+        route = target.route
+        response_headers = _JSON_HEADERS
         try:
             body = await _read_body(receive)
             if not self.catalog.ready:
                 raise ServingError("the models are still loading")
-            status, payload = 200, await answer(body, name, started, headers)
+            status, payload = (
+                200,
+                await target.handler(body, target.name, target.version, started, headers),
+            )
         except _ClientGone:
             return
         except ShipyardError as exc:
-            status, payload = status_of(exc), _error(exc)
+            status, payload = status_of(exc), _error(exc, protocol_route=route.protocol)
             if status == 500:
-                logger.error("%s failed: %s", endpoint, exc, exc_info=exc)
+                logger.error("%s failed: %s", route.endpoint, exc, exc_info=exc)
         except Exception:
-            logger.exception("%s failed", endpoint)
-            status, payload = 500, {"detail": "internal error; the server log has the traceback"}
+            logger.exception("%s failed", route.endpoint)
+            status, payload = (
+                500,
+                _error_body(
+                    "internal error; the server log has the traceback",
+                    protocol_route=route.protocol,
+                ),
+            )
         finally:
             telemetry.in_flight.dec()
-        content = orjson.dumps(payload)
+        if isinstance(payload, tensors.BinaryAnswer):
+            content, response_headers = payload.content, payload.headers()
+        else:
+            content = orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY)
         await send(
             {
                 "type": "http.response.start",
                 "status": status,
-                "headers": [*_JSON_HEADERS, (b"content-length", str(len(content)).encode())],
+                "headers": [*response_headers, (b"content-length", str(len(content)).encode())],
             }
         )
         await send({"type": "http.response.body", "body": content})
-        telemetry.request_answered(endpoint, status, time.perf_counter() - started)
+        telemetry.request_answered(route.endpoint, status, time.perf_counter() - started)
 
-    async def predict(self, body: bytes, name: str | None, started: float, headers: Headers) -> Any:
+    async def version(self, name: str, version: str) -> ServedModel:
+        """Model ``name`` at registered ``version``: held, else loaded in a thread."""
+        served = self.catalog.held_version(name, version)
+        if served is None:
+            served = await run_in_threadpool(self.catalog.load_version, name, version)
+        return served
+
+    async def predict(
+        self, body: bytes, name: str | None, _version: str | None, started: float, headers: Headers
+    ) -> Any:
         rows = protocol.instances(protocol.parse_json(body))
         choice = self.catalog.choose(name, rows, headers)
         answer = await self.answerer.answer(choice, rows, "instances", started)
@@ -326,19 +358,43 @@ class _Server:
             decisions=answer.decisions, blind=answer.blind,
         )  # fmt: skip
 
-    async def infer(self, body: bytes, name: str | None, started: float, headers: Headers) -> Any:
+    async def infer(
+        self, body: bytes, name: str | None, version: str | None, started: float, headers: Headers
+    ) -> Any:
+        assert name is not None  # the route's path names the model
         routing = self.catalog.routing(name)
-        rows, request_id = protocol.oip_rows(protocol.parse_json(body))
-        choice = routing.choose(rows, headers)
+        header_length = next(
+            (value for key, value in headers if key == tensors.HEADER_LENGTH), None
+        )
+        if header_length is None:
+            request = protocol.oip_request(protocol.parse_json(body))
+        else:
+            head, raw = tensors.split_body(body, header_length)
+            request = protocol.oip_request(protocol.parse_json(head), raw)
+        rows = request.rows()
+        if version is None:
+            choice = routing.choose(rows, headers)
+        else:
+            choice = routing.pinned(await self.version(name, version))
+        request.check_outputs(choice.served.output_names(), model=name)
         answer = await self.answerer.answer(choice, rows, "inputs", started)
         served = choice.served
-        return protocol.infer_response(
-            served.name, served.version, answer.predictions, answer.ids, request_id,
-            decisions=answer.decisions, blind=answer.blind,
+        answered = protocol.infer_response(
+            served.name, served.version, answer.predictions, answer.ids, request.id,
+            decisions=answer.decisions, blind=answer.blind, outputs=request.outputs,
         )  # fmt: skip
+        binary = [
+            output["name"] for output in answered["outputs"] if request.binary(output["name"])
+        ]
+        return tensors.binary_answer(answered, binary) if binary else answered
 
     async def feedback(
-        self, body: bytes, _name: str | None, _started: float, _headers: Headers
+        self,
+        body: bytes,
+        _name: str | None,
+        _version: str | None,
+        _started: float,
+        _headers: Headers,
     ) -> Any:
         labels = protocol.feedback_items(protocol.parse_json(body), numeric=self.numeric_labels)
         records = await run_in_threadpool(self.log.record_feedback_batch, labels)
@@ -353,19 +409,17 @@ class _PredictionServer(FastAPI):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            found = self.server.router.match(scope["path"])
-            if found is not None:
-                route, answer, name = found
+            target = self.server.router.match(scope["path"])
+            if target is not None:
+                route = target.route
                 tokens = self.server.tokens
                 guarded = route.handler == "feedback" or tokens.protect_predictions
                 if guarded and not tokens.allows(scope["headers"]):
-                    await _send_fixed(send, 401, _UNAUTHORIZED_HEADERS, _UNAUTHORIZED)
+                    await _send_fixed(send, 401, *_UNAUTHORIZED[route.protocol])
                 elif scope["method"] == "POST":
-                    await self.server.handle(
-                        route.endpoint, answer, name, scope["headers"], receive, send
-                    )
+                    await self.server.handle(target, scope["headers"], receive, send)
                 else:
-                    await _send_fixed(send, 405, _NOT_ALLOWED_HEADERS, _METHOD_NOT_ALLOWED)
+                    await _send_fixed(send, 405, *_METHOD_NOT_ALLOWED[route.protocol])
                 return
         await super().__call__(scope, receive, send)
 
@@ -406,11 +460,17 @@ def create_app(root: Path, settings: ServeSettings | None = None) -> FastAPI:
     app.server = server
     telemetry = server.telemetry
     errors: dict[int | str, dict[str, Any]] = {
-        404: {"model": protocol.ErrorResponse, "description": "The model is not served here."}
+        404: {"model": protocol.ProtocolError, "description": "The model is not served here."}
+    }
+    version_errors: dict[int | str, dict[str, Any]] = {
+        404: {
+            "model": protocol.ProtocolError,
+            "description": "The model is not served here, or has no such version.",
+        }
     }
 
     @app.exception_handler(RequestValidationError)
-    async def invalid_body(_request: Request, exc: Exception) -> JSONResponse:
+    async def invalid_body(request: Request, exc: Exception) -> JSONResponse:
         # FastAPI's own checks (admin bodies, query and path values) answer in
         # shipyard's shape: one message naming the field, as every other 422 does.
         assert isinstance(exc, RequestValidationError)
@@ -418,24 +478,32 @@ def create_app(root: Path, settings: ServeSettings | None = None) -> FastAPI:
         where = ".".join(
             str(part) for part in first["loc"] if part not in ("body", "query", "path")
         )
-        detail = f"{where or 'body'}: {first['msg']}"
-        return JSONResponse({"detail": detail, "field": where or "body"}, 422)
+        message = f"{where or 'body'}: {first['msg']}"
+        on_protocol = speaks_protocol(request.url.path)
+        return JSONResponse(
+            _error_body(message, protocol_route=on_protocol, field=where or "body"), 422
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: Exception) -> Response:
         # FastAPI answers a body it cannot parse with 400; every other route of this
         # server says 422 for a body that is not JSON, and so do these.
         assert isinstance(exc, StarletteHTTPException)
+        on_protocol = speaks_protocol(request.url.path)
         if exc.status_code == 400:
-            detail = f"the body is not valid JSON ({exc.detail})"
-            return JSONResponse({"detail": detail, "field": "body"}, 422)
+            message = f"the body is not valid JSON ({exc.detail})"
+            return JSONResponse(_error_body(message, protocol_route=on_protocol, field="body"), 422)
+        if on_protocol:  # e.g. a path no route has: the protocol's clients read "error"
+            body = _error_body(str(exc.detail), protocol_route=True)
+            return JSONResponse(body, exc.status_code, headers=exc.headers)
         return await http_exception_handler(request, exc)
 
     @app.exception_handler(ShipyardError)
-    async def shipyard_error(_request: Request, exc: Exception) -> JSONResponse:
+    async def shipyard_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ShipyardError)
         headers = {"www-authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
-        return JSONResponse(_error(exc), status_of(exc), headers=headers)
+        body = _error(exc, protocol_route=speaks_protocol(request.url.path))
+        return JSONResponse(body, status_of(exc), headers=headers)
 
     app.include_router(admin_router(server.project, server.tokens))
     app.include_router(review_router(server.project, server.tokens))
@@ -469,6 +537,14 @@ def create_app(root: Path, settings: ServeSettings | None = None) -> FastAPI:
     @app.get("/v2/models/{name}", summary="A model's inputs and outputs.", responses=errors)
     async def model_metadata(name: str) -> dict[str, Any]:
         return server.catalog.route(name).metadata()
+
+    @app.get(
+        "/v2/models/{name}/versions/{version}",
+        summary="The inputs and outputs of one registered version of a model.",
+        responses=version_errors,
+    )
+    async def version_metadata(name: str, version: str) -> dict[str, Any]:
+        return (await server.version(name, version)).metadata()
 
     @app.get(
         "/v2/models/{name}/ready",

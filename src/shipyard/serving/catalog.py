@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -28,7 +29,14 @@ from shipyard.project import Project
 from shipyard.review import AutomationState, Triage
 from shipyard.store.records import DeploymentRecord, ModelVersionRecord
 
-__all__ = ["CANDIDATE_RETRY_SECONDS", "Choice", "ModelCatalog", "Routing", "ServedModel"]
+__all__ = [
+    "ASKED_VERSIONS",
+    "CANDIDATE_RETRY_SECONDS",
+    "Choice",
+    "ModelCatalog",
+    "Routing",
+    "ServedModel",
+]
 
 logger = logging.getLogger("shipyard.serving")
 
@@ -145,8 +153,14 @@ class ServedModel:
             "platform": "shipyard",
             "inputs": inputs,
             "outputs": outputs,
-            "parameters": {"alias": self.alias, "task": task},
+            "parameters": {"alias": self.alias or None, "task": task},
         }
+
+    def output_names(self) -> tuple[str, ...]:
+        """The outputs an answer holds (see ``metadata``)."""
+        if self.package.task == "classification":
+            return ("predict", "predict_proba")
+        return ("predict",)
 
     def input_types(self) -> dict[str, str]:
         """Each input column's type in the schema (``int``, ``float``, ``bool``, ``str``)."""
@@ -159,6 +173,7 @@ class ServedModel:
 
 CANDIDATE = "candidate"  # the alias a candidate version is served under
 CANDIDATE_RETRY_SECONDS = 30.0  # a candidate that failed to load is tried again after this
+ASKED_VERSIONS = 2  # versions neither served nor candidates, kept for requests naming them
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,7 +211,7 @@ class Routing:
     """
 
     __slots__ = (
-        "_field", "_fixed", "_header", "_plain", "_taken", "automation", "candidate",
+        "_field", "_fixed", "_header", "_plain", "_share", "_taken", "automation", "candidate",
         "deployment", "primary",
     )  # fmt: skip
 
@@ -213,16 +228,9 @@ class Routing:
         self.candidate = candidate
         self.deployment = deployment
         self.automation = automation
+        self._share = double_label_share
         deployment_id = None if deployment is None else deployment.id
-
-        def triage(served: ServedModel) -> Triage | None:
-            if automation is None or automation.level == "full":
-                return None
-            return Triage(
-                automation, served.name, served.version, served.package,
-                double_label_share=double_label_share,
-            )  # fmt: skip
-
+        triage = self._triage
         primary_triage = triage(primary)
         self._plain = Choice(primary, "primary", deployment_id, triage=primary_triage)
         self._fixed: Choice | None = self._plain
@@ -251,6 +259,24 @@ class Routing:
                 primary, "primary", deployment_id, candidate, "candidate.shadow",
                 triage=primary_triage,
             )  # fmt: skip
+
+    def _triage(self, served: ServedModel) -> Triage | None:
+        automation = self.automation
+        if automation is None or automation.level == "full":
+            return None
+        return Triage(
+            automation, served.name, served.version, served.package,
+            double_label_share=self._share,
+        )  # fmt: skip
+
+    def pinned(self, served: ServedModel) -> Choice:
+        """The choice for a request that names ``served``'s version: it answers alone, on
+        its arm (``candidate`` for the deployment's candidate, else ``primary``), outside
+        the deployment's split and its counts, triaged at the model's automation level."""
+        for choice in (self._plain, self._taken, self._fixed):
+            if choice is not None and choice.served is served:
+                return replace(choice, deployment=None, shadow=None, shadow_arm="")
+        return Choice(served, "primary", triage=self._triage(served))
 
     def same_as(self, other: Routing) -> bool:
         """Whether ``other`` routes as this one does (then this one is kept)."""
@@ -312,6 +338,8 @@ class ModelCatalog:
         self._loaded: dict[tuple[str, int], ServedModel] = {}  # every version held, pinned
         self._records: dict[tuple[str, int], ModelVersionRecord] = {}
         self._failed: dict[tuple[str, int], float] = {}  # candidates that did not load: when
+        self._asked: dict[tuple[str, int], ServedModel] = {}  # other versions asked for
+        self._asking = threading.Lock()
         self.ready = False
         self.default_name = project.config.model_name if project.config.data else None
 
@@ -342,9 +370,7 @@ class ModelCatalog:
         # Pinned: the registry's cache never drops a version while it is served here.
         loaded = self.project.registry.load(f"{name}:{version}", pin=True)
         try:
-            package = loaded.package
-            package.predict_rows([{}])  # build the row plans and warm the predictor now
-            served = ServedModel.build(name, version, alias, package, time.perf_counter() - started)
+            served = _warmed(name, version, alias, loaded.package, started)
         except BaseException:
             self.project.registry.unpin(loaded.record)
             raise
@@ -466,6 +492,44 @@ class ModelCatalog:
             )
         return routing
 
+    def held_version(self, name: str, version: str) -> ServedModel | None:
+        """Model ``name`` at ``version`` when it is loaded now (served, a candidate, or
+        asked for lately), else None (``load_version`` loads it).  ``ModelNotFound`` if
+        the model is not served here or ``version`` is not a version number."""
+        routing = self.routing(name)
+        number = _version_number(name, version)
+        for served in (routing.primary, routing.candidate):
+            if served is not None and served.version == number:
+                return served
+        return self._asked.get((name, number))
+
+    def load_version(self, name: str, version: str) -> ServedModel:
+        """Model ``name`` at registered ``version``, loaded now if it is not held (this
+        blocks: call it in a thread).  The last ``ASKED_VERSIONS`` versions loaded so are
+        kept; ``ModelNotFound`` names the registered versions when it has no such one."""
+        with self._asking:  # one load at a time: requests for the same version share it
+            held = self.held_version(name, version)
+            if held is not None:
+                return held
+            number = int(version)
+            started = time.perf_counter()
+            try:
+                package = self.project.registry.load(f"{name}:{number}").package
+            except ModelNotFound as exc:
+                registered = ", ".join(
+                    str(record.version) for record in reversed(self.project.registry.versions(name))
+                )
+                raise ModelNotFound(
+                    f"model '{name}' has no version {number} (registered: {registered}); "
+                    f"see GET /v2/models/{name}"
+                ) from exc
+            served = _warmed(name, number, "", package, started)
+            asked = {**self._asked, (name, number): served}
+            while len(asked) > ASKED_VERSIONS:
+                del asked[next(iter(asked))]
+            self._asked = asked  # one assignment: readers see the old or the new
+            return served
+
     def route(self, name: str | None) -> ServedModel:
         """The primary version of model ``name`` (None: the default), which describes it."""
         return self.routing(name).primary
@@ -489,3 +553,19 @@ class ModelCatalog:
                 entry["deployment"] = routing.describe()
             described.append(entry)
         return described
+
+
+def _warmed(
+    name: str, version: int, alias: str, package: ModelPackage, started: float
+) -> ServedModel:
+    package.predict_rows([{}])  # build the row plans and warm the predictor now
+    return ServedModel.build(name, version, alias, package, time.perf_counter() - started)
+
+
+def _version_number(name: str, version: str) -> int:
+    if not (version.isascii() and version.isdigit() and len(version) <= 9):
+        raise ModelNotFound(
+            f"model '{name}' has no version {version!r}: versions are numbers, "
+            f"see GET /v2/models/{name}"
+        )
+    return int(version)

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
+import numpy as np
 import orjson
 from pydantic import BaseModel, Field
 
 from shipyard.errors import InvalidRequest
 from shipyard.modeling.package import Predictions
+from shipyard.serving import tensors
 
 __all__ = [
     "MAX_BATCH",
@@ -28,22 +31,23 @@ __all__ = [
     "InferRequest",
     "InferResponse",
     "ModelReadiness",
+    "OipRequest",
     "PredictRequest",
+    "ProtocolError",
     "PredictResponse",
     "Readiness",
     "feedback_items",
     "finite",
     "infer_response",
     "instances",
-    "oip_rows",
+    "oip_request",
     "parse_json",
     "predict_response",
 ]
 
 MAX_BATCH = 10_000
 MAX_BODY_BYTES = 64 * 1024 * 1024
-OIP_TYPES = {"BOOL", "INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32",
-              "UINT64", "FP16", "FP32", "FP64", "BYTES"}  # fmt: skip
+OIP_TYPES = frozenset({*tensors.NUMPY_TYPES, "BYTES"})
 
 
 class PredictRequest(BaseModel):
@@ -80,19 +84,40 @@ class InferInput(BaseModel):
     name: str
     shape: list[int]
     datatype: str
-    data: list[Any]
+    data: list[Any] | None = Field(
+        default=None, description="The values; absent when sent as binary data."
+    )
+    parameters: dict[str, Any] | None = Field(
+        default=None, description="binary_data_size: the bytes of binary data it takes."
+    )
+
+
+class RequestedOutput(BaseModel):
+    name: str
+    parameters: dict[str, Any] | None = Field(
+        default=None, description="binary_data: whether it is sent as binary data."
+    )
 
 
 class InferRequest(BaseModel):
     id: str | None = None
+    parameters: dict[str, Any] | None = Field(
+        default=None, description="binary_data_output: every output as binary data."
+    )
     inputs: list[InferInput] = Field(min_length=1)
+    outputs: list[RequestedOutput] | None = None
 
 
 class InferOutput(BaseModel):
     name: str
     shape: list[int]
     datatype: str
-    data: list[Any]
+    data: list[Any] | None = Field(
+        default=None, description="The values; absent when sent as binary data."
+    )
+    parameters: dict[str, Any] | None = Field(
+        default=None, description="binary_data_size: the bytes of binary data it takes."
+    )
 
 
 class InferResponse(BaseModel):
@@ -132,6 +157,15 @@ class ErrorResponse(BaseModel):
     detail: str = Field(description="What is wrong, and what to do.")
     field: str | None = Field(
         default=None, description="The body field at fault, e.g. instances[0].Lot_Area."
+    )
+
+
+class ProtocolError(BaseModel):
+    """The error body of the Open Inference Protocol's routes (``/v2/...``)."""
+
+    error: str = Field(description="What is wrong, and what to do.")
+    field: str | None = Field(
+        default=None, description="The body field at fault, e.g. inputs[0].shape."
     )
 
 
@@ -186,20 +220,140 @@ def require_columns(
             )
 
 
-def oip_rows(payload: Any) -> tuple[list[dict[str, Any]], str | None]:
-    """Rows and request id of an Open Inference Protocol v2 request (one tensor a column)."""
+@dataclass(frozen=True, slots=True)
+class OipRequest:
+    """An Open Inference Protocol request, read: one column per input tensor (a numeric
+    tensor sent as binary data stays a numpy array), the request's id, and the outputs
+    asked for: ``outputs`` maps each name to whether it goes back as binary data (None:
+    every output, as binary data if ``binary_outputs``)."""
+
+    columns: dict[str, tensors.Column]
+    id: str | None = None
+    outputs: dict[str, bool] | None = None
+    binary_outputs: bool = False
+
+    def rows(self) -> list[dict[str, Any]]:
+        """The request's rows, column name -> value, for the rows path."""
+        names = list(self.columns)
+        # The rows path and the prediction log read Python values: numpy's tolist makes
+        # them in one C loop per column.
+        values = [
+            column.tolist() if isinstance(column, np.ndarray) else column
+            for column in self.columns.values()
+        ]
+        return [dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)]
+
+    def check_outputs(self, available: Sequence[str], *, model: str) -> None:
+        """Refuse an output asked for that the model does not give."""
+        for index, name in enumerate(self.outputs or ()):
+            if name not in available:
+                raise InvalidRequest(
+                    f"outputs[{index}]: model '{model}' has no output {name!r}; it gives "
+                    f"{', '.join(available)} — see GET /v2/models/{model}",
+                    field=f"outputs[{index}].name",
+                )
+
+    def binary(self, output: str) -> bool:
+        """Whether ``output`` goes back as binary data."""
+        if self.outputs is None:
+            return self.binary_outputs
+        return self.outputs.get(output, False)
+
+
+def _flag(parameters: Any, key: str, where: str) -> bool | None:
+    if parameters is None:
+        return None
+    if not isinstance(parameters, dict):
+        raise InvalidRequest(f"{where} must be an object", field=where)
+    value = parameters.get(key)
+    if value is not None and not isinstance(value, bool):
+        raise InvalidRequest(f"{where}.{key} must be true or false", field=f"{where}.{key}")
+    return value
+
+
+def _requested_outputs(payload: dict[str, Any], default: bool) -> dict[str, bool] | None:
+    requested = payload.get("outputs")
+    if requested is None:
+        return None
+    if not isinstance(requested, list):
+        raise InvalidRequest("'outputs' must be a list", field="outputs")
+    outputs: dict[str, bool] = {}
+    for index, output in enumerate(requested):
+        where = f"outputs[{index}]"
+        name = output.get("name") if isinstance(output, dict) else None
+        if not isinstance(name, str):
+            raise InvalidRequest(f"{where} must be an object with a name", field=where)
+        binary = _flag(output.get("parameters"), "binary_data", f"{where}.parameters")
+        outputs[name] = default if binary is None else binary
+    return outputs
+
+
+def _binary_size(tensor: dict[str, Any], where: str) -> int | None:
+    parameters = tensor.get("parameters")
+    if parameters is None:
+        return None
+    if not isinstance(parameters, dict):
+        raise InvalidRequest(f"{where}.parameters must be an object", field=f"{where}.parameters")
+    size = parameters.get("binary_data_size")
+    if size is None:
+        return None
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        raise InvalidRequest(
+            f"{where}.parameters.binary_data_size must be a number of bytes",
+            field=f"{where}.parameters.binary_data_size",
+        )
+    return size
+
+
+def _column(
+    tensor: dict[str, Any], datatype: str, where: str, raw: memoryview | None, offset: int
+) -> tuple[tensors.Column, int, int]:
+    """A tensor's values, how many, and the bytes of ``raw`` it took."""
+    size = _binary_size(tensor, where)
+    if size is None:
+        data = tensor.get("data")
+        if not isinstance(data, list):
+            raise InvalidRequest(f"{where}.data must be a list", field=f"{where}.data")
+        return data, len(data), 0
+    if "data" in tensor:
+        raise InvalidRequest(
+            f"{where} has both data and parameters.binary_data_size; send one of them",
+            field=f"{where}.data",
+        )
+    if raw is None:
+        raise InvalidRequest(
+            f"{where} has parameters.binary_data_size but the request has no "
+            "Inference-Header-Content-Length header saying where its binary data starts",
+            field=f"{where}.parameters.binary_data_size",
+        )
+    left = len(raw) - offset
+    if size > left:
+        raise InvalidRequest(
+            f"{where}.parameters.binary_data_size is {size} bytes, but only {left} bytes "
+            "of binary data are left in the body",
+            field=f"{where}.parameters.binary_data_size",
+        )
+    values, count = tensors.decode(raw[offset : offset + size], datatype, where)
+    return values, count, size
+
+
+def oip_request(payload: Any, raw: memoryview | None = None) -> OipRequest:
+    """An Open Inference Protocol v2 request: ``payload`` is its JSON (or the JSON header
+    of the binary tensor data extension, and ``raw`` the tensor bytes after it)."""
     if not isinstance(payload, dict) or not isinstance(payload.get("inputs"), list):
         raise InvalidRequest('the body must be an object with "inputs": a list', field="inputs")
     request_id = payload.get("id")
     if request_id is not None and not isinstance(request_id, str):
         raise InvalidRequest("'id' must be a string", field="id")
-    columns: dict[str, list[Any]] = {}
+    binary_outputs = _flag(payload.get("parameters"), "binary_data_output", "parameters")
+    columns: dict[str, tensors.Column] = {}
     length: int | None = None
+    offset = 0
     for index, tensor in enumerate(payload["inputs"]):
         where = f"inputs[{index}]"
         if not isinstance(tensor, dict):
             raise InvalidRequest(f"{where} must be an object", field=where)
-        name, data, datatype = tensor.get("name"), tensor.get("data"), tensor.get("datatype")
+        name, datatype = tensor.get("name"), tensor.get("datatype")
         if not isinstance(name, str) or not name:
             raise InvalidRequest(f"{where}.name must be a column name", field=f"{where}.name")
         if not isinstance(datatype, str) or datatype not in OIP_TYPES:
@@ -207,34 +361,42 @@ def oip_rows(payload: Any) -> tuple[list[dict[str, Any]], str | None]:
                 f"{where}.datatype must be one of the v2 types (FP64, INT64, BYTES, BOOL...)",
                 field=f"{where}.datatype",
             )
-        if not isinstance(data, list):
-            raise InvalidRequest(f"{where}.data must be a list", field=f"{where}.data")
+        values, count, taken = _column(tensor, datatype, where, raw, offset)
+        offset += taken
         shape = tensor.get("shape")
         if not (
             isinstance(shape, list)
             and shape
             and all(isinstance(n, int) and not isinstance(n, bool) for n in shape)
-            and shape[0] == len(data)
+            and shape[0] == count
             and all(n == 1 for n in shape[1:])
         ):
             raise InvalidRequest(
-                f"{where}.shape must be [rows] (or [rows, 1]) matching its {len(data)} values",
+                f"{where}.shape must be [rows] (or [rows, 1]) matching its {count} values",
                 field=f"{where}.shape",
             )
-        if length is not None and len(data) != length:
+        if length is not None and count != length:
             raise InvalidRequest(
-                f"{where} has {len(data)} values but the inputs before it have {length}",
+                f"{where} has {count} values but the inputs before it have {length}",
                 field=f"{where}.data",
             )
         if name in columns:
             raise InvalidRequest(f"input '{name}' is given twice", field=f"{where}.name")
-        length = len(data)
-        columns[name] = data
+        length = count
+        columns[name] = values
+    if raw is not None and offset != len(raw):
+        raise InvalidRequest(
+            f"the body has {len(raw) - offset} bytes of binary data that no input's "
+            "parameters.binary_data_size accounts for",
+            field="body",
+        )
     _batch_size(length or 0, "inputs")
-    names = list(columns)
-    values = list(columns.values())
-    rows = [dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)]
-    return rows, request_id
+    return OipRequest(
+        columns,
+        request_id,
+        _requested_outputs(payload, bool(binary_outputs)),
+        bool(binary_outputs),
+    )
 
 
 def finite(value: Any) -> Any:
@@ -299,30 +461,35 @@ def infer_response(
     *,
     decisions: list[str] | None = None,
     blind: bool = False,
+    outputs: Mapping[str, bool] | None = None,
 ) -> dict[str, Any]:
     """The Open Inference Protocol's answer; ``parameters`` carry the prediction ids and
-    the decisions, and a ``blind`` answer has no outputs (see ``predict_response``)."""
+    the decisions, and a ``blind`` answer has no outputs (see ``predict_response``).
+    ``outputs`` names the outputs asked for (None: all).  ``predict_proba``'s data is a
+    numpy array: it is written by orjson, or as binary data, without a list between."""
     values = predictions.values
-    outputs = [
+    answered: list[dict[str, Any]] = [
         {"name": "predict", "shape": [len(values)], "datatype": _datatype(values), "data": values}
     ]
     if blind:
-        outputs = []
+        answered = []
     elif predictions.probabilities is not None:
         rows, classes = predictions.probabilities.shape
-        outputs.append(
+        answered.append(
             {
                 "name": "predict_proba",
                 "shape": [rows, classes],
                 "datatype": "FP64",
-                "data": predictions.probabilities.ravel().tolist(),
+                "data": predictions.probabilities.ravel(),
             }
         )
+    if outputs is not None:
+        answered = [output for output in answered if output["name"] in outputs]
     body: dict[str, Any] = {
         "model_name": name,
         "model_version": str(version),
         "parameters": {"prediction_ids": ids, "decisions": _decisions(decisions, len(ids))},
-        "outputs": outputs,
+        "outputs": answered,
     }
     if predictions.classes is not None:
         body["parameters"]["classes"] = predictions.classes

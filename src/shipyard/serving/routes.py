@@ -46,12 +46,16 @@ __all__ = [
     "ErrorStatus",
     "PostRoute",
     "PostRouter",
+    "Target",
     "document_post_routes",
     "error_descriptions",
+    "speaks_protocol",
     "status_of",
 ]
 
+PROTOCOL_PREFIX = "/v2/"
 MODELS_PREFIX = "/v2/models/"
+VERSIONS = "versions/"
 _LARGEST = sys.float_info.max
 
 
@@ -67,12 +71,12 @@ class ErrorStatus:
 # Subclasses before their bases: the first entry an error is an instance of decides.
 ERROR_STATUSES = (
     ErrorStatus(RequestTooLarge, 413, "The body is too large."),
-    ErrorStatus(InvalidRequest, 422, "The body does not fit: 'detail' and 'field' say why."),
-    ErrorStatus(DataError, 422, "A value does not fit the model: 'detail' says why."),
+    ErrorStatus(InvalidRequest, 422, "The body does not fit: the message and 'field' say why."),
+    ErrorStatus(DataError, 422, "A value does not fit the model: the message says why."),
     ErrorStatus(ModelNotFound, 404, "The model is not served here."),
     ErrorStatus(NoDeployment, 404, "The model has no deployment to change."),
     ErrorStatus(DeploymentConflict, 409, "It conflicts with the deployment as it is now."),
-    ErrorStatus(DeploymentError, 422, "The change is refused: 'detail' says why."),
+    ErrorStatus(DeploymentError, 422, "The change is refused: the message says why."),
     ErrorStatus(Unauthorized, 401, "The API token is missing or wrong."),
     ErrorStatus(RecordNotFound, 404, "The prediction or review item named does not exist."),
     ErrorStatus(
@@ -128,6 +132,22 @@ class PostRoute:
     def per_model(self) -> bool:
         return self.path.startswith(MODELS_PREFIX)
 
+    @property
+    def protocol(self) -> bool:
+        """Whether the route is the Open Inference Protocol's (see ``speaks_protocol``)."""
+        return speaks_protocol(self.path)
+
+    @property
+    def action(self) -> str:
+        """The path after ``/v2/models/{name}/``, e.g. ``versions/{version}/infer``."""
+        return self.path.removeprefix(MODELS_PREFIX + "{name}/")
+
+
+def speaks_protocol(path: str) -> bool:
+    """Whether ``path`` is one of the Open Inference Protocol's routes, whose error body
+    is ``{"error": ...}`` (the others' is ``{"detail": ...}``)."""
+    return path.startswith(PROTOCOL_PREFIX)
+
 
 # Unauthorized: with an API token, always for feedback, for predictions if protected.
 _PREDICT_ERRORS = (RequestTooLarge, InvalidRequest, ModelNotFound, ServingError, Unauthorized)
@@ -141,6 +161,10 @@ POST_ROUTES = (
     PostRoute("/v2/models/{name}/infer", "infer", "infer",
               "Predict with a named model (Open Inference Protocol v2: one tensor per column).",
               protocol.InferRequest, protocol.InferResponse, _PREDICT_ERRORS),
+    PostRoute("/v2/models/{name}/versions/{version}/infer", "infer_version", "infer",
+              "Predict with one registered version of a named model (Open Inference "
+              "Protocol v2).",
+              protocol.InferRequest, protocol.InferResponse, _PREDICT_ERRORS),
     PostRoute("/feedback", "feedback", "feedback",
               'Record the true label of logged predictions: one item, or {"feedback": [...]}.',
               protocol.FeedbackBatch, protocol.FeedbackResponse,
@@ -151,35 +175,53 @@ POST_ROUTES = (
 Handler = TypeVar("Handler")
 
 
+@dataclass(frozen=True, slots=True)
+class Target(Generic[Handler]):
+    """A POST request's route and handler, and the model and version its path names."""
+
+    route: PostRoute
+    handler: Handler
+    name: str | None = None
+    version: str | None = None
+
+
 class PostRouter(Generic[Handler]):
     """Finds the route and handler of a POST path: one or two dict lookups, no parsing.
 
     >>> router = PostRouter({"predict": 1, "infer": 2, "feedback": 3})
-    >>> router.match("/v2/models/ames/infer")[1:]
-    (2, 'ames')
+    >>> found = router.match("/v2/models/ames/versions/3/infer")
+    >>> found.handler, found.name, found.version
+    (2, 'ames', '3')
     """
 
     def __init__(self, handlers: Mapping[str, Handler]) -> None:
-        self._exact: dict[str, tuple[PostRoute, Handler, None]] = {}
+        self._exact: dict[str, Target[Handler]] = {}
         self._named: dict[str, tuple[PostRoute, Handler]] = {}
         for route in POST_ROUTES:
             handler = handlers[route.handler]
             if route.per_model:
-                self._named[route.path.rpartition("/")[2]] = (route, handler)
+                self._named[route.action] = (route, handler)
             else:
-                self._exact[route.path] = (route, handler, None)
+                self._exact[route.path] = Target(route, handler)
 
-    def match(self, path: str) -> tuple[PostRoute, Handler, str | None] | None:
-        """(route, handler, model name) of ``path``, or None when no POST route has it."""
+    def match(self, path: str) -> Target[Handler] | None:
+        """The target of ``path``, or None when no POST route has it."""
         found = self._exact.get(path)
         if found is not None:
             return found
-        if path.startswith(MODELS_PREFIX):
-            name, _, action = path[len(MODELS_PREFIX) :].partition("/")
-            named = self._named.get(action)
-            if named is not None and name and "/" not in action:
-                return named[0], named[1], name
-        return None
+        if not path.startswith(MODELS_PREFIX):
+            return None
+        name, _, action = path[len(MODELS_PREFIX) :].partition("/")
+        version = None
+        if action.startswith(VERSIONS):
+            version, _, action = action[len(VERSIONS) :].partition("/")
+            if not version:
+                return None
+            action = f"{VERSIONS}{{version}}/{action}"
+        named = self._named.get(action)
+        if named is None or not name:
+            return None
+        return Target(named[0], named[1], name, version)
 
 
 # -- the OpenAPI document -------------------------------------------------------------------
@@ -229,6 +271,17 @@ def _predict_request(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+BINARY_TENSORS = (
+    "Tensors may also be sent as raw bytes (the binary tensor data extension, as "
+    "tritonclient sends them): the header Inference-Header-Content-Length gives the length "
+    "of the JSON above, and the body goes on with the raw bytes of each input whose "
+    "parameters hold binary_data_size, in order (numbers little-endian; BYTES elements each "
+    "after a 4-byte little-endian length).  Outputs asked for as binary data "
+    "(parameters.binary_data_output, or an output's parameters.binary_data) come back the "
+    "same way, as application/octet-stream."
+)
+
+
 def _infer_request(served: ServedModel) -> dict[str, Any]:
     columns = ", ".join(
         f"{column} ({kind}{', required' if column in served.required else ''})"
@@ -249,13 +302,28 @@ def _infer_request(served: ServedModel) -> dict[str, Any]:
         },
         "required": ["name", "shape", "datatype", "data"],
     }
+    binary = {"type": "boolean", "description": "Send it as binary data."}
+    output = {
+        "type": "object",
+        "properties": {
+            "name": {"enum": list(served.output_names())},
+            "parameters": {"type": "object", "properties": {"binary_data": binary}},
+        },
+        "required": ["name"],
+    }
     return {
         "type": "object",
         "description": f"One tensor per column of {served.name}, all of the same length: "
-        f"{columns}.",
+        f"{columns}.  {BINARY_TENSORS}",
         "properties": {
             "id": {"type": ["string", "null"]},
+            "parameters": {"type": "object", "properties": {"binary_data_output": binary}},
             "inputs": {"type": "array", "items": tensor, "minItems": 1},
+            "outputs": {
+                "type": "array",
+                "items": output,
+                "description": "The outputs to send (absent: all of them).",
+            },
         },
         "required": ["inputs"],
     }
@@ -289,23 +357,38 @@ def _operation(
     request: dict[str, Any],
     reference: Callable[[type[BaseModel]], dict[str, Any]],
     guarded: bool,
+    versions: list[str],
 ) -> dict[str, Any]:
-    errors = {"application/json": {"schema": reference(protocol.ErrorResponse)}}
-    responses: dict[str, Any] = {
-        "200": {
-            "description": "The answer.",
-            "content": {"application/json": {"schema": reference(route.response)}},
+    error = protocol.ProtocolError if speaks_protocol(route.path) else protocol.ErrorResponse
+    errors = {"application/json": {"schema": reference(error)}}
+    answer: dict[str, Any] = {"application/json": {"schema": reference(route.response)}}
+    if route.handler == "infer":
+        answer["application/octet-stream"] = {
+            "schema": {"type": "string", "format": "binary"},
+            "description": "Outputs asked for as binary data: the JSON answer, of "
+            "Inference-Header-Content-Length bytes, then their raw bytes.",
         }
-    }
+    responses: dict[str, Any] = {"200": {"description": "The answer.", "content": answer}}
     for status, description in error_descriptions(route.errors, guarded=guarded).items():
         responses[str(status)] = {"description": description, "content": errors}
     responses["500"] = {"description": "A bug: the server log says more.", "content": errors}
-    return {
+    operation: dict[str, Any] = {
         "summary": route.summary,
         "operationId": operation_id,
         "requestBody": {"required": True, "content": {"application/json": {"schema": request}}},
         "responses": dict(sorted(responses.items())),
     }
+    if "{version}" in route.path:
+        operation["parameters"] = [
+            {
+                "name": "version",
+                "in": "path",
+                "required": True,
+                "description": "A registered version of the model; 404 if it has no such one.",
+                "schema": {"type": "string", "examples": versions},
+            }
+        ]
+    return operation
 
 
 def document_post_routes(
@@ -320,8 +403,9 @@ def document_post_routes(
     per-model routes once per served model, ``/predict`` with the default model's rows.
     ``guarded`` names the handlers the API token guards (their routes may answer 401).
 
-    Every 422 is documented with shipyard's error body (``detail`` and ``field``),
-    which the server gives for bodies FastAPI validates too."""
+    Every 422 is documented with shipyard's error body (``detail`` and ``field``; on the
+    protocol's ``/v2`` routes ``error`` and ``field``), which the server gives for bodies
+    FastAPI validates too."""
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
 
     def reference(model: type[BaseModel]) -> dict[str, Any]:
@@ -335,18 +419,25 @@ def document_post_routes(
         return {"$ref": f"#/components/schemas/{served.name}.Row"}
 
     error_body = reference(protocol.ErrorResponse)
-    for item in document["paths"].values():
+    protocol_error = reference(protocol.ProtocolError)
+    for path, item in document["paths"].items():
+        body = protocol_error if speaks_protocol(path) else error_body
         for operation in item.values():
-            invalid = operation.get("responses", {}).get("422")
-            if invalid is not None:
-                invalid["content"] = {"application/json": {"schema": error_body}}
+            for status, response in operation.get("responses", {}).items():
+                content = response.get("content", {}).get("application/json", {})
+                if status == "422" or content.get("schema") == error_body:
+                    response["content"] = {"application/json": {"schema": body}}
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)
-    for item in document["paths"].values():  # the GET routes' {name}: what to try
+    examples = {  # the GET routes' {name} and {version}: what to try
+        "name": sorted(models),
+        "version": sorted({str(served.version) for served in models.values()}),
+    }
+    for item in document["paths"].values():
         for operation in item.values():
             for parameter in operation.get("parameters", []):
-                if parameter["name"] == "name" and models:
-                    parameter["schema"]["examples"] = sorted(models)
+                if examples.get(parameter["name"]):
+                    parameter["schema"]["examples"] = examples[parameter["name"]]
     for route in POST_ROUTES:
         if route.per_model:
             for name, served in sorted(models.items()):
@@ -362,6 +453,7 @@ def document_post_routes(
                         request=request,
                         reference=reference,
                         guarded=route.handler in guarded,
+                        versions=[str(served.version)],
                     )
                 }
             continue
@@ -378,5 +470,6 @@ def document_post_routes(
                 request=request,
                 reference=reference,
                 guarded=route.handler in guarded,
+                versions=[],
             )
         }
