@@ -4,6 +4,11 @@ Three servers answer the same Ames house-price requests on loopback, one at a ti
 wrk drives each with one thread at several concurrencies, with 1-row and 100-row bodies:
 
 - shipyard: ``shipyard serve`` in a fresh ``shipyard quickstart`` project, ``POST /predict``;
+  and again as "shipyard binary", the same rows sent to ``POST /v2/models/ames/infer`` as
+  the Open Inference Protocol's binary tensors (a JSON header, then raw little-endian
+  numbers and length-prefixed text, as tritonclient sends them), asking for the answer as
+  binary data too.  Binary data has no null, so the text columns with missing values go
+  in the JSON header, as the extension allows;
 - MLflow: the same kind of model (an sklearn Pipeline of imputation, scaling, one-hot and
   HistGradientBoostingRegressor) saved with ``mlflow.sklearn.save_model`` and served by
   ``mlflow models serve --env-manager local`` on ``POST /invocations``.  MLflow lives in
@@ -17,6 +22,7 @@ for you when you are root):
     .venv/bin/python benchmarks/serving.py
     .venv/bin/python benchmarks/serving.py --duration 10 --concurrency 1 8 64 --json out.json
     .venv/bin/python benchmarks/serving.py --skip-mlflow --workers 2
+    .venv/bin/python benchmarks/serving.py --skip-mlflow --skip-floor --rows 100 --duration 3
 
 wrk and the server share the machine's cores, as they did for the figures we compare to.
 Any non-2xx answer or socket error is reported in red and makes the script exit 1.
@@ -34,6 +40,7 @@ import resource
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -45,6 +52,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from rich.console import Console
 from rich.table import Table
 
@@ -216,13 +224,23 @@ def running(
         server.stop()
 
 
-def post_json(url: str, body: bytes, *, timeout: float = 60.0) -> Any:
-    request = urllib.request.Request(
-        url, data=body, method="POST", headers={"Content-Type": "application/json"}
-    )
+HEADER_LENGTH = "Inference-Header-Content-Length"
+
+
+def post_json(
+    url: str, body: bytes, *, header_length: int | None = None, timeout: float = 60.0
+) -> Any:
+    """The JSON answer to a JSON body or, with ``header_length``, to a body of binary
+    tensors (whose binary answer is read back into ``{"predictions": [...]}``)."""
+    headers = {"Content-Type": "application/json"}
+    if header_length is not None:
+        headers = {"Content-Type": "application/octet-stream", HEADER_LENGTH: str(header_length)}
+    request = urllib.request.Request(url, data=body, method="POST", headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as answer:
-            return json.loads(answer.read())
+            binary = answer.headers.get(HEADER_LENGTH)
+            content = answer.read()
+            return json.loads(content) if binary is None else binary_predictions(content, binary)
     except urllib.error.HTTPError as exc:
         detail = exc.read().decode(errors="replace")[:500]
         raise BenchmarkError(f"POST {url} answered {exc.code}: {detail}") from exc
@@ -306,8 +324,28 @@ def parse_wrk(output: str, *, server: str, rows: int, concurrency: int) -> Measu
     )
 
 
+def binary_predictions(content: bytes, header_length: str) -> dict[str, Any]:
+    """``{"predictions": [...]}`` from a binary answer's FP64 ``predict`` output."""
+    length = int(header_length)
+    header = json.loads(content[:length])
+    offset = length
+    for output in header["outputs"]:
+        size = output["parameters"]["binary_data_size"]
+        if output["name"] == "predict":
+            raw = content[offset : offset + size]
+            return {"predictions": np.frombuffer(raw, dtype="<f8").tolist()}
+        offset += size
+    raise BenchmarkError(f"the binary answer has no predict output: {header}")
+
+
 def run_wrk(
-    url: str, body: Path, *, concurrency: int, duration: int, timeout: int
+    url: str,
+    body: Path,
+    *,
+    concurrency: int,
+    duration: int,
+    timeout: int,
+    header_length: int | None = None,
 ) -> subprocess.CompletedProcess[str]:
     command = [
         "wrk",
@@ -322,6 +360,7 @@ def run_wrk(
         url,
         "--",
         str(body),
+        *([] if header_length is None else [str(header_length)]),
     ]
     result = subprocess.run(
         command, capture_output=True, text=True, timeout=duration + timeout + 60
@@ -357,8 +396,12 @@ def ensure_wrk() -> str:
 # --- request bodies --------------------------------------------------------------------
 
 
-def write_bodies(folder: Path, sizes: Sequence[int]) -> dict[str, dict[int, Path]]:
-    """Request bodies from the Ames rows, in shipyard's and in MLflow's request format."""
+def write_bodies(
+    folder: Path, sizes: Sequence[int]
+) -> tuple[dict[str, dict[int, Path]], dict[int, int]]:
+    """Request bodies from the Ames rows, in shipyard's and in MLflow's request format,
+    and as binary tensors (``binary``), with the length of each binary body's JSON
+    header, by rows."""
     from shipyard.demo_data import AMES_TARGET, load_ames
 
     features = load_ames().drop(columns=[AMES_TARGET])
@@ -369,7 +412,47 @@ def write_bodies(folder: Path, sizes: Sequence[int]) -> dict[str, dict[int, Path
         for key, paths in bodies.items():
             paths[rows] = folder / f"{key}-{rows}.json"
             paths[rows].write_text(json.dumps({key: records}))
-    return bodies
+    bodies["binary"] = {}
+    header_lengths = {}
+    for rows in sizes:
+        content, header_lengths[rows] = binary_tensors(features.head(rows))
+        bodies["binary"][rows] = folder / f"binary-{rows}.bin"
+        bodies["binary"][rows].write_bytes(content)
+    return bodies, header_lengths
+
+
+def binary_tensors(frame: Any) -> tuple[bytes, int]:
+    """A body of the Open Inference Protocol's binary tensor data extension for the rows of
+    ``frame``, asking for binary outputs, and the length of its JSON header.  Integers go
+    as INT64, other numbers as FP64 (NaN when missing), text as BYTES; a text column with
+    missing values goes as JSON ``data``, which may hold null."""
+    inputs: list[dict[str, Any]] = []
+    raw: list[bytes] = []
+    for column in frame.columns:
+        values = frame[column]
+        shape = [len(frame)]
+        if values.dtype.kind in "iu":
+            data = values.to_numpy("<i8").tobytes()
+            kind = "INT64"
+        elif values.dtype.kind == "f":
+            data = values.to_numpy("<f8").tobytes()
+            kind = "FP64"
+        elif values.isna().any():
+            texts = [None if value != value else value for value in values.tolist()]
+            inputs.append({"name": column, "datatype": "BYTES", "shape": shape, "data": texts})
+            continue
+        else:
+            data = b"".join(
+                struct.pack("<I", len(text)) + text for text in (str(v).encode() for v in values)
+            )
+            kind = "BYTES"
+        inputs.append(
+            {"name": column, "datatype": kind, "shape": shape,
+             "parameters": {"binary_data_size": len(data)}}
+        )  # fmt: skip
+        raw.append(data)
+    header = json.dumps({"inputs": inputs, "parameters": {"binary_data_output": True}}).encode()
+    return header + b"".join(raw), len(header)
 
 
 # --- the three contestants ---------------------------------------------------------------
@@ -492,6 +575,8 @@ class Contestant:
     predict_path: str
     bodies: dict[int, Path]
     predicts: bool = True  # False for the floor, whose answer is a constant
+    # Bodies of binary tensors: their JSON header's length, by rows (none: JSON bodies).
+    header_lengths: dict[int, int] = field(default_factory=dict)
     cwd: Path | None = None
     env: dict[str, str] | None = None
 
@@ -526,7 +611,10 @@ def measure(
     with contestant.start(folder) as server:
         url = server.base_url + contestant.predict_path
         for rows, body in contestant.bodies.items():
-            answer = contestant.check(post_json(url, body.read_bytes()), rows)
+            header_length = contestant.header_lengths.get(rows)
+            answer = contestant.check(
+                post_json(url, body.read_bytes(), header_length=header_length), rows
+            )
             first_prediction = first_prediction if first_prediction is not None else answer
         if isinstance(first_prediction, int | float):
             console.print(f"  answers; predicts {first_prediction:,.0f} for the first row")
@@ -539,6 +627,7 @@ def measure(
                         concurrency=min(8, max(args.concurrency)),
                         duration=args.warmup,
                         timeout=args.timeout,
+                        header_length=contestant.header_lengths.get(rows),
                     )
                     server.wait_idle()
             for concurrency in args.concurrency:
@@ -558,6 +647,7 @@ def measure(
                         concurrency=concurrency,
                         duration=args.duration,
                         timeout=args.timeout,
+                        header_length=contestant.header_lengths.get(rows),
                     )
                     elapsed = time.monotonic() - started
                     machine = busy_cpu_seconds() - machine
@@ -623,29 +713,41 @@ def floor_contestant(bodies: dict[int, Path]) -> Contestant:
     )
 
 
-def shipyard_contestant(
-    args: argparse.Namespace, folder: Path, bodies: dict[int, Path]
-) -> Contestant:
+def shipyard_project(args: argparse.Namespace, folder: Path) -> Path:
+    """The project to serve: ``--project``, else a fresh quickstart's."""
     if args.project is not None:
-        project = args.project.resolve()
-    else:
-        with console.status("shipyard quickstart: training the Ames model..."):
-            started = time.perf_counter()
-            project = prepare_shipyard(folder, folder / "quickstart.log")
-        took = time.perf_counter() - started
-        console.print(f"shipyard quickstart project ready in {took:.0f} s")
+        return Path(args.project).resolve()
+    with console.status("shipyard quickstart: training the Ames model..."):
+        started = time.perf_counter()
+        project = prepare_shipyard(folder, folder / "quickstart.log")
+    took = time.perf_counter() - started
+    console.print(f"shipyard quickstart project ready in {took:.0f} s")
+    return project
+
+
+def shipyard_contestant(
+    args: argparse.Namespace,
+    project: Path,
+    bodies: dict[int, Path],
+    *,
+    header_lengths: dict[int, int] | None = None,
+) -> Contestant:
+    """``shipyard serve`` on ``POST /predict``, or, given the ``header_lengths`` of binary
+    bodies, on the Open Inference Protocol's infer route with binary tensors."""
+    binary = header_lengths is not None
     port = free_port()
     command: list[str | Path] = [shipyard_command(), "serve", "--host", "127.0.0.1"]
     command += ["--port", str(port)]
     if args.workers:
         command += ["--workers", str(args.workers)]
     return Contestant(
-        "shipyard",
+        "shipyard binary" if binary else "shipyard",
         command,
         port=port,
         ready_path="/v2/health/ready",
-        predict_path="/predict",
+        predict_path=f"/v2/models/{MODEL_NAME}/infer" if binary else "/predict",
         bodies=bodies,
+        header_lengths=header_lengths or {},
         cwd=project,
     )
 
@@ -757,6 +859,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "shipyard's version)",
     )
     parser.add_argument("--skip-shipyard", action="store_true")
+    parser.add_argument(
+        "--skip-binary", action="store_true", help="no run of shipyard with binary tensors"
+    )
     parser.add_argument("--skip-mlflow", action="store_true")
     parser.add_argument("--skip-floor", action="store_true")
     parser.add_argument("--json", type=Path, help="also write the results here as JSON")
@@ -772,7 +877,7 @@ def interrupt(signum: int, frame: Any) -> None:
 
 def run(args: argparse.Namespace, folder: Path) -> int:
     wrk_version = ensure_wrk()
-    bodies = write_bodies(folder, args.rows)
+    bodies, header_lengths = write_bodies(folder, args.rows)
     contestants: list[Contestant] = []
     report: dict[str, Any] = {
         "settings": {
@@ -794,7 +899,13 @@ def run(args: argparse.Namespace, folder: Path) -> int:
     if not args.skip_floor:
         contestants.append(floor_contestant(bodies["instances"]))
     if not args.skip_shipyard:
-        contestants.append(shipyard_contestant(args, folder, bodies["instances"]))
+        project = shipyard_project(args, folder)
+        contestants.append(shipyard_contestant(args, project, bodies["instances"]))
+        if not args.skip_binary:
+            binary = shipyard_contestant(
+                args, project, bodies["binary"], header_lengths=header_lengths
+            )
+            contestants.append(binary)
     if not args.skip_mlflow:
         contestant, report["models"]["MLflow"] = mlflow_contestant(
             args, folder, bodies["dataframe_records"]
