@@ -93,3 +93,12 @@ def test_routings_that_route_alike_are_recognised() -> None:
     assert not routing.same_as(Routing(PRIMARY, CANDIDATE, deployment("canary", 20, revision=2)))
     assert not routing.same_as(Routing(PRIMARY, None, record))
     assert routing.describe()["candidate_loaded"] is True
+
+
+@pytest.mark.parametrize("strategy", ["canary", "shadow", "blue-green"])
+def test_a_request_naming_a_version_is_answered_by_it_outside_the_split(strategy: str) -> None:
+    routing = Routing(PRIMARY, CANDIDATE, deployment(strategy, 50))
+    assert routing.pinned(PRIMARY) == Choice(PRIMARY, "primary")
+    assert routing.pinned(CANDIDATE) == Choice(CANDIDATE, "candidate")
+    older: Any = object()  # another registered version, loaded for the request
+    assert routing.pinned(older) == Choice(older, "primary")

@@ -1,13 +1,17 @@
 """The prediction server: FastAPI on uvicorn, over the project's registered models.
 
-The request path is kept lean.  The four POST routes (``/predict``,
-``/v2/models/{name}/predict``, ``/v2/models/{name}/infer``, ``/feedback``) are answered
-straight from the ASGI call, before FastAPI's middleware, routing and dependency
-machinery, which would cost more than the prediction itself (``routes.py`` holds their
-table, other methods on them get 405); FastAPI serves the rest (health, metadata, metrics,
-the OpenAPI document, which describes every route and each served model).  Bodies are
-parsed with orjson, rows go through the model's fitted transform row by row (no
-DataFrame) and its compiled predictor, concurrent requests are answered together (see
+The request path is kept lean.  The POST routes (``/predict``,
+``/v2/models/{name}/predict``, ``/v2/models/{name}/infer`` and its
+``/versions/{version}/infer``, ``/feedback``) are answered straight from the ASGI call,
+before FastAPI's middleware, routing and dependency machinery, which would cost more than
+the prediction itself (``routes.py`` holds their table, other methods on them get 405);
+FastAPI serves the rest (health, metadata, metrics, the OpenAPI document, which describes
+every route and each served model).  The Open Inference Protocol's routes (``/v2/...``)
+answer errors as ``{"error": ..., "field": ...}``, as its clients (tritonclient, KServe's)
+read them, the others as ``{"detail": ..., "field": ...}``.  Bodies are parsed with
+orjson (or, for binary tensors, read straight into numpy, see ``tensors``), rows go
+through the model's fitted transform row by row (no DataFrame) and its compiled
+predictor, concurrent requests are answered together (see
 ``Answerer``), every answer is appended to the prediction log before the response leaves,
 and nothing is loaded or validated twice.  The store is watched in the background: a
 cheap change marker every ``WATCH_SECONDS``, a full look every ``reload_seconds``; a

@@ -7,6 +7,11 @@ new first and then swaps the new routings in with one assignment, so a request t
 already holds a version finishes on it and no request ever waits for a load.  Versions
 already held are reused: promoting a candidate loads nothing.  ``choose`` is where a
 request learns which version answers it and which answers a copy in shadow (``Routing``).
+
+A request may also name a registered version (the Open Inference Protocol's
+``/v2/models/{name}/versions/{version}/...``): the served and candidate versions answer
+at once, any other is loaded for that request (``load_version``, the one load a request
+waits for) and the last ``ASKED_VERSIONS`` of those are kept.
 """
 
 from __future__ import annotations
@@ -273,10 +278,11 @@ class Routing:
         """The choice for a request that names ``served``'s version: it answers alone, on
         its arm (``candidate`` for the deployment's candidate, else ``primary``), outside
         the deployment's split and its counts, triaged at the model's automation level."""
+        arm = "candidate" if served is self.candidate else "primary"
         for choice in (self._plain, self._taken, self._fixed):
-            if choice is not None and choice.served is served:
-                return replace(choice, deployment=None, shadow=None, shadow_arm="")
-        return Choice(served, "primary", triage=self._triage(served))
+            if choice is not None and choice.served is served:  # its triage is made
+                return Choice(served, arm, triage=choice.triage)
+        return Choice(served, arm, triage=self._triage(served))
 
     def same_as(self, other: Routing) -> bool:
         """Whether ``other`` routes as this one does (then this one is kept)."""

@@ -3,6 +3,8 @@
 Bodies are parsed with orjson and checked here by hand — the pydantic models below only
 describe them in the OpenAPI document — so a one-row request does not pay for a generic
 validator.  Every refusal is an ``InvalidRequest`` naming the field and the reason.
+An Open Inference Protocol request may carry its tensors as raw bytes after its JSON
+(the binary tensor data extension, see ``tensors``); they are checked the same way.
 """
 
 from __future__ import annotations
