@@ -18,10 +18,17 @@ from sqlalchemy.engine import make_url
 
 from shipyard import Project
 from shipyard.config import CONFIG_FILE, ProjectConfig, StoreSettings
+from shipyard.pipeline.executors import share_cores
 from tests.e2e.serving_fixtures import trained_twice
 from tests.helpers import MakeProject, run_cli
 
 POSTGRES_URL = os.environ.get("SHIPYARD_TEST_POSTGRES_URL", "")
+
+
+def pytest_configure() -> None:
+    # Test processes run side by side (pytest-xdist): each, and every process it starts,
+    # takes its share of the cores for OpenMP and BLAS, as a pipeline's workers do.
+    share_cores(int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
 
 
 def _postgres_schema_url() -> Iterator[str]:

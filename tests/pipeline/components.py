@@ -217,3 +217,13 @@ def executes_once(numbers: Output[Dataset], *, log_file: str, wait_for: str) -> 
 def takes_anything(numbers: Output[Dataset], *, extra: Any = None) -> None:
     """Has a parameter of any type: no value is of the wrong type for it."""
     numbers.path.write_text(json.dumps([extra]))
+
+
+@component
+def native_threads(report: Output[Metrics]) -> None:
+    """Reports the threads OpenMP would give scikit-learn's gradient boosting here."""
+    import sklearn.ensemble  # noqa: F401 - loads OpenMP
+    import threadpoolctl
+
+    pools = [pool for pool in threadpoolctl.threadpool_info() if pool["user_api"] == "openmp"]
+    report.path.write_text(json.dumps([pool["num_threads"] for pool in pools]))

@@ -1,10 +1,16 @@
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import threading
 
-from shipyard.pipeline.executors import start_method
+import pytest
+
+from shipyard import Pipeline, Project
+from shipyard.pipeline.executors import THREAD_VARIABLES, cores, start_method
+from tests.helpers import MakeProject
+from tests.pipeline import components as c
 
 
 def test_a_process_with_other_threads_spawns_its_workers() -> None:
@@ -24,3 +30,27 @@ def test_a_single_threaded_process_forks_its_workers() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "fork"
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_workers_share_the_cores_among_their_native_threads(
+    make_project: MakeProject, workers: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in THREAD_VARIABLES:  # as a user who chose none (the suite chooses)
+        monkeypatch.delenv(name, raising=False)
+    project = make_project(workers=workers)
+    result = project.run(Pipeline("threads", [c.native_threads()]), cache=False)
+
+    report = result.output("native_threads", "report")
+    threads = json.loads(project.artifacts.read_bytes(report.digest))
+    assert threads and set(threads) == {max(1, cores() // workers)}
+
+
+def test_a_thread_count_the_user_chose_is_kept(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    result = project.run(Pipeline("threads", [c.native_threads()]), cache=False)
+
+    report = result.output("native_threads", "report")
+    assert set(json.loads(project.artifacts.read_bytes(report.digest))) == {3}
