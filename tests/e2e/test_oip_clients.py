@@ -45,14 +45,14 @@ def client(server: RunningServer) -> Iterator[triton.InferenceServerClient]:
 
 
 def held_out(count: int, *, complete: bool) -> list[dict[str, Any]]:
-    """Rows the model was not trained on.  Binary tensors have no null: a missing number is
-    NaN, but tritonclient cannot send missing text (it sends None as the text "None"), so
-    rows without heating are left out; ``complete`` leaves out rows with a missing age too,
-    for JSON, where tritonclient writes NaN, which is not JSON."""
+    """Rows the model was not trained on.  ``complete`` leaves out rows with a missing
+    value, for JSON tensors: tritonclient writes a missing number as NaN, which is not
+    JSON, and has no null for text.  Binary tensors send a missing number as NaN and
+    missing text as an empty element."""
     kept = [
         row
         for row in rows(200, seed=31, task="classification")
-        if row["heating"] is not None and not (complete and row["age"] is None)
+        if not (complete and (row["heating"] is None or row["age"] is None))
     ]
     return kept[:count]
 
@@ -66,7 +66,7 @@ def inputs_of(
         name, datatype = entry["name"], entry["datatype"]
         values = [row[name] for row in batch]
         if datatype == "BYTES":
-            array = np.array(values, dtype=np.object_)
+            array = np.array(["" if v is None else v for v in values], dtype=np.object_)
         else:
             array = np.array([np.nan if v is None else v for v in values])
             array = array.astype(triton_to_np_dtype(datatype))
@@ -94,6 +94,7 @@ def test_tritonclient_defaults_binary_tensors_get_predicts_answers(
     metadata = client.get_model_metadata(MODEL)
     batch = held_out(40, complete=False)
     assert any(row["age"] is None for row in batch)  # sent as NaN: a missing number
+    assert any(row["heating"] is None for row in batch)  # an empty element: missing text
 
     result = client.infer(MODEL, inputs_of(batch, metadata, binary=True))
 
@@ -203,7 +204,7 @@ def binary_body(batch: list[dict[str, Any]], **parameters: Any) -> tuple[bytes, 
         ("rooms", "INT64", np.array([r["rooms"] for r in batch], "<i8").tobytes()),
         ("age", "FP64", np.array(ages, "<f8").tobytes()),
         ("area", "BYTES", texts(*(r["area"] for r in batch))),
-        ("heating", "BYTES", texts(*(r["heating"] for r in batch))),
+        ("heating", "BYTES", texts(*(r["heating"] or "" for r in batch))),
     ]  # fmt: skip
     header = orjson.dumps(
         {

@@ -75,7 +75,7 @@ def test_bytes_tensors_are_text_after_a_length_and_mix_with_json_inputs() -> Non
     first, second = request.rows()
     assert first == {"size": 1.5, "heating": "gas", "area": "north"}
     assert second["size"] != second["size"]  # NaN: a missing number, as null is in JSON
-    assert (second["heating"], second["area"]) == (None, "")
+    assert (second["heating"], second["area"]) == (None, None)  # an empty element: missing
     assert request.id == "r"
 
 

@@ -6,8 +6,9 @@ whose ``parameters`` hold ``binary_data_size`` takes that many of the following 
 the order of ``inputs``; an input without it carries its ``data`` in the JSON as usual.
 Numbers are little-endian, of the numpy type their ``datatype`` names; a ``BYTES`` element
 is its length (4 bytes, little-endian) followed by that many bytes, here UTF-8 text.
-Binary data has no null: a missing number is NaN, and a column with missing text is sent
-in the JSON header, where ``data`` may hold null.
+Binary data has no null: a missing number is NaN and missing text an empty element — as
+an empty field of a CSV file is read as missing, never as a category — or a column with
+missing values is sent in the JSON header, where ``data`` may hold null.
 
 An answer goes out the same way when the request asks for it (``parameters``
 ``binary_data_output``, or an output's ``parameters.binary_data``): each such output
@@ -97,11 +98,11 @@ def decode(raw: memoryview, datatype: str, where: str) -> tuple[Column, int]:
     return values, len(values)
 
 
-def _decode_bytes(raw: memoryview, where: str) -> tuple[list[str], int]:
+def _decode_bytes(raw: memoryview, where: str) -> tuple[list[str | None], int]:
     # The loop per element is what binary text costs: kept to a slice, an unpack and a
     # decode each (a memoryview's slices and str() are slower than bytes').
     data = bytes(raw)
-    values: list[str] = []
+    values: list[str | None] = []
     append, unpack = values.append, _LENGTH.unpack_from
     offset, end = 0, len(data)
     try:
@@ -114,7 +115,7 @@ def _decode_bytes(raw: memoryview, where: str) -> tuple[list[str], int]:
                     f"bytes, but only {end - start} bytes of the tensor are left",
                     field=f"{where}.parameters.binary_data_size",
                 )
-            append(data[start:offset].decode())
+            append(data[start:offset].decode() if offset > start else None)
     except struct.error:
         raise InvalidRequest(
             f"{where}'s BYTES data ends inside an element's 4-byte length",
