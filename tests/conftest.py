@@ -25,10 +25,24 @@ from tests.helpers import MakeProject, run_cli
 POSTGRES_URL = os.environ.get("SHIPYARD_TEST_POSTGRES_URL", "")
 
 
+SHARED_BUILDS = ("turned_demo", "two_versions")  # session fixtures that take a minute
+
+
 def pytest_configure() -> None:
     # Test processes run side by side (pytest-xdist): each, and every process it starts,
     # takes its share of the cores for OpenMP and BLAS, as a pipeline's workers do.
     share_cores(int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Under ``--dist loadgroup`` the tests of one slow session fixture go to one test
+    # process, which builds it once, while the others run the rest.
+    for item in items:
+        for build in SHARED_BUILDS:
+            if build in getattr(item, "fixturenames", ()):
+                item.add_marker(pytest.mark.xdist_group(build))
+                break
 
 
 def _postgres_schema_url() -> Iterator[str]:
