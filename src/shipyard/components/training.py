@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -20,9 +20,6 @@ from shipyard.config import Encoding, Impute, Scaling, Task
 from shipyard.data.schema import Schema
 from shipyard.data.transform import FittedTransform, TransformLearner, TransformSpec
 from shipyard.errors import DataError
-from shipyard.modeling.confidence import MIN_EVAL_ROWS, ConfidenceModel, fit_confidence
-from shipyard.modeling.estimators import DEFAULT_ESTIMATORS, build_estimator
-from shipyard.modeling.package import write_package
 from shipyard.pipeline import (
     Component,
     Input,
@@ -32,6 +29,11 @@ from shipyard.pipeline import (
     log_param,
     log_params,
 )
+
+if TYPE_CHECKING:
+    # scikit-learn comes with these: imported by the steps that fit, which a cached run
+    # (and the building of a pipeline) never reaches.
+    from shipyard.modeling.confidence import ConfidenceModel
 
 __all__ = ["Trainer", "Transform", "labelled_rows"]
 
@@ -126,6 +128,8 @@ def _fit_confidence(
 ) -> ConfidenceModel | None:
     """The confidence model of the fitted estimator, from its answers on the eval split;
     None (every answer unsure) when too few eval rows are labelled to fit one."""
+    from shipyard.modeling.confidence import MIN_EVAL_ROWS, fit_confidence
+
     labelled = eval_rows.loc[eval_rows[target].notna()]
     if len(labelled) < MIN_EVAL_ROWS:
         log_param(
@@ -181,6 +185,9 @@ class Trainer(Component):
     coverage: float = 0.9
 
     def run(self) -> None:
+        from shipyard.modeling.estimators import DEFAULT_ESTIMATORS, build_estimator
+        from shipyard.modeling.package import write_package
+
         task = self.task
         train = labelled_rows(read_split(self.examples.path, "train"), self.target)
         fitted = FittedTransform.from_dict(json.loads(self.transform.path.read_text()))
