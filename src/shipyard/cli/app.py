@@ -66,7 +66,7 @@ def _options(
         ),
     ] = False,
 ) -> None:
-    pass
+    """The options of ``shipyard`` itself, given before a command."""
 
 
 projects.register(app)
