@@ -6,7 +6,6 @@ import json
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from shipyard.components.ingestion import read_split
 from shipyard.components.types import (
@@ -18,7 +17,6 @@ from shipyard.components.types import (
 )
 from shipyard.config import Encoding, Impute, Scaling, Task
 from shipyard.data.schema import Schema
-from shipyard.data.transform import FittedTransform, TransformLearner, TransformSpec
 from shipyard.errors import DataError
 from shipyard.pipeline import (
     Component,
@@ -31,6 +29,10 @@ from shipyard.pipeline import (
 )
 
 if TYPE_CHECKING:
+    import pandas as pd
+
+    from shipyard.data.transform import FittedTransform
+
     # scikit-learn comes with these: imported by the steps that fit, which a cached run
     # (and the building of a pipeline) never reaches.
     from shipyard.modeling.confidence import ConfidenceModel
@@ -70,6 +72,9 @@ class Transform(Component):
     derive: str | None = None
 
     def run(self) -> None:
+        # The transform's modules read DataFrames: imported by the steps that fit.
+        from shipyard.data.transform import TransformLearner, TransformSpec
+
         train = read_split(self.examples.path, "train")
         schema = Schema.from_yaml(self.schema.path.read_text())
         columns = self.features if self.features is not None else list(train.columns)
@@ -101,6 +106,8 @@ class Transform(Component):
 
 
 def _target_values(frame: pd.DataFrame, target: str, task: Task) -> np.ndarray[Any, Any]:
+    import pandas as pd
+
     values = frame[target]
     if task == "regression":
         if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
@@ -185,6 +192,7 @@ class Trainer(Component):
     coverage: float = 0.9
 
     def run(self) -> None:
+        from shipyard.data.transform import FittedTransform
         from shipyard.modeling.estimators import DEFAULT_ESTIMATORS, build_estimator
         from shipyard.modeling.package import write_package
 
