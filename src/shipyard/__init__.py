@@ -3,10 +3,13 @@
 >>> import shipyard
 >>> project = shipyard.Project.open()  # doctest: +SKIP
 
-``PredictionLog`` is imported on first use: it needs pandas and pyarrow, which would
-otherwise add about a second to every ``shipyard`` command.
+The errors are imported with the package; the other public names on first use
+(``__getattr__``): the pipeline and the store (SQLAlchemy, pydantic) and ``PredictionLog``
+(pandas, pyarrow) would otherwise add their import time to every ``shipyard`` command,
+``--help`` and ``--version`` included.
 """
 
+import importlib
 import typing
 
 from shipyard.errors import (
@@ -32,29 +35,56 @@ from shipyard.errors import (
     StoreUnavailable,
     ValidationFailed,
 )
-from shipyard.pipeline import (
-    Artifact,
-    Component,
-    Dataset,
-    Input,
-    Metrics,
-    Model,
-    Output,
-    Pipeline,
-    RunResult,
-    StepResult,
-    component,
-    log_metric,
-    log_metrics,
-    log_param,
-    log_params,
-)
-from shipyard.project import Project, load_model
 
 if typing.TYPE_CHECKING:
+    from shipyard.pipeline import (
+        Artifact,
+        Component,
+        Dataset,
+        Input,
+        Metrics,
+        Model,
+        Output,
+        Pipeline,
+        RunResult,
+        StepResult,
+        component,
+        log_metric,
+        log_metrics,
+        log_param,
+        log_params,
+    )
     from shipyard.prediction_log import PredictionLog
+    from shipyard.project import Project, load_model
 
 __version__ = "0.1.0"
+
+_LAZY_EXPORTS = {
+    **dict.fromkeys(
+        (
+            "Artifact",
+            "Component",
+            "Dataset",
+            "Input",
+            "Metrics",
+            "Model",
+            "Output",
+            "Pipeline",
+            "RunResult",
+            "StepResult",
+            "component",
+            "log_metric",
+            "log_metrics",
+            "log_param",
+            "log_params",
+        ),
+        "shipyard.pipeline",
+    ),
+    "PredictionLog": "shipyard.prediction_log",
+    "Project": "shipyard.project",
+    "load_model": "shipyard.project",
+}
+"""The public names imported on first use, and the module each comes from."""
 
 __all__ = [
     "Artifact",
@@ -101,9 +131,9 @@ __all__ = [
 
 
 def __getattr__(name: str) -> typing.Any:
-    if name == "PredictionLog":
-        from shipyard.prediction_log import PredictionLog
-
-        globals()[name] = PredictionLog
-        return PredictionLog
-    raise AttributeError(f"module 'shipyard' has no attribute {name!r}")
+    module = _LAZY_EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'shipyard' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

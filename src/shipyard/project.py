@@ -14,7 +14,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from shipyard.artifacts import ArtifactStore
 from shipyard.config import (
     CONFIG_FILE,
     STATE_DIR,
@@ -25,16 +24,19 @@ from shipyard.config import (
     safe_name,
 )
 from shipyard.errors import ConfigError, ProjectNotFound, RecordNotFound
-from shipyard.pipeline import Pipeline, Runner, RunResult
-from shipyard.pipeline.comparison import RunComparison, compare_runs
-from shipyard.pipeline.runner import Observer
 
 if TYPE_CHECKING:
+    # Imported where used: a command that only reads the store (``shipyard runs``)
+    # needs neither the pipeline engine nor fsspec.
+    from shipyard.artifacts import ArtifactStore
     from shipyard.deployments import Deployments
     from shipyard.deployments.analysis import CanaryAnalysis
     from shipyard.loop import RetrainingLoop
     from shipyard.monitoring import Monitor, MonitorPass
     from shipyard.monitoring.monitor import Progress
+    from shipyard.pipeline import Pipeline, RunResult
+    from shipyard.pipeline.comparison import RunComparison
+    from shipyard.pipeline.runner import Observer
     from shipyard.prediction_lineage import PredictionLineage
     from shipyard.prediction_log import PredictionLog, PredictionRecord
     from shipyard.registry import LoadedModel, ModelRegistry
@@ -246,6 +248,8 @@ class Project:
 
     @cached_property
     def artifacts(self) -> ArtifactStore:
+        from shipyard.artifacts import ArtifactStore
+
         url = self.config.store.artifacts
         if "://" not in url and not Path(url).is_absolute():
             url = str(self.root / url)
@@ -272,6 +276,8 @@ class Project:
         observer: Observer | None = None,
     ) -> RunResult:
         """Run ``pipeline``; ``cache`` and ``workers`` default to ``shipyard.yaml``."""
+        from shipyard.pipeline import Runner
+
         runner = Runner(
             self.store,
             self.artifacts,
@@ -336,6 +342,8 @@ class Project:
 
     def compare_runs(self, run_ids: Sequence[int]) -> RunComparison:
         """Runs side by side: code, data versions, parameters and metrics."""
+        from shipyard.pipeline.comparison import compare_runs
+
         return compare_runs(self.store, run_ids)
 
     # -- datasets -------------------------------------------------------------------

@@ -13,6 +13,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -294,6 +295,26 @@ def test_init_on_a_parquet_infers_classification_and_run_puts_a_model_in_product
     assert check is not None and float(check[1]) > 0.8, out
     assert "registry: churn:1 is production (aliases: production)" in out
     assert {row[0] for row in table_rows(out)} >= {"accuracy", "roc_auc", "log_loss"}
+
+
+def test_a_fully_cached_run_loads_no_data_library(houses: Turned, tmp_path: Path) -> None:
+    # A cached run only reads what its steps recorded: the summary's statistics and
+    # reports come back without pandas, pyarrow or scikit-learn (seconds of start-up).
+    folder = copy_project(houses.folder, tmp_path)
+    succeeded(run_cli("run", cwd=folder))  # the copy's own source path: ExampleGen again
+    script = (
+        "import sys\n"
+        "from shipyard.cli import app\n"
+        "app(['run'], standalone_mode=False)\n"
+        "loaded = {'pandas', 'pyarrow', 'sklearn', 'scipy', 'skops'} & set(sys.modules)\n"
+        "assert not loaded, loaded\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=folder, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 ran, 9 cached" in result.stdout
+    assert "blessing: blessed" in result.stdout and "statistics (training split)" in result.stdout
 
 
 # -- bad input ------------------------------------------------------------------------------

@@ -18,8 +18,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from shipyard.cli.console import console, when
+from shipyard.cli.project import open_project
 from shipyard.cli.usage import parsed_by
-from shipyard.project import Project
 
 if TYPE_CHECKING:
     from shipyard.deployments.analysis import AnalysisDecision, CheckResult
@@ -141,7 +141,7 @@ def show(
     latency, agreement, output distance and, once labels arrive, quality."""
     from shipyard.deployments.analysis import CheckResult
 
-    with Project.open() as project:
+    with open_project() as project:
         comparison = project.deployments.compare(model, since=since)
         history = project.deployments.history(model)
     last = next(
@@ -229,7 +229,7 @@ def analyze(
     """Run the canary analysis: every analysed canary that is due passes a step, is
     promoted, fails a check, is rolled back or waits for data; each decision is recorded
     with its checks.  Safe to kill and restart; several analysers share the work."""
-    with Project.open() as project:
+    with open_project() as project:
         if model is not None:
             project.deployments.current(model)  # an unknown model is an error
         analysis = project.canary_analysis(lease_seconds=_seconds(lease))

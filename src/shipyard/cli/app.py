@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
 from typer.core import TyperGroup
 
+from shipyard import __version__
 from shipyard.cli import (
     automation,
     dashboard,
@@ -22,7 +23,7 @@ from shipyard.cli import (
     review,
     serving,
 )
-from shipyard.cli.console import errors
+from shipyard.cli.console import console, errors
 from shipyard.errors import ShipyardError
 
 
@@ -45,6 +46,29 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode="rich",
 )
+
+
+def _print_version(asked: bool) -> None:
+    if asked:
+        console.print(f"shipyard {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print shipyard's version and exit.",
+            callback=_print_version,
+            is_eager=True,
+        ),
+    ] = False,
+) -> None:
+    """The options of ``shipyard`` itself, given before a command."""
+
+
 projects.register(app)
 pipelines.register(app)
 datasets.register(app)

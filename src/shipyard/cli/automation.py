@@ -12,8 +12,8 @@ import typer
 from rich.markup import escape
 
 from shipyard.cli.console import console
+from shipyard.cli.project import open_project
 from shipyard.cli.review import AsFormat, Format, percent
-from shipyard.project import Project
 
 
 def automation(
@@ -31,7 +31,7 @@ def automation(
     output: AsFormat = Format.table,
 ) -> None:
     """Show or set a model's automation level; servers follow within a second."""
-    with Project.open() as project:
+    with open_project() as project:
         control = project.automation
         if level is not None:
             control.set(

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from shipyard.cli.console import console
-from shipyard.project import Project
+from shipyard.cli.project import open_project
 
 
 def ui(
@@ -21,7 +21,7 @@ def ui(
     """
     from shipyard.ui import serve_ui
 
-    with Project.open() as project:
+    with open_project() as project:
         root = project.root
         settings = project.config.ui.with_changes(host=host, port=port)
         protected = project.config.serve.token is not None

@@ -8,14 +8,14 @@ import typer
 from rich.table import Table
 
 from shipyard.cli.console import console, when
-from shipyard.project import Project
+from shipyard.cli.project import open_project
 
 
 def datasets(
     name: Annotated[str | None, typer.Argument(help="Only versions of this dataset.")] = None,
 ) -> None:
     """List dataset versions: content hash, rows, columns, source and first run."""
-    with Project.open() as project:
+    with open_project() as project:
         table = Table(title="dataset versions", title_justify="left")
         for column in (
             "id",

@@ -16,8 +16,8 @@ from typer.core import TyperGroup
 
 from shipyard.cli import analysis
 from shipyard.cli.console import console, when
+from shipyard.cli.project import open_project
 from shipyard.cli.usage import parsed_by
-from shipyard.project import Project
 from shipyard.store.records import DeploymentEventRecord, DeploymentRecord, Strategy
 
 STRATEGIES = get_args(Strategy)
@@ -105,7 +105,7 @@ def deploy(
 ) -> None:
     """Deploy VERSION of MODEL beside production (shadow, canary or blue-green), or move
     a canary: shipyard deploy MODEL --percent 50."""
-    with Project.open() as project:
+    with open_project() as project:
         if version is None:
             if percent is None:
                 raise typer.BadParameter("give a VERSION to deploy, or --percent to move a canary")
@@ -137,7 +137,7 @@ def switch(
     reason: Annotated[str, typer.Option(help="Why, for the history.")] = "",
 ) -> None:
     """Move all of a blue-green deployment's traffic to its other version."""
-    with Project.open() as project:
+    with open_project() as project:
         _changed(project.deployments.switch(model, reason=reason), "switched")
 
 
@@ -147,7 +147,7 @@ def rollback(
 ) -> None:
     """Go back: end the deployment with all traffic on production, or undo the last
     promotion of a candidate."""
-    with Project.open() as project:
+    with open_project() as project:
         project.deployments.rollback(model, reason=reason)
         production = project.registry.resolve(f"{model}@production").version
     console.print(
@@ -164,7 +164,7 @@ def promote(
     reason: Annotated[str, typer.Option(help="Why, for the history.")] = "",
 ) -> None:
     """Make the deployed candidate production, or point an alias at a version; recorded."""
-    with Project.open() as project:
+    with open_project() as project:
         if version is None:
             if alias != "production":
                 raise typer.BadParameter("promoting the candidate moves production; give VERSION")
@@ -226,7 +226,7 @@ def deployments(ctx: typer.Context) -> None:
     """Active deployments; `shipyard deployments MODEL` shows one model's state and history."""
     if ctx.invoked_subcommand is not None:
         return
-    with Project.open() as project:
+    with open_project() as project:
         active = project.deployments.active()
     if not active:
         console.print("no active deployments: every model serves its production version")
@@ -261,7 +261,7 @@ def status(
     ] = Format.table,
 ) -> None:
     """One model's deployment now and every change before."""
-    with Project.open() as project:
+    with open_project() as project:
         current = project.deployments.current(model)
         history = project.deployments.history(model)
         production = project.registry.find(model, "production")

@@ -11,8 +11,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from shipyard.cli.console import console
+from shipyard.cli.project import open_project
 from shipyard.cli.review import AsFormat, Format
-from shipyard.project import Project
 
 loop_app = typer.Typer(
     help="The retraining loop: each retrain, from its trigger to promotion or rollback.",
@@ -34,7 +34,7 @@ def history(
     output: AsFormat = Format.table,
 ) -> None:
     """Every step of the model's retrains, oldest first, with its reason."""
-    with Project.open() as project:
+    with open_project() as project:
         events = project.loop.history(model)
         if output is Format.json:
             print(json.dumps([event.to_dict() for event in events], indent=2))
@@ -68,7 +68,7 @@ def approve(
     """Let a retrained version that passed its gate go on to its canary."""
     from shipyard.registry import current_user
 
-    with Project.open() as project:
+    with open_project() as project:
         retrain = project.loop.approve(model, actor=current_user(), reason=reason)
     console.print(
         f"[green]approved[/] retrain {retrain.id} of {escape(model)}: version "

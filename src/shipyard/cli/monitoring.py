@@ -12,11 +12,12 @@ from rich.markup import escape
 from rich.table import Table
 
 from shipyard.cli.console import console
+from shipyard.cli.project import open_project
 from shipyard.cli.review import AsFormat, Format
-from shipyard.project import Project
 
 if TYPE_CHECKING:
     from shipyard.monitoring import MonitorPass
+    from shipyard.project import Project
 
 _SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
 
@@ -32,7 +33,7 @@ def monitor(
     output: AsFormat = Format.table,
 ) -> None:
     """One pass over the windows that are due: drift, skew, performance, alerts."""
-    with Project.open() as project:
+    with open_project() as project:
 
         def show(result: MonitorPass) -> None:
             if output is Format.json:
@@ -170,7 +171,7 @@ def alerts(
     output: AsFormat = Format.table,
 ) -> None:
     """Open alerts (with --all, resolved ones too), newest first."""
-    with Project.open() as project:
+    with open_project() as project:
         found = project.store.monitoring.alerts(
             model=model, status=None if every else "open", limit=limit
         )
@@ -205,7 +206,7 @@ def report(
     ] = "30d",
 ) -> None:
     """Write one self-contained HTML report of a model's monitoring (works offline)."""
-    with Project.open() as project:
+    with open_project() as project:
         path = project.monitor.write_report(model, output, since=since)
         console.print(f"report written to {path}")
 

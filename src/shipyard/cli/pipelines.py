@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Group
@@ -14,17 +14,33 @@ from rich.table import Table
 from rich.tree import Tree
 
 from shipyard.cli.console import console, seconds, size, styled_status, when
+from shipyard.cli.project import open_project
 from shipyard.cli.usage import parsed_by
-from shipyard.pipeline import Pipeline, RunResult, StepResult, load_pipeline
-from shipyard.pipeline.comparison import RunComparison
-from shipyard.pipeline.dag import split_pipeline_ref
-from shipyard.prediction_lineage import PredictionLineage
-from shipyard.project import Project
-from shipyard.store import ArtifactRecord, ExecutionRecord, LineageGraph, RunRecord
-from shipyard.store.records import DatasetVersionRecord
+from shipyard.store.records import (
+    ArtifactRecord,
+    DatasetVersionRecord,
+    ExecutionRecord,
+    RunRecord,
+)
+
+if TYPE_CHECKING:
+    from shipyard.pipeline import Pipeline, RunResult, StepResult
+    from shipyard.pipeline.comparison import RunComparison
+    from shipyard.prediction_lineage import PredictionLineage
+    from shipyard.project import Project
+    from shipyard.store import LineageGraph
+
+
+def _pipeline_ref(text: str) -> tuple[str, str]:
+    # The pipeline package loads the store; parsing a reference needs neither.
+    from shipyard.pipeline.dag import split_pipeline_ref
+
+    return split_pipeline_ref(text)
 
 
 def _steps_table(pipeline: Pipeline, results: dict[str, StepResult]) -> Table:
+    from shipyard.pipeline import StepResult
+
     table = Table(title=f"pipeline [bold]{pipeline.name}[/]", title_justify="left")
     table.add_column("step")
     table.add_column("status")
@@ -87,17 +103,19 @@ def run(
         str | None,
         typer.Argument(
             help="MODULE:PIPELINE or path/file.py:PIPELINE (default: the standard pipeline)",
-            callback=parsed_by(split_pipeline_ref),
+            callback=parsed_by(_pipeline_ref),
         ),
     ] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Re-run every step.")] = False,
 ) -> None:
     """Run the project's standard pipeline, or a pipeline defined in Python."""
     cache = False if no_cache else None
-    with Project.open() as project:
+    with open_project() as project:
         if target is None:
             run_standard(project, cache=cache)
             return
+        from shipyard.pipeline import load_pipeline
+
         pipeline = load_pipeline(target, folder=Path.cwd())
         outcome = run_with_progress(project, pipeline, cache=cache)
     outcome.raise_for_failure()
@@ -206,7 +224,7 @@ def runs(
         raise typer.BadParameter(
             "give one run id, or add --compare to see several side by side", param_hint="RUN_IDS"
         )
-    with Project.open() as project:
+    with open_project() as project:
         if compare:
             console.print(_comparison_table(project.compare_runs(ids)))
         elif not ids:
@@ -343,7 +361,9 @@ def lineage(
 
     With --downstream, what was made from an artifact instead.
     """
-    with Project.open() as project:
+    from shipyard.prediction_lineage import PredictionLineage
+
+    with open_project() as project:
         found = project.lineage(ref, direction="downstream" if downstream else "upstream")
     if isinstance(found, PredictionLineage):
         console.print(_prediction_tree(found))

@@ -16,8 +16,8 @@ from rich.table import Table
 from rich.text import Text
 
 from shipyard.cli.console import console, when
+from shipyard.cli.project import open_project
 from shipyard.errors import InvalidRequest
-from shipyard.project import Project
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -130,7 +130,7 @@ def predictions(
         since_time = parse_since(since) if since is not None else None
     except InvalidRequest as exc:
         raise typer.BadParameter(str(exc), param_hint="--since") from None
-    with Project.open() as project:
+    with open_project() as project:
         frame = project.prediction_log().read(model=model, since=since_time, limit=limit or None)
     if output_format is OutputFormat.csv:
         _write_csv(frame)

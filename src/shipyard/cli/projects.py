@@ -10,7 +10,6 @@ from rich.markup import escape
 
 from shipyard.cli.console import console
 from shipyard.config import CONFIG_FILE, Task
-from shipyard.project import Project
 
 
 def init(
@@ -36,6 +35,8 @@ def init(
         raise typer.BadParameter(
             "needs --target, the column the model predicts", param_hint="--data"
         )
+    from shipyard.project import Project
+
     with Project.init(folder, data=data, target=target, task=task, model_name=name) as project:
         console.print(
             f"[green]created[/] project [bold]{project.config.name}[/] in {project.root} "

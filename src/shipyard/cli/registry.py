@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Group
 from rich.table import Table
 
 from shipyard.cli.console import console, when
+from shipyard.cli.project import open_project
 from shipyard.cli.usage import parsed_by
-from shipyard.project import Project
 from shipyard.registry.references import parse_model_ref
 from shipyard.store.records import ModelVersionRecord
+
+if TYPE_CHECKING:
+    from shipyard.project import Project
 
 models_app = typer.Typer(
     help="Registered models, their versions, aliases and history.",
@@ -31,7 +34,7 @@ def models(ctx: typer.Context) -> None:
     """List registered models (and: shipyard models show NAME[@ALIAS|:VERSION])."""
     if ctx.invoked_subcommand is not None:
         return
-    with Project.open() as project:
+    with open_project() as project:
         table = Table(title="models", title_justify="left")
         for column in ("name", "latest version", "aliases", "created"):
             table.add_column(column)
@@ -152,7 +155,7 @@ def show(
     ],
 ) -> None:
     """Show a model's versions and alias history, or one version in full."""
-    with Project.open() as project:
+    with open_project() as project:
         if "@" in ref or ":" in ref:
             console.print(_version_detail(project, project.registry.resolve(ref)))
         else:

@@ -18,8 +18,8 @@ from rich.panel import Panel
 from rich.table import Table
 
 from shipyard.cli.console import console, when
+from shipyard.cli.project import open_project
 from shipyard.errors import InvalidRequest
-from shipyard.project import Project
 
 if TYPE_CHECKING:
     from shipyard.review import ReviewStats, ReviewView
@@ -127,7 +127,7 @@ def list_items(
     output: AsFormat = Format.table,
 ) -> None:
     """Queued items, oldest first."""
-    with Project.open() as project:
+    with open_project() as project:
         queue = project.review
         queue.expire()
         items = queue.items(model=model, status=status, limit=limit)  # type: ignore[arg-type]
@@ -151,7 +151,7 @@ def show(
     output: AsFormat = Format.table,
 ) -> None:
     """One item as a reviewer sees it."""
-    with Project.open() as project:
+    with open_project() as project:
         view = project.review.item(item_id)
         if output is Format.json:
             print(json.dumps(view.to_dict(), indent=2))
@@ -167,7 +167,7 @@ def claim(
     output: AsFormat = Format.table,
 ) -> None:
     """Hold the next item for you (for ``review.lease_seconds``) and show it."""
-    with Project.open() as project:
+    with open_project() as project:
         view = project.review.claim(_reviewer(reviewer), model=model, adjudication=adjudicate)
         if view is None:
             console.print("nothing to review")
@@ -198,7 +198,7 @@ def label(
     reviewer: Reviewer = None,
 ) -> None:
     """Label an item you hold."""
-    with Project.open() as project:
+    with open_project() as project:
         _done(project.review.label(item_id, _reviewer(reviewer), _label_value(value)))
 
 
@@ -209,7 +209,7 @@ def adjudicate(
     reviewer: Reviewer = None,
 ) -> None:
     """Settle a disputed item you hold (``claim --adjudicate``)."""
-    with Project.open() as project:
+    with open_project() as project:
         _done(project.review.adjudicate(item_id, _reviewer(reviewer), _label_value(value)))
 
 
@@ -220,7 +220,7 @@ def skip(
     reason: Annotated[str, typer.Option(help="Why it cannot be labelled.")] = "",
 ) -> None:
     """Close an item you hold that cannot be labelled as asked."""
-    with Project.open() as project:
+    with open_project() as project:
         _done(project.review.skip(item_id, _reviewer(reviewer), reason))
 
 
@@ -230,7 +230,7 @@ def release(
     reviewer: Reviewer = None,
 ) -> None:
     """Give an item you hold back to the queue, unlabelled."""
-    with Project.open() as project:
+    with open_project() as project:
         project.review.release(item_id, _reviewer(reviewer))
         console.print(f"item {item_id} is back in the queue")
 
@@ -243,7 +243,7 @@ def next_item(
 ) -> None:
     """Work the queue one item at a time: type a label, ``s`` to skip, ``q`` to stop."""
     name = _reviewer(reviewer)
-    with Project.open() as project:
+    with open_project() as project:
         queue = project.review
         done = 0
         while True:
@@ -359,7 +359,7 @@ def stats(
 ) -> None:
     """Evidence for an automation level: agreement per confidence bucket, the precision
     of answers decided alone, the threshold real traffic supports, reviewer agreement."""
-    with Project.open() as project:
+    with open_project() as project:
         found = project.review.stats(model, version=version)
         if output is Format.json:
             print(json.dumps(found.to_dict(), indent=2, default=str))
@@ -373,7 +373,7 @@ def guideline(
     history: Annotated[bool, typer.Option(help="Every version, not just the latest.")] = False,
 ) -> None:
     """A model's labelling guideline (``guidelines/MODEL.md``), as reviewers see it."""
-    with Project.open() as project:
+    with open_project() as project:
         versions = project.review.guideline_history(model)
         if not versions:
             folder = project.config.review.guidelines

@@ -9,7 +9,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from shipyard.cli.console import console
-from shipyard.project import Project
+from shipyard.cli.project import open_project
 
 
 def serve(
@@ -27,7 +27,7 @@ def serve(
     """
     from shipyard.serving.app import serve as serve_project
 
-    with Project.open() as project:
+    with open_project() as project:
         root = project.root
         settings = project.config.serve.with_changes(
             host=host, port=port, workers=workers, alias=alias, reload_seconds=reload_seconds
@@ -51,7 +51,7 @@ def predict(
     """Predict a file of any size in chunks, through the model's own transform."""
     from shipyard.serving.batch import predict_file
 
-    with Project.open() as project:
+    with open_project() as project:
         loaded = project.registry.load(model)
     columns = [TextColumn("predicting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
     with Progress(*columns, console=console, transient=True) as progress:

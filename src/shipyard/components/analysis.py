@@ -11,7 +11,7 @@ from shipyard.components.ingestion import read_split, source_version
 from shipyard.components.payloads import AnomaliesPayload, StatisticsPayload
 from shipyard.components.types import DataSchema, ExampleAnomalies, Examples, ExampleStatistics
 from shipyard.data.schema import Schema, infer_schema
-from shipyard.data.statistics import DatasetStatistics, compute_statistics
+from shipyard.data.statistics import DatasetStatistics
 from shipyard.data.validation import (
     DEFAULT_OUTSIDE_TOLERANCE,
     Severity,
@@ -27,6 +27,8 @@ CHUNK_ROWS = 100_000
 
 
 def _split_statistics(examples: Path, split: str) -> DatasetStatistics:
+    from shipyard.data.statistics import compute_statistics
+
     frame = read_split(examples, split)
     chunks = (frame.iloc[i : i + CHUNK_ROWS] for i in range(0, len(frame), CHUNK_ROWS))
     return compute_statistics(chunks)

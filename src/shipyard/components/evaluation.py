@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shipyard.components.ingestion import read_split
 from shipyard.components.payloads import EvaluationPayload, InfraPayload
@@ -17,8 +17,10 @@ from shipyard.components.types import (
 from shipyard.config import EvaluationSettings
 from shipyard.modeling.evaluation import Evaluation, bless, evaluate
 from shipyard.modeling.infra import probe_in_fresh_process
-from shipyard.modeling.package import ModelPackage
 from shipyard.pipeline import Component, Input, Output, log_metrics
+
+if TYPE_CHECKING:
+    from shipyard.modeling.package import ModelPackage
 
 __all__ = ["Evaluator", "InfraValidator"]
 
@@ -51,6 +53,9 @@ class Evaluator(Component):
         return digests
 
     def run(self) -> None:
+        # Imported by the steps that load a model: a cached run never does.
+        from shipyard.modeling.package import ModelPackage
+
         settings = EvaluationSettings.model_validate(self.settings)
         rows = read_split(self.examples.path, "eval")
         package = ModelPackage.load(self.model.path)
@@ -96,6 +101,8 @@ class InfraValidator(Component):
     requests: int = 200
 
     def run(self) -> None:
+        from shipyard.modeling.package import ModelPackage
+
         package = ModelPackage.load(self.model.path)
         sample = read_split(self.examples.path, "eval").head(50)
         rows = [

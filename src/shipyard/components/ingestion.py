@@ -10,22 +10,22 @@ from __future__ import annotations
 import shutil
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
+from typing import TYPE_CHECKING, Any
 
 from shipyard.artifacts import file_digest
 from shipyard.components.payloads import ExamplesPayload
 from shipyard.components.types import Examples
-from shipyard.data.feedback import LABEL_SOURCE
 from shipyard.data.ingest import read_table, source_digest, split_frame
 from shipyard.errors import DataError
 from shipyard.pipeline import Component, Output, PublishContext, log_metric
 from shipyard.store import ArtifactRecord, MetadataStore
 from shipyard.store.datasets import DATASETS_PROPERTY
 from shipyard.store.records import DatasetVersionRecord
+
+if TYPE_CHECKING:
+    # pandas and pyarrow are imported by what reads or writes the splits: building the
+    # standard pipeline, and a fully cached run of it, never does.
+    import pandas as pd
 
 __all__ = ["ExampleGen", "read_split", "source_version"]
 
@@ -48,6 +48,8 @@ def source_version(store: MetadataStore, examples: ArtifactRecord) -> DatasetVer
 
 def read_split(folder: Path, split: str) -> Any:
     """The ``train`` or ``eval`` split of an ``Examples`` artifact as a DataFrame."""
+    import pyarrow.parquet as pq
+
     return pq.read_table(folder / (TRAIN if split == "train" else EVAL)).to_pandas()
 
 
@@ -83,6 +85,12 @@ class ExampleGen(Component):
         return extras
 
     def run(self) -> None:
+        import pandas as pd
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        from shipyard.data.feedback import LABEL_SOURCE
+
         source = Path(self.source)
         digest = self.source_digest or source_digest(source)
         frame = read_table(source)
@@ -144,6 +152,10 @@ class ExampleGen(Component):
 
 def _feedback_rows(path: Path, columns: list[str]) -> pd.DataFrame:
     """The labelled predictions in ``path``, which must have the source's ``columns``."""
+    import pyarrow.parquet as pq
+
+    from shipyard.data.feedback import LABEL_SOURCE
+
     rows: pd.DataFrame = pq.read_table(path).to_pandas()
     missing = sorted({*columns, LABEL_SOURCE} - set(rows.columns))
     if missing:

@@ -10,8 +10,7 @@ is then a change of those steps' inputs, and of their fingerprints.
 from __future__ import annotations
 
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from shipyard.artifacts import ArtifactStore
 from shipyard.components.analysis import ExampleValidator, SchemaGen, StatisticsGen
@@ -20,13 +19,15 @@ from shipyard.components.ingestion import ExampleGen
 from shipyard.components.pushing import Pusher
 from shipyard.components.training import Trainer, Transform
 from shipyard.config import ProjectConfig
-from shipyard.data import feedback_rows, read_table
 from shipyard.data.ingest import source_digest
 from shipyard.errors import ConfigError
 from shipyard.pipeline import Pipeline
 from shipyard.registry import ModelRegistry
 from shipyard.store import ArtifactRecord, MetadataStore
 from shipyard.store.records import DatasetVersionRecord, ModelVersionRecord
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["feedback_snapshot", "standard_pipeline"]
 
@@ -177,6 +178,8 @@ def feedback_snapshot(
 
     import pyarrow as pa
     import pyarrow.parquet as pq
+
+    from shipyard.data import feedback_rows, read_table
 
     data = config.data
     if data is None:

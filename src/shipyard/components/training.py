@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from shipyard.components.ingestion import read_split
 from shipyard.components.types import (
@@ -18,11 +17,7 @@ from shipyard.components.types import (
 )
 from shipyard.config import Encoding, Impute, Scaling, Task
 from shipyard.data.schema import Schema
-from shipyard.data.transform import FittedTransform, TransformLearner, TransformSpec
 from shipyard.errors import DataError
-from shipyard.modeling.confidence import MIN_EVAL_ROWS, ConfidenceModel, fit_confidence
-from shipyard.modeling.estimators import DEFAULT_ESTIMATORS, build_estimator
-from shipyard.modeling.package import write_package
 from shipyard.pipeline import (
     Component,
     Input,
@@ -32,6 +27,15 @@ from shipyard.pipeline import (
     log_param,
     log_params,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from shipyard.data.transform import FittedTransform
+
+    # scikit-learn comes with these: imported by the steps that fit, which a cached run
+    # (and the building of a pipeline) never reaches.
+    from shipyard.modeling.confidence import ConfidenceModel
 
 __all__ = ["Trainer", "Transform", "labelled_rows"]
 
@@ -68,6 +72,9 @@ class Transform(Component):
     derive: str | None = None
 
     def run(self) -> None:
+        # The transform's modules read DataFrames: imported by the steps that fit.
+        from shipyard.data.transform import TransformLearner, TransformSpec
+
         train = read_split(self.examples.path, "train")
         schema = Schema.from_yaml(self.schema.path.read_text())
         columns = self.features if self.features is not None else list(train.columns)
@@ -99,6 +106,8 @@ class Transform(Component):
 
 
 def _target_values(frame: pd.DataFrame, target: str, task: Task) -> np.ndarray[Any, Any]:
+    import pandas as pd
+
     values = frame[target]
     if task == "regression":
         if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
@@ -126,6 +135,8 @@ def _fit_confidence(
 ) -> ConfidenceModel | None:
     """The confidence model of the fitted estimator, from its answers on the eval split;
     None (every answer unsure) when too few eval rows are labelled to fit one."""
+    from shipyard.modeling.confidence import MIN_EVAL_ROWS, fit_confidence
+
     labelled = eval_rows.loc[eval_rows[target].notna()]
     if len(labelled) < MIN_EVAL_ROWS:
         log_param(
@@ -181,6 +192,10 @@ class Trainer(Component):
     coverage: float = 0.9
 
     def run(self) -> None:
+        from shipyard.data.transform import FittedTransform
+        from shipyard.modeling.estimators import DEFAULT_ESTIMATORS, build_estimator
+        from shipyard.modeling.package import write_package
+
         task = self.task
         train = labelled_rows(read_split(self.examples.path, "train"), self.target)
         fitted = FittedTransform.from_dict(json.loads(self.transform.path.read_text()))

@@ -1,59 +1,135 @@
 """Dataset statistics, schemas, validation and drift.
 
 Each module lists its public names in ``__all__``; this package re-exports them, so a new
-module joins the public API with one import line and one entry in ``__all__``.
+module joins the public API with its names in ``_MODULES`` (and in ``__all__``).  They are
+imported on first use: reading stored statistics, schemas or reports back — what a cached
+run's summary does — needs neither pandas nor pyarrow, which reading and transforming
+tables bring.
 """
 
-from shipyard.data.drift import (
-    DEFAULT_DRIFT_BINS,
-    DEFAULT_DRIFT_CONFIDENCE,
-    DEFAULT_DRIFT_THRESHOLD,
-    DEFAULT_MIN_COUNT,
-    DriftMetric,
-    DriftResult,
-    DriftStatus,
-    column_drift,
-    dataset_drift,
-    jensen_shannon_distance,
-    noise_threshold,
-)
-from shipyard.data.feedback import LABEL_SOURCE, PREDICTION_ID, feedback_rows
-from shipyard.data.ingest import (
-    TABLE_SUFFIXES,
-    read_table,
-    source_digest,
-    source_files,
-    split_frame,
-)
-from shipyard.data.schema import ColumnSchema, Schema, infer_schema
-from shipyard.data.skew import MissingShare, SkewReport, TypeMismatch, schema_skew
-from shipyard.data.statistics import (
-    DEFAULT_QUANTILE_RANKS,
-    CategoricalSummary,
-    ColumnStatistics,
-    ColumnType,
-    DatasetStatistics,
-    Histogram,
-    NumericSummary,
-    StatisticsBuilder,
-    compute_statistics,
-    infer_column_type,
-)
-from shipyard.data.transform import (
-    FittedTransform,
-    TransformLearner,
-    TransformSpec,
-    TransformStats,
-    learn_transform,
-)
-from shipyard.data.validation import (
-    DEFAULT_OUTSIDE_TOLERANCE,
-    Anomaly,
-    AnomalyKind,
-    Severity,
-    ValidationReport,
-    validate_statistics,
-)
+from __future__ import annotations
+
+import importlib
+import typing
+
+if typing.TYPE_CHECKING:
+    from shipyard.data.drift import (
+        DEFAULT_DRIFT_BINS,
+        DEFAULT_DRIFT_CONFIDENCE,
+        DEFAULT_DRIFT_THRESHOLD,
+        DEFAULT_MIN_COUNT,
+        DriftMetric,
+        DriftResult,
+        DriftStatus,
+        column_drift,
+        dataset_drift,
+        jensen_shannon_distance,
+        noise_threshold,
+    )
+    from shipyard.data.feedback import LABEL_SOURCE, PREDICTION_ID, feedback_rows
+    from shipyard.data.ingest import (
+        TABLE_SUFFIXES,
+        read_table,
+        source_digest,
+        source_files,
+        split_frame,
+    )
+    from shipyard.data.schema import ColumnSchema, Schema, infer_schema
+    from shipyard.data.skew import MissingShare, SkewReport, TypeMismatch, schema_skew
+    from shipyard.data.statistics import (
+        DEFAULT_QUANTILE_RANKS,
+        CategoricalSummary,
+        ColumnStatistics,
+        ColumnType,
+        DatasetStatistics,
+        Histogram,
+        NumericSummary,
+        StatisticsBuilder,
+        compute_statistics,
+        infer_column_type,
+    )
+    from shipyard.data.transform import (
+        FittedTransform,
+        TransformLearner,
+        TransformSpec,
+        TransformStats,
+        learn_transform,
+    )
+    from shipyard.data.validation import (
+        DEFAULT_OUTSIDE_TOLERANCE,
+        Anomaly,
+        AnomalyKind,
+        Severity,
+        ValidationReport,
+        validate_statistics,
+    )
+
+_MODULES: dict[str, tuple[str, ...]] = {
+    "shipyard.data.drift": (
+        "DEFAULT_DRIFT_BINS",
+        "DEFAULT_DRIFT_CONFIDENCE",
+        "DEFAULT_DRIFT_THRESHOLD",
+        "DEFAULT_MIN_COUNT",
+        "DriftMetric",
+        "DriftResult",
+        "DriftStatus",
+        "column_drift",
+        "dataset_drift",
+        "jensen_shannon_distance",
+        "noise_threshold",
+    ),
+    "shipyard.data.feedback": (
+        "LABEL_SOURCE",
+        "PREDICTION_ID",
+        "feedback_rows",
+    ),
+    "shipyard.data.ingest": (
+        "TABLE_SUFFIXES",
+        "read_table",
+        "source_digest",
+        "source_files",
+        "split_frame",
+    ),
+    "shipyard.data.schema": (
+        "ColumnSchema",
+        "Schema",
+        "infer_schema",
+    ),
+    "shipyard.data.skew": (
+        "MissingShare",
+        "SkewReport",
+        "TypeMismatch",
+        "schema_skew",
+    ),
+    "shipyard.data.statistics": (
+        "DEFAULT_QUANTILE_RANKS",
+        "CategoricalSummary",
+        "ColumnStatistics",
+        "ColumnType",
+        "DatasetStatistics",
+        "Histogram",
+        "NumericSummary",
+        "StatisticsBuilder",
+        "compute_statistics",
+        "infer_column_type",
+    ),
+    "shipyard.data.transform": (
+        "FittedTransform",
+        "TransformLearner",
+        "TransformSpec",
+        "TransformStats",
+        "learn_transform",
+    ),
+    "shipyard.data.validation": (
+        "DEFAULT_OUTSIDE_TOLERANCE",
+        "Anomaly",
+        "AnomalyKind",
+        "Severity",
+        "ValidationReport",
+        "validate_statistics",
+    ),
+}
+_LAZY = {name: module for module, names in _MODULES.items() for name in names}
 
 __all__ = [
     # statistics
@@ -112,3 +188,12 @@ __all__ = [
     "PREDICTION_ID",
     "feedback_rows",
 ]
+
+
+def __getattr__(name: str) -> typing.Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'shipyard.data' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

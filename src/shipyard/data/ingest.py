@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-
-import numpy as np
-import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
+from typing import TYPE_CHECKING
 
 from shipyard.artifacts import file_digest
 from shipyard.errors import DataError
+
+if TYPE_CHECKING:
+    # Imported by the readers: a source's digest (a cached run's) needs none of them.
+    import pandas as pd
 
 __all__ = ["TABLE_SUFFIXES", "read_table", "source_digest", "source_files", "split_frame"]
 
@@ -55,6 +55,10 @@ def source_digest(source: Path) -> str:
 
 
 def _read_one(path: Path) -> pd.DataFrame:
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     try:
         if path.name.endswith((".parquet", ".pq")):
             frame: pd.DataFrame = pq.read_table(path).to_pandas()
@@ -68,6 +72,8 @@ def _read_one(path: Path) -> pd.DataFrame:
 
 def read_table(source: Path) -> pd.DataFrame:
     """Read a source into one DataFrame; files of a folder must share their columns."""
+    import pandas as pd
+
     files = source_files(source)
     frames: list[pd.DataFrame] = []
     for path in files:
@@ -97,6 +103,9 @@ def split_frame(
     With ``key``, a row's split follows from a hash of its key alone, so it never moves
     between splits as the data grows; otherwise a seeded random permutation decides.
     """
+    import numpy as np
+    import pandas as pd
+
     if not 0 < eval_fraction < 1:
         raise DataError(f"eval_fraction must be between 0 and 1, not {eval_fraction}")
     if len(frame) < 2:

@@ -1,25 +1,41 @@
-"""Estimators, model packages, metrics, confidence and the evaluation gate."""
+"""Estimators, model packages, metrics, confidence and the evaluation gate.
 
-from shipyard.modeling.confidence import AutomationPlan, ConfidenceModel, fit_confidence
-from shipyard.modeling.estimators import DEFAULT_ESTIMATORS, build_estimator, estimator_class
-from shipyard.modeling.evaluation import (
-    Blessing,
-    Check,
-    Evaluation,
-    SliceMetrics,
-    bless,
-    evaluate,
-)
-from shipyard.modeling.metrics import (
-    HIGHER_IS_BETTER,
-    LOWER_IS_BETTER,
-    calibration_error,
-    classification_metrics,
-    confidence_calibration_error,
-    regression_metrics,
-    task_metrics,
-)
-from shipyard.modeling.package import ModelPackage, PackageManifest, Predictions, write_package
+The names are loaded on first use: scikit-learn and skops come with most of them, and a
+reader of a stored evaluation (``modeling.evaluation``) or an infra report has no need of
+either.
+"""
+
+from __future__ import annotations
+
+import importlib
+import typing
+
+if typing.TYPE_CHECKING:
+    from shipyard.modeling.confidence import AutomationPlan, ConfidenceModel, fit_confidence
+    from shipyard.modeling.estimators import DEFAULT_ESTIMATORS, build_estimator, estimator_class
+    from shipyard.modeling.evaluation import (
+        Blessing,
+        Check,
+        Evaluation,
+        SliceMetrics,
+        bless,
+        evaluate,
+    )
+    from shipyard.modeling.metrics import (
+        HIGHER_IS_BETTER,
+        LOWER_IS_BETTER,
+        calibration_error,
+        classification_metrics,
+        confidence_calibration_error,
+        regression_metrics,
+        task_metrics,
+    )
+    from shipyard.modeling.package import (
+        ModelPackage,
+        PackageManifest,
+        Predictions,
+        write_package,
+    )
 
 __all__ = [
     "DEFAULT_ESTIMATORS",
@@ -46,3 +62,41 @@ __all__ = [
     "task_metrics",
     "write_package",
 ]
+
+_MODULES = {
+    "shipyard.modeling.confidence": ("AutomationPlan", "ConfidenceModel", "fit_confidence"),
+    "shipyard.modeling.estimators": ("DEFAULT_ESTIMATORS", "build_estimator", "estimator_class"),
+    "shipyard.modeling.evaluation": (
+        "Blessing",
+        "Check",
+        "Evaluation",
+        "SliceMetrics",
+        "bless",
+        "evaluate",
+    ),
+    "shipyard.modeling.metrics": (
+        "HIGHER_IS_BETTER",
+        "LOWER_IS_BETTER",
+        "calibration_error",
+        "classification_metrics",
+        "confidence_calibration_error",
+        "regression_metrics",
+        "task_metrics",
+    ),
+    "shipyard.modeling.package": (
+        "ModelPackage",
+        "PackageManifest",
+        "Predictions",
+        "write_package",
+    ),
+}
+_LAZY = {name: module for module, names in _MODULES.items() for name in names}
+
+
+def __getattr__(name: str) -> typing.Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'shipyard.modeling' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

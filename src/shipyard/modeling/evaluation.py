@@ -9,15 +9,19 @@ kept, passed or not, so the blessing explains itself.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from shipyard.config import Bound, ChangeBound, EvaluationSettings
 from shipyard.errors import DataError
-from shipyard.modeling.metrics import HIGHER_IS_BETTER, LOWER_IS_BETTER, task_metrics
-from shipyard.modeling.package import ModelPackage
+
+if TYPE_CHECKING:
+    # The metrics are scikit-learn's: imported by ``evaluate`` and the change checks, so
+    # that reading an evaluation back (a cached run's summary) does not load it.
+    import pandas as pd
+
+    from shipyard.modeling.package import ModelPackage
 
 __all__ = ["Blessing", "Check", "Evaluation", "SliceMetrics", "bless", "evaluate"]
 
@@ -58,6 +62,8 @@ def evaluate(
     package: ModelPackage, frame: pd.DataFrame, *, slices: list[str], min_slice_size: int
 ) -> Evaluation:
     """Metrics of ``package`` on ``frame`` (which holds the target), overall and per slice."""
+    from shipyard.modeling.metrics import task_metrics
+
     target = package.manifest.target
     if target not in frame.columns:
         raise DataError(f"the evaluation data has no target column '{target}'")
@@ -158,6 +164,8 @@ def _bound_check(metric: str, where: str, bound: Bound, value: float | None) -> 
 
 
 def _change_check(metric: str, change: ChangeBound, value: float | None, baseline: float) -> Check:
+    from shipyard.modeling.metrics import HIGHER_IS_BETTER, LOWER_IS_BETTER
+
     if metric not in LOWER_IS_BETTER | HIGHER_IS_BETTER:
         raise DataError(f"evaluation.change_thresholds: unknown metric '{metric}'")
     lower_better = metric in LOWER_IS_BETTER

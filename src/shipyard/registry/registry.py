@@ -10,17 +10,21 @@ from __future__ import annotations
 import getpass
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
-from shipyard.artifacts import ArtifactStore
 from shipyard.errors import RegistryError
-from shipyard.modeling.package import ModelPackage, Predictions
 from shipyard.registry.cache import PackageCache
 from shipyard.registry.references import ModelRef, parse_model_ref
-from shipyard.store import MetadataStore
 from shipyard.store.records import AliasEventRecord, ModelRecord, ModelVersionRecord
+
+if TYPE_CHECKING:
+    # A model's package brings scikit-learn and pandas: imported when one is loaded, so
+    # that listing models, versions and aliases stays light.
+    import pandas as pd
+
+    from shipyard.artifacts import ArtifactStore
+    from shipyard.modeling.package import ModelPackage, Predictions
+    from shipyard.store import MetadataStore
 
 __all__ = ["LoadedModel", "ModelRegistry", "current_user"]
 
@@ -153,6 +157,8 @@ class ModelRegistry:
             self.loaded.pin(digest)
         package = self.loaded.get(digest)
         if package is None:
+            from shipyard.modeling.package import ModelPackage
+
             try:
                 package = ModelPackage.load(self.artifacts.materialize(digest, "dir"))
             except BaseException:

@@ -1,9 +1,21 @@
-"""The metadata store: SQLAlchemy models, Alembic migrations and the queries on them."""
+"""The metadata store: SQLAlchemy models, Alembic migrations and the queries on them.
 
-from shipyard.store.database import Database, head_revision
-from shipyard.store.lineage import LineageGraph, downstream, upstream
-from shipyard.store.metadata import MetadataStore
+The records (plain dataclasses, ``records``) import without SQLAlchemy; the names below
+that need it are loaded on first use, so that ``shipyard --help`` and the modules that
+only pass records around do not pay for the ORM.
+"""
+
+from __future__ import annotations
+
+import importlib
+import typing
+
 from shipyard.store.records import ArtifactRecord, ExecutionRecord, RunRecord, StoredOutput
+
+if typing.TYPE_CHECKING:
+    from shipyard.store.database import Database, head_revision
+    from shipyard.store.lineage import LineageGraph, downstream, upstream
+    from shipyard.store.metadata import MetadataStore
 
 __all__ = [
     "ArtifactRecord",
@@ -17,3 +29,21 @@ __all__ = [
     "head_revision",
     "upstream",
 ]
+
+_LAZY = {
+    "Database": "shipyard.store.database",
+    "head_revision": "shipyard.store.database",
+    "LineageGraph": "shipyard.store.lineage",
+    "downstream": "shipyard.store.lineage",
+    "upstream": "shipyard.store.lineage",
+    "MetadataStore": "shipyard.store.metadata",
+}
+
+
+def __getattr__(name: str) -> typing.Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'shipyard.store' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

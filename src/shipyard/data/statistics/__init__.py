@@ -25,7 +25,8 @@ Rules worth knowing:
   partition merged into a ``str`` column adds to its counts and distinct count only.
 """
 
-from shipyard.data.statistics.builder import StatisticsBuilder, compute_statistics
+import typing
+
 from shipyard.data.statistics.column_types import ColumnType, infer_column_type
 from shipyard.data.statistics.dataset import ColumnStatistics, DatasetStatistics
 from shipyard.data.statistics.sketches import (
@@ -34,6 +35,9 @@ from shipyard.data.statistics.sketches import (
     Histogram,
     NumericSummary,
 )
+
+if typing.TYPE_CHECKING:
+    from shipyard.data.statistics.builder import StatisticsBuilder, compute_statistics
 
 __all__ = [
     "DEFAULT_QUANTILE_RANKS",
@@ -47,3 +51,14 @@ __all__ = [
     "compute_statistics",
     "infer_column_type",
 ]
+
+
+def __getattr__(name: str) -> typing.Any:
+    # The builder reads DataFrames (pandas); stored statistics are read back without it.
+    if name in ("StatisticsBuilder", "compute_statistics"):
+        from shipyard.data.statistics import builder
+
+        value = getattr(builder, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'shipyard.data.statistics' has no attribute {name!r}")

@@ -5,20 +5,17 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import pandas as pd
-from pandas.api.types import (
-    infer_dtype,
-    is_bool_dtype,
-    is_float_dtype,
-    is_integer_dtype,
-    is_object_dtype,
-)
 
 from shipyard.data.statistics.sketches import FloatArray
 from shipyard.errors import DataError
+
+if TYPE_CHECKING:
+    # pandas is imported by ``classify``, which reads columns: reading stored statistics
+    # back (a cached run's summary) needs only the types below.
+    import pandas as pd
 
 __all__ = ["NUMERIC_TYPES", "ColumnType", "classify", "infer_column_type", "merged_type"]
 
@@ -37,6 +34,14 @@ def infer_column_type(series: pd.Series[Any]) -> ColumnType:
 
 def classify(series: pd.Series[Any]) -> tuple[ColumnType, FloatArray | None]:
     """The column's type and, for numeric columns, its present values as floats."""
+    from pandas.api.types import (
+        infer_dtype,
+        is_bool_dtype,
+        is_float_dtype,
+        is_integer_dtype,
+        is_object_dtype,
+    )
+
     dtype = series.dtype
     if is_bool_dtype(dtype):
         return "bool", None

@@ -1,0 +1,46 @@
+"""What the command line loads before it answers: ``--version``, and the read-only
+commands without the data libraries (pandas, scikit-learn) that cost them seconds."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+import shipyard
+from shipyard import Project
+from tests.helpers import run_cli
+
+
+def test_version_prints_the_installed_version(tmp_path: Path) -> None:
+    result = run_cli("--version", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"shipyard {shipyard.__version__}"
+    assert shipyard.__version__ == metadata.version("shipyard")
+
+
+def test_read_only_commands_load_no_data_library(project: Project) -> None:
+    # Each command runs through the real Typer app in one process; the modules it left
+    # in sys.modules are what any of them imported.
+    script = (
+        "import sys\n"
+        "from shipyard.cli import app\n"
+        "for command in (['runs'], ['models'], ['datasets'], ['lineage', 'run:1']):\n"
+        "    try:\n"
+        "        app(command, standalone_mode=False)\n"
+        "    except Exception as exc:  # lineage of a run this empty project lacks\n"
+        "        assert type(exc).__name__ == 'RecordNotFound', exc\n"
+        "loaded = {'pandas', 'sklearn', 'pyarrow', 'scipy', 'skops'} & set(sys.modules)\n"
+        "assert not loaded, loaded\n"
+        "assert 'shipyard.store.metadata' in sys.modules  # the commands did read the store\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=project.root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "runs" in result.stdout and "models" in result.stdout
