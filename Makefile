@@ -22,7 +22,7 @@ demo: $(VENV)/.installed
 	$(BIN)/shipyard quickstart demo
 
 test: $(VENV)/.installed-dev
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=25
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadscope --durations=25
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests benchmarks examples

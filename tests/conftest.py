@@ -7,9 +7,11 @@ own, dropped afterwards.
 
 from __future__ import annotations
 
+import fcntl
 import os
+import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -25,24 +27,27 @@ from tests.helpers import MakeProject, run_cli
 POSTGRES_URL = os.environ.get("SHIPYARD_TEST_POSTGRES_URL", "")
 
 
-SHARED_BUILDS = ("turned_demo", "two_versions")  # session fixtures that take a minute
-
-
 def pytest_configure() -> None:
     # Test processes run side by side (pytest-xdist): each, and every process it starts,
     # takes its share of the cores for OpenMP and BLAS, as a pipeline's workers do.
     share_cores(int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # Under ``--dist loadgroup`` the tests of one slow session fixture go to one test
-    # process, which builds it once, while the others run the rest.
-    for item in items:
-        for build in SHARED_BUILDS:
-            if build in getattr(item, "fixturenames", ()):
-                item.add_marker(pytest.mark.xdist_group(build))
-                break
+def built_once(factory: pytest.TempPathFactory, name: str, build: Callable[[Path], Path]) -> Path:
+    """What ``build(folder)`` returns, built once for the whole run: the first test
+    process to ask builds it, the others (pytest-xdist's) wait for it and share it."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return build(factory.mktemp(name))
+    run_folder = factory.getbasetemp().parent  # the run's, shared by its test processes
+    with open(run_folder / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = run_folder / f"{name}.built"
+        if not done.exists():
+            folder = run_folder / name
+            shutil.rmtree(folder, ignore_errors=True)  # a build that failed half-way
+            folder.mkdir()
+            done.write_text(str(build(folder)))
+        return Path(done.read_text())
 
 
 def _postgres_schema_url() -> Iterator[str]:
@@ -101,16 +106,21 @@ def project(make_project: MakeProject) -> Project:
 @pytest.fixture(scope="session")
 def two_versions(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A trained project (SQLite) whose model 'houses' has versions 1, in production, and
-    2, both blessed.  Shared by the session: copy it before changing it."""
-    return trained_twice(tmp_path_factory.mktemp("two-versions") / "houses")
+    2, both blessed.  Shared by the run: copy it before changing it."""
+    return built_once(
+        tmp_path_factory, "two-versions", lambda folder: trained_twice(folder / "houses")
+    )
+
+
+def _quickstart(folder: Path) -> Path:
+    result = run_cli("quickstart", "demo", cwd=folder, timeout=900)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return folder / "demo"
 
 
 @pytest.fixture(scope="session")
 def turned_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``shipyard quickstart`` once per test process: two runs, ames:1 and ames:2, a
-    canary that promoted ames:2, served predictions with feedback, monitoring windows,
-    alerts and the loop's history.  Shared: tests copy it (``demo``) before changing it."""
-    root = tmp_path_factory.mktemp("turned")
-    result = run_cli("quickstart", "demo", cwd=root, timeout=900)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return root / "demo"
+    """``shipyard quickstart`` once per run: two runs, ames:1 and ames:2, a canary that
+    promoted ames:2, served predictions with feedback, monitoring windows, alerts and the
+    loop's history.  Shared: tests copy it (``demo``) before changing it."""
+    return built_once(tmp_path_factory, "turned", _quickstart)
