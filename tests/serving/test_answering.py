@@ -34,6 +34,8 @@ class DoublingTransform:
             values.append(float(value))
         return np.array(values, dtype=np.float64).reshape(-1, 1)
 
+    transform_batch = transform_rows
+
 
 @dataclass
 class DoublingPackage:

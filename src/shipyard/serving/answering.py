@@ -251,7 +251,7 @@ class Answerer:
         package = served.package
         stats = TransformStats()
         try:
-            features = package.transform.transform_rows(rows, stats=stats)
+            features = package.transform.transform_batch(rows, stats=stats)
         except InvalidRequest as exc:
             if exc.row is None or exc.field is None or len(requests) > 1:
                 raise
@@ -392,7 +392,7 @@ class Answerer:
             protocol.require_columns(copy.rows, served.required, model=served.name, where="rows")
         rows = copies[0].rows if len(copies) == 1 else [row for c in copies for row in c.rows]
         package = served.package
-        predictions = package.predict_features(package.transform.transform_rows(rows))
+        predictions = package.predict_features(package.transform.transform_batch(rows))
         timestamp = datetime.now(UTC)
         seconds = time.perf_counter() - started
         ids = new_prediction_ids(len(rows))

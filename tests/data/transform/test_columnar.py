@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shipyard.data.transform import FittedTransform, TransformSpec, TransformStats, learn_transform
+from shipyard.data.transform.columnar import columns_of
 from shipyard.errors import DataError, InvalidRequest
 from tests.data.transform.helpers import as_columns
 
@@ -61,6 +62,7 @@ def rows_and_columns(fitted: FittedTransform, rows: list[dict[str, Any]], column
     by_rows = outcome(lambda stats: fitted.transform_rows(rows, stats=stats))
     by_columns = outcome(lambda stats: fitted.transform_columns(columns, len(rows), stats=stats))
     assert by_columns == by_rows
+    assert outcome(lambda stats: fitted.transform_batch(rows, stats=stats)) == by_rows
 
 
 @settings(deadline=None, max_examples=300, suppress_health_check=[HealthCheck.too_slow])
@@ -69,6 +71,25 @@ def test_columns_and_rows_agree_on_any_cells(
     fitted: FittedTransform, rows: list[dict[str, Any]]
 ) -> None:
     rows_and_columns(fitted, rows, as_columns(rows))
+
+
+# Cells as a well-behaved client sends them (the columns path's quickest case).
+NUMBER = st.one_of(st.none(), st.integers(-(2**53), 2**53), st.floats(-1e300, 1e300))
+TEXT = st.one_of(st.none(), st.sampled_from(["a", "b", "c", "1", "20", "True", "x", "y", "?"]))
+TYPED_ROWS = st.lists(
+    st.fixed_dictionaries({"n1": NUMBER, "c1": TEXT}, optional={"n2": NUMBER, "c2": TEXT}),
+    min_size=1,
+    max_size=40,
+)
+
+
+@settings(deadline=None, max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=TYPED_ROWS)
+def test_columns_and_rows_agree_on_well_typed_cells(
+    fitted: FittedTransform, rows: list[dict[str, Any]]
+) -> None:
+    rows_and_columns(fitted, rows, as_columns(rows))
+    rows_and_columns(fitted, rows, columns_of(rows, ["n1", "n2", "c1", "c2"]))
 
 
 TENSORS = st.sampled_from(["float64", "float32", "float16", "int64", "uint8", "bool"])

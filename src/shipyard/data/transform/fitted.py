@@ -14,6 +14,7 @@ from shipyard.data.transform.columnar import (
     Column,
     ColumnsPlan,
     build_columns_plan,
+    columns_of,
     transform_columns,
 )
 from shipyard.data.transform.columns import require_columns, require_frame
@@ -173,6 +174,20 @@ class FittedTransform:
         if self.spec.derive is not None:
             return self._transform_rows_as_frame(rows, stats)
         return transform_rows(self._rows_plan(), rows, stats=stats)
+
+    def transform_batch(
+        self, rows: Sequence[Mapping[str, Any]], *, stats: TransformStats | None = None
+    ) -> np.ndarray:
+        """``transform_rows``, the quickest way: a single row as it is, several rows of
+        dicts as columns (``transform_columns``), which gives the same."""
+        if (
+            len(rows) == 1
+            or self.spec.derive is not None
+            or not all(type(row) is dict for row in rows)
+        ):
+            return self.transform_rows(rows, stats=stats)
+        names = self.numeric_columns + self.categorical_columns
+        return self.transform_columns(columns_of(rows, names), len(rows), stats=stats)
 
     def transform_columns(
         self, columns: Mapping[str, Column], rows: int, *, stats: TransformStats | None = None
