@@ -190,7 +190,8 @@ def _numeric_block(
 ) -> npt.NDArray[np.float64]:
     """The numeric columns as float64, one row per column (NaN: missing)."""
     given = [columns.get(name) for name in plan.numeric]
-    # The common case in one conversion: every column a list of numbers and nulls.
+    # The common cases in one conversion: every column a list of numbers and nulls
+    # (JSON), or every column a numeric array (tensors).
     if all(values is None or type(values) in (list, tuple) for values in given):
         lists = [[None] * rows if values is None else values for values in given]
         if set(map(type, chain.from_iterable(lists))) <= _NUMBERS:
@@ -201,6 +202,12 @@ def _numeric_block(
             else:
                 if not np.isinf(block).any():
                     return block
+    elif all(isinstance(values, np.ndarray) and values.dtype.kind in "iuf" for values in given):
+        block = np.empty((len(given), rows), dtype=np.float64)
+        for j, values in enumerate(given):
+            block[j] = values
+        if not np.isinf(block).any():
+            return block
     block = np.empty((len(given), rows), dtype=np.float64)
     for j, values in enumerate(given):
         if values is None:
