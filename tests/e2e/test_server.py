@@ -156,6 +156,25 @@ def test_other_methods_on_post_routes_get_405_naming_post(
             "instances[0].size",
             "size",
         ),
+        (  # a batch goes through the columns path: the refused row is still named
+            "/predict",
+            b'{"instances": [{"size": 50, "rooms": 2, "age": 3, "area": "north", '
+            b'"heating": null}, {"size": 60, "rooms": 1, "age": 9, "area": "south", '
+            b'"heating": "gas"}, {"size": 70, "rooms": true, "age": 3, "area": "north", '
+            b'"heating": null}]}',
+            "instances[2].rooms",
+            "expected a number, got the boolean True",
+        ),
+        (
+            "/v2/models/houses/infer",
+            b'{"inputs": [{"name": "size", "shape": [2], "datatype": "FP64", "data": [1, 2]}, '
+            b'{"name": "rooms", "shape": [2], "datatype": "BYTES", "data": ["2", "3"]}, '
+            b'{"name": "age", "shape": [2], "datatype": "FP64", "data": [1, 2]}, '
+            b'{"name": "area", "shape": [2], "datatype": "BYTES", "data": ["a", "b"]}, '
+            b'{"name": "heating", "shape": [2], "datatype": "BYTES", "data": ["a", "b"]}]}',
+            "inputs[0].rooms",
+            "send numbers as JSON numbers",
+        ),
         (
             "/v2/models/houses/infer",
             b'{"inputs": [{"name": "size", "shape": [2], "datatype": "FP64", "data": [1]}]}',

@@ -34,6 +34,8 @@ class DoublingTransform:
             values.append(float(value))
         return np.array(values, dtype=np.float64).reshape(-1, 1)
 
+    transform_batch = transform_rows
+
 
 @dataclass
 class DoublingPackage:
@@ -157,7 +159,28 @@ def test_a_bad_request_fails_alone_and_its_batch_is_answered(
     assert answers[0].predictions.values == answers[3].predictions.values == [2.0]
     assert isinstance(answers[1], InvalidRequest) and answers[1].field == "instances[1].x"
     assert isinstance(answers[2], InvalidRequest) and answers[2].field == "instances[0].x"
-    assert served.package.calls == [1, 1]  # the batch failed, then each good one alone
+    # The batch was refused for the bad one's row, then the good ones answered together.
+    assert served.package.calls == [2]
+    assert answerer.telemetry.failed == ["primary", "primary"]  # type: ignore[attr-defined]
+
+
+def test_a_batch_that_fails_otherwise_is_answered_request_by_request(
+    answerer: Answerer, served: Served
+) -> None:
+    # A refusal that names no row cannot be laid on one request: each is tried alone.
+    class Unplaced(DoublingTransform):
+        def transform_rows(self, rows: Sequence[Mapping[str, Any]], *, stats: Any = None) -> Any:
+            if any(row["x"] == 2 for row in rows):
+                raise InvalidRequest("x is 2")
+            return super().transform_rows(rows, stats=stats)
+
+        transform_batch = transform_rows
+
+    served.package.transform = Unplaced()
+    answers = ask(answerer, served, rows(1), rows(2), rows(3))
+    assert answers[0].predictions.values == [2.0] and answers[2].predictions.values == [6.0]
+    assert isinstance(answers[1], InvalidRequest)
+    assert served.package.calls == [1, 1]
 
 
 def test_a_cancelled_request_does_not_stop_the_rest_of_its_batch(

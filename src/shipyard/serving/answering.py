@@ -7,8 +7,9 @@ one transform and one model call over all their rows, one write to the predictio
 one update of each metric.  Nothing waits on a timer: a request alone on the server is a
 batch of one, answered one loop turn later (microseconds), and under load the fixed cost
 of a model call is paid once per batch.  The model is row by row exact, so a row gets the
-same answer alone or in a batch; a batch that fails (one request's bad value) is
-answered again request by request, so each request gets its own answer or error.
+same answer alone or in a batch.  A batch refused for a bad value is answered again
+without the request that sent it, which gets its own error; a batch that fails otherwise
+is answered again request by request: each request gets its own answer or error.
 
 Shadow answers (a deployment's copy of a request, see ``Routing``) are off the response
 path: a request's copy is queued once its answer is settled, and the queue is worked
@@ -29,12 +30,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from shipyard.data.transform import TransformStats
+from shipyard.data.transform.columnar import Column
 from shipyard.errors import InvalidRequest
 from shipyard.modeling.package import Predictions
 from shipyard.prediction_log import PredictionLog, new_prediction_ids, prediction_lines
@@ -74,6 +76,7 @@ class _Request:
     where: str
     started: float
     future: asyncio.Future[Answer]
+    columns: Mapping[str, Column] | None  # the same rows as columns, when sent so
 
 
 @dataclass(slots=True)
@@ -85,6 +88,17 @@ class _Copy:
     deployment: int | None
     rows: list[dict[str, Any]]
     of: list[str]
+
+
+def _holding(requests: Sequence[_Request], row: int | None) -> _Request | None:
+    """The request whose rows hold ``row`` of all ``requests``' rows, in order."""
+    if row is None:
+        return None
+    for request in requests:
+        if row < len(request.rows):
+            return request
+        row -= len(request.rows)
+    return None
 
 
 def _settle(request: _Request, outcome: Answer | Exception) -> None:
@@ -112,15 +126,22 @@ class Answerer:
         self._review: list[NewReviewItem] = []
 
     async def answer(
-        self, choice: Choice, rows: list[dict[str, Any]], where: str, started: float
+        self,
+        choice: Choice,
+        rows: list[dict[str, Any]],
+        where: str,
+        started: float,
+        columns: Mapping[str, Column] | None = None,
     ) -> Answer:
         """Predict ``rows`` (the body's ``where`` field) with ``choice.served``, and queue
-        a copy for ``choice.shadow`` once answered."""
+        a copy for ``choice.shadow`` once answered.  ``columns``, the same rows as the
+        request sent them (Open Inference Protocol tensors), are transformed as they are
+        when the request is answered on its own."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Answer] = loop.create_future()
         if not self._batch:
             loop.call_soon(self._answer_batch)
-        self._batch.append(_Request(choice, rows, where, started, future))
+        self._batch.append(_Request(choice, rows, where, started, future, columns))
         return await future
 
     # -- counts per deployment arm ---------------------------------------------------
@@ -207,11 +228,21 @@ class Answerer:
                 self._failed(request, exc)
             else:
                 ready.append(request)
-        if not ready:
-            return
-        try:
-            answers = self._predict(ready)
-        except Exception:
+        answers = None
+        while ready and answers is None:
+            try:
+                answers = self._predict(ready)
+            except InvalidRequest as exc:
+                culprit = _holding(ready, exc.row)
+                if culprit is None:
+                    break
+                # The request holding the refused row gets its own error; the others are
+                # still answered together.
+                self._answer_one(culprit)
+                ready = [request for request in ready if request is not culprit]
+            except Exception:
+                break
+        if answers is None:
             for request in ready:  # each on its own: only the bad one fails
                 self._answer_one(request)
             return
@@ -250,8 +281,12 @@ class Answerer:
         rows = first.rows if len(requests) == 1 else [row for r in requests for row in r.rows]
         package = served.package
         stats = TransformStats()
+        columns = first.columns if len(requests) == 1 and len(rows) > 1 else None
         try:
-            features = package.transform.transform_rows(rows, stats=stats)
+            if columns is None:
+                features = package.transform.transform_batch(rows, stats=stats)
+            else:
+                features = package.transform.transform_columns(columns, len(rows), stats=stats)
         except InvalidRequest as exc:
             if exc.row is None or exc.field is None or len(requests) > 1:
                 raise
@@ -392,7 +427,7 @@ class Answerer:
             protocol.require_columns(copy.rows, served.required, model=served.name, where="rows")
         rows = copies[0].rows if len(copies) == 1 else [row for c in copies for row in c.rows]
         package = served.package
-        predictions = package.predict_features(package.transform.transform_rows(rows))
+        predictions = package.predict_features(package.transform.transform_batch(rows))
         timestamp = datetime.now(UTC)
         seconds = time.perf_counter() - started
         ids = new_prediction_ids(len(rows))

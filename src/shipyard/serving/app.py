@@ -381,7 +381,7 @@ class _Server:
         else:
             choice = routing.pinned(await self.version(name, version))
         request.check_outputs(choice.served.output_names(), model=name)
-        answer = await self.answerer.answer(choice, rows, "inputs", started)
+        answer = await self.answerer.answer(choice, rows, "inputs", started, request.columns)
         served = choice.served
         answered = protocol.infer_response(
             served.name, served.version, answer.predictions, answer.ids, request.id,

@@ -12,6 +12,7 @@ from collections import Counter as Tally
 from collections.abc import Mapping, Sequence, Set
 from typing import Any
 
+import numpy as np
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -24,7 +25,7 @@ from prometheus_client import (
 
 from shipyard.modeling.compiled import FALLBACKS
 
-__all__ = ["CONTENT_TYPE_LATEST", "Telemetry"]
+__all__ = ["CONTENT_TYPE_LATEST", "Telemetry", "observe_all"]
 
 LATENCY_BUCKETS = (
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5
@@ -33,6 +34,27 @@ LATENCY_BUCKETS = (
 
 def _multiprocess() -> bool:
     return bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+
+
+def observe_all(histogram: Any, values: Sequence[float]) -> None:
+    """``histogram.observe(value)`` for every value of a batch, with one add per bucket
+    and one to the sum, instead of a locked add and a bucket search per value: this
+    reads the bucket bounds and values of prometheus_client's histogram, and observes
+    value by value if they are not laid out as it expects."""
+    bounds = getattr(histogram, "_upper_bounds", None)
+    buckets = getattr(histogram, "_buckets", None)
+    total = getattr(histogram, "_sum", None)
+    if bounds is None or buckets is None or total is None or len(bounds) != len(buckets):
+        for value in values:
+            histogram.observe(value)
+        return
+    # The first bound >= value, as observe finds it; NaN is in no bucket.
+    slots = np.searchsorted(np.asarray(bounds), np.asarray(values, dtype=np.float64))
+    counts = np.bincount(slots, minlength=len(bounds) + 1)[: len(bounds)]
+    for bucket, count in zip(buckets, counts.tolist(), strict=True):
+        if count:
+            bucket.inc(count)
+    total.inc(sum(values))
 
 
 class Telemetry:
@@ -216,9 +238,7 @@ class Telemetry:
             for label, count in Tally(str(value) for value in values).items():
                 self._child(self.classes, name, label).inc(count)
         else:
-            histogram = self._child(self.values, name)
-            for value in values:
-                histogram.observe(value)
+            observe_all(self._child(self.values, name), values)
         for kind, counts in (
             (self.missing, missing), (self.unseen, unseen), (self.out_of_range, out_of_range)
         ):  # fmt: skip

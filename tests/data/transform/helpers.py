@@ -31,9 +31,17 @@ def both_paths(
     fitted: FittedTransform, frame: pd.DataFrame, rows: list[dict[str, Any]]
 ) -> np.ndarray:
     """Apply both paths, check they agree (output and counts), return the output."""
-    frame_stats, rows_stats = TransformStats(), TransformStats()
+    frame_stats, rows_stats, columns_stats = TransformStats(), TransformStats(), TransformStats()
     from_frame = fitted.transform_frame(frame, stats=frame_stats)
     from_rows = fitted.transform_rows(rows, stats=rows_stats)
+    from_columns = fitted.transform_columns(as_columns(rows), len(rows), stats=columns_stats)
     assert same(from_frame, from_rows)
-    assert frame_stats == rows_stats
+    assert from_columns.tobytes() == from_rows.tobytes()
+    assert frame_stats == rows_stats == columns_stats
     return from_frame
+
+
+def as_columns(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    """The rows as columns (column -> one value per row; None where a row leaves it out)."""
+    names = {name: None for row in rows for name in row}
+    return {name: [row.get(name) for row in rows] for name in names}

@@ -10,6 +10,13 @@ import numpy as np
 import pandas as pd
 from pydantic import ValidationError
 
+from shipyard.data.transform.columnar import (
+    Column,
+    ColumnsPlan,
+    build_columns_plan,
+    columns_of,
+    transform_columns,
+)
 from shipyard.data.transform.columns import require_columns, require_frame
 from shipyard.data.transform.derive import DeriveFunction, apply_derive, load_derive
 from shipyard.data.transform.formatting import FORMAT, FORMAT_VERSION, TransformDocument
@@ -54,6 +61,7 @@ class FittedTransform:
         self.scales = scales
         self.vocabularies = vocabularies
         self._plan: RowsPlan | None = None
+        self._columns_plan: ColumnsPlan | None = None
         self._derive: DeriveFunction | None = None
 
     def __repr__(self) -> str:
@@ -165,6 +173,41 @@ class FittedTransform:
         """
         if self.spec.derive is not None:
             return self._transform_rows_as_frame(rows, stats)
+        return transform_rows(self._rows_plan(), rows, stats=stats)
+
+    def transform_batch(
+        self, rows: Sequence[Mapping[str, Any]], *, stats: TransformStats | None = None
+    ) -> np.ndarray:
+        """``transform_rows``, the quickest way: a single row as it is, several rows of
+        dicts as columns (``transform_columns``), which gives the same."""
+        if (
+            len(rows) == 1
+            or self.spec.derive is not None
+            or not all(type(row) is dict for row in rows)
+        ):
+            return self.transform_rows(rows, stats=stats)
+        names = self.numeric_columns + self.categorical_columns
+        return self.transform_columns(columns_of(rows, names), len(rows), stats=stats)
+
+    def transform_columns(
+        self, columns: Mapping[str, Column], rows: int, *, stats: TransformStats | None = None
+    ) -> np.ndarray:
+        """Apply the transform to ``rows`` request rows given as columns (column name ->
+        numpy array or list of JSON values; a column left out is missing in every row).
+
+        Gives exactly what ``transform_rows`` gives for the same rows: the same array,
+        the same ``InvalidRequest`` for the first refused cell, the same stats; faster
+        from a few rows on.
+        """
+        if self.spec.derive is not None:
+            listed = {name: list(values) for name, values in columns.items()}
+            as_rows = [{name: values[i] for name, values in listed.items()} for i in range(rows)]
+            return self._transform_rows_as_frame(as_rows, stats)
+        if self._columns_plan is None:
+            self._columns_plan = build_columns_plan(self._rows_plan())
+        return transform_columns(self._columns_plan, columns, rows, stats=stats)
+
+    def _rows_plan(self) -> RowsPlan:
         if self._plan is None:
             fills, centers, scales = self._numeric_parameters()
             self._plan = build_rows_plan(
@@ -176,7 +219,7 @@ class FittedTransform:
                 onehot=self.spec.encoding == "onehot",
                 width=self.n_features,
             )
-        return transform_rows(self._plan, rows, stats=stats)
+        return self._plan
 
     def _transform_rows_as_frame(
         self, rows: Sequence[Mapping[str, Any]], stats: TransformStats | None
