@@ -9,7 +9,6 @@ The errors are imported with the package; the other public names on first use
 ``--help`` and ``--version`` included.
 """
 
-import importlib
 import typing
 
 from shipyard.errors import (
@@ -35,6 +34,7 @@ from shipyard.errors import (
     StoreUnavailable,
     ValidationFailed,
 )
+from shipyard.exports import lazy_exports as _lazy_exports
 
 if typing.TYPE_CHECKING:
     from shipyard.pipeline import (
@@ -130,10 +130,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> typing.Any:
-    module = _LAZY_EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'shipyard' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = _lazy_exports(__name__, _LAZY_EXPORTS)

@@ -9,8 +9,9 @@ tables bring.
 
 from __future__ import annotations
 
-import importlib
 import typing
+
+from shipyard.exports import by_module, lazy_exports
 
 if typing.TYPE_CHECKING:
     from shipyard.data.drift import (
@@ -129,7 +130,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "validate_statistics",
     ),
 }
-_LAZY = {name: module for module, names in _MODULES.items() for name in names}
+_LAZY = by_module(_MODULES)
 
 __all__ = [
     # statistics
@@ -190,10 +191,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> typing.Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'shipyard.data' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _LAZY)

@@ -7,8 +7,9 @@ either.
 
 from __future__ import annotations
 
-import importlib
 import typing
+
+from shipyard.exports import by_module, lazy_exports
 
 if typing.TYPE_CHECKING:
     from shipyard.modeling.confidence import AutomationPlan, ConfidenceModel, fit_confidence
@@ -90,13 +91,7 @@ _MODULES = {
         "write_package",
     ),
 }
-_LAZY = {name: module for module, names in _MODULES.items() for name in names}
+_LAZY = by_module(_MODULES)
 
 
-def __getattr__(name: str) -> typing.Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'shipyard.modeling' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _LAZY)

@@ -7,9 +7,9 @@ only pass records around do not pay for the ORM.
 
 from __future__ import annotations
 
-import importlib
 import typing
 
+from shipyard.exports import lazy_exports
 from shipyard.store.records import ArtifactRecord, ExecutionRecord, RunRecord, StoredOutput
 
 if typing.TYPE_CHECKING:
@@ -40,10 +40,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> typing.Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'shipyard.store' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _LAZY)
