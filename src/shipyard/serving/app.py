@@ -9,9 +9,9 @@ FastAPI serves the rest (health, metadata, metrics, the OpenAPI document, which 
 every route and each served model).  The Open Inference Protocol's routes (``/v2/...``)
 answer errors as ``{"error": ..., "field": ...}``, as its clients (tritonclient, KServe's)
 read them, the others as ``{"detail": ..., "field": ...}``.  Bodies are parsed with
-orjson (or, for binary tensors, read straight into numpy, see ``tensors``), rows go
-through the model's fitted transform row by row (no DataFrame) and its compiled
-predictor, concurrent requests are answered together (see
+orjson (or, for binary tensors, read straight into numpy, see ``tensors``), a single row
+goes through the model's fitted transform row by row and a batch as numpy columns (no
+DataFrame), then its compiled predictor; concurrent requests are answered together (see
 ``Answerer``), every answer is appended to the prediction log before the response leaves,
 and nothing is loaded or validated twice.  The store is watched in the background: a
 cheap change marker every ``WATCH_SECONDS``, a full look every ``reload_seconds``; a

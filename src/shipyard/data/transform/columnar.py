@@ -116,18 +116,24 @@ class _Refusal:
             )
 
 
+def _finite(
+    numbers: npt.NDArray[np.float64],
+) -> tuple[npt.NDArray[np.float64], int, Exception | None]:
+    """``numbers``, and its first infinite cell refused, if any."""
+    infinite = np.flatnonzero(np.isinf(numbers))
+    if infinite.size:
+        first = int(infinite[0])
+        return numbers, first, ValueError(f"expected a finite number, got {numbers[first]}")
+    return numbers, -1, None
+
+
 def _numbers(values: Column, rows: int) -> tuple[npt.NDArray[np.float64], int, Exception | None]:
     """A numeric column as float64 (NaN: missing), and the first refused cell, if any
     (later cells are then not read)."""
     if isinstance(values, np.ndarray):
         kind = values.dtype.kind
         if kind in "iuf":
-            numbers = values.astype(np.float64)
-            infinite = np.flatnonzero(np.isinf(numbers))
-            if infinite.size:
-                first = int(infinite[0])
-                return numbers, first, ValueError(f"expected a finite number, got {numbers[first]}")
-            return numbers, -1, None
+            return _finite(values.astype(np.float64))
         values = values.tolist()
     if set(map(type, values)) <= _NUMBERS:
         try:
@@ -135,11 +141,7 @@ def _numbers(values: Column, rows: int) -> tuple[npt.NDArray[np.float64], int, E
         except OverflowError:
             pass  # an integer beyond float64: found below, cell by cell
         else:
-            infinite = np.flatnonzero(np.isinf(numbers))
-            if infinite.size:
-                first = int(infinite[0])
-                return numbers, first, ValueError(f"expected a finite number, got {numbers[first]}")
-            return numbers, -1, None
+            return _finite(numbers)
     numbers = np.empty(rows, dtype=np.float64)
     for i, value in enumerate(values):
         try:
