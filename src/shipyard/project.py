@@ -10,6 +10,7 @@ This is the Python API the CLI, the server and the dashboard share.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -50,7 +51,7 @@ from shipyard.store import (
     downstream,
     upstream,
 )
-from shipyard.store.records import DatasetVersionRecord
+from shipyard.store.records import DatasetVersionRecord, RunValues
 
 
 def find_root(start: Path) -> Path:
@@ -330,15 +331,46 @@ class Project:
         pipeline: str | None = None,
         status: str | None = None,
         offset: int = 0,
+        experiment: str | None = None,
+        parent_id: int | None = None,
     ) -> list[RunRecord]:
-        """Runs newest first, filtered by ``pipeline`` and ``status``, ``offset`` skipped."""
-        return self.store.list_runs(limit=limit, pipeline=pipeline, status=status, offset=offset)
+        """Runs newest first, filtered by ``pipeline``, ``experiment`` and ``status``,
+        ``offset`` skipped; the children of run ``parent_id`` (trials, nested runs) when
+        given, else only runs that are not nested.  Runs of this host whose process died
+        are marked ``crashed`` first."""
+        self.store.mark_crashed_runs()
+        return self.store.list_runs(
+            limit=limit,
+            pipeline=pipeline,
+            status=status,
+            offset=offset,
+            experiment=experiment,
+            parent_id=parent_id,
+        )
 
     def run_record(self, run_id: int) -> RunRecord:
         return self.store.get_run(run_id)
 
     def run_steps(self, run_id: int) -> list[ExecutionRecord]:
         return self.store.run_executions(run_id)
+
+    def run_values(self, run_id: int) -> RunValues:
+        """What run ``run_id`` logged: parameters, each metric's last value, and tags."""
+        self.store.get_run(run_id)
+        return RunValues(
+            params=self.store.tracking.params(run_id),
+            metrics=self.store.tracking.latest_metrics(run_id),
+            tags=self.store.get_properties("run", run_id),
+        )
+
+    def metric_history(self, run_id: int, key: str) -> list[tuple[int | None, float, datetime]]:
+        """Every logged point of metric ``key`` of a run: (step, value, time), in order."""
+        self.store.get_run(run_id)
+        return self.store.tracking.history(run_id, key)
+
+    def latest_metrics(self, run_ids: Sequence[int]) -> dict[int, dict[str, float]]:
+        """The last value of each metric of each run, for a table of runs."""
+        return self.store.tracking.latest_of(run_ids)
 
     def compare_runs(self, run_ids: Sequence[int]) -> RunComparison:
         """Runs side by side: code, data versions, parameters and metrics."""
