@@ -11,6 +11,7 @@ import shipyard
 from shipyard import Project
 from shipyard.data.transform import learn_transform
 from shipyard.errors import DataError, PipelineError
+from shipyard.experiments import FLUSH_POINTS
 from shipyard.store import downstream
 from tests.helpers import make_table
 
@@ -43,7 +44,7 @@ def test_a_run_keeps_params_metric_histories_and_tags_and_its_environment(
 
 
 def test_many_points_are_written_in_batches_while_the_run_goes_on(project: Project) -> None:
-    points = shipyard.experiments.FLUSH_POINTS * 2 + 7
+    points = FLUSH_POINTS * 2 + 7
     with shipyard.start_run("speed", project=project) as run:
         for i in range(points):
             run.log_metric("x", i, step=i)
@@ -189,3 +190,17 @@ def test_tracked_and_pipeline_runs_are_compared_side_by_side(project: Project) -
     assert comparison.row("param alpha").values == (0.1, 10.0)
     assert comparison.row("metric rmse").differs
     assert not comparison.row("experiment").differs
+
+
+def test_a_batch_is_kept_whole_or_refused_whole(project: Project) -> None:
+    with shipyard.start_run(project=project) as run:
+        run.log_batch([("loss", 0.5, 0), ("loss", 0.25, 1)], params={"lr": 0.1}, tags={"t": 1})
+        with pytest.raises(PipelineError, match="metric 'acc' is inf"):
+            run.log_batch([("acc", 0.5, 0), ("acc", float("inf"), 1)], params={"lr": 9})
+
+    assert [(step, value) for step, value, _ in project.metric_history(run.id, "loss")] == [
+        (0, 0.5), (1, 0.25),
+    ]  # fmt: skip
+    assert project.metric_history(run.id, "acc") == []
+    assert project.run_values(run.id).params == {"lr": 0.1}
+    assert project.run_values(run.id).tags == {"t": 1}

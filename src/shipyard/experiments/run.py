@@ -132,6 +132,34 @@ class TrackedRun:
         for key, value in values.items():
             self.record_metric(key, finite(key, value), step)
 
+    def log_batch(
+        self,
+        metrics: Iterable[tuple[str, float, int | None]] = (),
+        *,
+        params: Mapping[str, Any] | None = None,
+        tags: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Record many values at once: metric points as (key, value, step), parameters
+        and tags.  Every value is checked before any is kept."""
+        self._check_open()
+        keys, values, steps = [], [], []
+        for key, value, step in metrics:
+            keys.append(key)
+            values.append(finite(key, value))
+            steps.append(step)
+        if tags:
+            self.set_tags(tags)
+        now = time.time()
+        with self._lock:
+            self._params.update(params or {})
+            points = self._points
+            points.keys.extend(keys)
+            points.values.extend(values)
+            points.steps.extend(steps)
+            points.times.extend([now] * len(keys))
+            if len(points.keys) >= FLUSH_POINTS:
+                self._wake.set()
+
     def set_tag(self, key: str, value: Any) -> None:
         """Label the run (written at once, not buffered)."""
         self.set_tags({key: value})
