@@ -98,6 +98,11 @@ def test_the_list_filters_by_experiment_with_a_column_per_metric(
     assert '<td class="run">nightly</td>' in row_of(everything, tracked.pipeline)
     assert 'href="/runs?experiment=nightly">nightly</a>' in row_of(everything, tracked.pipeline)
 
+    overview = dashboard.get("/")
+    assert f'{tracked.deep}</a></td><td>deep <span class="badge tracked">tracked</span>' in (
+        overview.text
+    )
+
     churn = dashboard.get("/runs?experiment=churn")
     assert listed(churn) == [tracked.deep, tracked.baseline]  # the folds are nested
     assert '<input name="experiment" value="churn"' in churn.text
