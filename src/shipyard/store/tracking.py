@@ -116,6 +116,18 @@ class TrackingRepository:
         with self.database.reading(f"reading metric '{key}' of run {run_id}") as s:
             return [(step, value, at) for step, value, at in s.execute(query)]
 
+    def point_counts(self, run_id: int) -> dict[str, int]:
+        """How many points each metric of a run has, in the order the keys were first
+        logged (one grouped query, whatever the histories' lengths)."""
+        query = (
+            select(RunMetricRow.key, func.count())
+            .where(RunMetricRow.run_id == run_id)
+            .group_by(RunMetricRow.key)
+            .order_by(func.min(RunMetricRow.id))
+        )
+        with self.database.reading(f"counting the metric points of run {run_id}") as s:
+            return {key: count for key, count in s.execute(query)}
+
     def copy(self, *, from_execution: int, to_run: int, to_execution: int) -> None:
         """Carry what a cached execution logged into the run that reused it."""
         params, metrics = self.of_execution(from_execution)
