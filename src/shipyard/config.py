@@ -38,6 +38,8 @@ ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
     "SHIPYARD_DB_URL": ("store", "database"),
     "SHIPYARD_ARTIFACTS_URL": ("store", "artifacts"),
     "SHIPYARD_WORKERS": ("pipeline", "workers"),
+    "SHIPYARD_EXECUTOR": ("pipeline", "executor"),
+    "SHIPYARD_DASK_SCHEDULER": ("pipeline", "scheduler"),
     "SHIPYARD_SERVE_HOST": ("serve", "host"),
     "SHIPYARD_SERVE_PORT": ("serve", "port"),
     "SHIPYARD_SERVE_WORKERS": ("serve", "workers"),
@@ -86,6 +88,21 @@ class PipelineSettings(_Section):
 
     workers: int = Field(default=2, ge=1, le=256, description="Parallel step processes.")
     cache: bool = Field(default=True, description="Skip steps whose fingerprint is cached.")
+    executor: Literal["local", "dask"] = Field(
+        default="local",
+        description="Where steps run: a pool of local processes, or a Dask cluster.",
+    )
+    scheduler: str | None = Field(
+        default=None,
+        description="Address of a running Dask scheduler (tcp://host:8786); without it, "
+        "executor: dask starts a local cluster of `workers` processes for each run.",
+    )
+
+    @model_validator(mode="after")
+    def _scheduler_needs_dask(self) -> PipelineSettings:
+        if self.scheduler is not None and self.executor != "dask":
+            raise ValueError("scheduler is the address of a Dask cluster: set executor: dask")
+        return self
 
 
 # Fixed choices: a value outside them is refused with the allowed values named, here and
@@ -699,7 +716,8 @@ _NAME_CHARACTERS = re.compile(r"[^A-Za-z0-9_.-]+")
 _SECTION_NOTES = {
     "name": "shipyard project settings; every field is checked when the project opens.",
     "store": "Where metadata and artifacts live (SHIPYARD_DB_URL, SHIPYARD_ARTIFACTS_URL).",
-    "pipeline": "Parallel step processes (SHIPYARD_WORKERS) and caching.",
+    "pipeline": "Parallel step processes (SHIPYARD_WORKERS), caching, and where steps run\n"
+    "# (executor: local or dask; scheduler: tcp://host:8786 for a running Dask cluster).",
     "data": "The table to learn from: source file or folder, target column, task, split.\n"
     "# Add 'features: [..]' to choose columns, 'drop: [..]' to leave some out, and\n"
     "# 'schema: schema.yaml' to validate against a schema you pinned.",

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from shipyard.loop import RetrainingLoop
     from shipyard.monitoring import Monitor, MonitorPass
     from shipyard.monitoring.monitor import Progress
-    from shipyard.pipeline import Pipeline, RunResult
+    from shipyard.pipeline import Executor, Pipeline, RunResult
     from shipyard.pipeline.comparison import RunComparison
     from shipyard.pipeline.runner import Observer
     from shipyard.prediction_lineage import PredictionLineage
@@ -276,18 +276,31 @@ class Project:
         workers: int | None = None,
         observer: Observer | None = None,
     ) -> RunResult:
-        """Run ``pipeline``; ``cache`` and ``workers`` default to ``shipyard.yaml``."""
+        """Run ``pipeline``; ``cache`` and ``workers`` default to ``shipyard.yaml``, and so
+        does where the steps run (a local pool, or a Dask cluster)."""
         from shipyard.pipeline import Runner
 
+        settings = self.config.pipeline
+        workers = workers or settings.workers
+        executor: Executor | None = None
+        if settings.executor == "dask":
+            from shipyard.pipeline.dask_executor import DaskExecutor
+
+            executor = DaskExecutor(workers, scheduler=settings.scheduler)
         runner = Runner(
             self.store,
             self.artifacts,
-            workers=workers or self.config.pipeline.workers,
-            cache=self.config.pipeline.cache if cache is None else cache,
+            executor=executor,
+            workers=workers,
+            cache=settings.cache if cache is None else cache,
             observer=observer,
             code_folder=self.root,
         )
-        return runner.run(pipeline)
+        try:
+            return runner.run(pipeline)
+        finally:
+            if executor is not None:
+                executor.shutdown()
 
     def standard_pipeline(self) -> Pipeline:
         """The project's standard pipeline, as ``shipyard.yaml`` describes it.
