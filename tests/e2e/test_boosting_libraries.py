@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -203,3 +204,16 @@ def test_an_untrusted_or_damaged_package_is_refused(tmp_path: Path, library: str
     with pytest.raises(ArtifactError, match="cannot load the model package"):
         ModelPackage.load(damaged)
     assert ModelPackage.load(folder).classes == ["high", "low", "mid"]
+
+
+def test_a_damaged_xgboost_booster_in_a_whole_file_is_refused(tmp_path: Path) -> None:
+    folder, _ = fitted_package(tmp_path, "xgboost")
+    with zipfile.ZipFile(folder / "model.skops") as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    (booster,) = [name for name in members if name.endswith(".bin")]  # XGBoost's own bytes
+    members[booster] = members[booster][: len(members[booster]) // 2]
+    with zipfile.ZipFile(folder / "model.skops", "w") as archive:
+        for name, content in members.items():
+            archive.writestr(name, content)
+    with pytest.raises(ArtifactError, match="cannot load the model package"):
+        ModelPackage.load(folder)
