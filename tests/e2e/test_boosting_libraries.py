@@ -18,7 +18,7 @@ import yaml
 from shipyard import Project
 from shipyard.config import CONFIG_FILE
 from shipyard.data.schema import Schema
-from shipyard.errors import ArtifactCorrupted, ArtifactError
+from shipyard.errors import ArtifactCorrupted, ArtifactError, ShipyardError
 from shipyard.modeling import ModelPackage, build_estimator, write_package
 from tests.e2e.serving_fixtures import start_server
 from tests.helpers import make_table, run_cli
@@ -71,7 +71,7 @@ def test_a_boosting_library_trains_serves_and_predicts_its_own_numbers(
     kind = "Regressor" if task == "regression" else "Classifier"
     assert package.manifest.estimator == f"{library}.{CLASSES[library]}{kind}"
     assert type(package.estimator).__module__.startswith(f"{library}.")
-    assert not package.compiled  # the library answers itself
+    assert package.compiled  # the library's booster answers, without its wrapper
     metric = "r2" if task == "regression" else "roc_auc"
     assert version.metrics[metric] > (0.8 if task == "regression" else 0.9)
 
@@ -217,3 +217,17 @@ def test_a_damaged_xgboost_booster_in_a_whole_file_is_refused(tmp_path: Path) ->
             archive.writestr(name, content)
     with pytest.raises(ArtifactError, match="cannot load the model package"):
         ModelPackage.load(folder)
+
+
+def test_parameters_lightgbm_refuses_fail_the_trainer_with_its_reason(tmp_path: Path) -> None:
+    project = boosted_project(tmp_path / "houses", "lightgbm", "regression")
+    settings = yaml.safe_load((project.root / CONFIG_FILE).read_text())
+    settings["model"]["params"] = {"n_estimators": 5, "num_leaves": 1}
+    (project.root / CONFIG_FILE).write_text(yaml.safe_dump(settings))
+    project.close()
+    with Project.open(project.root) as reopened:
+        result = reopened.run(reopened.standard_pipeline())
+        with pytest.raises(ShipyardError) as caught:
+            result.raise_for_failure()
+    assert "LGBMRegressor could not be fitted" in str(caught.value)
+    assert "num_leaves" in str(caught.value)

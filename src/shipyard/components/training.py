@@ -213,7 +213,11 @@ class Trainer(Component):
             classes = found.tolist()
         try:
             estimator.fit(features, labels)
-        except (ValueError, TypeError) as exc:
+        except Exception as exc:
+            # LightGBM raises its own LightGBMError (not a ValueError) for bad parameters.
+            library = type(exc).__module__.startswith(("lightgbm.", "xgboost."))
+            if not (library or isinstance(exc, ValueError | TypeError)):
+                raise
             raise DataError(f"{type(estimator).__name__} could not be fitted: {exc}") from exc
         if task == "classification" and classes is None:
             classes = list(estimator.classes_)
