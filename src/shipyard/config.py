@@ -171,10 +171,22 @@ class ModelSettings(_Section):
     )
     estimator: str | None = Field(
         default=None,
-        description="Dotted class with the scikit-learn API (default: histogram boosting).",
+        description="hist-gradient-boosting (default), random-forest, linear, lightgbm, "
+        "xgboost, or a dotted class with the scikit-learn API.",
     )
     params: dict[str, Any] = Field(default_factory=dict)
     seed: int = 0
+
+    @field_validator("estimator")
+    @classmethod
+    def _known_estimator(cls, value: str | None) -> str | None:
+        # Imported here: the estimators' module imports this one for its Task.
+        from shipyard.modeling.estimators import unknown_estimator
+
+        problem = None if value is None else unknown_estimator(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
 
 
 class Bound(_Section):
@@ -722,7 +734,9 @@ _SECTION_NOTES = {
     "# Add 'features: [..]' to choose columns, 'drop: [..]' to leave some out, and\n"
     "# 'schema: schema.yaml' to validate against a schema you pinned.",
     "transform": "Preprocessing learned on the training split and applied everywhere.",
-    "model": "Registered model name and estimator (a dotted scikit-learn-style class).",
+    "model": "Registered model name and estimator: hist-gradient-boosting, random-forest,\n"
+    "# linear, lightgbm, xgboost (pip install 'shipyard[lightgbm]' or [xgboost]), or a dotted\n"
+    "# scikit-learn-style class; params go to its constructor.",
     "validation": "Drift thresholds (per column, or 'default') and severities.",
     "evaluation": "The gate: metric bounds, allowed worsening against production, slices.",
     "infra": "Budgets for loading and serving the packaged model in a fresh process.",

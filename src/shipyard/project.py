@@ -88,12 +88,16 @@ class Project:
         target: str | None = None,
         task: Task | None = None,
         model_name: str | None = None,
+        estimator: str | None = None,
     ) -> Project:
         """Create ``shipyard.yaml`` and ``.shipyard/`` in ``folder``.
 
         With ``data`` and ``target`` the project gets a standard pipeline: the model is
         named after the data file (``credit.csv`` makes ``credit``) unless ``model_name``
         says otherwise, and the task is inferred from the target unless given.
+        ``estimator`` is a short name (``lightgbm``, ``xgboost``, ... see
+        ``shipyard.modeling.ESTIMATORS``) or a dotted class path (default: histogram
+        gradient boosting).
         """
         root = Path(folder).resolve()
         path = root / CONFIG_FILE
@@ -103,6 +107,8 @@ class Project:
         if data is None:
             if target is not None or task is not None:
                 raise ConfigError("target and task describe the data; give data too")
+            if estimator is not None:
+                raise ConfigError("the estimator learns from the data; give data too")
             config = ProjectConfig(name=project_name)
         else:
             if target is None:
@@ -117,6 +123,7 @@ class Project:
                 target=target,
                 task=task,
                 model_name=model_name,
+                estimator=estimator,
             )
         root.mkdir(parents=True, exist_ok=True)
         (root / STATE_DIR).mkdir(exist_ok=True)
