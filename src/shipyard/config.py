@@ -113,6 +113,43 @@ Scaling = Literal["standard", "none"]
 Encoding = Literal["onehot", "ordinal"]
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 
+# The estimators a short name stands for, per task (``model.estimator``); any other is
+# named by its dotted class path.  Kept with the settings that are checked against it.
+ESTIMATORS: dict[str, dict[Task, str]] = {
+    "hist-gradient-boosting": {
+        "regression": "sklearn.ensemble.HistGradientBoostingRegressor",
+        "classification": "sklearn.ensemble.HistGradientBoostingClassifier",
+    },
+    "random-forest": {
+        "regression": "sklearn.ensemble.RandomForestRegressor",
+        "classification": "sklearn.ensemble.RandomForestClassifier",
+    },
+    "linear": {
+        "regression": "sklearn.linear_model.Ridge",
+        "classification": "sklearn.linear_model.LogisticRegression",
+    },
+    "lightgbm": {
+        "regression": "lightgbm.LGBMRegressor",
+        "classification": "lightgbm.LGBMClassifier",
+    },
+    "xgboost": {
+        "regression": "xgboost.XGBRegressor",
+        "classification": "xgboost.XGBClassifier",
+    },
+}
+DEFAULT_ESTIMATOR = "hist-gradient-boosting"
+
+
+def unknown_estimator(name: str) -> str | None:
+    """What is wrong with ``name`` as an estimator's name, or None when it is a short
+    name or a dotted class path."""
+    if "." in name or name in ESTIMATORS:
+        return None
+    return (
+        f"'{name}' is not a known estimator{did_you_mean(name, ESTIMATORS)}; known: "
+        f"{', '.join(ESTIMATORS)}, or a dotted class path like sklearn.linear_model.Lasso"
+    )
+
 
 class SplitSettings(_Section):
     """How ExampleGen divides rows between training and evaluation."""
@@ -180,9 +217,6 @@ class ModelSettings(_Section):
     @field_validator("estimator")
     @classmethod
     def _known_estimator(cls, value: str | None) -> str | None:
-        # Imported here: the estimators' module imports this one for its Task.
-        from shipyard.modeling.estimators import unknown_estimator
-
         problem = None if value is None else unknown_estimator(value)
         if problem is not None:
             raise ValueError(problem)

@@ -18,8 +18,8 @@ import importlib
 import inspect
 from typing import Any
 
-from shipyard.config import Task
-from shipyard.errors import ConfigError, did_you_mean
+from shipyard.config import DEFAULT_ESTIMATOR, ESTIMATORS, Task, unknown_estimator
+from shipyard.errors import ConfigError
 
 __all__ = [
     "DEFAULT_ESTIMATORS",
@@ -32,29 +32,6 @@ __all__ = [
     "unknown_estimator",
 ]
 
-ESTIMATORS: dict[str, dict[Task, str]] = {
-    "hist-gradient-boosting": {
-        "regression": "sklearn.ensemble.HistGradientBoostingRegressor",
-        "classification": "sklearn.ensemble.HistGradientBoostingClassifier",
-    },
-    "random-forest": {
-        "regression": "sklearn.ensemble.RandomForestRegressor",
-        "classification": "sklearn.ensemble.RandomForestClassifier",
-    },
-    "linear": {
-        "regression": "sklearn.linear_model.Ridge",
-        "classification": "sklearn.linear_model.LogisticRegression",
-    },
-    "lightgbm": {
-        "regression": "lightgbm.LGBMRegressor",
-        "classification": "lightgbm.LGBMClassifier",
-    },
-    "xgboost": {
-        "regression": "xgboost.XGBRegressor",
-        "classification": "xgboost.XGBClassifier",
-    },
-}
-DEFAULT_ESTIMATOR = "hist-gradient-boosting"
 DEFAULT_ESTIMATORS: dict[Task, str] = ESTIMATORS[DEFAULT_ESTIMATOR]
 _EXTRAS = {"lightgbm": "lightgbm", "xgboost": "xgboost"}
 # Parameters a library gets unless model.params sets one of the names: a clean run on
@@ -62,17 +39,6 @@ _EXTRAS = {"lightgbm": "lightgbm", "xgboost": "xgboost"}
 _QUIET: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
     "lightgbm": (("verbose", "verbosity"), {"verbose": -1}),
 }
-
-
-def unknown_estimator(name: str) -> str | None:
-    """What is wrong with ``name`` as an estimator's name, or None when it is a short
-    name or a dotted class path."""
-    if "." in name or name in ESTIMATORS:
-        return None
-    return (
-        f"'{name}' is not a known estimator{did_you_mean(name, ESTIMATORS)}; known: "
-        f"{', '.join(ESTIMATORS)}, or a dotted class path like sklearn.linear_model.Lasso"
-    )
 
 
 def check_estimator_name(name: str) -> str:
