@@ -204,3 +204,28 @@ def test_a_batch_is_kept_whole_or_refused_whole(project: Project) -> None:
     assert project.metric_history(run.id, "acc") == []
     assert project.run_values(run.id).params == {"lr": 0.1}
     assert project.run_values(run.id).tags == {"t": 1}
+
+
+@pytest.mark.parametrize("library", ["lightgbm", "xgboost"])
+def test_boosting_libraries_fitted_on_frames_are_packaged_and_answer_alike(
+    project: Project, library: str
+) -> None:
+    frame = make_table(300, seed=8, task="classification")[[*FEATURES, "expensive"]]
+    labels = (frame["expensive"] == "yes").astype(int)
+    data = frame.assign(expensive=labels)
+    if library == "lightgbm":
+        from lightgbm import LGBMClassifier
+
+        model = LGBMClassifier(n_estimators=15, verbose=-1)
+    else:
+        from xgboost import XGBClassifier
+
+        model = XGBClassifier(n_estimators=15)
+    model.fit(frame[FEATURES], labels)
+
+    with shipyard.start_run(project=project) as run:
+        version = run.log_model(model, data=data, target="expensive", register=library)
+
+    new = make_table(40, seed=9)[FEATURES]
+    answers = project.registry.load(version.ref).predict(new)
+    assert np.array_equal(answers.probabilities, model.predict_proba(new))

@@ -73,7 +73,16 @@ def _without_feature_names(estimator: Any, names: tuple[str, ...]) -> Any:
             f"{list(names)}: fit it on the same columns, in the same order"
         )
     plain = copy.deepcopy(estimator)
-    del plain.feature_names_in_
+    try:
+        del plain.feature_names_in_
+    except AttributeError:  # XGBoost reads them from its booster
+        booster = getattr(plain, "get_booster", None)
+        if booster is None:
+            raise DataError(
+                f"{type(estimator).__name__} keeps the names of the columns it was fitted "
+                "on: fit it on an array (frame.to_numpy()) to log it"
+            ) from None
+        booster().feature_names = None
     return plain
 
 
