@@ -46,6 +46,7 @@ ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
     "SHIPYARD_SERVE_ALIAS": ("serve", "alias"),
     "SHIPYARD_SERVE_RELOAD_SECONDS": ("serve", "reload_seconds"),
     "SHIPYARD_SERVE_COMPACT_SECONDS": ("serve", "compact_seconds"),
+    "SHIPYARD_SERVE_SPOOL_SECONDS": ("serve", "spool_seconds"),
     "SHIPYARD_API_TOKEN": ("serve", "token"),
     "SHIPYARD_SERVE_PROTECT_PREDICTIONS": ("serve", "protect_predictions"),
     "SHIPYARD_SERVE_UI": ("serve", "ui"),
@@ -318,6 +319,12 @@ class ServeSettings(_Section):
     )
     compact_seconds: float = Field(
         default=30.0, gt=0, description="How often the prediction log is compacted."
+    )
+    spool_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="How long a spool file takes answers before it is closed for the "
+        "compactor: the longest an answer waits to reach the shared log.",
     )
     token: SecretStr | None = Field(
         default=None,

@@ -147,7 +147,7 @@ class _Server:
         self.project = Project.open(root)
         self.settings = settings = settings or self.project.config.serve
         self.catalog = ModelCatalog(self.project, alias=settings.alias)
-        self.log = self.project.prediction_log()
+        self.log = self.project.prediction_log(rotate_seconds=settings.spool_seconds)
         self.telemetry = Telemetry()
         self.answerer = Answerer(self.log, self.telemetry)
         self.numeric_labels = False
