@@ -63,7 +63,10 @@ def share_cores(processes: int) -> None:
     threadpoolctl.threadpool_limits(threads)  # and the ones it already holds (forked)
 
 
-def _start_worker(processes: int) -> None:
+def prepare_worker(processes: int) -> None:
+    """Set up a worker process, one of ``processes`` side by side: it dies with its
+    parent (Linux), leaves Ctrl-C to the parent, and takes its share of the cores.
+    Steps that start processes of their own (the Tuner's trials) use it too."""
     # A worker must not outlive a runner killed with SIGKILL (Linux only).
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None)
@@ -105,7 +108,7 @@ class LocalExecutor(Executor):
         return ProcessPoolExecutor(
             max_workers=self.workers,
             mp_context=context,
-            initializer=_start_worker,
+            initializer=prepare_worker,
             initargs=(self.workers,),
         )
 
