@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from shipyard.errors import RecordNotFound
 from shipyard.store import MetadataStore
-from shipyard.store.records import MetricRecord
+from shipyard.store.records import FinishedRun, MetricRecord
 from shipyard.store.tracking import TrackingRepository
 from tests.store.helpers import a_run
 
@@ -99,3 +101,64 @@ def test_the_latest_values_of_chosen_metrics_of_many_runs_at_once(store: Metadat
         second: {"r2": 0.9},
     }
     assert tracking.latest_of([first], []) == {} and tracking.latest_of([], ["r2"]) == {}
+
+
+def test_a_pipeline_run_belongs_to_its_pipeline_s_experiment(store: MetadataStore) -> None:
+    run = a_run(store)
+
+    assert (run.kind, run.experiment, run.name, run.parent_id) == ("pipeline", "p", None, None)
+    assert run.label == "p"
+
+
+def test_nested_runs_take_their_parent_s_experiment_and_are_listed_apart(
+    store: MetadataStore,
+) -> None:
+    parent = store.start_run(
+        "", params={}, code_version=None, code_dirty=None, environment={},
+        kind="tracked", experiment="churn", name="baseline",
+    )  # fmt: skip
+    child = store.start_run(
+        "", params={}, code_version=None, code_dirty=None, environment={},
+        kind="tracked", name="fold 1", parent_id=parent.id,
+    )  # fmt: skip
+    other = a_run(store)
+
+    assert (child.experiment, child.parent_id, child.label) == ("churn", parent.id, "fold 1")
+    assert [r.id for r in store.list_runs()] == [other.id, parent.id]
+    assert [r.id for r in store.list_runs(nested=True)] == [other.id, child.id, parent.id]
+    assert [r.id for r in store.list_runs(experiment="churn")] == [parent.id]
+    assert [r.id for r in store.list_runs(parent_id=parent.id)] == [child.id]
+    with pytest.raises(RecordNotFound, match="run 999 does not exist"):
+        store.start_run(
+            "", params={}, code_version=None, code_dirty=None, environment={}, parent_id=999
+        )
+
+
+def test_finished_trials_are_recorded_under_their_run_with_what_they_logged(
+    store: MetadataStore,
+) -> None:
+    parent = a_run(store)
+    now = datetime.now(UTC)
+    trials = [
+        FinishedRun(
+            pipeline="p",
+            status="succeeded",
+            started_at=now,
+            finished_at=now,
+            host="h",
+            kind="trial",
+            name=f"trial {n}",
+            parent_id=parent.id,
+            experiment="p",
+            logged_params={"depth": n},
+            logged_metrics=(("score", n / 10, None),),
+        )  # fmt: skip
+        for n in range(3)
+    ]
+
+    ids = store.record_runs(trials)
+
+    assert [r.id for r in store.list_runs(parent_id=parent.id)] == ids[::-1]
+    assert store.get_run(ids[2]).kind == "trial"
+    assert store.tracking.params(ids[2]) == {"depth": 2}
+    assert store.tracking.metrics(ids[1]) == [MetricRecord("score", 0.1, None, None)]

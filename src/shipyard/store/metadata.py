@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import socket
+import typing
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ from shipyard.store.records import (
     ArtifactRecord,
     ExecutionRecord,
     FinishedRun,
+    RunKind,
     RunRecord,
     StoredOutput,
 )
@@ -129,11 +131,26 @@ class MetadataStore:
         code_version: str | None,
         code_dirty: bool | None,
         environment: Mapping[str, Any],
+        kind: RunKind = "pipeline",
+        experiment: str | None = None,
+        name: str | None = None,
+        parent_id: int | None = None,
     ) -> RunRecord:
-        with self.database.writing(f"starting a run of '{pipeline}'") as session:
+        """Record a run that starts now, in this process; a pipeline run's experiment is
+        its pipeline's name unless given, a nested run's its parent's."""
+        with self.database.writing(f"starting a run of '{name or pipeline}'") as session:
+            if parent_id is not None:
+                parent = session.get(RunRow, parent_id)
+                if parent is None or parent.project_id != self.project_id:
+                    raise RecordNotFound(f"run {parent_id} does not exist to nest a run under")
+                experiment = experiment or parent.experiment
             row = RunRow(
                 project_id=self.project_id,
                 pipeline=pipeline,
+                kind=kind,
+                experiment=experiment or pipeline or None,
+                name=name,
+                parent_id=parent_id,
                 status="running",
                 started_at=utcnow(),
                 params=dict(params),
@@ -200,6 +217,10 @@ class MetadataStore:
                 RunRow(
                     project_id=self.project_id,
                     pipeline=run.pipeline,
+                    kind=run.kind,
+                    experiment=run.experiment or run.pipeline or None,
+                    name=run.name,
+                    parent_id=run.parent_id,
                     status=run.status,
                     started_at=run.started_at,
                     finished_at=run.finished_at,
@@ -253,6 +274,16 @@ class MetadataStore:
                     {"run_id": run_id, "execution_id": row.id, "key": key,
                      "value": float(value), "step": index, "recorded_at": step.finished_at}
                     for key, value, index in step.logged_metrics
+                )  # fmt: skip
+            for run_row, run in zip(run_rows, runs, strict=True):
+                params.extend(
+                    {"run_id": run_row.id, "execution_id": None, "key": key, "value": value}
+                    for key, value in run.logged_params.items()
+                )
+                metrics.extend(
+                    {"run_id": run_row.id, "execution_id": None, "key": key,
+                     "value": float(value), "step": index, "recorded_at": run.finished_at}
+                    for key, value, index in run.logged_metrics
                 )  # fmt: skip
             for table, rows in ((EventRow, events), (RunParamRow, params), (RunMetricRow, metrics)):
                 if rows:
@@ -336,10 +367,21 @@ class MetadataStore:
         pipeline: str | None = None,
         status: str | None = None,
         offset: int = 0,
+        experiment: str | None = None,
+        parent_id: int | None = None,
+        nested: bool = False,
     ) -> list[RunRecord]:
-        """Runs newest first, of ``pipeline`` and with ``status`` when given; the page of
-        ``limit`` runs after the ``offset`` newest (walked along the primary key)."""
+        """Runs newest first, of ``pipeline``, ``experiment`` and with ``status`` when
+        given; the page of ``limit`` runs after the ``offset`` newest (walked along the
+        primary key).  Nested runs (trials, child runs) are left out unless ``nested``,
+        or unless ``parent_id`` asks for the children of that run."""
         query = select(RunRow).where(RunRow.project_id == self.project_id)
+        if parent_id is not None:
+            query = query.where(RunRow.parent_id == parent_id)
+        elif not nested:
+            query = query.where(RunRow.parent_id.is_(None))
+        if experiment is not None:
+            query = query.where(RunRow.experiment == experiment)
         if pipeline is not None:
             query = query.where(RunRow.pipeline == pipeline)
         if status is not None:
@@ -363,6 +405,10 @@ class MetadataStore:
             host=row.host,
             pid=row.pid,
             error=row.error,
+            kind=typing.cast(RunKind, row.kind),
+            experiment=row.experiment,
+            name=row.name,
+            parent_id=row.parent_id,
         )
 
     # -- executions -----------------------------------------------------------------

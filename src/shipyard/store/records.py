@@ -9,6 +9,8 @@ from typing import Any, Literal
 from shipyard.config import AutomationLevel
 
 RunStatus = Literal["running", "succeeded", "failed", "crashed"]
+RunKind = Literal["pipeline", "tracked", "trial"]
+"""What made a run: the pipeline runner, ``shipyard.start_run``, or a Tuner's trial."""
 ExecutionStatus = Literal["pending", "running", "succeeded", "cached", "failed", "skipped"]
 
 
@@ -27,6 +29,15 @@ class RunRecord:
     host: str
     pid: int
     error: str | None
+    kind: RunKind = "pipeline"
+    experiment: str | None = None
+    name: str | None = None
+    parent_id: int | None = None
+
+    @property
+    def label(self) -> str:
+        """What to call the run: its name, else its pipeline's, else its experiment's."""
+        return self.name or self.pipeline or self.experiment or f"run {self.id}"
 
     @property
     def duration(self) -> float | None:
@@ -103,19 +114,30 @@ class FinishedStep:
 
 @dataclass(frozen=True)
 class FinishedRun:
-    """A pipeline run that already ended, with its steps: runs imported in bulk."""
+    """A run that already ended, with its steps (none for a trial or a tracked run):
+    runs imported in bulk, or a Tuner's trials recorded under their pipeline run.
+
+    ``logged_params`` and ``logged_metrics`` (key, value, step) are what the run itself
+    logged, outside any step.
+    """
 
     pipeline: str
     status: RunStatus
     started_at: datetime
     finished_at: datetime
     host: str
-    steps: tuple[FinishedStep, ...]
+    steps: tuple[FinishedStep, ...] = ()
     params: dict[str, Any] = field(default_factory=dict)
     code_version: str | None = None
     code_dirty: bool | None = None
     environment: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    kind: RunKind = "pipeline"
+    experiment: str | None = None
+    name: str | None = None
+    parent_id: int | None = None
+    logged_params: dict[str, Any] = field(default_factory=dict)
+    logged_metrics: tuple[tuple[str, float, int | None], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -65,11 +65,18 @@ class RunRow(Base):
     __table_args__ = (
         Index("ix_pipeline_runs_status", "project_id", "status", "id"),
         Index("ix_pipeline_runs_pipeline", "project_id", "pipeline", "id"),
+        Index("ix_pipeline_runs_experiment", "project_id", "experiment", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
     pipeline: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20), default="pipeline", server_default="pipeline")
+    experiment: Mapped[str | None] = mapped_column(String(200), default=None)
+    name: Mapped[str | None] = mapped_column(String(200), default=None)
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("pipeline_runs.id"), default=None, index=True
+    )
     status: Mapped[str] = mapped_column(String(20))
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
@@ -179,12 +186,13 @@ class DatasetVersionRow(Base):
 
 
 class RunMetricRow(Base):
-    """A metric logged by a step of a run (experiment tracking)."""
+    """A metric logged by a step of a run, or by a tracked run (experiment tracking)."""
 
     __tablename__ = "run_metrics"
+    __table_args__ = (Index("ix_run_metrics_history", "run_id", "key", "id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    run_id: Mapped[int] = mapped_column(ForeignKey("pipeline_runs.id"), index=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("pipeline_runs.id"))
     execution_id: Mapped[int | None] = mapped_column(
         ForeignKey("executions.id"), default=None, index=True
     )
