@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from shipyard.pipeline import (
     log_param,
     log_params,
 )
+from shipyard.store.records import FinishedRun
 
 __all__ = ["Tuner"]
 
@@ -121,6 +123,42 @@ class Tuner(Component):
         )
 
     def publish(self, context: PublishContext) -> None:
-        """Record each trial as a run nested in the pipeline run (not on a cache hit)."""
+        """Record each trial as a run nested in the pipeline run (not on a cache hit: the
+        trials belong to the run that made them).
+
+        A trial run logs the searched parameters and ``state`` (complete, pruned or
+        failed) as parameters; ``cv_METRIC`` (the mean over the folds, complete trials
+        only) and ``fold_METRIC`` at step = fold index as metrics.  A pruned trial
+        succeeded (it was stopped on purpose); a failed one carries its error.
+        """
         if context.cached:
             return
+        digest = context.outputs["tuning"].digest
+        result = TuningPayload.from_bytes(context.artifacts.read_bytes(digest)).result
+        now = datetime.now(UTC)
+        runs = []
+        for trial in result.trials:
+            started = now if trial.started is None else datetime.fromisoformat(trial.started)
+            metrics: list[tuple[str, float, int | None]] = [
+                (f"fold_{result.metric}", score, fold)
+                for fold, score in enumerate(trial.fold_scores)
+            ]
+            if trial.score is not None:
+                metrics.append((f"cv_{result.metric}", trial.score, None))
+            runs.append(
+                FinishedRun(
+                    pipeline=context.run.pipeline,
+                    status="failed" if trial.state == "failed" else "succeeded",
+                    started_at=started,
+                    finished_at=started + timedelta(seconds=trial.seconds or 0.0),
+                    host=context.run.host,
+                    error=trial.error,
+                    kind="trial",
+                    experiment=context.run.experiment,
+                    name=f"trial {trial.number}",
+                    parent_id=context.run.id,
+                    logged_params={**trial.params, "state": trial.state},
+                    logged_metrics=tuple(metrics),
+                )
+            )
+        context.store.record_runs(runs)

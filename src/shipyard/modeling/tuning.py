@@ -18,14 +18,17 @@ from __future__ import annotations
 import contextlib
 import inspect
 import math
+import os
 import time
 from collections.abc import Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
+from datetime import UTC
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
+import threadpoolctl
 
 from shipyard.config import TUNING_METRICS, ParameterRange, Task
 from shipyard.errors import ConfigError, DataError, ShipyardError
@@ -95,8 +98,9 @@ class TrialRecord:
     state: TrialState
     score: float | None
     fold_scores: list[float]
-    started: str | None  # ISO time: trials of several processes overlap
+    started: str | None  # ISO time (UTC)
     seconds: float | None
+    worker: int | None = None  # which of the processes optimizing the study ran it
     error: str | None = None
 
 
@@ -226,12 +230,13 @@ def _score(job: TuningJob, estimator: Any, fold: _Fold) -> float:
     return value
 
 
-def _objective(job: TuningJob, folds: _CrossValidation) -> Any:
+def _objective(job: TuningJob, folds: _CrossValidation, worker: int) -> Any:
     import optuna
 
     from shipyard.modeling.estimators import build_estimator
 
     def objective(trial: optuna.Trial) -> float:
+        trial.set_user_attr("worker", worker)
         chosen = {name: _suggest(trial, name, spec) for name, spec in job.space.items()}
         scores: list[float] = []
         try:
@@ -270,11 +275,12 @@ def _optimize(
     spec: TransformSpec,
     *,
     path: Path,
+    worker: int,
     trials: int,
     sampler_seed: int,
     deadline: float | None,
 ) -> None:
-    """Run ``trials`` trials of the study at ``path`` in this process."""
+    """Run ``trials`` trials of the study at ``path`` in this process, the ``worker``-th."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -290,11 +296,31 @@ def _optimize(
     if timeout == 0.0:
         return
     study.optimize(
-        _objective(job, folds),
+        _objective(job, folds, worker),
         n_trials=trials,
         timeout=timeout,
         catch=(ShipyardError, ValueError, TypeError, ArithmeticError),
     )
+
+
+def _thread_share(processes: int) -> int:
+    """Native threads (OpenMP, BLAS) for each of ``processes`` tuning side by side: their
+    share of the cores, or fewer when fewer were chosen for this process."""
+    from shipyard.pipeline.executors import THREAD_VARIABLES, cores
+
+    chosen = [
+        int(os.environ[name]) for name in THREAD_VARIABLES if os.environ.get(name, "").isdigit()
+    ]
+    return max(1, min([cores() // processes, *chosen]))
+
+
+def _start_process(processes: int, threads: int, parent: int) -> None:
+    from shipyard.pipeline.executors import THREAD_VARIABLES, prepare_worker
+
+    prepare_worker(processes, parent)
+    for name in THREAD_VARIABLES:
+        os.environ[name] = str(threads)
+    threadpoolctl.threadpool_limits(threads)
 
 
 def _counted(trial: optuna.trial.FrozenTrial) -> bool:
@@ -332,7 +358,7 @@ def tune(
     from optuna.storages.journal import JournalFileOpenLock
     from optuna.trial import TrialState as State
 
-    from shipyard.pipeline.executors import prepare_worker, start_method
+    from shipyard.pipeline.executors import start_method
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     path = folder / STUDY_FILE
@@ -356,6 +382,8 @@ def tune(
     deadline = None if job.timeout is None else started + job.timeout
     if remaining > 0:
         shares = _shares(remaining, processes)
+        # Processes spinning for each other's cores turn a second's fit into a minute's.
+        threads = _thread_share(len(shares))
         seeds = np.random.SeedSequence([job.seed, done]).generate_state(len(shares))
         futures: list[Future[None]] = []
         pool = None
@@ -363,11 +391,13 @@ def tune(
             pool = ProcessPoolExecutor(
                 max_workers=len(shares) - 1,
                 mp_context=multiprocessing.get_context(start_method()),
-                initializer=prepare_worker,
-                initargs=(len(shares),),
+                initializer=_start_process,
+                initargs=(len(shares), threads, os.getpid()),
             )
         try:
-            for share, seed in zip(shares[1:], seeds[1:], strict=True):
+            for worker, (share, seed) in enumerate(zip(shares, seeds, strict=True)):
+                if worker == 0:
+                    continue  # this process's share, run below
                 assert pool is not None
                 futures.append(
                     pool.submit(
@@ -377,21 +407,24 @@ def tune(
                         labels,
                         spec,
                         path=path,
+                        worker=worker,
                         trials=share,
                         sampler_seed=int(seed),
                         deadline=deadline,
                     )
                 )
-            _optimize(
-                job,
-                frame,
-                labels,
-                spec,
-                path=path,
-                trials=shares[0],
-                sampler_seed=int(seeds[0]),
-                deadline=deadline,
-            )
+            with threadpoolctl.threadpool_limits(threads):
+                _optimize(
+                    job,
+                    frame,
+                    labels,
+                    spec,
+                    path=path,
+                    worker=0,
+                    trials=shares[0],
+                    sampler_seed=int(seeds[0]),
+                    deadline=deadline,
+                )
             for future in futures:
                 future.result()
         finally:
@@ -424,8 +457,12 @@ def _result(
                 state=states[trial.state],
                 score=trial.value if trial.state == State.COMPLETE else None,
                 fold_scores=list(trial.user_attrs.get("fold_scores", [])),
-                started=None if trial.datetime_start is None else trial.datetime_start.isoformat(),
+                # Optuna's times are naive local times.
+                started=None
+                if trial.datetime_start is None
+                else trial.datetime_start.astimezone(UTC).isoformat(),
                 seconds=seconds,
+                worker=trial.user_attrs.get("worker"),
                 error=trial.user_attrs.get("error"),
             )
         )
