@@ -19,8 +19,10 @@ from typing import Any
 import pytest
 import yaml
 from sklearn.datasets import load_breast_cancer
+from typer.testing import CliRunner
 
 from shipyard import Project
+from shipyard.cli.app import app
 from shipyard.components.payloads import TuningPayload
 from shipyard.config import CONFIG_FILE, parse_config
 from shipyard.errors import ConfigError
@@ -86,6 +88,10 @@ def compared(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     journal = study_journal(tuned).read_bytes()
     second = tuned.run(tuned.standard_pipeline())
     second.raise_for_failure()
+    with pytest.MonkeyPatch.context() as patch:  # `shipyard run`: cached, and it says so
+        patch.chdir(tuned.root)
+        shown = CliRunner().invoke(app, ["run"])
+    assert shown.exit_code == 0, shown.output
     yield {
         "default": default,
         "untuned": untuned,
@@ -93,6 +99,7 @@ def compared(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "first": first,
         "second": second,
         "journal": journal,
+        "shown": " ".join(shown.output.split()),
     }
     default.close()
     tuned.close()
@@ -189,6 +196,14 @@ def test_an_unchanged_rerun_takes_the_cached_study(compared: dict[str, Any]) -> 
     assert second.steps["Tuner"].status == "cached"
     assert second.output("Tuner", "tuning") == first.output("Tuner", "tuning")
     assert study_journal(tuned).read_bytes() == compared["journal"]  # no new trial
+    result = tuning_of(tuned, first)
+    states = [trial.state for trial in result.trials]
+    assert (
+        f"tuning: 12 trials ({states.count('pruned')} pruned, 0 failed) — best "
+        f"cross-validated log_loss {result.best_score:.5g} (trial {result.best_trial}): "
+        f"learning_rate={result.best_params['learning_rate']:.4g}, "
+        f"max_depth={result.best_params['max_depth']}"
+    ) in compared["shown"]
     assert tuned.store.list_runs(parent_id=second.run.id, limit=100) == []
 
 
