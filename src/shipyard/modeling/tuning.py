@@ -163,43 +163,38 @@ class _Fold:
     valid_y: np.ndarray[Any, Any]
 
 
-class _CrossValidation:
-    """The folds of the training rows, each with a transform learned on its own part."""
+def _folds(
+    frame: pd.DataFrame, labels: np.ndarray[Any, Any], spec: TransformSpec, *, job: TuningJob
+) -> list[_Fold]:
+    """The cross-validation folds of the training rows, each with a transform learned on
+    its own training part (stratified by class when every class has a row per fold)."""
+    from sklearn.model_selection import KFold, StratifiedKFold
 
-    def __init__(
-        self,
-        frame: pd.DataFrame,
-        labels: np.ndarray[Any, Any],
-        spec: TransformSpec,
-        *,
-        job: TuningJob,
-    ) -> None:
-        from sklearn.model_selection import KFold, StratifiedKFold
+    from shipyard.data.transform import TransformLearner
 
-        from shipyard.data.transform import TransformLearner
-
-        if len(frame) < job.folds * 2:
-            raise DataError(
-                f"the training split has {len(frame)} labelled rows, too few for "
-                f"{job.folds} folds; lower tuner.folds or add data"
+    if len(frame) < job.folds * 2:
+        raise DataError(
+            f"the training split has {len(frame)} labelled rows, too few for "
+            f"{job.folds} folds; lower tuner.folds or add data"
+        )
+    splitter: Any = KFold(job.folds, shuffle=True, random_state=job.seed)
+    if job.task == "classification":
+        _, counts = np.unique(labels.astype(str), return_counts=True)
+        if counts.min() >= job.folds:
+            splitter = StratifiedKFold(job.folds, shuffle=True, random_state=job.seed)
+    folds = []
+    for train_index, valid_index in splitter.split(np.zeros(len(labels)), labels):
+        train_rows = frame.iloc[train_index]
+        fitted = TransformLearner(spec).fit(train_rows)
+        folds.append(
+            _Fold(
+                train_x=fitted.transform_frame(train_rows),
+                train_y=labels[train_index],
+                valid_x=fitted.transform_frame(frame.iloc[valid_index]),
+                valid_y=labels[valid_index],
             )
-        splitter: Any = KFold(job.folds, shuffle=True, random_state=job.seed)
-        if job.task == "classification":
-            _, counts = np.unique(labels.astype(str), return_counts=True)
-            if counts.min() >= job.folds:
-                splitter = StratifiedKFold(job.folds, shuffle=True, random_state=job.seed)
-        self.folds: list[_Fold] = []
-        for train_index, valid_index in splitter.split(np.zeros(len(labels)), labels):
-            train_rows = frame.iloc[train_index]
-            fitted = TransformLearner(spec).fit(train_rows)
-            self.folds.append(
-                _Fold(
-                    train_x=fitted.transform_frame(train_rows),
-                    train_y=labels[train_index],
-                    valid_x=fitted.transform_frame(frame.iloc[valid_index]),
-                    valid_y=labels[valid_index],
-                )
-            )
+        )
+    return folds
 
 
 def _suggest(trial: optuna.Trial, name: str, spec: ParameterRange) -> Any:
@@ -230,7 +225,7 @@ def _score(job: TuningJob, estimator: Any, fold: _Fold) -> float:
     return value
 
 
-def _objective(job: TuningJob, folds: _CrossValidation, worker: int) -> Any:
+def _objective(job: TuningJob, folds: list[_Fold], worker: int) -> Any:
     import optuna
 
     from shipyard.modeling.estimators import build_estimator
@@ -240,7 +235,7 @@ def _objective(job: TuningJob, folds: _CrossValidation, worker: int) -> Any:
         chosen = {name: _suggest(trial, name, spec) for name, spec in job.space.items()}
         scores: list[float] = []
         try:
-            for index, fold in enumerate(folds.folds):
+            for index, fold in enumerate(folds):
                 estimator = build_estimator(
                     job.estimator,
                     task=job.task,
@@ -284,7 +279,7 @@ def _optimize(
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    folds = _CrossValidation(frame, labels, spec, job=job)
+    folds = _folds(frame, labels, spec, job=job)
     startup = min(10, max(2, job.trials // 3))
     study = optuna.load_study(
         study_name=STUDY_NAME,
