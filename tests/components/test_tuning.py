@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 import yaml
 from sklearn.datasets import load_breast_cancer
@@ -23,12 +24,13 @@ from typer.testing import CliRunner
 
 from shipyard import Project
 from shipyard.cli.app import app
+from shipyard.components import read_split
 from shipyard.components.payloads import TuningPayload
 from shipyard.config import CONFIG_FILE, parse_config
 from shipyard.errors import ConfigError
 from shipyard.modeling.tuning import STUDY_FILE, TuningResult
-from shipyard.pipeline import RunResult
-from tests.helpers import SHIPYARD, MakeStandardProject
+from shipyard.pipeline import Pipeline, RunResult
+from tests.helpers import SHIPYARD, MakeStandardProject, make_table
 
 WIDE_SPACE = {
     "learning_rate": {"log_uniform": [0.002, 0.5]},
@@ -426,3 +428,44 @@ def test_a_study_killed_half_way_resumes_and_ends_with_its_trials(tmp_path: Path
         crashed = resumed.store.list_runs(status="crashed")
         assert len(crashed) == 1
         assert len(resumed.store.list_runs(parent_id=result.run.id, limit=100)) == trials
+
+
+def tuned_up_to_the_tuner(folder: Path, frame: pd.DataFrame) -> tuple[Project, RunResult]:
+    """A project on ``frame`` split by its ``id`` column, run as far as the Tuner."""
+    folder.mkdir()
+    frame.to_csv(folder / "houses.csv", index=False)
+    Project.init(folder, data=folder / "houses.csv", target="price").close()
+    settings = yaml.safe_load((folder / CONFIG_FILE).read_text())
+    settings["data"]["split"]["key"] = "id"
+    settings["data"]["drop"] = ["id"]
+    settings["model"]["params"] = {"max_iter": 30}
+    space = {"learning_rate": {"log_uniform": [0.02, 0.3]}, "max_depth": {"int": [2, 6]}}
+    settings["tuner"] = {"trials": 3, "folds": 2, "prune": False, "space": space}
+    (folder / CONFIG_FILE).write_text(yaml.safe_dump(settings))
+    project = Project.open(folder)
+    steps = project.standard_pipeline().order()
+    upto = [step.name for step in steps].index("Tuner") + 1
+    result = project.run(Pipeline("up-to-the-tuner", steps[:upto]), workers=1)
+    result.raise_for_failure()
+    return project, result
+
+
+def test_the_study_never_sees_the_eval_split(tmp_path: Path) -> None:
+    frame = make_table(300, seed=3)
+    frame.insert(0, "id", range(len(frame)))
+    first, ran = tuned_up_to_the_tuner(tmp_path / "first", frame)
+    examples = first.artifacts.materialize(ran.output("ExampleGen", "examples").digest, "dir")
+    held_out = set(read_split(examples, "eval")["id"])
+    assert 0 < len(held_out) < len(frame)
+    # The same table with nonsense targets on the eval split only.
+    scrambled = frame.copy()
+    rows = scrambled["id"].isin(held_out)
+    scrambled.loc[rows, "price"] = -scrambled.loc[rows, "price"] * 100
+    second, ran_again = tuned_up_to_the_tuner(tmp_path / "second", scrambled)
+    assert ran_again.steps["Tuner"].status == "succeeded"  # other examples: not cached
+    found, found_again = tuning_of(first, ran), tuning_of(second, ran_again)
+    assert [(t.params, t.fold_scores) for t in found.trials] == [
+        (t.params, t.fold_scores) for t in found_again.trials
+    ]
+    first.close()
+    second.close()
