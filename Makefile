@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test,lint,postgres]'
+	$(BIN)/python -m pip install --quiet -e '.[test,lint,postgres,lightgbm,xgboost,dask]'
 	touch $(VENV)/.installed $@
 
 demo: $(VENV)/.installed

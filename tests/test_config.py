@@ -68,6 +68,8 @@ def test_serve_settings_come_from_the_file_and_the_environment() -> None:
         ("serve:\n  prot: 80\n", {}, "field 'serve.prot': Extra inputs"),
         ("", {"SHIPYARD_SERVE_RELOAD_SECONDS": "soon"}, "field 'serve.reload_seconds'"),
         ("registry:\n  cache_versions: 0\n", {}, "field 'registry.cache_versions'"),
+        ("pipeline:\n  executor: spark\n", {}, "field 'pipeline.executor': Input should be"),
+        ("", {"SHIPYARD_DASK_SCHEDULER": "tcp://h:8786"}, "scheduler is the address of a Dask"),
     ],
 )
 def test_invalid_serve_settings_name_the_field(

@@ -37,6 +37,16 @@ from shipyard.errors import (
 from shipyard.exports import lazy_exports as _lazy_exports
 
 if typing.TYPE_CHECKING:
+    from shipyard.experiments import (
+        TrackedRun,
+        active_run,
+        log_artifact,
+        log_dataset,
+        log_model,
+        set_tag,
+        set_tags,
+        start_run,
+    )
     from shipyard.pipeline import (
         Artifact,
         Component,
@@ -82,6 +92,19 @@ _LAZY_EXPORTS = {
         ),
         "shipyard.pipeline",
     ),
+    **dict.fromkeys(
+        (
+            "TrackedRun",
+            "active_run",
+            "log_artifact",
+            "log_dataset",
+            "log_model",
+            "set_tag",
+            "set_tags",
+            "start_run",
+        ),
+        "shipyard.experiments",
+    ),
     "PredictionLog": "shipyard.prediction_log",
     "Project": "shipyard.project",
     "load_model": "shipyard.project",
@@ -121,15 +144,23 @@ __all__ = [
     "StoreConflict",
     "StoreError",
     "StoreUnavailable",
+    "TrackedRun",
     "ValidationFailed",
     "__version__",
+    "active_run",
     "component",
     "current_step",
     "load_model",
+    "log_artifact",
+    "log_dataset",
     "log_metric",
     "log_metrics",
+    "log_model",
     "log_param",
     "log_params",
+    "set_tag",
+    "set_tags",
+    "start_run",
 ]
 
 

@@ -38,6 +38,8 @@ ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
     "SHIPYARD_DB_URL": ("store", "database"),
     "SHIPYARD_ARTIFACTS_URL": ("store", "artifacts"),
     "SHIPYARD_WORKERS": ("pipeline", "workers"),
+    "SHIPYARD_EXECUTOR": ("pipeline", "executor"),
+    "SHIPYARD_DASK_SCHEDULER": ("pipeline", "scheduler"),
     "SHIPYARD_SERVE_HOST": ("serve", "host"),
     "SHIPYARD_SERVE_PORT": ("serve", "port"),
     "SHIPYARD_SERVE_WORKERS": ("serve", "workers"),
@@ -94,6 +96,21 @@ class PipelineSettings(_Section):
 
     workers: int = Field(default=2, ge=1, le=256, description="Parallel step processes.")
     cache: bool = Field(default=True, description="Skip steps whose fingerprint is cached.")
+    executor: Literal["local", "dask"] = Field(
+        default="local",
+        description="Where steps run: a pool of local processes, or a Dask cluster.",
+    )
+    scheduler: str | None = Field(
+        default=None,
+        description="Address of a running Dask scheduler (tcp://host:8786); without it, "
+        "executor: dask starts a local cluster of `workers` processes for each run.",
+    )
+
+    @model_validator(mode="after")
+    def _scheduler_needs_dask(self) -> PipelineSettings:
+        if self.scheduler is not None and self.executor != "dask":
+            raise ValueError("scheduler is the address of a Dask cluster: set executor: dask")
+        return self
 
 
 # Fixed choices: a value outside them is refused with the allowed values named, here and
@@ -103,6 +120,43 @@ Impute = Literal["median", "mean"]
 Scaling = Literal["standard", "none"]
 Encoding = Literal["onehot", "ordinal"]
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+
+# The estimators a short name stands for, per task (``model.estimator``); any other is
+# named by its dotted class path.  Kept with the settings that are checked against it.
+ESTIMATORS: dict[str, dict[Task, str]] = {
+    "hist-gradient-boosting": {
+        "regression": "sklearn.ensemble.HistGradientBoostingRegressor",
+        "classification": "sklearn.ensemble.HistGradientBoostingClassifier",
+    },
+    "random-forest": {
+        "regression": "sklearn.ensemble.RandomForestRegressor",
+        "classification": "sklearn.ensemble.RandomForestClassifier",
+    },
+    "linear": {
+        "regression": "sklearn.linear_model.Ridge",
+        "classification": "sklearn.linear_model.LogisticRegression",
+    },
+    "lightgbm": {
+        "regression": "lightgbm.LGBMRegressor",
+        "classification": "lightgbm.LGBMClassifier",
+    },
+    "xgboost": {
+        "regression": "xgboost.XGBRegressor",
+        "classification": "xgboost.XGBClassifier",
+    },
+}
+DEFAULT_ESTIMATOR = "hist-gradient-boosting"
+
+
+def unknown_estimator(name: str) -> str | None:
+    """What is wrong with ``name`` as an estimator's name, or None when it is a short
+    name or a dotted class path."""
+    if "." in name or name in ESTIMATORS:
+        return None
+    return (
+        f"'{name}' is not a known estimator{did_you_mean(name, ESTIMATORS)}; known: "
+        f"{', '.join(ESTIMATORS)}, or a dotted class path like sklearn.linear_model.Lasso"
+    )
 
 
 class SplitSettings(_Section):
@@ -162,10 +216,19 @@ class ModelSettings(_Section):
     )
     estimator: str | None = Field(
         default=None,
-        description="Dotted class with the scikit-learn API (default: histogram boosting).",
+        description="hist-gradient-boosting (default), random-forest, linear, lightgbm, "
+        "xgboost, or a dotted class with the scikit-learn API.",
     )
     params: dict[str, Any] = Field(default_factory=dict)
     seed: int = 0
+
+    @field_validator("estimator")
+    @classmethod
+    def _known_estimator(cls, value: str | None) -> str | None:
+        problem = None if value is None else unknown_estimator(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
 
 
 #: What the Tuner may optimize, per task (the Evaluator's metrics of that name).
@@ -841,12 +904,15 @@ _NAME_CHARACTERS = re.compile(r"[^A-Za-z0-9_.-]+")
 _SECTION_NOTES = {
     "name": "shipyard project settings; every field is checked when the project opens.",
     "store": "Where metadata and artifacts live (SHIPYARD_DB_URL, SHIPYARD_ARTIFACTS_URL).",
-    "pipeline": "Parallel step processes (SHIPYARD_WORKERS) and caching.",
+    "pipeline": "Parallel step processes (SHIPYARD_WORKERS), caching, and where steps run\n"
+    "# (executor: local or dask; scheduler: tcp://host:8786 for a running Dask cluster).",
     "data": "The table to learn from: source file or folder, target column, task, split.\n"
     "# Add 'features: [..]' to choose columns, 'drop: [..]' to leave some out, and\n"
     "# 'schema: schema.yaml' to validate against a schema you pinned.",
     "transform": "Preprocessing learned on the training split and applied everywhere.",
-    "model": "Registered model name and estimator (a dotted scikit-learn-style class).",
+    "model": "Registered model name and estimator: hist-gradient-boosting, random-forest,\n"
+    "# linear, lightgbm, xgboost (pip install 'shipyard[lightgbm]' or [xgboost]), or a dotted\n"
+    "# scikit-learn-style class; params go to its constructor.",
     "tuner": "Search model.params by cross-validation before training (trials, space).",
     "validation": "Drift thresholds (per column, or 'default') and severities.",
     "evaluation": "The gate: metric bounds, allowed worsening against production, slices.",

@@ -10,6 +10,7 @@ This is the Python API the CLI, the server and the dashboard share.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
     from shipyard.loop import RetrainingLoop
     from shipyard.monitoring import Monitor, MonitorPass
     from shipyard.monitoring.monitor import Progress
-    from shipyard.pipeline import Pipeline, RunResult
+    from shipyard.pipeline import Executor, Pipeline, RunResult
     from shipyard.pipeline.comparison import RunComparison
     from shipyard.pipeline.runner import Observer
     from shipyard.prediction_lineage import PredictionLineage
@@ -50,7 +51,7 @@ from shipyard.store import (
     downstream,
     upstream,
 )
-from shipyard.store.records import DatasetVersionRecord
+from shipyard.store.records import DatasetVersionRecord, RunValues
 
 
 def find_root(start: Path) -> Path:
@@ -87,12 +88,16 @@ class Project:
         target: str | None = None,
         task: Task | None = None,
         model_name: str | None = None,
+        estimator: str | None = None,
     ) -> Project:
         """Create ``shipyard.yaml`` and ``.shipyard/`` in ``folder``.
 
         With ``data`` and ``target`` the project gets a standard pipeline: the model is
         named after the data file (``credit.csv`` makes ``credit``) unless ``model_name``
         says otherwise, and the task is inferred from the target unless given.
+        ``estimator`` is a short name (``lightgbm``, ``xgboost``, ... see
+        ``shipyard.modeling.ESTIMATORS``) or a dotted class path (default: histogram
+        gradient boosting).
         """
         root = Path(folder).resolve()
         path = root / CONFIG_FILE
@@ -102,6 +107,8 @@ class Project:
         if data is None:
             if target is not None or task is not None:
                 raise ConfigError("target and task describe the data; give data too")
+            if estimator is not None:
+                raise ConfigError("the estimator learns from the data; give data too")
             config = ProjectConfig(name=project_name)
         else:
             if target is None:
@@ -116,6 +123,7 @@ class Project:
                 target=target,
                 task=task,
                 model_name=model_name,
+                estimator=estimator,
             )
         root.mkdir(parents=True, exist_ok=True)
         (root / STATE_DIR).mkdir(exist_ok=True)
@@ -275,18 +283,31 @@ class Project:
         workers: int | None = None,
         observer: Observer | None = None,
     ) -> RunResult:
-        """Run ``pipeline``; ``cache`` and ``workers`` default to ``shipyard.yaml``."""
+        """Run ``pipeline``; ``cache`` and ``workers`` default to ``shipyard.yaml``, and so
+        does where the steps run (a local pool, or a Dask cluster)."""
         from shipyard.pipeline import Runner
 
+        settings = self.config.pipeline
+        workers = workers or settings.workers
+        executor: Executor | None = None
+        if settings.executor == "dask":
+            from shipyard.pipeline.dask_executor import DaskExecutor
+
+            executor = DaskExecutor(workers, scheduler=settings.scheduler)
         runner = Runner(
             self.store,
             self.artifacts,
-            workers=workers or self.config.pipeline.workers,
-            cache=self.config.pipeline.cache if cache is None else cache,
+            executor=executor,
+            workers=workers,
+            cache=settings.cache if cache is None else cache,
             observer=observer,
             code_folder=self.root,
         )
-        return runner.run(pipeline)
+        try:
+            return runner.run(pipeline)
+        finally:
+            if executor is not None:
+                executor.shutdown()
 
     def standard_pipeline(self) -> Pipeline:
         """The project's standard pipeline, as ``shipyard.yaml`` describes it.
@@ -330,15 +351,46 @@ class Project:
         pipeline: str | None = None,
         status: str | None = None,
         offset: int = 0,
+        experiment: str | None = None,
+        parent_id: int | None = None,
     ) -> list[RunRecord]:
-        """Runs newest first, filtered by ``pipeline`` and ``status``, ``offset`` skipped."""
-        return self.store.list_runs(limit=limit, pipeline=pipeline, status=status, offset=offset)
+        """Runs newest first, filtered by ``pipeline``, ``experiment`` and ``status``,
+        ``offset`` skipped; the children of run ``parent_id`` (trials, nested runs) when
+        given, else only runs that are not nested.  Runs of this host whose process died
+        are marked ``crashed`` first."""
+        self.store.mark_crashed_runs()
+        return self.store.list_runs(
+            limit=limit,
+            pipeline=pipeline,
+            status=status,
+            offset=offset,
+            experiment=experiment,
+            parent_id=parent_id,
+        )
 
     def run_record(self, run_id: int) -> RunRecord:
         return self.store.get_run(run_id)
 
     def run_steps(self, run_id: int) -> list[ExecutionRecord]:
         return self.store.run_executions(run_id)
+
+    def run_values(self, run_id: int) -> RunValues:
+        """What run ``run_id`` logged: parameters, each metric's last value, and tags."""
+        self.store.get_run(run_id)
+        return RunValues(
+            params=self.store.tracking.params(run_id),
+            metrics=self.store.tracking.latest_metrics(run_id),
+            tags=self.store.get_properties("run", run_id),
+        )
+
+    def metric_history(self, run_id: int, key: str) -> list[tuple[int | None, float, datetime]]:
+        """Every logged point of metric ``key`` of a run: (step, value, time), in order."""
+        self.store.get_run(run_id)
+        return self.store.tracking.history(run_id, key)
+
+    def latest_metrics(self, run_ids: Sequence[int]) -> dict[int, dict[str, float]]:
+        """The last value of each metric of each run, for a table of runs."""
+        return self.store.tracking.latest_of(run_ids)
 
     def compare_runs(self, run_ids: Sequence[int]) -> RunComparison:
         """Runs side by side: code, data versions, parameters and metrics."""

@@ -469,3 +469,25 @@ def test_the_study_never_sees_the_eval_split(tmp_path: Path) -> None:
     ]
     first.close()
     second.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("estimator", ["xgboost", "lightgbm"])
+def test_boosting_libraries_are_tuned_by_their_short_names(
+    make_standard_project: MakeStandardProject, estimator: str
+) -> None:
+    pytest.importorskip(estimator)
+    project = make_standard_project(task="classification", rows=300)
+    settings = yaml.safe_load((project.root / CONFIG_FILE).read_text())
+    settings["model"] = {"estimator": estimator, "params": {"n_estimators": 20}}
+    (project.root / CONFIG_FILE).write_text(yaml.safe_dump(settings))
+    space = {"learning_rate": {"log_uniform": [0.05, 0.3]}, "max_depth": {"int": [2, 5]}}
+    project = set_tuner(project, {"trials": 3, "folds": 2, "space": space})
+    result = project.run(project.standard_pipeline(), workers=1)
+    result.raise_for_failure()
+    tuning = tuning_of(project, result)
+    assert {trial.state for trial in tuning.trials} == {"complete"}
+    assert 0 < (tuning.best_score or 0.0) < 0.7  # log loss of classes "yes"/"no", learnt
+    params = project.store.tracking.params(result.run.id)
+    assert params["model.max_depth"] == tuning.best_params["max_depth"]
+    project.close()

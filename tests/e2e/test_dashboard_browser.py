@@ -26,6 +26,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+import shipyard
 from shipyard import Project
 from shipyard.prediction_log import PredictionRecord, new_prediction_id
 from shipyard.store.records import DeploymentRecord, NewReviewItem
@@ -47,6 +48,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 MODEL = "ames"
 REVIEW_ITEMS = 4
 TOKEN = "browser-test-token-0123456789"
+EXPERIMENT = "churn"
 
 
 @dataclass
@@ -138,6 +140,9 @@ def demo_project(turned_demo: Path, tmp_path_factory: pytest.TempPathFactory) ->
             for answer in answers
         ])  # fmt: skip
         assert queued == REVIEW_ITEMS
+        with shipyard.start_run(EXPERIMENT, "baseline", project=project) as run:
+            for step in range(20):
+                run.log_metric("loss", 1 / (step + 1), step=step)
     return folder
 
 
@@ -321,7 +326,7 @@ def test_a_new_user_clicks_from_the_overview_through_every_page(
     page = visit.page
     with Project.open(dashboard.folder) as project:
         production = project.registry.resolve(f"{MODEL}@production").version
-        run_id = project.runs(limit=1)[0].id
+        run_id = project.runs(limit=1, pipeline="standard")[0].id
         [answer] = project.prediction_log().read(model=MODEL, limit=1)["prediction_id"]
     visit.start()
     assert visit.heading() == "Overview"
@@ -336,6 +341,15 @@ def test_a_new_user_clicks_from_the_overview_through_every_page(
     dag = page.locator("main svg.graph").first
     assert dag.is_visible()
     assert "Trainer" in dag.text_content()
+
+    visit.follow(visit.nav("Runs"), "runs")
+    visit.follow(page.locator(f'main a[href="/runs?experiment={EXPERIMENT}"]').first, "experiment")
+    assert visit.heading() == f"Runs of experiment {EXPERIMENT}"
+    assert page.locator("main thead th", has_text="loss").is_visible()
+    visit.follow(page.locator("main td.num a").first, "tracked-run")
+    page.locator("main #history-0 svg.main-svg").first.wait_for(state="visible")
+    assert page.locator("main svg.graph").count() == 0
+    visit.snap("metric-history")
 
     visit.follow(visit.nav("Lineage"), "lineage")
     visit.page.locator("main form input[name=ref]").fill(f"{MODEL}@production")

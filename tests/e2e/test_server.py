@@ -437,6 +437,12 @@ def test_batch_prediction_matches_online_answers(
     written = pd.read_parquet(tmp_path / "out.parquet")
     online = client.post("/predict", json={"instances": batch}).json()["predictions"]
     assert written["prediction"].tolist() == pytest.approx(online, rel=1e-12)
+    as_csv = run_cli(
+        "predict", "houses@production", "--input", str(tmp_path / "new.csv"),
+        "--output", str(tmp_path / "out.csv"), "--chunk-rows", "16", cwd=project_folder,
+    )  # fmt: skip
+    assert as_csv.returncode == 0, as_csv.stderr
+    assert pd.read_csv(tmp_path / "out.csv")["prediction"].tolist() == pytest.approx(online)
     missing = run_cli(
         "predict",
         "houses",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -227,6 +228,16 @@ def native_threads(report: Output[Metrics]) -> None:
 
     pools = [pool for pool in threadpoolctl.threadpool_info() if pool["user_api"] == "openmp"]
     report.path.write_text(json.dumps([pool["num_threads"] for pool in pools]))
+
+
+@component
+def dies_once(survived: Output[Dataset], *, marker: str) -> None:
+    """Kills its own worker process the first time (as the OOM killer would), then works."""
+    path = Path(marker)
+    if not path.exists():
+        path.write_text(str(os.getpid()))
+        os.kill(os.getpid(), signal.SIGKILL)
+    survived.path.write_text(f"{path.read_text()} {os.getpid()}")
 
 
 @component

@@ -21,8 +21,8 @@ def test_compare_runs_lines_up_parameters_and_metrics(project: Project) -> None:
     comparison = project.compare_runs([second.id, first.id])
 
     assert [run.id for run in comparison.runs] == [second.id, first.id]
-    assert comparison.row("pipeline").values == ("tracked", "tracked")
-    assert not comparison.row("pipeline").differs
+    assert comparison.row("run").values == ("tracked", "tracked")
+    assert not comparison.row("run").differs
     assert comparison.row("param fit.alpha").values == (0.8, 0.5)
     assert comparison.row("param alpha").kind == "param"
     assert comparison.row("metric loss").values == pytest.approx((0.8 / 3, 0.5 / 3))
@@ -39,7 +39,7 @@ def test_a_value_only_one_run_has_is_none_for_the_other(project: Project) -> Non
     comparison = project.compare_runs([plain.id, fitted.id])
 
     assert comparison.row("metric loss").values == (None, pytest.approx(0.5 / 3))
-    assert comparison.row("pipeline").differs
+    assert comparison.row("run").differs
 
 
 def test_comparing_an_unknown_run_names_it(project: Project) -> None:

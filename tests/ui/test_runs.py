@@ -95,10 +95,10 @@ def test_the_list_pages_newest_first_and_filters_by_pipeline_and_status(
 
     first = dashboard.get("/runs")
     assert listed(first) == newest_first[:50]
-    assert 'href="/runs?page=2&amp;pipeline=&amp;status="' in first.text
+    assert 'href="/runs?page=2&amp;pipeline=&amp;status=&amp;experiment="' in first.text
     second = dashboard.get("/runs?page=2")
     assert listed(second) == newest_first[50:100]
-    assert 'href="/runs?page=1&amp;pipeline=&amp;status="' in second.text
+    assert 'href="/runs?page=1&amp;pipeline=&amp;status=&amp;experiment="' in second.text
     assert "page=3" not in second.text
 
     failed = dashboard.get("/runs?status=failed")

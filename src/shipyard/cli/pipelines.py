@@ -21,6 +21,7 @@ from shipyard.store.records import (
     DatasetVersionRecord,
     ExecutionRecord,
     RunRecord,
+    RunValues,
 )
 
 if TYPE_CHECKING:
@@ -121,28 +122,63 @@ def run(
     outcome.raise_for_failure()
 
 
-def _runs_table(records: list[RunRecord]) -> Table:
+MAX_METRIC_COLUMNS = 6
+
+
+def _runs_table(records: list[RunRecord], metrics: dict[int, dict[str, float]]) -> Table:
+    """Runs, one per row; with ``metrics``, a column for each of the first metrics."""
+    keys = list(dict.fromkeys(key for values in metrics.values() for key in values))
+    shown = keys[:MAX_METRIC_COLUMNS]
     table = Table(title="runs", title_justify="left")
-    for column in ("id", "pipeline", "status", "started", "duration", "code"):
+    for column in ("id", "run", "experiment", "status", "started", "duration", "code"):
         table.add_column(column, justify="right" if column in ("id", "duration") else "left")
+    for key in shown:
+        table.add_column(key, justify="right")
     for record in records:
         code = "-"
         if record.code_version:
             code = record.code_version[:10] + (" (dirty)" if record.code_dirty else "")
+        values = metrics.get(record.id, {})
         table.add_row(
             str(record.id),
-            record.pipeline,
+            escape(record.label) + ("" if record.kind == "pipeline" else f" [dim]{record.kind}[/]"),
+            escape(record.experiment or "-"),
             styled_status(record.status),
             when(record.started_at),
             seconds(record.duration),
             code,
+            *(f"{values[key]:.6g}" if key in values else "" for key in shown),
         )
+    if len(keys) > len(shown):
+        table.caption = f"{len(keys) - len(shown)} more metrics: shipyard runs --compare"
     return table
 
 
-def _run_detail(record: RunRecord, steps: list[ExecutionRecord]) -> Group:
+def _values_table(values: RunValues) -> Table:
+    table = Table(title="logged", title_justify="left")
+    table.add_column("")
+    table.add_column("key")
+    table.add_column("value", overflow="fold")
+    for kind, items in (("param", values.params), ("metric", values.metrics),
+                        ("tag", values.tags)):  # fmt: skip
+        for key, value in items.items():
+            shown = f"{value:.6g}" if kind == "metric" else repr(value)
+            table.add_row(kind, escape(key), escape(shown))
+    return table
+
+
+def _run_detail(
+    record: RunRecord,
+    steps: list[ExecutionRecord],
+    values: RunValues,
+    children: list[RunRecord],
+    child_metrics: dict[int, dict[str, float]],
+) -> Group:
     header = Table.grid(padding=(0, 2))
-    header.add_row("run", f"[bold]{record.id}[/] ({record.pipeline})")
+    header.add_row("run", f"[bold]{record.id}[/] ({escape(record.label)}, {record.kind})")
+    header.add_row("experiment", escape(record.experiment or "-"))
+    if record.parent_id is not None:
+        header.add_row("nested in", f"run {record.parent_id}")
     header.add_row("status", styled_status(record.status))
     header.add_row("started", when(record.started_at))
     header.add_row("duration", seconds(record.duration))
@@ -174,7 +210,13 @@ def _run_detail(record: RunRecord, steps: list[ExecutionRecord]) -> Group:
             ", ".join(f"{port}={a.ref}" for port, a in step.inputs.items()),
             ", ".join(f"{port}={a.ref}" for port, a in step.outputs.items()),
         )
-    parts: list[Table | str] = [header, table]
+    parts: list[Table | str] = [header, table] if steps else [header]
+    if values.params or values.metrics or values.tags:
+        parts.append(_values_table(values))
+    if children:
+        nested = _runs_table(children, child_metrics)
+        nested.title = "nested runs"
+        parts.append(nested)
     for step in steps:
         if step.status == "failed" and step.traceback:
             parts.append(f"[bold red]step {step.step} failed:[/]\n{step.traceback.rstrip()}")
@@ -212,10 +254,16 @@ def runs(
         bool, typer.Option("--compare", help="Compare the runs' parameters and metrics.")
     ] = False,
     limit: Annotated[int, typer.Option(help="How many runs to list.")] = 20,
+    experiment: Annotated[
+        str | None,
+        typer.Option("--experiment", "-e", help="List this experiment's runs, with their metrics."),
+    ] = None,
 ) -> None:
-    """List runs, show one (steps, timings, cache hits, errors) or compare several.
+    """List runs, show one (steps, logged values, nested runs) or compare several.
 
-    shipyard runs · shipyard runs 3 · shipyard runs --compare 3 4 5
+    Pipeline runs and runs of shipyard.start_run, in one list.
+
+    shipyard runs · shipyard runs -e churn · shipyard runs 3 · shipyard runs --compare 3 4 5
     """
     ids = run_ids or []
     if compare and len(ids) < 2:
@@ -228,9 +276,21 @@ def runs(
         if compare:
             console.print(_comparison_table(project.compare_runs(ids)))
         elif not ids:
-            console.print(_runs_table(project.runs(limit=limit)))
+            listed = project.runs(limit=limit, experiment=experiment)
+            metrics = {} if experiment is None else project.latest_metrics([r.id for r in listed])
+            console.print(_runs_table(listed, metrics))
         else:
-            console.print(_run_detail(project.run_record(ids[0]), project.run_steps(ids[0])))
+            run_id = ids[0]
+            children = project.runs(parent_id=run_id, limit=limit)
+            console.print(
+                _run_detail(
+                    project.run_record(run_id),
+                    project.run_steps(run_id),
+                    project.run_values(run_id),
+                    children,
+                    project.latest_metrics([child.id for child in children]),
+                )
+            )
 
 
 def _artifact_label(artifact: ArtifactRecord) -> str:

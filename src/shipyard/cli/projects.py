@@ -24,20 +24,27 @@ def init(
     name: Annotated[
         str | None, typer.Option(help="The model's name (default: the data file's name).")
     ] = None,
+    estimator: Annotated[
+        str | None,
+        typer.Option(
+            help="hist-gradient-boosting (default), random-forest, linear, lightgbm, xgboost, "
+            "or a dotted class with the scikit-learn API."
+        ),
+    ] = None,
 ) -> None:
     """Create shipyard.yaml and .shipyard/ in FOLDER; with --data, a standard pipeline."""
-    if data is None and (target is not None or task is not None):
-        raise typer.BadParameter(
-            "describes the data; give --data too",
-            param_hint="--target" if target is not None else "--task",
-        )
+    if data is None and (target is not None or task is not None or estimator is not None):
+        hint = "--target" if target is not None else "--task" if task is not None else "--estimator"
+        raise typer.BadParameter("describes the data; give --data too", param_hint=hint)
     if data is not None and target is None:
         raise typer.BadParameter(
             "needs --target, the column the model predicts", param_hint="--data"
         )
     from shipyard.project import Project
 
-    with Project.init(folder, data=data, target=target, task=task, model_name=name) as project:
+    with Project.init(
+        folder, data=data, target=target, task=task, model_name=name, estimator=estimator
+    ) as project:
         console.print(
             f"[green]created[/] project [bold]{project.config.name}[/] in {project.root} "
             f"({CONFIG_FILE}, .shipyard/)"

@@ -9,6 +9,7 @@ import pandas as pd
 from shipyard.config import ProjectConfig, Task, safe_name
 from shipyard.data.ingest import read_table
 from shipyard.errors import ConfigError
+from shipyard.modeling.estimators import estimator_class, estimator_path
 
 __all__ = ["infer_task", "standard_config"]
 
@@ -38,14 +39,21 @@ def standard_config(
     target: str,
     task: Task | None,
     model_name: str | None = None,
+    estimator: str | None = None,
 ) -> ProjectConfig:
-    """The configuration ``shipyard init --data --target`` writes."""
+    """The configuration ``shipyard init --data --target`` writes.
+
+    ``estimator`` (a short name or a dotted class path) is imported now, so that a
+    missing extra is said before the project exists.
+    """
     source = data.resolve()
     frame = read_table(source)
     if target not in frame.columns:
         shown = ", ".join(map(str, frame.columns[:20])) + (", ..." if frame.shape[1] > 20 else "")
         raise ConfigError(f"column '{target}' is not in {data}; its columns: {shown}")
     task = task or infer_task(frame[target])
+    if estimator is not None:
+        estimator_class(estimator_path(estimator, task=task))
     try:
         location = source.relative_to(root)
     except ValueError:
@@ -60,7 +68,10 @@ def standard_config(
         {
             "name": name,
             "data": {"source": str(location), "target": target, "task": task},
-            "model": {"name": model_name or safe_name(_stem(source)) or name},
+            "model": {
+                "name": model_name or safe_name(_stem(source)) or name,
+                **({} if estimator is None else {"estimator": estimator}),
+            },
             "evaluation": {"thresholds": thresholds, "change_thresholds": changes},
         }
     )

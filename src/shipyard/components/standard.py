@@ -127,14 +127,14 @@ def standard_pipeline(
     )
     tuner = None
     if config.tuner is not None:
-        from shipyard.modeling.estimators import DEFAULT_ESTIMATORS
+        from shipyard.modeling.estimators import estimator_path
         from shipyard.modeling.tuning import check_space
 
         # A searched parameter the estimator does not take is a mistake of shipyard.yaml:
         # refused now, before anything runs.
         check_space(
             config.tuner.space,
-            estimator=config.model.estimator or DEFAULT_ESTIMATORS[data.task],
+            estimator=estimator_path(config.model.estimator, task=data.task),
             task=data.task,
         )
         tuner = Tuner(

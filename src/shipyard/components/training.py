@@ -131,6 +131,7 @@ def _fit_confidence(
     target: str,
     task: Task,
     estimator: Any,
+    classes: list[Any] | None,
     fitted: FittedTransform,
     coverage: float,
     seed: int,
@@ -150,7 +151,7 @@ def _fit_confidence(
     features = fitted.transform_frame(labelled)
     if task == "classification":
         probabilities = np.asarray(estimator.predict_proba(features), dtype=np.float64)
-        classes = list(estimator.classes_)
+        assert classes is not None
         values = np.asarray(classes, dtype=object)[probabilities.argmax(axis=1)]
         confidence = fit_confidence(
             task,
@@ -197,7 +198,7 @@ class Trainer(Component):
 
     def run(self) -> None:
         from shipyard.data.transform import FittedTransform
-        from shipyard.modeling.estimators import DEFAULT_ESTIMATORS, build_estimator
+        from shipyard.modeling.estimators import build_estimator, encodes_labels, estimator_path
         from shipyard.modeling.package import write_package
 
         task = self.task
@@ -205,7 +206,7 @@ class Trainer(Component):
         fitted = FittedTransform.from_dict(json.loads(self.transform.path.read_text()))
         features = fitted.transform_frame(train)
         labels = target_values(train, self.target, task)
-        path = self.estimator or DEFAULT_ESTIMATORS[task]
+        path = estimator_path(self.estimator, task=task)
         params = dict(self.params)
         if self.tuning is not None:
             from shipyard.components.payloads import TuningPayload
@@ -217,16 +218,28 @@ class Trainer(Component):
         estimator = build_estimator(path, task=task, params=params, seed=self.seed)
         log_param("estimator", path)
         log_params({f"model.{key}": value for key, value in params.items()})
+        classes: list[Any] | None = None
+        if task == "classification" and encodes_labels(estimator):
+            # Fitted on class indices; the package maps them back to ``classes``.
+            found, labels = np.unique(labels, return_inverse=True)
+            classes = found.tolist()
         try:
             estimator.fit(features, labels)
-        except (ValueError, TypeError) as exc:
+        except Exception as exc:
+            # LightGBM raises its own LightGBMError (not a ValueError) for bad parameters.
+            library = type(exc).__module__.startswith(("lightgbm.", "xgboost."))
+            if not (library or isinstance(exc, ValueError | TypeError)):
+                raise
             raise DataError(f"{type(estimator).__name__} could not be fitted: {exc}") from exc
+        if task == "classification" and classes is None:
+            classes = list(estimator.classes_)
         log_metric("train_rows", len(train))
         confidence = _fit_confidence(
             read_split(self.examples.path, "eval"),
             target=self.target,
             task=task,
             estimator=estimator,
+            classes=classes,
             fitted=fitted,
             coverage=self.coverage,
             seed=self.seed,
@@ -241,6 +254,7 @@ class Trainer(Component):
             estimator_path=path,
             params=params,
             confidence=confidence,
+            classes=classes,
         )
         self.model.properties.update(
             task=task, estimator=path, train_rows=len(train), confidence=confidence is not None

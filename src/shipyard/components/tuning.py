@@ -67,15 +67,20 @@ class Tuner(Component):
     settings: dict[str, Any] = {}
 
     def run(self) -> None:
+        import numpy as np
+
         from shipyard.data.transform import FittedTransform
-        from shipyard.modeling.estimators import DEFAULT_ESTIMATORS
+        from shipyard.modeling.estimators import build_estimator, encodes_labels, estimator_path
         from shipyard.modeling.tuning import TuningJob, check_space, default_metric, tune
 
         settings = tuner_settings(self.settings, task=self.task)
-        path = self.estimator or DEFAULT_ESTIMATORS[self.task]
+        path = estimator_path(self.estimator, task=self.task)
         check_space(settings.space, estimator=path, task=self.task)
         train = labelled_rows(read_split(self.examples.path, "train"), self.target)
         labels = target_values(train, self.target, self.task)
+        probe = build_estimator(path, task=self.task, params=self.params, seed=self.seed)
+        if self.task == "classification" and encodes_labels(probe):
+            labels = np.unique(labels, return_inverse=True)[1]  # XGBoost: class indices
         fitted = FittedTransform.from_dict(json.loads(self.transform.path.read_text()))
         job = TuningJob(
             task=self.task,

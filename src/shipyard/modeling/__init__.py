@@ -13,7 +13,13 @@ from shipyard.exports import by_module, lazy_exports
 
 if typing.TYPE_CHECKING:
     from shipyard.modeling.confidence import AutomationPlan, ConfidenceModel, fit_confidence
-    from shipyard.modeling.estimators import DEFAULT_ESTIMATORS, build_estimator, estimator_class
+    from shipyard.modeling.estimators import (
+        DEFAULT_ESTIMATORS,
+        ESTIMATORS,
+        build_estimator,
+        estimator_class,
+        estimator_path,
+    )
     from shipyard.modeling.evaluation import (
         Blessing,
         Check,
@@ -40,6 +46,7 @@ if typing.TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_ESTIMATORS",
+    "ESTIMATORS",
     "HIGHER_IS_BETTER",
     "LOWER_IS_BETTER",
     "AutomationPlan",
@@ -57,6 +64,7 @@ __all__ = [
     "classification_metrics",
     "confidence_calibration_error",
     "estimator_class",
+    "estimator_path",
     "evaluate",
     "fit_confidence",
     "regression_metrics",
@@ -66,7 +74,13 @@ __all__ = [
 
 _MODULES = {
     "shipyard.modeling.confidence": ("AutomationPlan", "ConfidenceModel", "fit_confidence"),
-    "shipyard.modeling.estimators": ("DEFAULT_ESTIMATORS", "build_estimator", "estimator_class"),
+    "shipyard.modeling.estimators": (
+        "DEFAULT_ESTIMATORS",
+        "ESTIMATORS",
+        "build_estimator",
+        "estimator_class",
+        "estimator_path",
+    ),
     "shipyard.modeling.evaluation": (
         "Blessing",
         "Check",

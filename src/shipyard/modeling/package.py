@@ -12,8 +12,15 @@
 
 Loading never runs arbitrary code: the estimator file is read with skops, trusting only
 the types recorded when it was written, and only when they come from the libraries that
-fit models (scikit-learn, NumPy, SciPy, LightGBM, XGBoost).  Trainer, Evaluator, batch
-prediction and the server all predict through ``ModelPackage``: one code path.
+fit models: anything of scikit-learn, NumPy and SciPy, and of LightGBM and XGBoost only
+their scikit-learn estimators and their boosters (``TRUSTED_TYPES``), which skops keeps
+in the library's own format (LightGBM's model text, XGBoost's serialized booster) and
+hands back to the library to read.  Trainer, Evaluator, batch prediction and the server
+all predict through ``ModelPackage``: one code path.
+
+A classifier that learns from class indices (XGBoost's) is fitted on the position of
+each label in ``classes`` and predicts positions: the manifest's ``classes`` hold the
+labels, and ``extra["estimator_classes"]`` is ``"indices"``.
 """
 
 from __future__ import annotations
@@ -45,7 +52,26 @@ TRANSFORM = "transform.json"
 SCHEMA = "schema.yaml"
 ESTIMATOR = "model.skops"
 CONFIDENCE = "confidence.json"
-TRUSTED_MODULES = ("sklearn.", "numpy.", "scipy.", "lightgbm.", "xgboost.")
+TRUSTED_MODULES = ("sklearn.", "numpy.", "scipy.")
+# Beyond those modules, these types only: a booster's state is the library's own model
+# format, read by its native code; other types of these libraries (callbacks, trackers,
+# distributed helpers) have no place in a fitted model.
+TRUSTED_TYPES = frozenset(
+    {
+        "collections.OrderedDict",
+        "lightgbm.basic.Booster",
+        "lightgbm.sklearn.LGBMClassifier",
+        "lightgbm.sklearn.LGBMRegressor",
+        "xgboost.core.Booster",
+        "xgboost.sklearn.XGBClassifier",
+        "xgboost.sklearn.XGBRegressor",
+    }
+)
+
+
+def _refused(types: Sequence[str]) -> list[str]:
+    """The types among ``types`` that shipyard will not trust when loading."""
+    return [t for t in types if not (t.startswith(TRUSTED_MODULES) or t in TRUSTED_TYPES)]
 
 
 @dataclass(frozen=True)
@@ -105,28 +131,42 @@ def write_package(
     estimator_path: str,
     params: Mapping[str, Any],
     confidence: ConfidenceModel | None = None,
+    classes: Sequence[Any] | None = None,
 ) -> PackageManifest:
     """Write a fitted estimator, its transform and schema, and, when there is one, its
-    confidence model as a package folder."""
+    confidence model as a package folder.
+
+    ``classes`` are a classifier's labels when it was fitted on their indices (its own
+    ``classes_`` are then 0 .. k-1); by default they are its ``classes_``.
+    """
     if confidence is not None and confidence.task != task:
         raise DataError(f"the confidence model is for a {confidence.task} model, not {task}")
+    own = getattr(estimator, "classes_", None)
+    extra: dict[str, Any] = {}
+    if classes is not None and own is not None:
+        own = [_python(c) for c in own]
+        if own == list(range(len(classes))) and own != [_python(c) for c in classes]:
+            extra["estimator_classes"] = "indices"
+        elif own != [_python(c) for c in classes]:
+            raise DataError(f"the classes {list(classes)} are not the estimator's {own}")
+    labels = classes if classes is not None else own
     folder.mkdir(parents=True, exist_ok=False)
     sio.dump(estimator, folder / ESTIMATOR)
     untrusted = sorted(sio.get_untrusted_types(file=folder / ESTIMATOR))
-    refused = [name for name in untrusted if not name.startswith(TRUSTED_MODULES)]
+    refused = _refused(untrusted)
     if refused:
         raise ArtifactError(
             f"the estimator holds types shipyard will not trust when loading: {refused}"
         )
-    classes = getattr(estimator, "classes_", None)
     manifest = PackageManifest(
         task=task,
         target=target,
         input_columns=list(transform.input_columns),
-        classes=None if classes is None else [_python(c) for c in classes],
+        classes=None if labels is None else [_python(c) for c in labels],
         estimator=estimator_path,
         params=dict(params),
         trusted_types=untrusted,
+        extra=extra,
     )
     (folder / MANIFEST).write_text(json.dumps(asdict(manifest), indent=2, sort_keys=True))
     (folder / TRANSFORM).write_text(json.dumps(transform.to_dict(), sort_keys=True))
@@ -150,6 +190,19 @@ def _read_confidence(folder: Path, task: Task) -> ConfidenceModel | None:
             f"cannot load the model package in {folder}: {CONFIDENCE} is unreadable ({exc}); "
             "retrain the model to write it again"
         ) from exc
+
+
+def _load_estimator(path: Path, trusted: list[str]) -> Any:
+    """The estimator in ``path``, read with skops trusting ``trusted`` only."""
+    try:
+        return sio.load(path, trusted=trusted)
+    except (OSError, ValueError, TypeError, KeyError):
+        raise
+    except Exception as exc:
+        # LightGBM and XGBoost read their boosters natively and raise their own errors
+        # (LightGBMError, XGBoostError) on a damaged model; skops its own on a type
+        # outside ``trusted``.
+        raise ValueError(f"{type(exc).__name__}: {exc}") from exc
 
 
 class ModelPackage:
@@ -188,7 +241,7 @@ class ModelPackage:
                     f"model package format {manifest.format} is not {FORMAT_VERSION}; "
                     "retrain the model with this version of shipyard"
                 )
-            refused = [t for t in manifest.trusted_types if not t.startswith(TRUSTED_MODULES)]
+            refused = _refused(manifest.trusted_types)
             if refused:
                 raise ArtifactCorrupted(
                     f"model package {folder} asks to trust {refused}; refusing to load it",
@@ -197,7 +250,7 @@ class ModelPackage:
                 )
             transform = FittedTransform.from_dict(json.loads((folder / TRANSFORM).read_text()))
             schema = Schema.from_yaml((folder / SCHEMA).read_text())
-            estimator = sio.load(folder / ESTIMATOR, trusted=manifest.trusted_types)
+            estimator = _load_estimator(folder / ESTIMATOR, manifest.trusted_types)
         except (OSError, ValueError, TypeError, KeyError) as exc:
             raise ArtifactError(f"cannot load the model package in {folder}: {exc}") from exc
         confidence = _read_confidence(folder, manifest.task)

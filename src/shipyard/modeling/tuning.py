@@ -225,6 +225,17 @@ def _score(job: TuningJob, estimator: Any, fold: _Fold) -> float:
     return value
 
 
+def _fit(estimator: Any, fold: _Fold) -> None:
+    try:
+        estimator.fit(fold.train_x, fold.train_y)
+    except Exception as exc:
+        # LightGBM and XGBoost raise errors of their own for parameters they refuse.
+        library = type(exc).__module__.startswith(("lightgbm.", "xgboost."))
+        if not (library or isinstance(exc, ValueError | TypeError)):
+            raise
+        raise DataError(f"{type(estimator).__name__} could not be fitted: {exc}") from exc
+
+
 def _objective(job: TuningJob, folds: list[_Fold], worker: int) -> Any:
     import optuna
 
@@ -242,7 +253,7 @@ def _objective(job: TuningJob, folds: list[_Fold], worker: int) -> Any:
                     params={**job.params, **chosen},
                     seed=job.model_seed,
                 )
-                estimator.fit(fold.train_x, fold.train_y)
+                _fit(estimator, fold)
                 scores.append(_score(job, estimator, fold))
                 trial.set_user_attr("fold_scores", scores)
                 trial.report(float(np.mean(scores)), step=index)

@@ -60,7 +60,8 @@ def compare_runs(store: MetadataStore, run_ids: Sequence[int]) -> RunComparison:
         found.setdefault(key, (kind, [None] * len(runs)))[1][index] = value
 
     for index, run in enumerate(runs):
-        put("pipeline", "run", index, run.pipeline)
+        put("run", "run", index, run.label)
+        put("experiment", "run", index, run.experiment)
         put("status", "run", index, run.status)
         put("code", "run", index, run.code_version)
         for step in store.run_executions(run.id):

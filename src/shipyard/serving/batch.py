@@ -72,12 +72,13 @@ def predict_file(
                     out[f"probability_{label}"] = predictions.probabilities[:, index]
             table = pa.Table.from_pandas(out, preserve_index=False)
             if writer is None:
+                schema = table.schema  # every chunk is written with the first one's types
                 writer = (
-                    pacsv.CSVWriter(partial, table.schema)
+                    pacsv.CSVWriter(partial, schema)
                     if as_csv
-                    else pq.ParquetWriter(partial, table.schema)
+                    else pq.ParquetWriter(partial, schema)
                 )
-            writer.write_table(table.cast(writer.schema))
+            writer.write_table(table.cast(schema))
             done += len(chunk)
             if progress is not None:
                 progress(done, total)

@@ -169,6 +169,28 @@ class DatasetVersionRecord:
 
 
 @dataclass(frozen=True)
+class RunValues:
+    """What a run logged: its parameters, each metric's last value, and its tags."""
+
+    params: dict[str, Any]
+    metrics: dict[str, float]
+    tags: dict[str, Any]
+
+
+@dataclass
+class MetricPoints:
+    """Metric points a tracked run logged, as columns: key, value, step, Unix time."""
+
+    keys: list[str] = field(default_factory=list)
+    values: list[float] = field(default_factory=list)
+    steps: list[int | None] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+
+@dataclass(frozen=True)
 class MetricRecord:
     key: str
     value: float

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -189,13 +190,20 @@ class RunMetricRow(Base):
     """A metric logged by a step of a run, or by a tracked run (experiment tracking)."""
 
     __tablename__ = "run_metrics"
-    __table_args__ = (Index("ix_run_metrics_history", "run_id", "key", "id"),)
+    __table_args__ = (
+        Index("ix_run_metrics_history", "run_id", "key", "id"),
+        # Only steps' metrics have an execution: a tracked run's points skip this index.
+        Index(
+            "ix_run_metrics_execution_id",
+            "execution_id",
+            sqlite_where=text("execution_id IS NOT NULL"),
+            postgresql_where=text("execution_id IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("pipeline_runs.id"))
-    execution_id: Mapped[int | None] = mapped_column(
-        ForeignKey("executions.id"), default=None, index=True
-    )
+    execution_id: Mapped[int | None] = mapped_column(ForeignKey("executions.id"), default=None)
     key: Mapped[str] = mapped_column(String(200))
     value: Mapped[float] = mapped_column(Float)
     step: Mapped[int | None] = mapped_column(Integer, default=None)

@@ -1,15 +1,25 @@
-"""Experiment tracking: parameters and metrics that steps log for their run."""
+"""Experiment tracking: parameters and metrics that steps and tracked runs log.
+
+A tracked run (``shipyard.start_run``) hands over its metrics in batches of thousands of
+points: ``append`` writes them with one multi-row statement per batch, through SQLAlchemy
+Core rather than the ORM (which would build an object per point), and ``history`` reads
+one key's points back the same way, along the index by run, key and order.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
+from itertools import repeat
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from shipyard.store.database import Database
-from shipyard.store.records import MetricRecord
+from shipyard.store.records import MetricPoints, MetricRecord
 from shipyard.store.tables import RunMetricRow, RunParamRow, utcnow
+
+_METRIC_COLUMNS = "run_id, key, value, step, recorded_at"
 
 
 class TrackingRepository:
@@ -59,6 +69,65 @@ class TrackingRepository:
                 for key, value, step in metrics
             )
 
+    def append(self, run_id: int, *, params: Mapping[str, Any], points: MetricPoints) -> None:
+        """Store a tracked run's batch, in one transaction: parameters (each keeps its
+        last value) and metric points.
+
+        The points go to the driver as they are, not through the ORM nor Core's per-row
+        processing: ``executemany`` on SQLite, ``COPY`` on PostgreSQL.  Their times are
+        kept to the millisecond, each distinct millisecond converted once.
+        """
+        if params:
+            self.record(run_id, execution_id=None, params=params, metrics=())
+        if not points:
+            return
+        column = RunMetricRow.__table__.c.recorded_at
+        process: Callable[[Any], Any] = column.type.bind_processor(
+            self.database.engine.dialect
+        ) or (lambda value: value)
+        millis = [int(at * 1000) for at in points.times]
+        stamps = {m: process(datetime.fromtimestamp(m / 1000, UTC)) for m in set(millis)}
+        rows: Iterable[Any] = zip(
+            repeat(run_id),
+            points.keys,
+            points.values,
+            points.steps,
+            map(stamps.__getitem__, millis),
+            strict=False,
+        )
+        with self.database.writing(f"logging {len(points)} metric points of run {run_id}") as s:
+            cursor: Any = s.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            if self.database.dialect == "postgresql":
+                with cursor.copy(f"COPY run_metrics ({_METRIC_COLUMNS}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+            else:
+                cursor.executemany(
+                    f"INSERT INTO run_metrics ({_METRIC_COLUMNS}) VALUES (?, ?, ?, ?, ?)", rows
+                )
+
+    def history(self, run_id: int, key: str) -> list[tuple[int | None, float, datetime]]:
+        """Every point of metric ``key`` of a run as (step, value, time), in logging order."""
+        query = (
+            select(RunMetricRow.step, RunMetricRow.value, RunMetricRow.recorded_at)
+            .where(RunMetricRow.run_id == run_id, RunMetricRow.key == key)
+            .order_by(RunMetricRow.id)
+        )
+        with self.database.reading(f"reading metric '{key}' of run {run_id}") as s:
+            return [(step, value, at) for step, value, at in s.execute(query)]
+
+    def point_counts(self, run_id: int) -> dict[str, int]:
+        """How many points each metric of a run has, in the order the keys were first
+        logged (one grouped query, whatever the histories' lengths)."""
+        query = (
+            select(RunMetricRow.key, func.count())
+            .where(RunMetricRow.run_id == run_id)
+            .group_by(RunMetricRow.key)
+            .order_by(func.min(RunMetricRow.id))
+        )
+        with self.database.reading(f"counting the metric points of run {run_id}") as s:
+            return {key: count for key, count in s.execute(query)}
+
     def copy(self, *, from_execution: int, to_run: int, to_execution: int) -> None:
         """Carry what a cached execution logged into the run that reused it."""
         params, metrics = self.of_execution(from_execution)
@@ -101,18 +170,38 @@ class TrackingRepository:
             return [MetricRecord(r.key, r.value, r.step, r.execution_id) for r in rows]
 
     def latest_metrics(self, run_id: int) -> dict[str, float]:
-        """The last logged value of each metric of a run."""
-        return {metric.key: metric.value for metric in self.metrics(run_id)}
+        """The last logged value of each metric of a run (one row read per key, however
+        long its history)."""
+        last = (
+            select(func.max(RunMetricRow.id))
+            .where(RunMetricRow.run_id == run_id)
+            .group_by(RunMetricRow.key)
+        )
+        query = (
+            select(RunMetricRow.key, RunMetricRow.value)
+            .where(RunMetricRow.id.in_(last))
+            .order_by(RunMetricRow.id)
+        )
+        with self.database.reading(f"reading the metrics of run {run_id}") as s:
+            return {key: value for key, value in s.execute(query)}
 
-    def latest_of(self, run_ids: Iterable[int], keys: Iterable[str]) -> dict[int, dict[str, float]]:
-        """The last logged value of the metrics ``keys`` of each run (runs that logged
-        none are left out): one query for a page of runs, not one per run."""
-        ids, names = list(run_ids), list(keys)
-        if not ids or not names:
+    def latest_of(
+        self, run_ids: Iterable[int], keys: Iterable[str] | None = None
+    ) -> dict[int, dict[str, float]]:
+        """The last logged value of the metrics ``keys`` (every metric when None) of each
+        run (runs that logged none are left out): one query for a page of runs, reading
+        one row per run and key however long the histories."""
+        ids = list(run_ids)
+        names = None if keys is None else list(keys)
+        if not ids or names == []:
             return {}
+        last = select(func.max(RunMetricRow.id)).where(RunMetricRow.run_id.in_(ids))
+        if names is not None:
+            last = last.where(RunMetricRow.key.in_(names))
+        last = last.group_by(RunMetricRow.run_id, RunMetricRow.key)
         query = (
             select(RunMetricRow.run_id, RunMetricRow.key, RunMetricRow.value)
-            .where(RunMetricRow.run_id.in_(ids), RunMetricRow.key.in_(names))
+            .where(RunMetricRow.id.in_(last))
             .order_by(RunMetricRow.id)
         )
         found: dict[int, dict[str, float]] = {}

@@ -1,12 +1,17 @@
 """The runs pages: runs a page at a time, one run with its DAG drawn, runs compared.
 
 What they show is what ``shipyard runs`` prints (``Project.runs``, ``run_record``,
-``run_steps``, ``compare_runs`` and the run's logged parameters and metrics); the DAG
-is the run's executions joined by the artifacts one step made and another read.
+``run_steps``, ``run_values``, ``compare_runs``): pipeline runs and the runs scripts
+track with ``shipyard.start_run``, filtered by experiment with a column per metric.
+The DAG is the run's executions joined by the artifacts one step made and another
+read; a run's metrics logged more than once are drawn as their history
+(``metric_history``), by step, or by time when they have no step.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Annotated, Any, get_args
 
 from fastapi import APIRouter, Query
@@ -16,7 +21,8 @@ from starlette.responses import Response
 from shipyard.errors import InvalidRequest
 from shipyard.monitoring._report_figures import Figure, base_layout, number, plot_text
 from shipyard.pipeline.comparison import RunComparison
-from shipyard.store.records import ExecutionRecord, RunStatus
+from shipyard.project import Project
+from shipyard.store.records import ExecutionRecord, RunRecord, RunStatus
 from shipyard.ui.graph import Node, draw, layout
 from shipyard.ui.rendering import Dashboard
 
@@ -25,6 +31,12 @@ __all__ = ["routes"]
 PAGE_SIZE = 50
 #: Metrics charted on the comparison page, at most (one small chart each).
 MAX_CHARTS = 12
+#: Metric columns in a table of runs, at most (the first keys logged), as in the CLI.
+MAX_METRIC_COLUMNS = 6
+#: Nested runs listed on a run's page, at most (the newest).
+MAX_CHILDREN = 200
+#: Points drawn per metric history, at most: longer ones are thinned evenly, last kept.
+MAX_POINTS = 2000
 BAR_COLOURS = ("#2563eb", "#ea580c", "#059669", "#9333ea", "#64748b", "#dc2626")
 
 
@@ -112,34 +124,115 @@ def _metric_figures(comparison: RunComparison) -> dict[str, Figure]:
     return figures
 
 
+def metric_columns(metrics: dict[int, dict[str, float]]) -> tuple[list[str], int]:
+    """The metric keys worth a column in a table of runs (the first logged, at most
+    ``MAX_METRIC_COLUMNS``) and how many more keys there are."""
+    keys = list(dict.fromkeys(key for values in metrics.values() for key in values))
+    return keys[:MAX_METRIC_COLUMNS], max(len(keys) - MAX_METRIC_COLUMNS, 0)
+
+
+def thinned(count: int, most: int = MAX_POINTS) -> list[int]:
+    """Indices of at most ``most`` of ``count`` points, evenly spread, first and last kept.
+
+    >>> thinned(10, 4)
+    [0, 3, 6, 9]
+    """
+    if count <= most:
+        return list(range(count))
+    return sorted({round(i * (count - 1) / (most - 1)) for i in range(most)})
+
+
+def _plot_time(moment: datetime) -> str:
+    """A time in UTC as Plotly's date axis reads it (it ignores zone offsets), to the ms."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+
+def history_figure(key: str, points: Sequence[tuple[int | None, float, datetime]]) -> Figure:
+    """A line of metric ``key``'s points: value by step, or by time (UTC) when a point
+    has no step."""
+    by_step = all(step is not None for step, _, _ in points)
+    shown = [points[i] for i in thinned(len(points))]
+    chart = base_layout(height=260, y_title=plot_text(key))
+    chart["title"] = {"text": plot_text(key), "x": 0}
+    chart["hovermode"] = "closest"
+    chart["showlegend"] = False
+    chart["yaxis"]["rangemode"] = "normal"
+    if by_step:
+        chart["xaxis"] = {"type": "linear", "gridcolor": "#eef0f3", "title": {"text": "step"}}
+        x: list[Any] = [step for step, _, _ in shown]
+    else:
+        chart["xaxis"]["title"] = {"text": "time (UTC)"}
+        x = [_plot_time(at) for _, _, at in shown]
+    return {
+        "data": [
+            {
+                "type": "scatter",
+                "mode": "lines+markers" if len(shown) <= 50 else "lines",
+                "x": x,
+                "y": [value for _, value, _ in shown],
+                "line": {"color": BAR_COLOURS[0], "width": 2},
+                "hovertemplate": ("step %{x}" if by_step else "%{x}") + ": %{y}<extra></extra>",
+            }
+        ],
+        "layout": chart,
+    }
+
+
+def history_figures(project: Project, run_id: int) -> dict[str, tuple[str, Figure]]:
+    """Element id → (metric, chart) for each metric of the run logged more than once,
+    the first ``MAX_CHARTS`` of them in logging order."""
+    counts = project.store.tracking.point_counts(run_id)
+    drawn = [key for key, count in counts.items() if count > 1][:MAX_CHARTS]
+    return {
+        f"history-{index}": (key, history_figure(key, project.metric_history(run_id, key)))
+        for index, key in enumerate(drawn)
+    }
+
+
 def routes(ui: Dashboard) -> APIRouter:
     router = APIRouter()
     project = ui.project
 
     @router.get("/runs")
     def runs(
-        request: Request, pipeline: str = "", status: str = "", page: int = Query(1, ge=1)
+        request: Request,
+        pipeline: str = "",
+        status: str = "",
+        experiment: str = "",
+        page: int = Query(1, ge=1),
     ) -> Response:
         found = project.runs(
             limit=PAGE_SIZE + 1,
             pipeline=pipeline.strip() or None,
             status=status or None,
             offset=(page - 1) * PAGE_SIZE,
+            experiment=experiment.strip() or None,
         )
-        # The metrics the project's gate judges models by are the ones worth a column.
-        gate = project.config.evaluation
-        keys = list(dict.fromkeys([*gate.thresholds, *gate.change_thresholds]))
-        metrics = project.store.tracking.latest_of([run.id for run in found], keys)
+        shown = found[:PAGE_SIZE]
+        hidden = 0
+        if experiment.strip():
+            # One experiment's runs log the same metrics: a column for each, as the CLI.
+            metrics = project.latest_metrics([run.id for run in shown])
+            keys, hidden = metric_columns(metrics)
+        else:
+            # The metrics the project's gate judges models by are the ones worth a column.
+            gate = project.config.evaluation
+            keys = list(dict.fromkeys([*gate.thresholds, *gate.change_thresholds]))
+            metrics = project.store.tracking.latest_of([run.id for run in shown], keys)
         return ui.pages.render(
             request,
             "runs.html.j2",
             section="/runs",
-            runs=found[:PAGE_SIZE],
+            runs=shown,
             metric_keys=keys,
             metrics=metrics,
+            hidden_metrics=hidden,
             more=len(found) > PAGE_SIZE,
             page=page,
             pipeline=pipeline.strip(),
+            experiment=experiment.strip(),
             chosen_status=status,
             statuses=get_args(RunStatus),
         )
@@ -162,15 +255,29 @@ def routes(ui: Dashboard) -> APIRouter:
         record = project.run_record(run_id)
         steps = project.run_steps(run_id)
         page = request.scope.get("root_path", "") + f"/runs/{run_id}"
+        parent: RunRecord | None = None
+        if record.parent_id is not None:
+            parent = project.run_record(record.parent_id)
+        children = project.runs(parent_id=run_id, limit=MAX_CHILDREN + 1)
+        child_metrics = project.latest_metrics([child.id for child in children[:MAX_CHILDREN]])
+        child_keys, hidden = metric_columns(child_metrics)
+        charts = history_figures(project, run_id)
         return ui.pages.render(
             request,
             "run.html.j2",
             section="/runs",
+            figures={element: figure for element, (_, figure) in charts.items()},
+            charts={element: key for element, (key, _) in charts.items()},
             run=record,
+            parent=parent,
             steps=steps,
             graph=run_graph(steps, page=page) if steps else None,
-            logged=project.store.tracking.params(run_id),
-            metrics=project.store.tracking.latest_metrics(run_id),
+            values=project.run_values(run_id),
+            children=children[:MAX_CHILDREN],
+            more_children=len(children) > MAX_CHILDREN,
+            child_keys=child_keys,
+            child_metrics=child_metrics,
+            hidden_metrics=hidden,
         )
 
     return router

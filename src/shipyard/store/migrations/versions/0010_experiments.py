@@ -4,7 +4,8 @@ be nested under another run (a Tuner's trials, a notebook's child runs).
 ``kind`` says what made the run: ``pipeline`` (the runner), ``tracked``
 (``shipyard.start_run``) or ``trial`` (one trial of a Tuner).  Pipeline runs recorded
 before take their pipeline's name as their experiment.  Metrics are read back as one
-key's history of one run: the index by run alone becomes one by run, key and order.
+key's history of one run: the index by run alone becomes one by run, key and order.  A
+tracked run's points have no execution, so the index by execution leaves them out.
 
 Revision ID: 0010
 Revises: 0009
@@ -19,6 +20,8 @@ revision = "0010"
 down_revision = "0009"
 branch_labels = None
 depends_on = None
+
+STEPS_ONLY = "execution_id IS NOT NULL"
 
 
 def upgrade() -> None:
@@ -43,9 +46,19 @@ def upgrade() -> None:
     op.create_index("ix_pipeline_runs_parent_id", "pipeline_runs", ["parent_id"])
     op.create_index("ix_run_metrics_history", "run_metrics", ["run_id", "key", "id"])
     op.drop_index("ix_run_metrics_run_id", table_name="run_metrics")
+    op.drop_index("ix_run_metrics_execution_id", table_name="run_metrics")
+    op.create_index(
+        "ix_run_metrics_execution_id",
+        "run_metrics",
+        ["execution_id"],
+        sqlite_where=sa.text(STEPS_ONLY),
+        postgresql_where=sa.text(STEPS_ONLY),
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_run_metrics_execution_id", table_name="run_metrics")
+    op.create_index("ix_run_metrics_execution_id", "run_metrics", ["execution_id"])
     op.create_index("ix_run_metrics_run_id", "run_metrics", ["run_id"])
     op.drop_index("ix_run_metrics_history", table_name="run_metrics")
     op.drop_index("ix_pipeline_runs_parent_id", table_name="pipeline_runs")
