@@ -491,3 +491,19 @@ def test_boosting_libraries_are_tuned_by_their_short_names(
     params = project.store.tracking.params(result.run.id)
     assert params["model.max_depth"] == tuning.best_params["max_depth"]
     project.close()
+
+
+@pytest.mark.slow
+def test_a_study_runs_on_the_dask_executor(make_standard_project: MakeStandardProject) -> None:
+    pytest.importorskip("distributed")
+    project = make_standard_project(rows=300)
+    settings = yaml.safe_load((project.root / CONFIG_FILE).read_text())
+    settings["pipeline"]["executor"] = "dask"
+    (project.root / CONFIG_FILE).write_text(yaml.safe_dump(settings))
+    space = {"learning_rate": {"log_uniform": [0.05, 0.3]}}
+    project = set_tuner(project, {"trials": 3, "folds": 2, "space": space})
+    result = project.run(project.standard_pipeline())
+    result.raise_for_failure()
+    assert len(tuning_of(project, result).trials) == 3
+    assert len(project.store.list_runs(parent_id=result.run.id)) == 3
+    project.close()

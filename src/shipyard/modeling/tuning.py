@@ -367,6 +367,8 @@ def tune(
     from shipyard.pipeline.executors import start_method
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if multiprocessing.current_process().daemon:
+        processes = 1  # a Dask worker's process may not start processes of its own
     path = folder / STUDY_FILE
     # A process killed while it wrote leaves the lock behind; nothing else holds it now
     # (the runner's claim on the fingerprint keeps other runs away).
