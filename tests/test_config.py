@@ -134,8 +134,8 @@ def test_an_unknown_setting_is_refused_naming_the_known_ones() -> None:
         parse_config("name: demo\ntrasnform:\n  impute: mean\n", environ={})
     assert str(caught.value).endswith(
         "field 'trasnform': Extra inputs are not permitted (did you mean 'transform'?); "
-        "known: name, store, pipeline, data, transform, model, validation, evaluation, infra, "
-        "serve, ui, registry, deployments, automation, review, monitoring, loop"
+        "known: name, store, pipeline, data, transform, model, tuner, validation, evaluation, "
+        "infra, serve, ui, registry, deployments, automation, review, monitoring, loop"
     )
     with pytest.raises(ConfigError, match=r"'data\.schem'.*\(did you mean 'schema'\?\)"):
         parse_config(TYPO.replace("clasification", "regression") + "  schem: s.yaml\n", environ={})

@@ -62,6 +62,14 @@ class _Section(BaseModel):
     #: How errors of ``with_changes`` name the section.
     label: ClassVar[str] = "settings"
 
+    @classmethod
+    def from_settings(cls, data: Mapping[str, Any]) -> Self:
+        """Validate ``data`` as this section; a ``ConfigError`` names the field."""
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise ConfigError(_format_validation_error(exc, cls.label)) from exc
+
     def with_changes(self, **changes: Any) -> Self:
         """A validated copy with ``changes`` (None: keep) — for command-line options."""
         data = self.model_dump() | {key: v for key, v in changes.items() if v is not None}
@@ -222,6 +230,125 @@ class ModelSettings(_Section):
         if problem is not None:
             raise ValueError(problem)
         return value
+
+
+#: What the Tuner may optimize, per task (the Evaluator's metrics of that name).
+TUNING_METRICS: dict[str, tuple[str, ...]] = {
+    "regression": ("rmse", "mae", "mape", "r2"),
+    "classification": ("log_loss", "accuracy", "f1", "roc_auc"),
+}
+DISTRIBUTIONS = ("uniform", "log_uniform", "int", "log_int", "choice")
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+class ParameterRange(_Section):
+    """Where the Tuner searches one estimator parameter: exactly one distribution.
+
+    ``uniform: [low, high]`` and ``log_uniform: [low, high]`` (floats), ``int: [low, high]``
+    and ``log_int: [low, high]`` (integers, both ends included), ``choice: [a, b, ...]``.
+
+    >>> ParameterRange.model_validate({"log_uniform": [0.01, 0.3]}).bounds
+    (0.01, 0.3)
+    """
+
+    uniform: tuple[float, float] | None = None
+    log_uniform: tuple[float, float] | None = None
+    int_: tuple[int, int] | None = Field(default=None, alias="int")
+    log_int: tuple[int, int] | None = None
+    choice: list[str | int | float | bool | None] | None = Field(default=None, min_length=1)
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_distribution(cls, data: object) -> object:
+        if not isinstance(data, dict):
+            raise ValueError(
+                "give a distribution as a mapping, e.g. {log_uniform: [0.01, 0.3]}; "
+                "one of " + ", ".join(DISTRIBUTIONS)
+            )
+        unknown = [key for key in data if key not in DISTRIBUTIONS and key != "int_"]
+        if unknown:
+            raise ValueError(
+                f"unknown distribution '{unknown[0]}'"
+                + did_you_mean(unknown[0], DISTRIBUTIONS)
+                + "; use one of "
+                + ", ".join(DISTRIBUTIONS)
+            )
+        if len(data) != 1:
+            raise ValueError("give exactly one distribution of " + ", ".join(DISTRIBUTIONS))
+        return data
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ParameterRange:
+        if self.choice is not None:
+            return self
+        low, high = self.bounds
+        if low >= high:
+            raise ValueError(f"{self.distribution} needs low < high, got [{low}, {high}]")
+        if self.distribution.startswith("log_") and low <= 0:
+            raise ValueError(f"{self.distribution} needs low > 0, got {low}")
+        return self
+
+    @property
+    def distribution(self) -> str:
+        for name in DISTRIBUTIONS:
+            if getattr(self, "int_" if name == "int" else name) is not None:
+                return name
+        raise AssertionError("validated to hold one distribution")
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """``(low, high)`` of a numeric range (not of ``choice``)."""
+        found = self.uniform or self.log_uniform or self.int_ or self.log_int
+        assert found is not None, "choice has no bounds"
+        return found
+
+
+class TunerSettings(_Section):
+    """The Tuner step: a search over ``model.params`` by cross-validation on the training
+    split, with Optuna (seeded TPE sampler, median pruning between folds).
+
+    The best parameters found override ``model.params`` in the Trainer.
+    """
+
+    label: ClassVar[str] = "tuner settings"
+
+    space: dict[str, ParameterRange] = Field(
+        min_length=1, description="Estimator parameter -> distribution to search."
+    )
+    trials: int = Field(default=30, ge=1, le=100_000, description="Trials in the study.")
+    timeout: float | None = Field(
+        default=None,
+        gt=0,
+        description="No trial starts after this long (10m, 1h, or seconds); default none.",
+    )
+    folds: int = Field(default=3, ge=2, le=20, description="Cross-validation folds.")
+    metric: str | None = Field(
+        default=None,
+        description="What to optimize (default rmse for regression, log_loss for "
+        "classification): one of the Evaluator's metrics.",
+    )
+    prune: bool = Field(default=True, description="Stop unpromising trials between folds.")
+    seed: int = Field(default=0, description="Seed of the sampler and the folds.")
+
+    @field_validator("timeout", mode="before")
+    @classmethod
+    def _seconds(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", value)
+        if found is None:
+            raise ValueError(f"'{value}' is not a duration (90s, 10m, 1h, or seconds)")
+        return float(found.group(1)) * _SECONDS[found.group(2) or "s"]
+
+    @field_validator("space")
+    @classmethod
+    def _named(cls, space: dict[str, ParameterRange]) -> dict[str, ParameterRange]:
+        for name in space:
+            if not name.isidentifier():
+                raise ValueError(f"'{name}' is not a parameter name")
+        return space
 
 
 class Bound(_Section):
@@ -742,6 +869,7 @@ class ProjectConfig(_Section):
     data: DataSettings | None = None
     transform: TransformSettings = Field(default_factory=TransformSettings)
     model: ModelSettings = Field(default_factory=ModelSettings)
+    tuner: TunerSettings | None = None
     validation: ValidationSettings = Field(default_factory=ValidationSettings)
     evaluation: EvaluationSettings = Field(default_factory=EvaluationSettings)
     infra: InfraSettings = Field(default_factory=InfraSettings)
@@ -753,6 +881,20 @@ class ProjectConfig(_Section):
     review: ReviewSettings = Field(default_factory=ReviewSettings)
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
     loop: LoopSettings = Field(default_factory=LoopSettings)
+
+    @model_validator(mode="after")
+    def _tuned_metric(self) -> ProjectConfig:
+        if self.tuner is None or self.tuner.metric is None or self.data is None:
+            return self
+        known = TUNING_METRICS[self.data.task]
+        if self.tuner.metric not in known:
+            raise ValueError(
+                f"tuner.metric '{self.tuner.metric}' is not a {self.data.task} metric"
+                + did_you_mean(self.tuner.metric, known)
+                + "; use one of "
+                + ", ".join(known)
+            )
+        return self
 
     @property
     def model_name(self) -> str:
@@ -778,6 +920,7 @@ _SECTION_NOTES = {
     "model": "Registered model name and estimator: hist-gradient-boosting, random-forest,\n"
     "# linear, lightgbm, xgboost (pip install 'shipyard[lightgbm]' or [xgboost]), or a dotted\n"
     "# scikit-learn-style class; params go to its constructor.",
+    "tuner": "Search model.params by cross-validation before training (trials, space).",
     "validation": "Drift thresholds (per column, or 'default') and severities.",
     "evaluation": "The gate: metric bounds, allowed worsening against production, slices.",
     "infra": "Budgets for loading and serving the packaged model in a fresh process.",

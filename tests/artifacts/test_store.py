@@ -120,3 +120,18 @@ def test_store_survives_pickling_with_only_its_url(tmp_path: Path) -> None:
     blob = store.put(tmp_path / "a")
     copy = pickle.loads(pickle.dumps(store))
     assert copy.read_bytes(blob.digest) == b"x"
+
+
+def test_a_working_folder_is_kept_per_key(store: ArtifactStore, tmp_path: Path) -> None:
+    from shipyard.errors import ArtifactError
+
+    key = "ab" + "0" * 62
+    folder = store.work_folder(key)
+    (folder / "state").write_text("kept")
+    # Local stores keep it beside the artifacts; remote ones in the local cache folder.
+    assert folder.is_relative_to(tmp_path / ("artifacts" if store.is_local else "cache"))
+    assert (store.work_folder(key) / "state").read_text() == "kept"
+    assert store.work_folder("cd" + "0" * 62) != folder
+    for bad in ("", "../escape", "a/b"):
+        with pytest.raises(ArtifactError, match="letters and digits"):
+            store.work_folder(bad)

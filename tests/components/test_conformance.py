@@ -23,6 +23,7 @@ STANDARD = [
     "SchemaGen",
     "ExampleValidator",
     "Transform",
+    "Tuner",
     "Trainer",
     "Evaluator",
     "InfraValidator",
@@ -39,6 +40,7 @@ def standard_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Pro
     settings["model"]["params"] = {"max_iter": 10}
     settings["infra"]["requests"] = 10
     settings["infra"]["max_p99_ms"] = 2000
+    settings["tuner"] = {"trials": 2, "folds": 2, "space": {"max_depth": {"int": [2, 4]}}}
     (folder / CONFIG_FILE).write_text(yaml.safe_dump(settings))
     project = Project.open(folder)
     result = project.run(project.standard_pipeline())

@@ -238,3 +238,16 @@ def dies_once(survived: Output[Dataset], *, marker: str) -> None:
         path.write_text(str(os.getpid()))
         os.kill(os.getpid(), signal.SIGKILL)
     survived.path.write_text(f"{path.read_text()} {os.getpid()}")
+
+
+@component
+def remember(seen: Output[Metrics], *, note: str = "") -> None:
+    """Records what ``current_step`` says and counts its runs in its working folder."""
+    from shipyard.pipeline import current_step
+
+    step = current_step()
+    counter = step.work_folder() / "runs"
+    runs = int(counter.read_text()) + 1 if counter.exists() else 1
+    counter.write_text(str(runs))
+    report = {"fingerprint": step.fingerprint, "workers": step.workers, "runs": runs}
+    seen.path.write_text(json.dumps(report | {"folder": str(step.work_folder())}))

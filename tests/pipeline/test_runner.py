@@ -294,3 +294,28 @@ def test_identical_runs_started_together_execute_each_step_once(
     assert owner["Summarise"][0] == "succeeded"
     runs_seen = project.runs()
     assert [r.status for r in runs_seen] == ["succeeded", "succeeded"]
+
+
+def test_a_step_knows_its_fingerprint_workers_and_working_folder(
+    make_project: MakeProject,
+) -> None:
+    from shipyard.errors import PipelineError
+    from shipyard.pipeline import current_step
+
+    project = make_project(workers=3)
+    first = project.run(Pipeline("remember", [c.remember(note="a")]), cache=False)
+    second = project.run(Pipeline("remember", [c.remember(note="a")]), cache=False)
+    other = project.run(Pipeline("remember", [c.remember(note="b")]), cache=False)
+    seen = [
+        json.loads(read_output(project, result.output("remember", "seen").digest))
+        for result in (first, second, other)
+    ]
+    (execution,) = project.run_steps(first.run.id)
+    assert seen[0]["fingerprint"] == execution.fingerprint
+    assert seen[0]["workers"] == 3
+    # The folder belongs to the fingerprint: kept across runs, another one for other params.
+    assert [s["runs"] for s in seen] == [1, 2, 1]
+    assert seen[0]["folder"] == seen[1]["folder"] != seen[2]["folder"]
+    assert Path(seen[0]["folder"]).is_relative_to(project.root / ".shipyard")
+    with pytest.raises(PipelineError, match="call it in one"):
+        current_step()

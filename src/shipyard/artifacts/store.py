@@ -6,6 +6,7 @@ Layout under the store's root::
     trees/ab/abcdef.../...           a folder artifact's files
     trees/ab/abcdef....json          the folder's manifest, written last
     tmp/                             local staging, renamed into place when complete
+    work/ab/abcdef.../               a step's working folder, kept across attempts
 
 An artifact exists only once it is complete: a file is renamed into place (locally) or
 written in one PUT (object stores); a folder counts as stored only when its manifest,
@@ -175,6 +176,25 @@ class ArtifactStore:
             path = Path(folder, name)
             path.write_bytes(body)
             return self._put_file(path)
+
+    def work_folder(self, key: str) -> Path:
+        """A local folder that belongs to ``key`` (a step's fingerprint) and outlives the
+        process: where a step keeps state it resumes from after a crash (the Tuner's
+        study).  Unlike artifacts, its content changes; remote stores keep it in the local
+        cache folder, so a resume happens on the same machine.
+        """
+        if not key or not key.isalnum():
+            raise ArtifactError(f"a working folder's key must be letters and digits, not {key!r}")
+        if self.is_local:
+            base = Path(self.root, "work")
+        else:
+            base = (self._cache_dir or Path.home() / ".cache" / "shipyard") / "work"
+        folder = base / key[:2] / key
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ArtifactError(f"cannot make the working folder of {key[:12]}: {exc}") from exc
+        return folder
 
     # -- reading --------------------------------------------------------------------
 

@@ -34,7 +34,8 @@ def _statistics_table(statistics: DatasetStatistics) -> Table:
 
 
 def print_summary(summary: StandardSummary) -> None:
-    """Print each stage's findings: data, statistics, anomalies, metrics, blessing, push."""
+    """Print each stage's findings: data, statistics, anomalies, tuning, metrics, blessing,
+    push."""
     dataset = summary.dataset
     if dataset is not None:
         console.print(
@@ -67,6 +68,20 @@ def print_summary(summary: StandardSummary) -> None:
                 f"{len(summary.drift)} columns over their threshold"
                 + (f", {len(unjudged)} with too few values to judge" if unjudged else "")
             )
+    if summary.tuning is not None:
+        tuning = summary.tuning
+        states = [trial.state for trial in tuning.trials]
+        chosen = ", ".join(
+            f"{key}={value:.4g}" if isinstance(value, float) else f"{key}={value}"
+            for key, value in tuning.best_params.items()
+        )
+        console.print(
+            f"[bold]tuning[/]: {len(states)} trials ({states.count('pruned')} pruned, "
+            f"{states.count('failed')} failed"
+            + (", stopped by the timeout" if tuning.timed_out else "")
+            + f") — best cross-validated {tuning.metric} {tuning.best_score or 0.0:.5g} "
+            f"(trial {tuning.best_trial}): {escape(chosen)}"
+        )
     if summary.metrics:
         table = Table(title="evaluation (eval split)", title_justify="left")
         table.add_column("metric")

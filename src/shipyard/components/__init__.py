@@ -10,6 +10,7 @@ from shipyard.components.pushing import Pusher
 from shipyard.components.standard import standard_pipeline
 from shipyard.components.summary import StandardSummary, summarize
 from shipyard.components.training import Trainer, Transform
+from shipyard.components.tuning import Tuner
 from shipyard.components.types import (
     DataSchema,
     ExampleAnomalies,
@@ -20,6 +21,7 @@ from shipyard.components.types import (
     ModelPackageArtifact,
     PushDecision,
     TransformGraph,
+    TuningReport,
 )
 
 __all__ = [
@@ -42,6 +44,8 @@ __all__ = [
     "Trainer",
     "Transform",
     "TransformGraph",
+    "Tuner",
+    "TuningReport",
     "read_split",
     "standard_pipeline",
     "summarize",

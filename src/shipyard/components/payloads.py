@@ -12,6 +12,7 @@ file is defined once and nothing reads a payload by string keys.
     ModelEvaluation     EvaluationPayload    JSON: candidate, baseline and blessing
     InfraBlessing       InfraPayload         JSON: the probe's report, verdict and reasons
     PushDecision        DecisionPayload      JSON: whether to move the alias, and why
+    TuningReport        TuningPayload        JSON: the study's best parameters and trials
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from shipyard.data.validation import ValidationReport
 from shipyard.errors import ArtifactError, DataError
 from shipyard.modeling.evaluation import Blessing, Check, Evaluation
 from shipyard.modeling.infra import InfraReport
+from shipyard.modeling.tuning import TuningResult
 
 __all__ = [
     "AnomaliesPayload",
@@ -35,6 +37,7 @@ __all__ = [
     "ExamplesPayload",
     "InfraPayload",
     "StatisticsPayload",
+    "TuningPayload",
 ]
 
 _TRAIN, _EVAL = "train", "eval"
@@ -256,3 +259,17 @@ class DecisionPayload(_JsonPayload):
             checks=[Check.from_dict(check) for check in data["checks"]],
             metrics=dict(data["metrics"]),
         )
+
+
+@dataclass(frozen=True)
+class TuningPayload(_JsonPayload):
+    """What the Tuner's study found: the Trainer reads ``result.best_params``."""
+
+    result: TuningResult
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.result.to_dict()
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TuningPayload:
+        return cls(result=TuningResult.from_dict(data))

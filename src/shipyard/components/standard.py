@@ -1,10 +1,11 @@
 """The standard pipeline of a zero-code project, built from ``shipyard.yaml``.
 
-ExampleGen → StatisticsGen → SchemaGen → ExampleValidator → Transform → Trainer →
-Evaluator → InfraValidator → Pusher.  Before building it, the current ``production``
-model and the dataset version it was trained on are looked up, and bound as the
-Evaluator's baseline and the validator's previous statistics: a change of production
-is then a change of those steps' inputs, and of their fingerprints.
+ExampleGen → StatisticsGen → SchemaGen → ExampleValidator → Transform → (Tuner, when
+``shipyard.yaml`` has a ``tuner`` section) → Trainer → Evaluator → InfraValidator →
+Pusher.  Before building it, the current ``production`` model and the dataset version it
+was trained on are looked up, and bound as the Evaluator's baseline and the validator's
+previous statistics: a change of production is then a change of those steps' inputs, and
+of their fingerprints.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from shipyard.components.evaluation import Evaluator, InfraValidator
 from shipyard.components.ingestion import ExampleGen
 from shipyard.components.pushing import Pusher
 from shipyard.components.training import Trainer, Transform
+from shipyard.components.tuning import Tuner
 from shipyard.config import ProjectConfig
 from shipyard.data.ingest import source_digest
 from shipyard.errors import ConfigError
@@ -123,6 +125,28 @@ def standard_pipeline(
         max_categories=settings.max_categories,
         derive=settings.derive,
     )
+    tuner = None
+    if config.tuner is not None:
+        from shipyard.modeling.estimators import estimator_path
+        from shipyard.modeling.tuning import check_space
+
+        # A searched parameter the estimator does not take is a mistake of shipyard.yaml:
+        # refused now, before anything runs.
+        check_space(
+            config.tuner.space,
+            estimator=estimator_path(config.model.estimator, task=data.task),
+            task=data.task,
+        )
+        tuner = Tuner(
+            examples=examples.outputs.examples,
+            transform=transform.outputs.transform,
+            task=data.task,
+            target=data.target,
+            estimator=config.model.estimator,
+            params=config.model.params,
+            seed=config.model.seed,
+            settings=config.tuner.model_dump(mode="json", by_alias=True, exclude_none=True),
+        )
     trainer = Trainer(
         examples=examples.outputs.examples,
         transform=transform.outputs.transform,
@@ -134,6 +158,8 @@ def standard_pipeline(
         seed=config.model.seed,
         coverage=config.automation.coverage,
     )
+    if tuner is not None:
+        trainer.bind(tuning=tuner.outputs.tuning)
     evaluator = Evaluator(
         examples=examples.outputs.examples,
         model=trainer.outputs.model,
@@ -158,7 +184,8 @@ def standard_pipeline(
         model_name=name,
         alias=alias,
     )
-    steps = [examples, statistics, schema, validator, transform, trainer, evaluator, infra, pusher]
+    steps = [examples, statistics, schema, validator, transform, *([tuner] if tuner else [])]
+    steps += [trainer, evaluator, infra, pusher]
     return Pipeline(PIPELINE_NAME, steps)
 
 

@@ -11,11 +11,13 @@ from shipyard.components.payloads import (
     ExamplesPayload,
     InfraPayload,
     StatisticsPayload,
+    TuningPayload,
 )
 from shipyard.data.drift import DriftResult
 from shipyard.data.statistics import DatasetStatistics
 from shipyard.data.validation import Anomaly
 from shipyard.modeling.evaluation import Blessing
+from shipyard.modeling.tuning import TuningResult
 from shipyard.pipeline import RunResult
 from shipyard.registry import ModelRegistry
 from shipyard.store.records import ModelVersionRecord
@@ -32,6 +34,7 @@ class StandardSummary:
     validated: bool = False
     anomalies: list[Anomaly] = field(default_factory=list)
     drift: list[DriftResult] = field(default_factory=list)
+    tuning: TuningResult | None = None
     metrics: dict[str, float] = field(default_factory=dict)
     baseline_metrics: dict[str, float] | None = None
     blessing: Blessing | None = None
@@ -60,6 +63,8 @@ def summarize(result: RunResult, *, registry: ModelRegistry) -> StandardSummary:
         summary.validated = True
         summary.anomalies = [*report.train.anomalies, *report.evaluation.anomalies]
         summary.drift = report.train.drift
+    if "Tuner" in steps and steps["Tuner"].status in ("succeeded", "cached"):
+        summary.tuning = TuningPayload.from_bytes(read_bytes("Tuner", "tuning")).result
     if steps["Evaluator"].status in ("succeeded", "cached"):
         evaluation = EvaluationPayload.from_bytes(read_bytes("Evaluator", "evaluation"))
         summary.metrics = evaluation.candidate.overall

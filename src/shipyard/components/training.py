@@ -14,6 +14,7 @@ from shipyard.components.types import (
     Examples,
     ModelPackageArtifact,
     TransformGraph,
+    TuningReport,
 )
 from shipyard.config import Encoding, Impute, Scaling, Task
 from shipyard.data.schema import Schema
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
     # (and the building of a pipeline) never reaches.
     from shipyard.modeling.confidence import ConfidenceModel
 
-__all__ = ["Trainer", "Transform", "labelled_rows"]
+__all__ = ["Trainer", "Transform", "labelled_rows", "target_values"]
 
 
 def labelled_rows(frame: pd.DataFrame, target: str) -> pd.DataFrame:
@@ -105,7 +106,8 @@ class Transform(Component):
         )
 
 
-def _target_values(frame: pd.DataFrame, target: str, task: Task) -> np.ndarray[Any, Any]:
+def target_values(frame: pd.DataFrame, target: str, task: Task) -> np.ndarray[Any, Any]:
+    """The target column as the estimator learns it: floats, or classes."""
     import pandas as pd
 
     values = frame[target]
@@ -176,7 +178,8 @@ def _fit_confidence(
 class Trainer(Component):
     """Fits an estimator with the scikit-learn API and packages it with its transform.
 
-    The package also holds a confidence model fitted on the eval split's answers
+    With a ``tuning`` input (the Tuner's report), the best parameters it found override
+    ``params``.  The package also holds a confidence model fitted on the eval split's answers
     (calibration for classifiers, conformal intervals holding ``coverage`` of the true
     values for regressors): what the automation levels decide with.
     """
@@ -184,6 +187,7 @@ class Trainer(Component):
     examples: Input[Examples]
     transform: Input[TransformGraph]
     schema: Input[DataSchema]
+    tuning: Input[TuningReport] | None = None
     model: Output[ModelPackageArtifact]
     task: Task
     target: str
@@ -201,11 +205,19 @@ class Trainer(Component):
         train = labelled_rows(read_split(self.examples.path, "train"), self.target)
         fitted = FittedTransform.from_dict(json.loads(self.transform.path.read_text()))
         features = fitted.transform_frame(train)
-        labels = _target_values(train, self.target, task)
+        labels = target_values(train, self.target, task)
         path = estimator_path(self.estimator, task=task)
-        estimator = build_estimator(path, task=task, params=self.params, seed=self.seed)
+        params = dict(self.params)
+        if self.tuning is not None:
+            from shipyard.components.payloads import TuningPayload
+
+            tuned = TuningPayload.read(self.tuning.path).result
+            params.update(tuned.best_params)
+            log_params({f"tuned.{key}": value for key, value in tuned.best_params.items()})
+            log_param("tuned.trial", tuned.best_trial)
+        estimator = build_estimator(path, task=task, params=params, seed=self.seed)
         log_param("estimator", path)
-        log_params({f"model.{key}": value for key, value in self.params.items()})
+        log_params({f"model.{key}": value for key, value in params.items()})
         classes: list[Any] | None = None
         if task == "classification" and encodes_labels(estimator):
             # Fitted on class indices; the package maps them back to ``classes``.
@@ -240,7 +252,7 @@ class Trainer(Component):
             task=task,
             target=self.target,
             estimator_path=path,
-            params=self.params,
+            params=params,
             confidence=confidence,
             classes=classes,
         )

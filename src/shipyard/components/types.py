@@ -14,6 +14,7 @@ __all__ = [
     "ModelPackageArtifact",
     "PushDecision",
     "TransformGraph",
+    "TuningReport",
 ]
 
 
@@ -53,3 +54,7 @@ class InfraBlessing(Metrics):
 
 class PushDecision(Metrics):
     """Whether the model goes to production, and why (JSON)."""
+
+
+class TuningReport(Metrics):
+    """The Tuner's study: the metric, the best parameters and every trial (JSON)."""

@@ -8,6 +8,7 @@ from shipyard.pipeline.component import (
     Step,
     component,
 )
+from shipyard.pipeline.context import StepContext, current_step
 from shipyard.pipeline.dag import Pipeline, load_pipeline
 from shipyard.pipeline.executors import Executor, LocalExecutor
 from shipyard.pipeline.ports import Input, Output
@@ -34,10 +35,12 @@ __all__ = [
     "RunResult",
     "Runner",
     "Step",
+    "StepContext",
     "StepResult",
     "Task",
     "TaskResult",
     "component",
+    "current_step",
     "execute_task",
     "fingerprint",
     "load_pipeline",

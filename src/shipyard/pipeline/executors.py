@@ -63,11 +63,17 @@ def share_cores(processes: int) -> None:
     threadpoolctl.threadpool_limits(threads)  # and the ones it already holds (forked)
 
 
-def _start_worker(processes: int) -> None:
+def prepare_worker(processes: int, parent: int | None = None) -> None:
+    """Set up a worker process, one of ``processes`` side by side: it dies with its
+    ``parent`` process (Linux), leaves Ctrl-C to the parent, and takes its share of the
+    cores.  Steps that start processes of their own (the Tuner's trials) use it too."""
     # A worker must not outlive a runner killed with SIGKILL (Linux only).
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if parent is not None and os.getppid() != parent:
+            # The parent died while this process started, before the signal was armed.
+            os._exit(1)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     share_cores(processes)
 
@@ -105,8 +111,8 @@ class LocalExecutor(Executor):
         return ProcessPoolExecutor(
             max_workers=self.workers,
             mp_context=context,
-            initializer=_start_worker,
-            initargs=(self.workers,),
+            initializer=prepare_worker,
+            initargs=(self.workers, os.getpid()),
         )
 
     def start(self) -> None:

@@ -121,6 +121,7 @@ class _Attempt:
     number: int
     started: float
     claim: str | None  # the fingerprint this run claimed for the step, if any
+    key: str  # the step's fingerprint
 
 
 class Runner:
@@ -350,7 +351,9 @@ class _RunExecution:
             params=params,
             inputs=input_ids,
         )
-        self._submit(_Attempt(step, execution_id, 1, time.monotonic(), key if claimed else None))
+        self._submit(
+            _Attempt(step, execution_id, 1, time.monotonic(), key if claimed else None, key)
+        )
 
     def _submit(self, attempt: _Attempt) -> None:
         step = attempt.step
@@ -374,6 +377,8 @@ class _RunExecution:
             outputs={port: p.type.type_name for port, p in step.component.outputs.items()},
             artifacts=self.runner.artifacts,
             attempt=attempt.number,
+            fingerprint=attempt.key,
+            workers=self.executor.workers,
         )
         self.running[self.executor.submit(task)] = attempt
         self._notify(result)
@@ -439,7 +444,12 @@ class _RunExecution:
             result.status = "retrying"
             result.error = outcome.error
             next_attempt = _Attempt(
-                step, attempt.execution_id, attempt.number + 1, attempt.started, attempt.claim
+                step,
+                attempt.execution_id,
+                attempt.number + 1,
+                attempt.started,
+                attempt.claim,
+                attempt.key,
             )
             self.retries.append((time.monotonic() + delay, next_attempt))
         else:

@@ -20,6 +20,7 @@ from typing import Any
 from shipyard.artifacts import ArtifactStore, Kind
 from shipyard.errors import ComponentError
 from shipyard.pipeline.component import Component, FunctionComponent, load_component
+from shipyard.pipeline.context import StepContext, running_step
 from shipyard.pipeline.ports import Input, Output
 from shipyard.pipeline.tracking import StepLog, logging_into
 from shipyard.store.records import StoredOutput
@@ -42,6 +43,8 @@ class Task:
     outputs: dict[str, str]  # port -> artifact type name
     artifacts: ArtifactStore
     attempt: int = 1
+    fingerprint: str | None = None
+    workers: int = 1
 
 
 @dataclass(frozen=True)
@@ -84,7 +87,14 @@ def execute_task(task: Task) -> TaskResult:
             for port, type_name in task.outputs.items()
         }
         arguments.update(outputs)
-        with logging_into(StepLog()) as log:
+        context = StepContext(
+            step=task.step,
+            fingerprint=task.fingerprint,
+            workers=task.workers,
+            artifacts=task.artifacts,
+            attempt=task.attempt,
+        )
+        with logging_into(StepLog()) as log, running_step(context):
             _call(target, arguments)
         stored: dict[str, StoredOutput] = {}
         for port, output in outputs.items():
