@@ -264,6 +264,8 @@ def test_kubernetes_watch_monitor_and_a_dask_cluster_on_request(shared_project: 
         "--dask",
         "--dask-workers",
         "4",
+        "--dask-worker-memory",
+        "3Gi",
         cwd=shared_project,
     )
     assert result.returncode == 0, result.stderr
@@ -294,6 +296,7 @@ def test_kubernetes_watch_monitor_and_a_dask_cluster_on_request(shared_project: 
     _validate(service | {"spec": cluster["spec"]["scheduler"]["service"]})
     worker = cluster["spec"]["worker"]["spec"]["containers"][0]
     assert worker["image"] == "houses:latest" and worker["args"][:2] == ["dask", "worker"]
+    assert worker["resources"]["limits"] == {"memory": "3Gi"}
     server_env = {
         env["name"]: env for env in _container(resources["Deployment", "houses-server"])["env"]
     }

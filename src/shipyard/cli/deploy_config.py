@@ -124,6 +124,9 @@ def kubernetes(
     ui: Annotated[bool, typer.Option("--ui/--no-ui", help="Include the dashboard.")] = True,
     dask: Dask = None,
     dask_workers: Annotated[int | None, typer.Option(help="Dask workers (default 2).")] = None,
+    dask_worker_memory: Annotated[
+        str | None, typer.Option(help="Memory per Dask worker (2Gi).")
+    ] = None,
     force: Force = False,
 ) -> None:
     """Manifests for the server (Deployment, Service, autoscaler), the monitoring loop,
@@ -147,6 +150,7 @@ def kubernetes(
         ui=ui,
         dask=dask,
         dask_workers=dask_workers,
+        dask_worker_memory=dask_worker_memory,
     )
 
 

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from shipyard import __version__
 from shipyard.config import STATE_DIR, ProjectConfig
-from shipyard.deploy_config.needs import ProjectNeeds, dump_yaml
+from shipyard.deploy_config._yaml import dump_yaml
+from shipyard.deploy_config.needs import ProjectNeeds
 from shipyard.deploy_config.options import DockerOptions
 
 APP_DIR = "/app"

@@ -15,8 +15,9 @@ from typing import Any
 
 from shipyard import __version__
 from shipyard.config import STATE_DIR, ProjectConfig
+from shipyard.deploy_config._yaml import dump_yaml, dump_yaml_all
 from shipyard.deploy_config.docker import APP_DIR, READY_PATH, SERVER_PORT, UI_PORT, USER_ID
-from shipyard.deploy_config.needs import ProjectNeeds, dump_yaml, dump_yaml_all
+from shipyard.deploy_config.needs import ProjectNeeds
 from shipyard.deploy_config.options import KubernetesOptions
 
 LIVE_PATH = "/v2/health/live"

@@ -6,9 +6,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import yaml
 
 from shipyard.config import CONFIG_FILE, STATE_DIR, ProjectConfig
 from shipyard.errors import ConfigError
@@ -25,23 +22,6 @@ S3_SECRET_KEYS: dict[str, str] = {
     "aws-secret-access-key": "AWS_SECRET_ACCESS_KEY",
     "aws-endpoint-url": "AWS_ENDPOINT_URL",
 }
-
-
-class ManifestDumper(yaml.SafeDumper):
-    """YAML as a person writes it: a value used twice is written twice, not as an alias."""
-
-    def ignore_aliases(self, data: Any) -> bool:
-        return True
-
-
-def dump_yaml(data: Any) -> str:
-    return yaml.dump(data, Dumper=ManifestDumper, sort_keys=False, default_flow_style=False)
-
-
-def dump_yaml_all(documents: list[Any]) -> str:
-    return yaml.dump_all(
-        documents, Dumper=ManifestDumper, sort_keys=False, default_flow_style=False
-    )
 
 
 def is_sqlite(database: str) -> bool:
