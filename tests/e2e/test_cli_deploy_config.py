@@ -15,6 +15,7 @@ import typer
 import yaml
 from typer.testing import CliRunner
 
+import shipyard
 from shipyard import Project
 from shipyard.cli.app import app
 from shipyard.config import CONFIG_FILE
@@ -127,7 +128,9 @@ def test_docker_writes_a_non_root_health_checked_image_of_the_project(
     assert keywords[0] == "FROM" and steps[0][1].startswith("python:3.")
     assert steps[0][1].endswith("-slim")
     installs = [args for keyword, args in steps if keyword == "RUN" and "pip install" in args]
-    assert installs == ['pip install "shipyard==${SHIPYARD_VERSION}"']  # SQLite: no extras
+    assert installs == ['pip install "${SHIPYARD_REQUIREMENT}"']
+    requirement = dict(steps)["ARG"]
+    assert requirement == f'SHIPYARD_REQUIREMENT="shipyard=={shipyard.__version__}"'  # no extras
     copied = [args.split()[-2] for keyword, args in steps if keyword == "COPY"]
     assert copied == ["shipyard.yaml", "houses.csv"]
     user = [args for keyword, args in steps if keyword == "USER"]
@@ -162,7 +165,8 @@ def test_docker_installs_the_extras_the_stores_need_and_builds_from_another_fold
     assert result.returncode == 0, result.stderr
 
     steps = _dockerfile(out / "Dockerfile")
-    assert ("RUN", 'pip install "shipyard[postgres,s3]==${SHIPYARD_VERSION}"') in steps
+    requirement = f'SHIPYARD_REQUIREMENT="shipyard[postgres,s3]=={shipyard.__version__}"'
+    assert ("ARG", requirement) in steps
     assert not any(keyword == "VOLUME" for keyword, _ in steps)  # the state is shared
     # The build context stays the project: BuildKit reads the ignore file beside the
     # Dockerfile, and compose points back at the project.
@@ -210,6 +214,7 @@ def test_kubernetes_manifests_validate_and_wire_server_monitor_and_dashboard(
         ("Deployment", "houses-server"),
         ("Deployment", "houses-ui"),
         ("HorizontalPodAutoscaler", "houses-server"),
+        ("PodDisruptionBudget", "houses-server"),
         ("Service", "houses-server"),
         ("Service", "houses-ui"),
     ]
@@ -260,6 +265,8 @@ def test_kubernetes_watch_monitor_and_a_dask_cluster_on_request(shared_project: 
         "kubernetes",
         "--monitor",
         "watch",
+        "--replicas",
+        "1",
         "--no-ui",
         "--dask",
         "--dask-workers",
@@ -277,6 +284,7 @@ def test_kubernetes_watch_monitor_and_a_dask_cluster_on_request(shared_project: 
         "server.yaml",
     ]
     resources = _by_kind(folder)
+    assert not any(kind == "PodDisruptionBudget" for kind, _ in resources)  # one replica
     monitor = resources["Deployment", "houses-monitor"]
     _validate(monitor)
     assert monitor["spec"]["replicas"] == 1 and monitor["spec"]["strategy"]["type"] == "Recreate"

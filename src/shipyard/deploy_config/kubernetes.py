@@ -1,4 +1,5 @@
-"""Kubernetes manifests: the server (Deployment, Service, HorizontalPodAutoscaler), the
+"""Kubernetes manifests: the server (Deployment, Service, HorizontalPodAutoscaler and,
+with several replicas, a PodDisruptionBudget), the
 monitoring loop (CronJob, or a Deployment running ``--watch``), the dashboard, and a Dask
 cluster through the Dask Kubernetes operator.
 
@@ -212,7 +213,21 @@ class _Manifests:
                 ],
             },
         }
-        return [deployment, service, autoscaler]
+        resources = [deployment, service, autoscaler]
+        if self.options.replicas > 1:
+            # Node drains take replicas down one at a time, never the whole service.
+            resources.append(
+                {
+                    "apiVersion": "policy/v1",
+                    "kind": "PodDisruptionBudget",
+                    "metadata": self.metadata(name, "server"),
+                    "spec": {
+                        "maxUnavailable": 1,
+                        "selector": {"matchLabels": self.selector("server")},
+                    },
+                }
+            )
+        return resources
 
     def monitor(self) -> list[Manifest]:
         name = f"{self.name}-monitor"
