@@ -6,6 +6,7 @@ fsspec, pandas, the database drivers) are translated at the boundary and chained
 
     ShipyardError
     ├── ConfigError                 shipyard.yaml or SHIPYARD_* settings are invalid
+    │   └── InvalidOption           a command's option is invalid (the CLI exits 2)
     ├── ProjectNotFound             no shipyard.yaml in this folder or above
     ├── StoreError                  the metadata database failed
     │   ├── StoreUnavailable        cannot connect / the schema cannot be migrated
@@ -62,6 +63,14 @@ class ShipyardError(Exception):
 
 class ConfigError(ShipyardError):
     """The project configuration is invalid."""
+
+
+class InvalidOption(ConfigError):
+    """An option given to a command (or its Python call) is invalid; ``option`` names it."""
+
+    def __init__(self, message: str, *, option: str) -> None:
+        super().__init__(message)
+        self.option = option
 
 
 class ProjectNotFound(ShipyardError):

@@ -13,6 +13,7 @@ from shipyard.cli import (
     automation,
     dashboard,
     datasets,
+    deploy_config,
     deployments,
     loop,
     monitoring,
@@ -81,6 +82,7 @@ automation.register(app)
 monitoring.register(app)
 loop.register(app)
 dashboard.register(app)
+deploy_config.register(app)
 
 
 def main() -> None:
