@@ -305,10 +305,12 @@ def test_kubernetes_watch_monitor_and_a_dask_cluster_on_request(shared_project: 
     worker = cluster["spec"]["worker"]["spec"]["containers"][0]
     assert worker["image"] == "houses:latest" and worker["args"][:2] == ["dask", "worker"]
     assert worker["resources"]["limits"] == {"memory": "3Gi"}
+    assert "SHIPYARD_EXECUTOR" not in {env["name"] for env in worker["env"]}
     server_env = {
         env["name"]: env for env in _container(resources["Deployment", "houses-server"])["env"]
     }
-    assert server_env["DASK_SCHEDULER_ADDRESS"]["value"] == "tcp://houses-dask-scheduler:8786"
+    assert server_env["SHIPYARD_DASK_SCHEDULER"]["value"] == "tcp://houses-dask-scheduler:8786"
+    assert server_env["SHIPYARD_EXECUTOR"]["value"] == "dask"
     assert "Dask Kubernetes operator" in result.stdout
 
     dockerfile = run_cli("deploy-config", "docker", "--dask", cwd=shared_project)

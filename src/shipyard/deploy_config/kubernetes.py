@@ -22,6 +22,7 @@ from shipyard.deploy_config.needs import ProjectNeeds
 from shipyard.deploy_config.options import KubernetesOptions
 
 LIVE_PATH = "/v2/health/live"
+DASK_SETTINGS = ("SHIPYARD_EXECUTOR", "SHIPYARD_DASK_SCHEDULER")
 DASK_SCHEDULER_PORT = 8786
 DASK_DASHBOARD_PORT = 8787
 Manifest = dict[str, Any]
@@ -106,8 +107,10 @@ class _Manifests:
             for key, variable in self.needs.secret_keys.items()
         ]
         if self.dask:
+            # Pipelines these pods run (the loop's retraining) go to the cluster.
             address = f"tcp://{self.name}-dask-scheduler:{DASK_SCHEDULER_PORT}"
-            env.append({"name": "DASK_SCHEDULER_ADDRESS", "value": address})
+            env.append({"name": "SHIPYARD_EXECUTOR", "value": "dask"})
+            env.append({"name": "SHIPYARD_DASK_SCHEDULER", "value": address})
         return env
 
     def container(self, name: str, args: list[str], *, memory: str | None = None) -> Manifest:
@@ -325,7 +328,7 @@ class _Manifests:
             ["dask", "worker", "--name", "$(DASK_WORKER_NAME)", "--dashboard-address", "8788"],
             memory=self.options.dask_worker_memory,
         )
-        worker["env"] = [e for e in worker["env"] if e["name"] != "DASK_SCHEDULER_ADDRESS"]
+        worker["env"] = [e for e in worker["env"] if not e["name"].startswith(DASK_SETTINGS)]
         scheduler = self.container("scheduler", ["dask", "scheduler"])
         scheduler["env"] = []
         scheduler["ports"] = [

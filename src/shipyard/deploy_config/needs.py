@@ -35,7 +35,7 @@ def is_local_folder(artifacts: str) -> bool:
 
 def uses_dask(config: ProjectConfig) -> bool:
     """Whether the project's pipeline runs on Dask (``pipeline.executor: dask``)."""
-    return getattr(config.pipeline, "executor", "local") == "dask"
+    return config.pipeline.executor == "dask"
 
 
 @dataclass(frozen=True)
