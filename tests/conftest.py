@@ -81,6 +81,13 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL metadata database URL, for tests that need PostgreSQL
+    only (mark them ``postgres``)."""
+    yield from _postgres_schema_url()
+
+
+@pytest.fixture
 def make_project(tmp_path: Path, db_url: str) -> Iterator[MakeProject]:
     """Factory of projects in temporary folders, all on the parametrized database."""
     made: list[Project] = []

@@ -7,8 +7,10 @@ stop half-way, and the failures a user meets first (no credentials, no bucket).
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import threading
@@ -23,6 +25,8 @@ import s3fs
 from shipyard import ArtifactCorrupted, ArtifactError, ArtifactNotFound
 from shipyard.artifacts import ArtifactStore, file_digest
 from tests.helpers import S3Server
+
+WRITE_BITS = stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH
 
 
 def client(server: S3Server) -> Any:
@@ -65,6 +69,35 @@ def test_a_file_is_downloaded_once_into_the_cache(
     other = ArtifactStore(s3_url, cache_dir=tmp_path / "other-cache")
     assert other.exists(blob.digest, "file")
     assert other.read_bytes(blob.digest) == b"weights" * 1000
+
+
+def test_a_damaged_cached_copy_is_fetched_again(s3_url: str, tmp_path: Path) -> None:
+    store = ArtifactStore(s3_url, cache_dir=tmp_path / "cache")
+    blob = store.put(make_tree(tmp_path / "tree", 3))
+    local = store.materialize(blob.digest, "dir")
+    cached = local / "part-1" / "file-0001.bin"
+    assert stat.S_IMODE(cached.stat().st_mode) & WRITE_BITS == 0
+    cached.chmod(0o644)
+    cached.write_bytes(b"edited by a careless reader")
+    assert store.materialize(blob.digest, "dir") == local
+    assert cached.read_bytes() == (1).to_bytes(4, "big") * 16
+
+
+def test_a_manifest_naming_files_outside_its_folder_is_refused(
+    s3_url: str, s3_environment: S3Server, tmp_path: Path
+) -> None:
+    store = ArtifactStore(s3_url, cache_dir=tmp_path / "cache")
+    digest = "ab" * 32
+    manifest = {"files": {"../../escaped": ["0" * 64, 1]}}
+    client(s3_environment).put_object(
+        Bucket=s3_environment.bucket,
+        Key=key_of(f"{s3_url}/trees/ab/{digest}.json"),
+        Body=json.dumps(manifest).encode(),
+    )
+    assert store.exists(digest, "dir")
+    with pytest.raises(ArtifactCorrupted, match="outside the folder"):
+        store.materialize(digest, "dir")
+    assert not list(tmp_path.rglob("escaped"))
 
 
 def test_an_empty_folder_round_trips(s3_url: str, tmp_path: Path) -> None:

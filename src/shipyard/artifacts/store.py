@@ -170,9 +170,7 @@ class ArtifactStore:
             return
         staging = Path(self.root, "tmp", uuid.uuid4().hex)
         shutil.copytree(source, staging)
-        for folder, _dirs, files in os.walk(staging):
-            for name in files:
-                Path(folder, name).chmod(_READ_ONLY)
+        _make_read_only(staging)
         final.parent.mkdir(parents=True, exist_ok=True)
         try:
             os.rename(staging, final)
@@ -222,10 +220,9 @@ class ArtifactStore:
                 "without its cache",
                 digest=digest,
             )
-        if self.is_local:
-            local = Path(self._object_path(digest) if kind == "file" else self._tree_path(digest))
-        else:
-            local = self._download(digest, kind)
+        if not self.is_local:
+            return self._cached(digest, kind, verify=verify)
+        local = Path(self._object_path(digest) if kind == "file" else self._tree_path(digest))
         if verify:
             self.verify(digest, kind, local)
         return local
@@ -251,13 +248,23 @@ class ArtifactStore:
                 actual=actual,
             )
 
-    def _download(self, digest: str, kind: Kind) -> Path:
+    def _cached(self, digest: str, kind: Kind, *, verify: bool) -> Path:
         cache = self._cache_dir or Path.home() / ".cache" / "shipyard" / "artifacts"
         target = cache / digest
         if target.exists():
-            return target
-        staging = cache / f"{digest}.{uuid.uuid4().hex}.part"
-        cache.mkdir(parents=True, exist_ok=True)
+            if not verify:
+                return target
+            try:
+                self.verify(digest, kind, target)
+                return target
+            except ArtifactCorrupted:
+                # The local copy was damaged, not the stored one: fetch it again.
+                _remove(target)
+        return self._download(digest, kind, target)
+
+    def _download(self, digest: str, kind: Kind, target: Path) -> Path:
+        staging = target.with_name(f"{digest}.{uuid.uuid4().hex}.part")
+        target.parent.mkdir(parents=True, exist_ok=True)
         try:
             with self._failures(f"download artifact {digest[:12]}"):
                 if kind == "file":
@@ -267,6 +274,7 @@ class ArtifactStore:
             # Only bytes that match their digest enter the cache: a corrupted object
             # fails here, every time, rather than once and then from a bad cached copy.
             self.verify(digest, kind, staging)
+            _make_read_only(staging)  # as in a local store: readers must not edit it
             try:
                 os.replace(staging, target)
             except OSError:
@@ -274,10 +282,8 @@ class ArtifactStore:
                     raise
                 # Another process cached the same artifact first.
         finally:
-            if staging.is_dir():
-                shutil.rmtree(staging, ignore_errors=True)
-            elif staging.exists():
-                staging.unlink()
+            if staging.exists():
+                _remove(staging)
         return target
 
     def _download_tree(self, digest: str, staging: Path) -> None:
@@ -286,6 +292,15 @@ class ArtifactStore:
         files = json.loads(self.fs.cat_file(self._manifest_path(digest)))["files"]
         staging.mkdir()
         names = sorted(files)
+        for name in names:
+            if name.startswith("/") or ".." in name.split("/"):
+                raise ArtifactCorrupted(
+                    f"artifact {digest[:12]} in {self.display_url} is corrupted: its manifest "
+                    f"names a file outside the folder ({name!r}); delete it from the "
+                    "artifact store",
+                    digest=digest,
+                    actual="",
+                )
         for name in names:
             (staging / name).parent.mkdir(parents=True, exist_ok=True)
         if names:
@@ -321,6 +336,23 @@ class ArtifactStore:
                 f"{bucket!r} does not exist — create it, or fix store.artifacts "
                 "(SHIPYARD_ARTIFACTS_URL)"
             )
+
+
+def _make_read_only(path: Path) -> None:
+    """Drop the write bits of a file, or of every file in a folder."""
+    if path.is_file():
+        path.chmod(_READ_ONLY)
+        return
+    for folder, _dirs, files in os.walk(path):
+        for name in files:
+            Path(folder, name).chmod(_READ_ONLY)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def redacted(text: str) -> str:
