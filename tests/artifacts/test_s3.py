@@ -69,6 +69,11 @@ def test_a_file_is_downloaded_once_into_the_cache(
     other = ArtifactStore(s3_url, cache_dir=tmp_path / "other-cache")
     assert other.exists(blob.digest, "file")
     assert other.read_bytes(blob.digest) == b"weights" * 1000
+    # A verified cached copy is read without asking the server again.
+    client(s3_environment).delete_object(Bucket=s3_environment.bucket, Key=key_of(blob.uri))
+    assert store.read_bytes(blob.digest) == b"weights" * 1000
+    with pytest.raises(ArtifactNotFound):
+        ArtifactStore(s3_url, cache_dir=tmp_path / "empty-cache").read_bytes(blob.digest)
 
 
 def test_a_damaged_cached_copy_is_fetched_again(s3_url: str, tmp_path: Path) -> None:

@@ -211,7 +211,12 @@ class ArtifactStore:
         """A local path holding the artifact; its content is checked against the digest.
 
         Artifacts of an object store are downloaded into the local cache once, and only
-        when their bytes match ``digest``."""
+        when their bytes match ``digest``; a cached copy that still matches is used
+        without asking the store again."""
+        if not self.is_local:
+            cached = self._cached(digest, kind, verify=verify)
+            if cached is not None:
+                return cached
         if not self.exists(digest, kind):
             self._check_container()
             raise ArtifactNotFound(
@@ -221,7 +226,7 @@ class ArtifactStore:
                 digest=digest,
             )
         if not self.is_local:
-            return self._cached(digest, kind, verify=verify)
+            return self._download(digest, kind, self._cache_path(digest))
         local = Path(self._object_path(digest) if kind == "file" else self._tree_path(digest))
         if verify:
             self.verify(digest, kind, local)
@@ -248,19 +253,24 @@ class ArtifactStore:
                 actual=actual,
             )
 
-    def _cached(self, digest: str, kind: Kind, *, verify: bool) -> Path:
+    def _cache_path(self, digest: str) -> Path:
         cache = self._cache_dir or Path.home() / ".cache" / "shipyard" / "artifacts"
-        target = cache / digest
-        if target.exists():
-            if not verify:
-                return target
-            try:
-                self.verify(digest, kind, target)
-                return target
-            except ArtifactCorrupted:
-                # The local copy was damaged, not the stored one: fetch it again.
-                _remove(target)
-        return self._download(digest, kind, target)
+        return cache / digest
+
+    def _cached(self, digest: str, kind: Kind, *, verify: bool) -> Path | None:
+        """The cached copy of an artifact, if there is one (that matches its digest)."""
+        target = self._cache_path(digest)
+        if not target.exists():
+            return None
+        if not verify:
+            return target
+        try:
+            self.verify(digest, kind, target)
+        except ArtifactCorrupted:
+            # The local copy was damaged, not the stored one: fetch it again.
+            _remove(target)
+            return None
+        return target
 
     def _download(self, digest: str, kind: Kind, target: Path) -> Path:
         staging = target.with_name(f"{digest}.{uuid.uuid4().hex}.part")
