@@ -90,6 +90,10 @@ def test_a_project_on_s3_and_postgres_trains_serves_and_compacts(
         response = httpx.post(f"{server.url}/predict", json={"instances": rows(3)}, timeout=30)
         assert response.status_code == 200, response.text
         ids = response.json()["prediction_ids"]
+        server.process.terminate()  # the compactor's last pass runs as the server stops
+        server.process.wait(timeout=30)
+        assert server.process.stderr is not None
+        said.append(server.process.stderr.read().decode())
     finally:
         server.stop()
     with Project.open(folder) as project:

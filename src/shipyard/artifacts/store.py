@@ -71,7 +71,7 @@ class ArtifactStore:
         if _USERINFO.search(self.url):
             # A URL is logged and recorded (artifact URIs); a secret in it would be too.
             raise ArtifactError(
-                f"the artifact store URL {redacted(self.url)} holds credentials; remove "
+                f"the artifact store URL {_redacted(self.url)} holds credentials; remove "
                 "them and set them the back end's usual way (for S3: AWS_ACCESS_KEY_ID and "
                 "AWS_SECRET_ACCESS_KEY, or AWS_PROFILE)"
             )
@@ -79,12 +79,12 @@ class ArtifactStore:
             self.fs, self.root = fsspec.core.url_to_fs(self.url)
         except (ImportError, ValueError) as exc:
             raise ArtifactError(
-                f"cannot open the artifact store at {redacted(self.url)}: {redacted(str(exc))}; "
+                f"cannot open the artifact store at {_redacted(self.url)}: {_redacted(str(exc))}; "
                 "for s3:// URLs install 'shipyard[s3]'"
             ) from exc
         self.is_local = isinstance(self.fs, LocalFileSystem)
         self.root = self.root.rstrip("/")
-        self.display_url = redacted(self.url)
+        self.display_url = _redacted(self.url)
         if self.is_local:
             Path(self.root, "tmp").mkdir(parents=True, exist_ok=True)
         self._cache_dir = cache_dir
@@ -365,11 +365,11 @@ def _remove(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def redacted(text: str) -> str:
+def _redacted(text: str) -> str:
     """``text`` without credentials: no ``user:password@`` in URLs, and none of the
     values of the usual secret variables.
 
-    >>> redacted("s3://key:secret@bucket/prefix")
+    >>> _redacted("s3://key:secret@bucket/prefix")
     's3://***@bucket/prefix'
     """
     text = _USERINFO.sub("***@", text)
@@ -389,7 +389,7 @@ def _reason(exc: Exception) -> str:
             "(or AWS_PROFILE)"
         )
     if isinstance(exc, PermissionError):
-        return f"access denied ({redacted(str(exc))}) — check the credentials and their rights"
+        return f"access denied ({_redacted(str(exc))}) — check the credentials and their rights"
     if "bucket does not exist" in str(exc):
         return "the bucket does not exist — create it, or fix store.artifacts"
-    return " ".join(redacted(str(exc)).split()) or name
+    return " ".join(_redacted(str(exc)).split()) or name
