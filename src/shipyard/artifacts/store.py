@@ -155,8 +155,7 @@ class ArtifactStore:
             elif manifest:
                 # Object stores have no rename: upload in place (each PUT is atomic and
                 # idempotent for identical content); the manifest below marks completion.
-                # Exactly the manifest's files go up, so what a reader lists is what
-                # the digest covers.
+                # Exactly the manifest's files go up: readers download what it names.
                 names = sorted(manifest)
                 self.fs.put([str(path / name) for name in names], [f"{final}/{n}" for n in names])
             body = json.dumps({"files": manifest}, sort_keys=True).encode()
