@@ -2,12 +2,14 @@
 
 Every test that takes ``db_url`` runs twice: on SQLite and on PostgreSQL.  PostgreSQL
 tests need ``SHIPYARD_TEST_POSTGRES_URL`` (CI sets it); each test gets a schema of its
-own, dropped afterwards.
+own, dropped afterwards.  Tests that take ``s3_url`` get a fresh prefix in a bucket of a
+real S3-compatible server (moto's) listening on loopback, one per test process.
 """
 
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import shutil
 import uuid
@@ -22,7 +24,7 @@ from shipyard import Project
 from shipyard.config import CONFIG_FILE, ProjectConfig, StoreSettings
 from shipyard.pipeline.executors import share_cores
 from tests.e2e.serving_fixtures import trained_twice
-from tests.helpers import MakeProject, run_cli
+from tests.helpers import MakeProject, S3Server, run_cli
 
 POSTGRES_URL = os.environ.get("SHIPYARD_TEST_POSTGRES_URL", "")
 
@@ -85,6 +87,13 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL metadata database URL, for tests that need PostgreSQL
+    only (mark them ``postgres``)."""
+    yield from _postgres_schema_url()
+
+
+@pytest.fixture
 def make_project(tmp_path: Path, db_url: str) -> Iterator[MakeProject]:
     """Factory of projects in temporary folders, all on the parametrized database."""
     made: list[Project] = []
@@ -130,3 +139,60 @@ def turned_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     promoted ames:2, served predictions with feedback, monitoring windows, alerts and the
     loop's history.  Shared: tests copy it (``demo``) before changing it."""
     return built_once(tmp_path_factory, "turned", _quickstart)
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """moto's S3 server on a free loopback port, with an empty bucket."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    s3 = S3Server(
+        endpoint=f"http://{host}:{port}",
+        bucket="shipyard-tests",
+        access_key="AKIATESTSHIPYARD0001",
+        secret_key="shipyard-test-secret-do-not-print-7f3a9c",
+    )
+    client = boto3.client(
+        "s3",
+        endpoint_url=s3.endpoint,
+        aws_access_key_id=s3.access_key,
+        aws_secret_access_key=s3.secret_key,
+        region_name="us-east-1",
+    )
+    client.create_bucket(Bucket=s3.bucket)
+    try:
+        yield s3
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3_environment(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> Iterator[S3Server]:
+    """Only the test server's AWS variables set (here and in the processes tests start);
+    no shared config file or instance metadata can lend other credentials."""
+    import s3fs
+
+    for name in list(os.environ):
+        if name.startswith("AWS_"):
+            monkeypatch.delenv(name)
+    for name, value in s3_server.environment().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    # fsspec keeps one client per set of options; a test that changes the variables
+    # must not meet the client an earlier test built from others.
+    s3fs.S3FileSystem.clear_instance_cache()
+    yield s3_server
+    s3fs.S3FileSystem.clear_instance_cache()
+
+
+@pytest.fixture
+def s3_url(s3_environment: S3Server) -> str:
+    """``s3://bucket/prefix`` of a fresh, empty prefix on the test server."""
+    return f"s3://{s3_environment.bucket}/{uuid.uuid4().hex[:12]}"

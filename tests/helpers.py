@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -60,3 +61,22 @@ def make_table(rows: int = 600, *, seed: int = 0, task: str = "regression") -> p
     else:
         frame["expensive"] = np.where(price > np.median(price), "yes", "no")
     return frame
+
+
+@dataclass(frozen=True)
+class S3Server:
+    """A running S3-compatible server and the account the tests use on it."""
+
+    endpoint: str
+    bucket: str
+    access_key: str
+    secret_key: str
+
+    def environment(self) -> dict[str, str]:
+        """The standard AWS variables that point S3 clients (s3fs, boto3) at it."""
+        return {
+            "AWS_ACCESS_KEY_ID": self.access_key,
+            "AWS_SECRET_ACCESS_KEY": self.secret_key,
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }

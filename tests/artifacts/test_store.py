@@ -13,11 +13,13 @@ from shipyard.artifacts import ArtifactStore, file_digest, tree_digest
 WRITE_BITS = stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH
 
 
-@pytest.fixture(params=["local", "memory"])
+@pytest.fixture(params=["local", "memory", "s3"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> ArtifactStore:
-    """A local store, and an in-memory fsspec store standing in for object storage."""
+    """A local store, an in-memory fsspec store, and S3 on a real (loopback) server."""
     if request.param == "local":
         return ArtifactStore(str(tmp_path / "artifacts"), cache_dir=tmp_path / "cache")
+    if request.param == "s3":
+        return ArtifactStore(request.getfixturevalue("s3_url"), cache_dir=tmp_path / "cache")
     return ArtifactStore(f"memory://{uuid.uuid4().hex}", cache_dir=tmp_path / "cache")
 
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
+import yaml
 
+from shipyard import Project
+from shipyard.config import CONFIG_FILE
 from shipyard.prediction_log import PredictionLog
 from tests.prediction_log.helpers import T0, record, segment_rows, spool_files
 
@@ -90,3 +94,28 @@ def test_compaction_interrupted_by_a_crash_neither_loses_nor_duplicates(
     assert len(log.records.segments()) == 2
     frame = log.read()
     assert len(frame) == 50 and frame["prediction_id"].is_unique
+
+
+def test_segments_compacted_onto_s3_are_read_back_by_another_process(
+    s3_url: str, tmp_path: Path
+) -> None:
+    project = Project.init(tmp_path / "proj")
+    settings = yaml.safe_load((project.root / CONFIG_FILE).read_text())
+    settings["store"]["artifacts"] = s3_url
+    (project.root / CONFIG_FILE).write_text(yaml.safe_dump(settings))
+    project.close()
+    with Project.open(tmp_path / "proj") as writer:
+        log = writer.prediction_log()
+        log.append([record(n, model="ames" if n % 2 else "churn") for n in range(10)])
+        before = log.read()
+        log.close()
+        assert log.compact().predictions == 10
+        assert not (writer.root / ".shipyard" / "artifacts" / "objects").exists()
+        stored = writer.artifacts.fs.find(f"{s3_url}/objects")
+        assert len(stored) == 2
+    # Another machine: the same settings, an empty cache.
+    shutil.rmtree(tmp_path / "proj" / ".shipyard" / "cache", ignore_errors=True)
+    with Project.open(tmp_path / "proj") as reader:
+        log = reader.prediction_log()
+        pd.testing.assert_frame_equal(log.read(), before)
+        assert log.find(["p00003", "p99999"]) == {"p00003"}

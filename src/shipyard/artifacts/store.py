@@ -13,16 +13,25 @@ written in one PUT (object stores); a folder counts as stored only when its mani
 written after every file, is present.  A crash therefore never leaves an artifact the
 store believes complete.  Reads re-hash the bytes and raise ``ArtifactCorrupted`` when
 they no longer match.
+
+On an object store (``s3://bucket/prefix``) artifacts are downloaded into a local cache,
+checked before they enter it, and read from there.  Credentials and the endpoint come
+from the back end's usual settings (for S3: ``AWS_ACCESS_KEY_ID``,
+``AWS_SECRET_ACCESS_KEY``, ``AWS_PROFILE``, ``AWS_ENDPOINT_URL`` for S3-compatible
+servers); shipyard never records them, and its error messages leave them out.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import stat
 import tempfile
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -31,10 +40,13 @@ import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
 from shipyard.artifacts.hashing import file_digest, tree_digest, tree_digest_of, tree_manifest
-from shipyard.errors import ArtifactCorrupted, ArtifactError, ArtifactNotFound
+from shipyard.errors import ArtifactCorrupted, ArtifactError, ArtifactNotFound, ShipyardError
 
 Kind = Literal["file", "dir"]
 _READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
+# Secrets a back end's message might echo; their values are cut out of every error.
+_SECRET_VARIABLES = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID")
+_USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
 
 
 @dataclass(frozen=True)
@@ -57,15 +69,23 @@ class ArtifactStore:
 
     def __init__(self, url: str, *, cache_dir: Path | None = None) -> None:
         self.url = url.rstrip("/")
+        if _USERINFO.search(self.url):
+            # A URL is logged and recorded (artifact URIs); a secret in it would be too.
+            raise ArtifactError(
+                f"the artifact store URL {_redacted(self.url)} holds credentials; remove "
+                "them and set them the back end's usual way (for S3: AWS_ACCESS_KEY_ID and "
+                "AWS_SECRET_ACCESS_KEY, or AWS_PROFILE)"
+            )
         try:
             self.fs, self.root = fsspec.core.url_to_fs(self.url)
         except (ImportError, ValueError) as exc:
             raise ArtifactError(
-                f"cannot open the artifact store at {url}: {exc}; for s3:// URLs install "
-                "'shipyard[s3]'"
+                f"cannot open the artifact store at {_redacted(self.url)}: {_redacted(str(exc))}; "
+                "for s3:// URLs install 'shipyard[s3]'"
             ) from exc
         self.is_local = isinstance(self.fs, LocalFileSystem)
         self.root = self.root.rstrip("/")
+        self.display_url = _redacted(self.url)
         if self.is_local:
             Path(self.root, "tmp").mkdir(parents=True, exist_ok=True)
         self._cache_dir = cache_dir
@@ -107,7 +127,7 @@ class ArtifactStore:
         digest = file_digest(path)
         size = path.stat().st_size
         final = self._object_path(digest)
-        try:
+        with self._failures(f"store {path}"):
             if not self.fs.exists(final):
                 if self.is_local:
                     staging = Path(self.root, "tmp", uuid.uuid4().hex)
@@ -116,9 +136,9 @@ class ArtifactStore:
                     Path(final).parent.mkdir(parents=True, exist_ok=True)
                     os.replace(staging, final)
                 else:
+                    # One PUT (or one multipart upload, completed at once): readers see
+                    # the whole object or nothing.
                     self.fs.put_file(str(path), final)
-        except OSError as exc:
-            raise ArtifactError(f"cannot store {path} in {self.url}: {exc}") from exc
         return StoredBlob(digest=digest, kind="file", size=size, uri=self.uri(digest, "file"))
 
     def _put_tree(self, path: Path) -> StoredBlob:
@@ -127,20 +147,20 @@ class ArtifactStore:
         size = sum(entry[1] for entry in manifest.values())
         blob = StoredBlob(digest=digest, kind="dir", size=size, uri=self.uri(digest, "dir"))
         manifest_path = self._manifest_path(digest)
-        try:
+        with self._failures(f"store folder {path}"):
             if self.fs.exists(manifest_path):
                 return blob
             final = self._tree_path(digest)
             if self.is_local:
                 self._place_local_tree(path, Path(final))
-            else:
+            elif manifest:
                 # Object stores have no rename: upload in place (each PUT is atomic and
                 # idempotent for identical content); the manifest below marks completion.
-                self.fs.put(str(path) + "/", final, recursive=True)
+                # Exactly the manifest's files go up: readers download what it names.
+                names = sorted(manifest)
+                self.fs.put([str(path / name) for name in names], [f"{final}/{n}" for n in names])
             body = json.dumps({"files": manifest}, sort_keys=True).encode()
             self._write_atomic(manifest_path, body)
-        except OSError as exc:
-            raise ArtifactError(f"cannot store folder {path} in {self.url}: {exc}") from exc
         return blob
 
     def _place_local_tree(self, source: Path, final: Path) -> None:
@@ -150,9 +170,7 @@ class ArtifactStore:
             return
         staging = Path(self.root, "tmp", uuid.uuid4().hex)
         shutil.copytree(source, staging)
-        for folder, _dirs, files in os.walk(staging):
-            for name in files:
-                Path(folder, name).chmod(_READ_ONLY)
+        _make_read_only(staging)
         final.parent.mkdir(parents=True, exist_ok=True)
         try:
             os.rename(staging, final)
@@ -203,20 +221,32 @@ class ArtifactStore:
         path = self._object_path(digest) if kind == "file" else self._manifest_path(digest)
         if self.is_local:
             return os.path.exists(path)
-        return bool(self.fs.exists(path))
+        with self._failures(f"look up artifact {digest[:12]}"):
+            # Another process may have written it since this one listed the folder.
+            self.fs.invalidate_cache(path)
+            return bool(self.fs.exists(path))
 
     def materialize(self, digest: str, kind: Kind, *, verify: bool = True) -> Path:
-        """A local path holding the artifact; its content is checked against the digest."""
+        """A local path holding the artifact; its content is checked against the digest.
+
+        Artifacts of an object store are downloaded into the local cache once, and only
+        when their bytes match ``digest``; a cached copy that still matches is used
+        without asking the store again."""
+        if not self.is_local:
+            cached = self._cached(digest, kind, verify=verify)
+            if cached is not None:
+                return cached
         if not self.exists(digest, kind):
+            self._check_container()
             raise ArtifactNotFound(
-                f"artifact {kind} {digest[:12]} is not in the artifact store at {self.url}; "
-                "it may have been deleted — run the pipeline again without its cache",
+                f"artifact {kind} {digest[:12]} is not in the artifact store at "
+                f"{self.display_url}; it may have been deleted — run the pipeline again "
+                "without its cache",
                 digest=digest,
             )
-        if self.is_local:
-            local = Path(self._object_path(digest) if kind == "file" else self._tree_path(digest))
-        else:
-            local = self._download(digest, kind)
+        if not self.is_local:
+            return self._download(digest, kind, self._cache_path(digest))
+        local = Path(self._object_path(digest) if kind == "file" else self._tree_path(digest))
         if verify:
             self.verify(digest, kind, local)
         return local
@@ -235,26 +265,150 @@ class ArtifactStore:
             ) from exc
         if actual != digest:
             raise ArtifactCorrupted(
-                f"artifact {digest[:12]} is corrupted: its bytes now hash to {actual[:12]}; "
-                "delete it from the artifact store and re-run the step that made it "
-                "without the cache",
+                f"artifact {digest[:12]} in {self.display_url} is corrupted: its bytes now "
+                f"hash to {actual[:12]}; delete it from the artifact store and re-run the "
+                "step that made it without the cache",
                 digest=digest,
                 actual=actual,
             )
 
-    def _download(self, digest: str, kind: Kind) -> Path:
+    def _cache_path(self, digest: str) -> Path:
         cache = self._cache_dir or Path.home() / ".cache" / "shipyard" / "artifacts"
-        target = cache / digest
-        if target.exists():
+        return cache / digest
+
+    def _cached(self, digest: str, kind: Kind, *, verify: bool) -> Path | None:
+        """The cached copy of an artifact, if there is one (that matches its digest)."""
+        target = self._cache_path(digest)
+        if not target.exists():
+            return None
+        if not verify:
             return target
-        staging = cache / f"{digest}.{uuid.uuid4().hex}.part"
-        cache.mkdir(parents=True, exist_ok=True)
         try:
-            if kind == "file":
-                self.fs.get_file(self._object_path(digest), str(staging))
-            else:
-                self.fs.get(self._tree_path(digest) + "/", str(staging), recursive=True)
-            os.replace(staging, target)
-        except OSError as exc:
-            raise ArtifactError(f"cannot download artifact {digest[:12]}: {exc}") from exc
+            self.verify(digest, kind, target)
+        except ArtifactCorrupted:
+            # The local copy was damaged, not the stored one: fetch it again.
+            _remove(target)
+            return None
         return target
+
+    def _download(self, digest: str, kind: Kind, target: Path) -> Path:
+        staging = target.with_name(f"{digest}.{uuid.uuid4().hex}.part")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with self._failures(f"download artifact {digest[:12]}"):
+                if kind == "file":
+                    self.fs.get_file(self._object_path(digest), str(staging))
+                else:
+                    self._download_tree(digest, staging)
+            # Only bytes that match their digest enter the cache: a corrupted object
+            # fails here, every time, rather than once and then from a bad cached copy.
+            self.verify(digest, kind, staging)
+            _make_read_only(staging)  # as in a local store: readers must not edit it
+            try:
+                os.replace(staging, target)
+            except OSError:
+                if not target.exists():
+                    raise
+                # Another process cached the same artifact first.
+        finally:
+            if staging.exists():
+                _remove(staging)
+        return target
+
+    def _download_tree(self, digest: str, staging: Path) -> None:
+        # The manifest names the files: no listing, nothing left over from an earlier
+        # interrupted upload, and an empty folder comes back empty.
+        files = json.loads(self.fs.cat_file(self._manifest_path(digest)))["files"]
+        staging.mkdir()
+        names = sorted(files)
+        for name in names:
+            if name.startswith("/") or ".." in name.split("/"):
+                raise ArtifactCorrupted(
+                    f"artifact {digest[:12]} in {self.display_url} is corrupted: its manifest "
+                    f"names a file outside the folder ({name!r}); delete it from the "
+                    "artifact store",
+                    digest=digest,
+                    actual="",
+                )
+        for name in names:
+            (staging / name).parent.mkdir(parents=True, exist_ok=True)
+        if names:
+            remote = self._tree_path(digest)
+            self.fs.get([f"{remote}/{n}" for n in names], [str(staging / n) for n in names])
+
+    # -- failures -------------------------------------------------------------------
+
+    @contextmanager
+    def _failures(self, action: str) -> Iterator[None]:
+        """Turn a back end's exception into an ``ArtifactError`` naming the store."""
+        try:
+            yield
+        except ShipyardError:
+            raise
+        except Exception as exc:  # each fsspec back end raises its own (botocore, ...)
+            if self.is_local and not isinstance(exc, OSError):
+                raise
+            raise ArtifactError(
+                f"cannot {action} in the artifact store at {self.display_url}: {_reason(exc)}"
+            ) from exc
+
+    def _check_container(self) -> None:
+        """Raise a clear error when an object store's bucket itself is missing."""
+        bucket = self.root.split("/", 1)[0]
+        if self.is_local or not bucket:
+            return
+        with self._failures("open the bucket"):
+            found = self.fs.exists(bucket)
+        if not found:
+            raise ArtifactError(
+                f"the artifact store at {self.display_url} cannot be used: the bucket "
+                f"{bucket!r} does not exist — create it, or fix store.artifacts "
+                "(SHIPYARD_ARTIFACTS_URL)"
+            )
+
+
+def _make_read_only(path: Path) -> None:
+    """Drop the write bits of a file, or of every file in a folder."""
+    if path.is_file():
+        path.chmod(_READ_ONLY)
+        return
+    for folder, _dirs, files in os.walk(path):
+        for name in files:
+            Path(folder, name).chmod(_READ_ONLY)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _redacted(text: str) -> str:
+    """``text`` without credentials: no ``user:password@`` in URLs, and none of the
+    values of the usual secret variables.
+
+    >>> _redacted("s3://key:secret@bucket/prefix")
+    's3://***@bucket/prefix'
+    """
+    text = _USERINFO.sub("***@", text)
+    for name in _SECRET_VARIABLES:
+        value = os.environ.get(name, "")
+        if len(value) >= 4:
+            text = text.replace(value, "***")
+    return text
+
+
+def _reason(exc: Exception) -> str:
+    """What went wrong, for a person, with a hint for the failures people meet."""
+    name = type(exc).__name__
+    if name in ("NoCredentialsError", "PartialCredentialsError"):
+        return (
+            "no credentials were found — set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
+            "(or AWS_PROFILE)"
+        )
+    if isinstance(exc, PermissionError):
+        return f"access denied ({_redacted(str(exc))}) — check the credentials and their rights"
+    if "bucket does not exist" in str(exc):
+        return "the bucket does not exist — create it, or fix store.artifacts"
+    return " ".join(_redacted(str(exc)).split()) or name
