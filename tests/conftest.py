@@ -71,12 +71,6 @@ def _postgres_schema_url() -> Iterator[str]:
         admin.dispose()
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A fresh, empty PostgreSQL schema's URL, for what only PostgreSQL can do."""
-    yield from _postgres_schema_url()
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh, empty metadata database URL: SQLite, then PostgreSQL."""

@@ -1,6 +1,7 @@
 """Two ``shipyard serve`` replicas, each in a folder of its own (as on two machines), on one
-PostgreSQL store and one artifact store: they agree on aliases and deployments, each
-spools its own answers, and the compacted log and the feedback are shared."""
+PostgreSQL store and one S3 bucket (moto's server on loopback): they agree on aliases and
+deployments, each spools its own answers, and the compacted log and the feedback are
+shared."""
 
 from __future__ import annotations
 
@@ -23,21 +24,23 @@ pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 MODEL = "houses"
 
 
-def shared_settings(folder: Path, database: str, artifacts: Path) -> None:
+def shared_settings(folder: Path, database: str, artifacts: str) -> None:
     """One store for all; answers reach the shared log within about a second."""
     settings = yaml.safe_load((folder / CONFIG_FILE).read_text())
-    settings["store"] = {"database": database, "artifacts": str(artifacts)}
+    settings["store"] = {"database": database, "artifacts": artifacts}
     settings["serve"] = {"compact_seconds": 0.5, "spool_seconds": 0.5}
     (folder / CONFIG_FILE).write_text(yaml.safe_dump(settings))
 
 
 @pytest.fixture
-def replicas(tmp_path: Path, postgres_url: str) -> Iterator[tuple[RunningServer, RunningServer]]:
-    trainer, artifacts = tmp_path / MODEL, tmp_path / "bucket"
+def replicas(
+    tmp_path: Path, postgres_url: str, s3_url: str
+) -> Iterator[tuple[RunningServer, RunningServer]]:
+    trainer = tmp_path / MODEL
     trainer.mkdir()
     make_table(400, seed=1).to_csv(trainer / "houses.csv", index=False)
     Project.init(trainer, data=trainer / "houses.csv", target="price").close()
-    shared_settings(trainer, postgres_url, artifacts)
+    shared_settings(trainer, postgres_url, s3_url)
     for iterations in (5, 8):  # versions 1 and 2
         configure(trainer, max_iter=iterations)
         with Project.open(trainer) as project:
