@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,8 +14,10 @@ from tests.helpers import MakeStandardProject, make_table
 
 
 @pytest.fixture
-def make_standard_project(tmp_path: Path) -> MakeStandardProject:
-    """A project on a synthetic table, with a small, fast model and infra check."""
+def make_standard_project(tmp_path: Path) -> Iterator[MakeStandardProject]:
+    """A project on a synthetic table, with a small, fast model and infra check; closed
+    (its database connections with it) when the test ends."""
+    made: list[Project] = []
 
     def make(
         *, task: str = "regression", rows: int = 600, seed: int = 0, db_url: str | None = None
@@ -33,6 +36,9 @@ def make_standard_project(tmp_path: Path) -> MakeStandardProject:
         if db_url is not None:
             settings["store"]["database"] = db_url
         (folder / CONFIG_FILE).write_text(yaml.safe_dump(settings))
-        return Project.open(folder)
+        made.append(Project.open(folder))
+        return made[-1]
 
-    return make
+    yield make
+    for project in made:
+        project.close()

@@ -26,7 +26,7 @@ from shipyard import Project
 from shipyard.cli.app import app
 from shipyard.components import read_split
 from shipyard.components.payloads import TuningPayload
-from shipyard.config import CONFIG_FILE, parse_config
+from shipyard.config import CONFIG_FILE, load_config, parse_config
 from shipyard.errors import ConfigError
 from shipyard.modeling.tuning import STUDY_FILE, TuningResult
 from shipyard.pipeline import Pipeline, RunResult
@@ -65,11 +65,13 @@ def study_journal(project: Project) -> Path:
 
 
 def set_tuner(project: Project, tuner: dict[str, Any]) -> Project:
+    """``project`` with a tuner in its settings (the same object: whoever opened it
+    closes it)."""
     settings = yaml.safe_load((project.root / CONFIG_FILE).read_text())
     settings["tuner"] = tuner
     (project.root / CONFIG_FILE).write_text(yaml.safe_dump(settings))
-    project.close()
-    return Project.open(project.root)
+    project.config = load_config(project.root)
+    return project
 
 
 # -- a tuned pipeline against the untuned default ---------------------------------------

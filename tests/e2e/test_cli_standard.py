@@ -437,7 +437,8 @@ def test_runs_compare_shows_two_runs_side_by_side(candidate: Turned) -> None:
     compared = succeeded(run_cli("runs", "--compare", "1", "2", cwd=candidate.folder)).stdout
 
     assert re.search(r"^┃\s+┃\s+run 1 ┃\s+run 2 ┃$", compared, re.MULTILINE), compared
-    assert table_row(compared, "pipeline")[1:] == ["standard", "standard"]
+    assert table_row(compared, "run")[1:] == ["standard", "standard"]
+    assert table_row(compared, "experiment")[1:] == ["standard", "standard"]
     # The metrics are the ones the second run's evaluation table showed side by side.
     _, new, production = table_row(candidate.run.stdout, "rmse")
     first, second = table_row(compared, "metric rmse")[1:]

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from shipyard import Pipeline, Project
-from shipyard.config import CONFIG_FILE
+from shipyard.config import CONFIG_FILE, load_config
 from shipyard.errors import ConfigError
 from shipyard.pipeline.dask_executor import DaskExecutor
 from tests.helpers import MakeProject
@@ -21,10 +21,12 @@ pytestmark = pytest.mark.slow  # each run starts a local Dask cluster (a few sec
 
 
 def on_dask(project: Project) -> Project:
+    """``project`` set to run on Dask (the same object: the fixture closes it)."""
     settings = yaml.safe_load((project.root / CONFIG_FILE).read_text())
     settings["pipeline"]["executor"] = "dask"
     (project.root / CONFIG_FILE).write_text(yaml.safe_dump(settings))
-    return Project.open(project.root)
+    project.config = load_config(project.root)
+    return project
 
 
 def test_a_pipeline_on_dask_gives_what_the_local_pool_gives_and_is_cached_alike(
