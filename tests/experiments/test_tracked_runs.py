@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
 import numpy as np
 import pytest
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -13,7 +16,7 @@ from shipyard.data.transform import learn_transform
 from shipyard.errors import DataError, PipelineError
 from shipyard.experiments import FLUSH_POINTS
 from shipyard.store import downstream
-from tests.helpers import make_table
+from tests.helpers import MakeProject, make_table
 
 FEATURES = ["size", "rooms"]
 
@@ -229,3 +232,28 @@ def test_boosting_libraries_fitted_on_frames_are_packaged_and_answer_alike(
     new = make_table(40, seed=9)[FEATURES]
     answers = project.registry.load(version.ref).predict(new)
     assert np.array_equal(answers.probabilities, model.predict_proba(new))
+
+
+def test_a_run_records_the_commit_of_the_project_s_checkout(
+    make_project: MakeProject, tmp_path: Path
+) -> None:
+    folder = tmp_path / "repo"
+    folder.mkdir()
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "init", "-q"], cwd=folder, check=True)
+    (folder / "train.py").write_text("alpha = 1\n")
+    subprocess.run([*git, "add", "."], cwd=folder, check=True)
+    subprocess.run([*git, "commit", "-qm", "first"], cwd=folder, check=True)
+    commit = subprocess.run(
+        [*git, "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    project = make_project(folder=folder)
+
+    with shipyard.start_run(project=project) as clean:
+        pass
+    (folder / "train.py").write_text("alpha = 2\n")
+    with shipyard.start_run(project=project) as dirty:
+        pass
+
+    assert (clean.record.code_version, clean.record.code_dirty) == (commit, False)
+    assert (dirty.record.code_version, dirty.record.code_dirty) == (commit, True)
