@@ -257,3 +257,15 @@ def test_a_run_records_the_commit_of_the_project_s_checkout(
 
     assert (clean.record.code_version, clean.record.code_dirty) == (commit, False)
     assert (dirty.record.code_version, dirty.record.code_dirty) == (commit, True)
+
+
+def test_a_logged_model_is_monitored_against_the_data_it_learned_from(project: Project) -> None:
+    frame = make_table(300, seed=12)[[*FEATURES, "price"]]
+    model = Ridge().fit(frame[FEATURES], frame["price"])
+    with shipyard.start_run(project=project) as run:
+        run.log_model(model, data=frame, target="price", register="prices")
+
+    reference = project.monitor.report_data("prices").reference
+    assert sorted(reference.columns) == sorted(FEATURES)
+    assert reference.num_rows == 300
+    assert reference["size"].numeric.max == pytest.approx(frame["size"].max())

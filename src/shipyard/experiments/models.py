@@ -11,7 +11,7 @@ import pandas as pd
 
 from shipyard.config import Task
 from shipyard.data.schema import infer_schema
-from shipyard.data.statistics import compute_statistics
+from shipyard.data.statistics import DatasetStatistics, compute_statistics
 from shipyard.data.transform import FittedTransform, TransformSpec, learn_transform
 from shipyard.errors import DataError
 from shipyard.modeling.package import ModelPackage, PackageManifest, write_package
@@ -93,10 +93,11 @@ def package_estimator(
     data: pd.DataFrame,
     target: str,
     transform: FittedTransform | None,
-) -> PackageManifest:
+) -> tuple[PackageManifest, DatasetStatistics]:
     """Write ``estimator`` (fitted on ``data`` without ``target``, through ``transform``
-    when given) as a model package in ``folder``; a ``DataError`` names what does not
-    fit, and then nothing is written."""
+    when given) as a model package in ``folder``; return its manifest and the statistics
+    of ``data`` (its schema's source).  A ``DataError`` names what does not fit, and
+    then nothing is written."""
     if not isinstance(data, pd.DataFrame):
         raise DataError(f"log_model: data must be a pandas DataFrame, got {type(data).__name__}")
     if target not in data.columns:
@@ -114,7 +115,8 @@ def package_estimator(
         expected = np.asarray(estimator.predict(_as_fitted(estimator, matrix, fitted)))
     except Exception as exc:  # the estimator's own error says why it cannot predict
         raise DataError(f"the estimator cannot predict data's features: {exc}") from exc
-    schema = infer_schema(compute_statistics(data))
+    statistics = compute_statistics(data)
+    schema = infer_schema(statistics)
     staging = folder.with_name(folder.name + ".partial")
     manifest = write_package(
         staging,
@@ -133,7 +135,7 @@ def package_estimator(
             "fitted on these columns, through this transform?"
         )
     staging.rename(folder)
-    return manifest
+    return manifest, statistics
 
 
 def _as_fitted(estimator: Any, matrix: np.ndarray[Any, Any], fitted: FittedTransform) -> Any:

@@ -298,18 +298,28 @@ class TrackedRun:
         """
         import tempfile
 
+        from shipyard.components.payloads import StatisticsPayload
         from shipyard.experiments.models import package_estimator
 
         self._check_open()
         inputs = {f"data {i}": artifact.id for i, (artifact, _) in enumerate(self._datasets)}
         with tempfile.TemporaryDirectory(prefix="shipyard-model-") as folder:
             package = Path(folder) / "model"
-            manifest = package_estimator(
+            manifest, statistics = package_estimator(
                 package, estimator, data=data, target=target, transform=transform
             )
             output = self._stored(
                 package, "Model", {"task": manifest.task, "estimator": manifest.estimator}
             )
+            # What monitoring compares a served version's windows with: the data it
+            # learned from (one frame here, so both splits hold its statistics).
+            StatisticsPayload(train=statistics, evaluation=statistics).write(
+                Path(folder) / "statistics"
+            )
+            described = self._stored(Path(folder) / "statistics", "ExampleStatistics", {})
+        inputs["statistics"] = self._record_step(
+            "log_model statistics", outputs={"statistics": described}
+        )["statistics"].id
         model = self._record_step(
             "log_model",
             outputs={"model": output},
