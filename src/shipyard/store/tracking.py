@@ -20,6 +20,8 @@ from shipyard.store.records import MetricPoints, MetricRecord
 from shipyard.store.tables import RunMetricRow, RunParamRow, utcnow
 
 _METRIC_COLUMNS = "run_id, key, value, step, recorded_at"
+_METRIC_TYPES = ("int4", "varchar", "float8", "int4", "timestamptz")
+"""The columns' PostgreSQL types, for a binary COPY."""
 
 
 class TrackingRepository:
@@ -98,7 +100,9 @@ class TrackingRepository:
         with self.database.writing(f"logging {len(points)} metric points of run {run_id}") as s:
             cursor: Any = s.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
             if self.database.dialect == "postgresql":
-                with cursor.copy(f"COPY run_metrics ({_METRIC_COLUMNS}) FROM STDIN") as copy:
+                binary = f"COPY run_metrics ({_METRIC_COLUMNS}) FROM STDIN (FORMAT BINARY)"
+                with cursor.copy(binary) as copy:
+                    copy.set_types(_METRIC_TYPES)
                     for row in rows:
                         copy.write_row(row)
             else:
