@@ -15,7 +15,9 @@ its own whose ``RUSAGE_CHILDREN`` peak resident set is that run's alone:
 - the same work without shipyard's wrapper: the same model package, the Parquet file read
   in the same chunks with pyarrow, ``package.transform.transform_frame(chunk)`` then
   ``package.estimator.predict(...)``, and the input columns plus ``prediction`` written to
-  Parquet.
+  Parquet.  It reads with pyarrow's defaults, as a user would: ``pre_buffer`` keeps the
+  bytes of every row group read until the reader closes (apache/arrow#39808), so its
+  peak memory grows with the file; ``shipyard predict`` turns pre-buffering off.
 
 The table gives rows per second (wall time of the whole process, start-up and model load
 included), CPU seconds (user + system) and peak memory for both; then it checks that the
