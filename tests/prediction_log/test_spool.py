@@ -11,6 +11,8 @@ import time
 import warnings
 from pathlib import Path
 
+import pytest
+
 from shipyard import Project
 from shipyard.prediction_log import PredictionLog
 from shipyard.prediction_log.lines import encode
@@ -187,3 +189,67 @@ def test_files_of_live_writers_in_other_processes_are_left_alone(
     log.compact()
     assert spool_files(log) == []
     assert segment_rows(log) == 1
+
+
+def _closed_files(folder: Path, contents: list[bytes]) -> list[str]:
+    """Closed spool files ``f00.jsonl``... holding ``contents``, oldest first."""
+    folder.mkdir(exist_ok=True)
+    names = []
+    for n, data in enumerate(contents):
+        path = folder / f"f{n:02d}.jsonl"
+        path.write_bytes(data)
+        os.utime(path, (1_000_000 + n, 1_000_000 + n))
+        names.append(path.name)
+    return names
+
+
+def _batches(folder: Path, *, lines: int, max_bytes: int) -> list[list[str]]:
+    """The batches one compaction pass would claim, as file names."""
+    skip: set[str] = set()
+    batches = []
+    while claims := claim_closed(folder, skip=skip, lines=lines, max_bytes=max_bytes):
+        batches.append([claim.path.name for claim in claims])
+        assert len(claims) == 1 or sum(len(claim.data) for claim in claims) <= max_bytes
+        for claim in claims:
+            os.close(claim.fd)
+    return batches
+
+
+def test_a_claim_of_many_small_lines_stops_at_the_byte_bound(tmp_path: Path) -> None:
+    line = encode(record(1))
+    names = _closed_files(tmp_path, [line * 3 for _ in range(20)])
+    file_bytes = len(line) * 3
+    # 60 lines are far below the line bound; the byte bound cuts every 5 files.
+    batches = _batches(tmp_path, lines=10_000, max_bytes=5 * file_bytes + file_bytes // 2)
+    assert batches == [names[start : start + 5] for start in range(0, 20, 5)]
+    # Without it, the line bound alone takes them all at once.
+    assert _batches(tmp_path, lines=10_000, max_bytes=2**30) == [names]
+
+
+def test_a_claim_takes_one_huge_file_at_a_time(tmp_path: Path) -> None:
+    wide = {f"column_{n}": "x" * 1000 for n in range(200)}  # ~200 kB a line
+    huge = [encode(record(n, inputs=wide)) * 2 for n in range(3)]
+    names = _closed_files(tmp_path, huge)
+    assert all(len(data) > 300_000 for data in huge)
+    # A few lines each, far below the line bound; each file alone is past the byte bound.
+    assert _batches(tmp_path, lines=10_000, max_bytes=100_000) == [[name] for name in names]
+    assert _batches(tmp_path, lines=10_000, max_bytes=2**30) == [names]
+
+
+def test_a_claim_needs_positive_bounds(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="max_bytes >= 1"):
+        claim_closed(tmp_path, skip=set(), lines=10, max_bytes=0)
+    with pytest.raises(ValueError, match="lines >= 1"):
+        claim_closed(tmp_path, skip=set(), lines=0)
+
+
+def test_compaction_writes_a_segment_per_byte_bounded_batch(project: Project) -> None:
+    wide = {f"column_{n}": "y" * 1000 for n in range(100)}  # ~100 kB a line
+    log = project.prediction_log(rotate_records=2, rotate_seconds=3600, segment_bytes=250_000)
+    log.append([record(n, inputs=wide) for n in range(2)])
+    log.append([record(n, inputs=wide) for n in range(2, 4)])
+    log.append([record(n, inputs=wide) for n in range(4, 6)])
+    assert len(spool_files(log)) == 3
+    done = log.compact()
+    assert (done.files, done.predictions, len(done.segments)) == (3, 6, 3)
+    assert sorted(log.read()["prediction_id"]) == [f"p{n:05d}" for n in range(6)]

@@ -24,7 +24,7 @@ from shipyard.artifacts import ArtifactStore
 from shipyard.errors import ServingError
 from shipyard.prediction_log.lines import parse_lines, rows_frame
 from shipyard.prediction_log.segments import write_segment
-from shipyard.prediction_log.spool import Claim, claim_closed
+from shipyard.prediction_log.spool import CLAIM_BYTES, Claim, claim_closed
 from shipyard.store.predictions import NewSegment, PredictionRepository, SegmentRecord
 from shipyard.store.records import StoredOutput
 
@@ -41,13 +41,22 @@ class CompactionResult:
 
 
 def compact(
-    spool: Path, records: PredictionRepository, artifacts: ArtifactStore, *, segment_rows: int
+    spool: Path,
+    records: PredictionRepository,
+    artifacts: ArtifactStore,
+    *,
+    segment_rows: int,
+    segment_bytes: int = CLAIM_BYTES,
 ) -> CompactionResult:
-    """Move every closed spool file in ``spool`` into segments of about ``segment_rows``."""
+    """Move every closed spool file in ``spool`` into segments of about ``segment_rows``.
+
+    A batch of spool files also stops before ``segment_bytes`` bytes of lines (unless it
+    is one file), which bounds the compactor's memory when the inputs are wide.
+    """
     files = predictions = 0
     segments: list[SegmentRecord] = []
     seen: set[str] = set()
-    while batch := claim_closed(spool, skip=seen, lines=segment_rows):
+    while batch := claim_closed(spool, skip=seen, lines=segment_rows, max_bytes=segment_bytes):
         try:
             found = _compact_batch(batch, records, artifacts)
         except (OSError, pa.ArrowException) as exc:

@@ -27,7 +27,7 @@ from shipyard.prediction_log.index import SpoolIndex
 from shipyard.prediction_log.lines import encode, parse_lines, rows_frame
 from shipyard.prediction_log.records import PredictionRecord
 from shipyard.prediction_log.segments import read_segment
-from shipyard.prediction_log.spool import SpoolWriter, spool_entries
+from shipyard.prediction_log.spool import CLAIM_BYTES, SpoolWriter, spool_entries
 from shipyard.prediction_log.window import check_aware, parse_since, within
 from shipyard.store.predictions import FeedbackRecord, PredictionRepository, SegmentRecord
 
@@ -54,11 +54,13 @@ class PredictionLog:
         rotate_records: int = 10_000,
         rotate_seconds: float = 60.0,
         segment_rows: int = 200_000,
+        segment_bytes: int = CLAIM_BYTES,
     ) -> None:
         self.records = records
         self.artifacts = artifacts
         self.spool = spool
         self.segment_rows = segment_rows
+        self.segment_bytes = segment_bytes
         self._writer = SpoolWriter(
             spool, rotate_records=rotate_records, rotate_seconds=rotate_seconds
         )
@@ -102,7 +104,13 @@ class PredictionLog:
 
     def compact(self) -> CompactionResult:
         """Move every closed spool file into Parquet segments; return what was moved."""
-        return compact(self.spool, self.records, self.artifacts, segment_rows=self.segment_rows)
+        return compact(
+            self.spool,
+            self.records,
+            self.artifacts,
+            segment_rows=self.segment_rows,
+            segment_bytes=self.segment_bytes,
+        )
 
     # -- reading --------------------------------------------------------------------
 

@@ -31,6 +31,7 @@ from shipyard.config import STATE_DIR
 from shipyard.errors import ServingError
 
 __all__ = [
+    "CLAIM_BYTES",
     "SPOOL_SUFFIX",
     "Claim",
     "SpoolWriter",
@@ -42,6 +43,8 @@ __all__ = [
 SPOOL_SUFFIX = ".jsonl"
 _CREATING_SUFFIX = ".creating"  # a spool file before its writer holds the lock
 _STALE_CREATING_SECONDS = 3600.0
+CLAIM_BYTES = 64 * 2**20
+"""The default byte bound of one compaction batch (``claim_closed``'s ``max_bytes``)."""
 _HOST = re.sub(r"[^A-Za-z0-9.]+", "_", socket.gethostname()) or "host"
 
 
@@ -183,14 +186,27 @@ class Claim:
     data: bytes
 
 
-def claim_closed(folder: Path, *, skip: set[str], lines: int) -> list[Claim]:
-    """Lock closed spool files in ``folder``, oldest first, up to about ``lines`` lines.
+def claim_closed(
+    folder: Path, *, skip: set[str], lines: int, max_bytes: int = CLAIM_BYTES
+) -> list[Claim]:
+    """Lock closed spool files in ``folder``, oldest first, up to about ``lines`` lines
+    or ``max_bytes`` bytes, whichever comes first.
 
-    Files named in ``skip`` are passed over; the names of those looked at are added to it.
-    The caller closes the claims' descriptors, which releases them.
+    The line bound is checked after each file is read (the batch may pass it by part of
+    a file); the byte bound before, from the file's size, so the batch never holds more
+    than ``max_bytes`` bytes unless it is a single file: a batch is never empty while a
+    closed file is left, however large it is.  Wide inputs make lines long, and the
+    compactor's memory follows bytes, not lines.
+
+    Files named in ``skip`` are passed over; the names of those claimed or found held by
+    another process are added to it (a file left for the next batch is not).  The caller
+    closes the claims' descriptors, which releases them.
     """
+    if lines < 1 or max_bytes < 1:
+        raise ValueError(f"a claim needs lines >= 1 and max_bytes >= 1, not {lines}, {max_bytes}")
     batch: list[Claim] = []
     found = 0
+    taken = 0
     candidates = []
     try:
         with os.scandir(folder) as scan:
@@ -212,6 +228,11 @@ def claim_closed(folder: Path, *, skip: set[str], lines: int) -> list[Claim]:
         fd = _try_lock(path)
         if fd is None:
             continue
+        size = os.fstat(fd).st_size
+        if batch and taken + size > max_bytes:
+            os.close(fd)
+            skip.discard(name)  # the next batch starts with it
+            break
         try:
             with open(fd, "rb", closefd=False) as handle:
                 data = handle.read()
@@ -220,6 +241,7 @@ def claim_closed(folder: Path, *, skip: set[str], lines: int) -> list[Claim]:
                 os.close(held)
             raise ServingError(f"cannot read the spool file {path}: {exc}") from exc
         batch.append(Claim(fd=fd, path=path, data=data))
+        taken += len(data)
         found += data.count(b"\n")
         if found >= lines:
             break

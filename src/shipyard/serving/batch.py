@@ -27,7 +27,9 @@ def _chunks(source: Path, rows: int) -> tuple[Iterator[pd.DataFrame], int | None
     name = source.name.lower()
     try:
         if name.endswith((".parquet", ".pq")):
-            parquet = pq.ParquetFile(source)
+            # Pre-buffered row groups stay cached until the reader is closed (apache/arrow
+            # #39808): memory would grow with the file, not with the chunk.
+            parquet = pq.ParquetFile(source, pre_buffer=False)
             total = parquet.metadata.num_rows
             batches = parquet.iter_batches(batch_size=rows)
             return (batch.to_pandas() for batch in batches), total

@@ -1,0 +1,60 @@
+"""Batch prediction of files: the same answers as the model's, memory bound by the chunk."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from shipyard import Project
+from shipyard.registry import LoadedModel
+from shipyard.serving.batch import predict_file
+from tests.e2e.serving_fixtures import trained_project
+from tests.helpers import make_table
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory: pytest.TempPathFactory) -> LoadedModel:
+    folder = trained_project(tmp_path_factory.mktemp("batch") / "houses", max_iter=5)
+    with Project.open(folder) as project:
+        return project.registry.load("houses@production")
+
+
+def _parquet(path: Path, rows: int) -> pd.DataFrame:
+    frame = make_table(rows, seed=5).drop(columns=["price"])
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path, row_group_size=2000)
+    return frame
+
+
+def _peak_arrow_bytes(model: LoadedModel, source: Path, target: Path) -> int:
+    seen: list[int] = []
+    predict_file(
+        model,
+        source,
+        target,
+        chunk_rows=2000,
+        progress=lambda _done, _total: seen.append(pa.total_allocated_bytes()),
+    )
+    return max(seen)
+
+
+def test_reading_a_parquet_file_holds_a_chunk_not_the_file(
+    model: LoadedModel, tmp_path: Path
+) -> None:
+    small_file, large_file = tmp_path / "small.parquet", tmp_path / "large.parquet"
+    small = _parquet(small_file, 10_000)
+    _parquet(large_file, 100_000)
+    grown = large_file.stat().st_size - small_file.stat().st_size
+    assert grown > 1_000_000  # what a reader that kept the file's bytes would hold more
+
+    peak_small = _peak_arrow_bytes(model, small_file, tmp_path / "s.parquet")
+    peak_large = _peak_arrow_bytes(model, large_file, tmp_path / "l.parquet")
+    assert peak_large - peak_small < grown / 4
+
+    written = pd.read_parquet(tmp_path / "s.parquet")
+    assert len(written) == 10_000
+    expected = model.package.predict_frame(small).values
+    assert written["prediction"].tolist() == pytest.approx(expected, rel=1e-12)
