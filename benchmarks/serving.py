@@ -23,6 +23,11 @@ for you when you are root):
     .venv/bin/python benchmarks/serving.py --duration 10 --concurrency 1 8 64 --json out.json
     .venv/bin/python benchmarks/serving.py --skip-mlflow --workers 2
     .venv/bin/python benchmarks/serving.py --skip-mlflow --skip-floor --rows 100 --duration 3
+    .venv/bin/python benchmarks/serving.py --skip-mlflow --skip-floor --rows 100 --compact-seconds 2
+
+After its runs, shipyard's line gives the peak resident memory of the prediction log's
+compactor process; ``--compact-seconds`` makes the server close and compact its spool files
+that often, so that the compactor works under the runs' traffic.
 
 wrk and the server share the machine's cores, as they did for the figures we compare to.
 Any non-2xx answer or socket error is reported in red and makes the script exit 1.
@@ -64,6 +69,8 @@ WRK_SCRIPT = ASSETS / "post.lua"
 FLOOR_APP = ASSETS / "floor.py"
 MLFLOW_TRAINER = ASSETS / "mlflow_model.py"
 MLFLOW_VENV = HERE / ".venv-mlflow"
+COMPACTOR = "shipyard.serving.compactor"
+"""The compactor's module, in its process's command line."""
 MODEL_NAME = "ames"
 
 console = Console()
@@ -101,6 +108,23 @@ class Server:
             if int(fields[3]) == self.process.pid:
                 found.append((fields[0], int(fields[11]) + int(fields[12])))
         return found
+
+    def peak_mib(self, command_part: str) -> float | None:
+        """The peak resident memory (VmHWM) of the session's process whose command line
+        holds ``command_part``, in MiB; None when there is none."""
+        peaks = []
+        for status in Path("/proc").glob("[0-9]*/status"):
+            try:
+                cmdline = status.with_name("cmdline").read_bytes().replace(b"\0", b" ")
+                session = os.getsid(int(status.parent.name))
+                text = status.read_text()
+            except (OSError, ValueError):  # it ended meanwhile
+                continue
+            if session == self.process.pid and command_part.encode() in cmdline:
+                found = re.search(r"^VmHWM:\s+(\d+) kB", text, re.MULTILINE)
+                if found:
+                    peaks.append(int(found.group(1)) / 1024)
+        return max(peaks) if peaks else None
 
     def cpu_seconds(self) -> float:
         """CPU time used so far by the server and its children."""
@@ -673,6 +697,9 @@ def measure(
                         "cores during this run; its figures are lower than on a quiet "
                         "machine[/]"
                     )
+        compactor = server.peak_mib(COMPACTOR)
+        if compactor is not None:
+            console.print(f"  the prediction log's compactor: peak RSS {compactor:,.0f} MiB")
     return results, first_prediction
 
 
@@ -740,6 +767,14 @@ def shipyard_contestant(
     command += ["--port", str(port)]
     if args.workers:
         command += ["--workers", str(args.workers)]
+    env = None
+    if args.compact_seconds is not None:  # spool files closed and compacted this often
+        seconds = str(args.compact_seconds)
+        env = {
+            **os.environ,
+            "SHIPYARD_SERVE_COMPACT_SECONDS": seconds,
+            "SHIPYARD_SERVE_SPOOL_SECONDS": seconds,
+        }
     return Contestant(
         "shipyard binary" if binary else "shipyard",
         command,
@@ -749,6 +784,7 @@ def shipyard_contestant(
         bodies=bodies,
         header_lengths=header_lengths or {},
         cwd=project,
+        env=env,
     )
 
 
@@ -864,6 +900,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--skip-mlflow", action="store_true")
     parser.add_argument("--skip-floor", action="store_true")
+    parser.add_argument(
+        "--compact-seconds",
+        type=float,
+        help="close and compact shipyard's spool files this often (default: the server's "
+        "30 s and 60 s), to see the compactor's memory under the runs' traffic",
+    )
     parser.add_argument("--json", type=Path, help="also write the results here as JSON")
     args = parser.parse_args(argv)
     if min(args.concurrency) < 1 or min(args.rows) < 1 or args.duration < 1:
