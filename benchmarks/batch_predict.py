@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -42,19 +41,11 @@ import pyarrow.parquet as pq
 from rich.console import Console
 from rich.table import Table
 
+from peers import shipyard_command
 from shipyard.demo_data import AMES_TARGET, load_ames
 from shipyard.quickstart import create_quickstart
 
 ROW_GROUP = 100_000
-
-
-def shipyard_command() -> str:
-    found = shutil.which("shipyard", path=str(Path(sys.executable).parent)) or shutil.which(
-        "shipyard"
-    )
-    if found is None:
-        sys.exit("no `shipyard` command beside this Python or on PATH; pip install -e . first")
-    return found
 
 
 def prepared_project(folder: Path, console: Console) -> Path:

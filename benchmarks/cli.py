@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import os
 import resource
-import shutil
 import statistics
 import subprocess
 import sys
@@ -31,20 +30,12 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from peers import shipyard_command
 from shipyard.quickstart import create_quickstart
 
 HERE = Path(__file__).resolve().parent
 READ_TARGET = 0.3
 RUN_TARGET = 1.0
-
-
-def shipyard_command() -> str:
-    found = shutil.which("shipyard", path=str(Path(sys.executable).parent)) or shutil.which(
-        "shipyard"
-    )
-    if found is None:
-        sys.exit("no `shipyard` command beside this Python or on PATH; pip install -e . first")
-    return found
 
 
 def child_env() -> dict[str, str]:

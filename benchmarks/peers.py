@@ -6,6 +6,7 @@ Only the standard library: a benchmark may run its own file inside a peer's envi
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import time
@@ -13,7 +14,7 @@ from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 
-__all__ = ["BenchmarkError", "ensure_venv", "versions"]
+__all__ = ["BenchmarkError", "ensure_venv", "shipyard_command", "versions"]
 
 
 class BenchmarkError(Exception):
@@ -59,4 +60,15 @@ def versions(*names: str) -> dict[str, str | None]:
             found[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             found[name] = None
+    return found
+
+
+def shipyard_command() -> str:
+    """The ``shipyard`` command beside this Python (its virtualenv's), else on PATH; the
+    benchmark stops, saying what to do, when there is none."""
+    found = shutil.which("shipyard", path=str(Path(sys.executable).parent)) or shutil.which(
+        "shipyard"
+    )
+    if found is None:
+        sys.exit("no `shipyard` command beside this Python or on PATH; pip install -e . first")
     return found

@@ -61,7 +61,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from peers import BenchmarkError, ensure_venv, versions
+from peers import BenchmarkError, ensure_venv, shipyard_command, versions
 
 HERE = Path(__file__).resolve().parent
 ASSETS = HERE / "serving"
@@ -482,23 +482,12 @@ def binary_tensors(frame: Any) -> tuple[bytes, int]:
 # --- the three contestants ---------------------------------------------------------------
 
 
-def shipyard_command() -> Path:
-    beside = Path(sys.executable).with_name("shipyard")
-    found = beside if beside.exists() else shutil.which("shipyard")
-    if found is None:
-        raise BenchmarkError(
-            "the shipyard CLI is not installed here; run with shipyard's virtualenv: "
-            ".venv/bin/python benchmarks/serving.py"
-        )
-    return Path(found)
-
-
 def prepare_shipyard(folder: Path, log: Path) -> Path:
     """A quickstart project whose ``ames@production`` is the quickstart's model."""
     project_folder = folder / "shipyard-project"
     with log.open("wb") as output:
         process = subprocess.Popen(
-            [str(shipyard_command()), "quickstart", str(project_folder)],
+            [shipyard_command(), "quickstart", str(project_folder)],
             stdin=subprocess.DEVNULL,
             stdout=output,
             stderr=subprocess.STDOUT,
