@@ -409,7 +409,6 @@ def start_run(
         opened = parent.project
     else:
         opened = Project.open(project or ".")
-    opened.store.mark_crashed_runs()
     commit, dirty = code_version(opened.root)
     environment = environment_info() | {"entry_point": _entry_point()}
     record = opened.store.start_run(
