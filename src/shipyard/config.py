@@ -187,6 +187,12 @@ class DataSettings(_Section):
         alias="schema",
         description="A pinned schema.yaml to validate against instead of an inferred one.",
     )
+    partition_rows: int = Field(
+        default=1_000_000,
+        ge=1,
+        description="Rows per partition: ExampleGen, StatisticsGen and Transform read a "
+        "table a partition at a time (on the Dask cluster, with pipeline.executor: dask).",
+    )
     include_feedback: bool = Field(
         default=False,
         description="Train also on labelled predictions (feedback, and review labels once "

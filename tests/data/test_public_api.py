@@ -9,6 +9,7 @@ import shipyard.data
 
 MODULES = [
     "ingest",
+    "partitions",
     "statistics",
     "schema",
     "validation",

@@ -7,9 +7,15 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from shipyard.components.ingestion import read_split, source_version
+from shipyard.components.ingestion import source_version, split_partitions
 from shipyard.components.payloads import AnomaliesPayload, StatisticsPayload
 from shipyard.components.types import DataSchema, ExampleAnomalies, Examples, ExampleStatistics
+from shipyard.data.partitions import (
+    DEFAULT_PARTITION_ROWS,
+    Partition,
+    map_partitions,
+    read_partition,
+)
 from shipyard.data.schema import Schema, infer_schema
 from shipyard.data.statistics import DatasetStatistics
 from shipyard.data.validation import (
@@ -26,24 +32,35 @@ __all__ = ["ExampleValidator", "SchemaGen", "StatisticsGen"]
 CHUNK_ROWS = 100_000
 
 
-def _split_statistics(examples: Path, split: str) -> DatasetStatistics:
+def partition_statistics(partition: Partition) -> DatasetStatistics:
+    """Statistics of one partition of a split, chunk by chunk."""
     from shipyard.data.statistics import compute_statistics
 
-    frame = read_split(examples, split)
+    frame = read_partition(partition)
     chunks = (frame.iloc[i : i + CHUNK_ROWS] for i in range(0, len(frame), CHUNK_ROWS))
     return compute_statistics(chunks)
 
 
+def _split_statistics(examples: Path, split: str, partition_rows: int) -> DatasetStatistics:
+    partitions = split_partitions(examples, split, rows=partition_rows)
+    first, *others = map_partitions(partition_statistics, partitions)
+    for statistics in others:
+        first = first.merge(statistics)
+    return first
+
+
 class StatisticsGen(Component):
-    """Per-column statistics of each split, computed chunk by chunk and merged."""
+    """Per-column statistics of each split, computed a partition at a time and merged
+    (on the cluster, with ``executor: dask``)."""
 
     examples: Input[Examples]
     statistics: Output[ExampleStatistics]
+    partition_rows: int = DEFAULT_PARTITION_ROWS
 
     def run(self) -> None:
         payload = StatisticsPayload(
-            train=_split_statistics(self.examples.path, "train"),
-            evaluation=_split_statistics(self.examples.path, "eval"),
+            train=_split_statistics(self.examples.path, "train", self.partition_rows),
+            evaluation=_split_statistics(self.examples.path, "eval", self.partition_rows),
         )
         payload.write(self.statistics.path)
         self.statistics.properties.update(

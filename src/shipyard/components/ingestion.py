@@ -15,7 +15,20 @@ from typing import TYPE_CHECKING, Any
 from shipyard.artifacts import file_digest
 from shipyard.components.payloads import ExamplesPayload
 from shipyard.components.types import Examples
-from shipyard.data.ingest import read_table, source_digest, split_frame
+from shipyard.data.ingest import (
+    source_columns,
+    source_digest,
+    source_files,
+    split_mask,
+)
+from shipyard.data.partitions import (
+    DEFAULT_PARTITION_ROWS,
+    Partition,
+    map_partitions,
+    partitions_of,
+    read_partition,
+    table_schema,
+)
 from shipyard.errors import DataError
 from shipyard.pipeline import Component, Output, PublishContext, log_metric
 from shipyard.store import ArtifactRecord, MetadataStore
@@ -27,7 +40,14 @@ if TYPE_CHECKING:
     # standard pipeline, and a fully cached run of it, never does.
     import pandas as pd
 
-__all__ = ["ExampleGen", "read_split", "source_version"]
+__all__ = [
+    "ExampleGen",
+    "read_split",
+    "source_version",
+    "split_files",
+    "split_partitions",
+    "split_rows",
+]
 
 TRAIN = "train.parquet"
 EVAL = "eval.parquet"
@@ -46,11 +66,52 @@ def source_version(store: MetadataStore, examples: ArtifactRecord) -> DatasetVer
     return store.datasets.find(payload.dataset, payload.source_digest)
 
 
-def read_split(folder: Path, split: str) -> Any:
-    """The ``train`` or ``eval`` split of an ``Examples`` artifact as a DataFrame."""
+def split_files(folder: Path, split: str) -> list[Path]:
+    """The Parquet files of the ``train`` or ``eval`` split of an ``Examples`` artifact:
+    its parts, in order (or the single file of artifacts made before partitions)."""
+    path = folder / (TRAIN if split == "train" else EVAL)
+    return sorted(path.glob("*.parquet")) if path.is_dir() else [path]
+
+
+def split_partitions(folder: Path, split: str, *, rows: int) -> list[Partition]:
+    """A split of an ``Examples`` artifact in partitions of about ``rows`` rows."""
+    return partitions_of(split_files(folder, split), rows=rows)
+
+
+def split_rows(folder: Path, split: str) -> int:
+    """The number of rows of a split (read from the files' footers)."""
     import pyarrow.parquet as pq
 
-    return pq.read_table(folder / (TRAIN if split == "train" else EVAL)).to_pandas()
+    return sum(pq.read_metadata(path).num_rows for path in split_files(folder, split))
+
+
+def read_split(folder: Path, split: str, *, max_rows: int | None = None, seed: int = 0) -> Any:
+    """The ``train`` or ``eval`` split of an ``Examples`` artifact as a DataFrame.
+
+    With ``max_rows``, a larger split gives a uniform sample of that many rows (drawn
+    with ``seed``, in the split's order), read a part at a time.
+    """
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    files = split_files(folder, split)
+    schema = table_schema(files) if len(files) > 1 else None
+    total = split_rows(folder, split) if max_rows is not None else 0
+    keep = None
+    if max_rows is not None and total > max_rows:
+        keep = np.sort(np.random.default_rng(seed).choice(total, max_rows, replace=False))
+    tables = []
+    offset = 0
+    for path in files:
+        table = pq.read_table(path)
+        if keep is not None:
+            rows = len(table)
+            chosen = keep[np.searchsorted(keep, offset) : np.searchsorted(keep, offset + rows)]
+            table = table.take(chosen - offset)
+            offset += rows
+        tables.append(table if schema is None else table.cast(schema))
+    return pa.concat_tables(tables).to_pandas()
 
 
 class ExampleGen(Component):
@@ -59,6 +120,12 @@ class ExampleGen(Component):
     The version is the sha256 of the source's bytes: ingesting identical data again is a
     cache hit and stores nothing new.  ``source_digest`` may be given by a caller that has
     already hashed the source; otherwise it is computed.
+
+    The source is read a partition at a time (about ``partition_rows`` rows of Parquet
+    row groups, or one CSV file), each split on its own and written as a part of each
+    split: memory follows a partition, not the table, and with ``executor: dask`` the
+    partitions run on the cluster.  A source of one partition splits as ``split_frame``
+    does.
 
     ``feedback`` is a Parquet file of labelled predictions (``feedback_rows``), kept in
     the artifact as ``feedback.parquet`` with their prediction ids, and registered as a
@@ -75,6 +142,7 @@ class ExampleGen(Component):
     source_digest: str | None = None
     feedback: str | None = None
     feedback_digest: str | None = None
+    partition_rows: int = DEFAULT_PARTITION_ROWS
 
     def fingerprint_extras(self, params: dict[str, Any]) -> dict[str, str]:
         extras = {}
@@ -85,48 +153,57 @@ class ExampleGen(Component):
         return extras
 
     def run(self) -> None:
-        import pandas as pd
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
         from shipyard.data.feedback import LABEL_SOURCE
 
         source = Path(self.source)
         digest = self.source_digest or source_digest(source)
-        frame = read_table(source)
-        train, evaluation = split_frame(
-            frame, eval_fraction=self.eval_fraction, seed=self.seed, key=self.key
+        files = source_files(source)
+        columns = source_columns(files)
+        partitions = partitions_of(files, rows=self.partition_rows)
+        folder = self.examples.path
+        for split in (TRAIN, EVAL):
+            (folder / split).mkdir(parents=True)
+        counts = map_partitions(
+            _split_partition,
+            partitions,
+            str(folder),
+            (self.eval_fraction, self.seed, self.key),
         )
-        self.examples.path.mkdir()
+        train_rows = sum(train for train, _ in counts)
+        eval_rows = sum(evaluation for _, evaluation in counts)
+        if train_rows + eval_rows == 0:
+            raise DataError(f"{source} has no rows")
+        if train_rows + eval_rows < 2:
+            raise DataError("cannot split 1 row(s) into training and evaluation")
+        if not train_rows or not eval_rows:
+            raise DataError("the split left training or evaluation empty; change eval_fraction")
         payload = ExamplesPayload(
             dataset=self.name,
             source=str(source),
             source_digest=digest,
-            rows=len(frame),
-            columns=len(frame.columns),
-            train_rows=len(train),
-            eval_rows=len(evaluation),
+            rows=train_rows + eval_rows,
+            columns=len(columns),
+            train_rows=train_rows,
+            eval_rows=eval_rows,
         )
         if self.feedback is not None:
             feedback = Path(self.feedback)
-            rows = _feedback_rows(feedback, list(frame.columns))
-            train = pd.concat([train, rows[frame.columns]], ignore_index=True)
-            shutil.copyfile(feedback, self.examples.path / FEEDBACK)
-            counts = rows[LABEL_SOURCE].value_counts()
+            rows = _feedback_rows(feedback, columns)
+            _write_part(rows[columns], folder / TRAIN / "part-feedback.parquet")
+            shutil.copyfile(feedback, folder / FEEDBACK)
+            counted = rows[LABEL_SOURCE].value_counts()
             payload = replace(
                 payload,
-                train_rows=len(train),
+                train_rows=train_rows + len(rows),
                 feedback_dataset=self.name + FEEDBACK_SUFFIX,
                 feedback_digest=self.feedback_digest or file_digest(feedback),
                 feedback_rows=len(rows),
-                feedback_sources={str(k): int(counts[k]) for k in sorted(counts.index)},
+                feedback_sources={str(k): int(counted[k]) for k in sorted(counted.index)},
             )
             log_metric("feedback_rows", len(rows))
-        for name, part in ((TRAIN, train), (EVAL, evaluation)):
-            table = pa.Table.from_pandas(part, preserve_index=False)
-            pq.write_table(table, self.examples.path / name)
         self.examples.properties.update(payload.to_properties())
-        log_metric("rows", len(frame))
+        log_metric("rows", payload.rows)
+        log_metric("partitions", len(partitions))
 
     def publish(self, context: PublishContext) -> None:
         examples = context.outputs["examples"]
@@ -148,6 +225,33 @@ class ExampleGen(Component):
         context.store.set_properties(
             "artifact", examples.id, {DATASETS_PROPERTY: [version.id for version in versions]}
         )
+
+
+def _split_partition(
+    partition: Partition, folder: str, split: tuple[float, int, str | None]
+) -> tuple[int, int]:
+    """Split one partition of the source into a part of each split: (train, eval) rows."""
+    eval_fraction, seed, key = split
+    frame = read_partition(partition)
+    is_eval = split_mask(
+        frame,
+        eval_fraction=eval_fraction,
+        seed=seed if partition.index == 0 else (seed, partition.index),
+        key=key,
+    )
+    name = f"part-{partition.index:05d}.parquet"
+    for part, rows in ((TRAIN, frame.loc[~is_eval]), (EVAL, frame.loc[is_eval])):
+        if len(rows):
+            _write_part(rows, Path(folder, part, name))
+    evaluation = int(is_eval.sum())
+    return len(frame) - evaluation, evaluation
+
+
+def _write_part(frame: pd.DataFrame, path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path)
 
 
 def _feedback_rows(path: Path, columns: list[str]) -> pd.DataFrame:

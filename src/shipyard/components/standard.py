@@ -94,8 +94,11 @@ def standard_pipeline(
         source_digest=digest,
         feedback=None if feedback is None else str(feedback),
         feedback_digest=feedback_digest,
+        partition_rows=data.partition_rows,
     )
-    statistics = StatisticsGen(examples=examples.outputs.examples)
+    statistics = StatisticsGen(
+        examples=examples.outputs.examples, partition_rows=data.partition_rows
+    )
     pinned = None if data.schema_file is None else str((root / data.schema_file).resolve())
     schema = SchemaGen(statistics=statistics.outputs.statistics, pinned=pinned)
     validator = ExampleValidator(
@@ -124,6 +127,7 @@ def standard_pipeline(
         encoding=settings.encoding,
         max_categories=settings.max_categories,
         derive=settings.derive,
+        partition_rows=data.partition_rows,
     )
     tuner = None
     if config.tuner is not None:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from shipyard.components.ingestion import read_split
+from shipyard.components.ingestion import read_split, split_files, split_partitions, split_rows
 from shipyard.components.types import (
     DataSchema,
     ExampleAnomalies,
@@ -17,6 +17,13 @@ from shipyard.components.types import (
     TuningReport,
 )
 from shipyard.config import Encoding, Impute, Scaling, Task
+from shipyard.data.partitions import (
+    DEFAULT_PARTITION_ROWS,
+    Partition,
+    map_partitions,
+    read_partition,
+    table_schema,
+)
 from shipyard.data.schema import Schema
 from shipyard.errors import DataError
 from shipyard.pipeline import (
@@ -32,7 +39,7 @@ from shipyard.pipeline import (
 if TYPE_CHECKING:
     import pandas as pd
 
-    from shipyard.data.transform import FittedTransform
+    from shipyard.data.transform import FittedTransform, TransformSpec, TransformSummary
 
     # scikit-learn comes with these: imported by the steps that fit, which a cached run
     # (and the building of a pipeline) never reaches.
@@ -55,8 +62,10 @@ class Transform(Component):
     """Learns imputation, scaling and category encoding on the training split only.
 
     ``features`` (default: every column) minus ``drop`` and the target are the inputs.
-    ``anomalies`` is there to order the step after validation: data that failed
-    validation never reaches training.
+    A training split of more than ``partition_rows`` rows is learned a partition at a
+    time (on the cluster, with ``executor: dask``) from mergeable summaries; see
+    ``TransformLearner.fit_summary``.  ``anomalies`` is there to order the step after
+    validation: data that failed validation never reaches training.
     """
 
     examples: Input[Examples]
@@ -71,17 +80,20 @@ class Transform(Component):
     encoding: Encoding = "onehot"
     max_categories: int = 50
     derive: str | None = None
+    partition_rows: int = DEFAULT_PARTITION_ROWS
 
     def run(self) -> None:
         # The transform's modules read DataFrames: imported by the steps that fit.
         from shipyard.data.transform import TransformLearner, TransformSpec
 
-        train = read_split(self.examples.path, "train")
+        names = table_schema(split_files(self.examples.path, "train")).names
         schema = Schema.from_yaml(self.schema.path.read_text())
-        columns = self.features if self.features is not None else list(train.columns)
-        unknown = [c for c in [*columns, *self.drop] if c not in train.columns]
+        columns = self.features if self.features is not None else names
+        unknown = [c for c in [*columns, *self.drop] if c not in names]
         if unknown:
             raise DataError(f"feature columns {unknown} are not in the data")
+        if self.target not in names:
+            raise DataError(f"the target column '{self.target}' is not in the data")
         excluded = set(self.drop) | {self.target}
         chosen = [c for c in columns if c not in excluded]
         if not chosen:
@@ -90,20 +102,44 @@ class Transform(Component):
         spec = TransformSpec(
             numeric=tuple(numeric),
             categorical=tuple(c for c in chosen if c not in numeric),
-            drop=tuple(c for c in train.columns if c not in chosen),
+            drop=tuple(c for c in names if c not in chosen),
             impute=self.impute,
             scaling=self.scaling,
             encoding=self.encoding,
             max_categories=self.max_categories,
             derive=self.derive,
         )
-        fitted = TransformLearner(spec).fit(labelled_rows(train, self.target))
+        if split_rows(self.examples.path, "train") <= self.partition_rows:
+            train = read_split(self.examples.path, "train")
+            fitted = TransformLearner(spec).fit(labelled_rows(train, self.target))
+        else:
+            partitions = split_partitions(self.examples.path, "train", rows=self.partition_rows)
+            summaries = map_partitions(summarise_partition, partitions, spec, self.target)
+            labelled = [summary for summary in summaries if summary is not None]
+            if not labelled:
+                raise DataError(f"no row has a value for the target column '{self.target}'")
+            merged, *others = labelled
+            for summary in others:
+                merged = merged.merge(summary)
+            fitted = TransformLearner(spec).fit_summary(merged)
+            log_metric("partitions", len(partitions))
         self.transform.path.write_text(json.dumps(fitted.to_dict(), sort_keys=True))
         self.transform.properties.update(
             numeric=len(fitted.numeric_columns),
             categorical=len(fitted.categorical_columns),
             features=fitted.n_features,
         )
+
+
+def summarise_partition(
+    partition: Partition, spec: TransformSpec, target: str
+) -> TransformSummary | None:
+    """The transform's summary of a partition's labelled rows (None when it has none)."""
+    from shipyard.data.transform import TransformLearner
+
+    frame = read_partition(partition)
+    labelled = frame.loc[frame[target].notna()]
+    return TransformLearner(spec).summarise(labelled) if len(labelled) else None
 
 
 def target_values(frame: pd.DataFrame, target: str, task: Task) -> np.ndarray[Any, Any]:

@@ -1,4 +1,4 @@
-"""Dataset statistics, schemas, validation and drift.
+"""Dataset statistics, schemas, validation and drift; tables a partition at a time.
 
 Each module lists its public names in ``__all__``; this package re-exports them, so a new
 module joins the public API with its names in ``_MODULES`` (and in ``__all__``).  They are
@@ -31,9 +31,19 @@ if typing.TYPE_CHECKING:
     from shipyard.data.ingest import (
         TABLE_SUFFIXES,
         read_table,
+        source_columns,
         source_digest,
         source_files,
         split_frame,
+        split_mask,
+    )
+    from shipyard.data.partitions import (
+        DEFAULT_PARTITION_ROWS,
+        Partition,
+        map_partitions,
+        partitions_of,
+        read_partition,
+        table_schema,
     )
     from shipyard.data.schema import ColumnSchema, Schema, infer_schema
     from shipyard.data.skew import MissingShare, SkewReport, TypeMismatch, schema_skew
@@ -54,6 +64,7 @@ if typing.TYPE_CHECKING:
         TransformLearner,
         TransformSpec,
         TransformStats,
+        TransformSummary,
         learn_transform,
     )
     from shipyard.data.validation import (
@@ -87,9 +98,19 @@ _MODULES: dict[str, tuple[str, ...]] = {
     "shipyard.data.ingest": (
         "TABLE_SUFFIXES",
         "read_table",
+        "source_columns",
         "source_digest",
         "source_files",
         "split_frame",
+        "split_mask",
+    ),
+    "shipyard.data.partitions": (
+        "DEFAULT_PARTITION_ROWS",
+        "Partition",
+        "map_partitions",
+        "partitions_of",
+        "read_partition",
+        "table_schema",
     ),
     "shipyard.data.schema": (
         "ColumnSchema",
@@ -119,6 +140,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "TransformLearner",
         "TransformSpec",
         "TransformStats",
+        "TransformSummary",
         "learn_transform",
     ),
     "shipyard.data.validation": (
@@ -147,9 +169,18 @@ __all__ = [
     # ingest
     "TABLE_SUFFIXES",
     "read_table",
+    "source_columns",
     "source_digest",
     "source_files",
     "split_frame",
+    "split_mask",
+    # partitions
+    "DEFAULT_PARTITION_ROWS",
+    "Partition",
+    "map_partitions",
+    "partitions_of",
+    "read_partition",
+    "table_schema",
     # schema
     "ColumnSchema",
     "Schema",
@@ -166,6 +197,7 @@ __all__ = [
     "TransformLearner",
     "TransformSpec",
     "TransformStats",
+    "TransformSummary",
     "learn_transform",
     # drift
     "DEFAULT_DRIFT_BINS",

@@ -8,7 +8,7 @@ from typing import Any, cast
 
 import numpy as np
 import pandas as pd
-from datasketches import frequent_strings_sketch, hll_sketch, kll_doubles_sketch
+from datasketches import frequent_strings_sketch, hll_sketch
 from pandas.api.types import is_object_dtype
 
 from shipyard.data.statistics.column_types import ColumnType, classify
@@ -90,7 +90,7 @@ class StatisticsBuilder:
                 type=column_type,
                 count=len(series),
                 missing=len(series) - present.size,
-                numeric=self._numeric_summary(present),
+                numeric=NumericSummary.of(present, quantile_k=self.quantile_k),
                 categorical=None,
                 distinct=distinct,
             )
@@ -107,24 +107,6 @@ class StatisticsBuilder:
             numeric=None,
             categorical=CategoricalSummary(frequencies),
             distinct=distinct,
-        )
-
-    def _numeric_summary(self, present: FloatArray) -> NumericSummary | None:
-        if present.size == 0:
-            return None
-        sketch = kll_doubles_sketch(self.quantile_k)
-        # The binding accepts only writable arrays; pandas hands out read-only views.
-        sketch.update(np.require(present, np.float64, ["C", "W"]))
-        with np.errstate(over="ignore", invalid="ignore"):
-            mean = float(present.mean())
-            m2 = float(np.square(present - mean).sum())
-        return NumericSummary(
-            count=int(present.size),
-            mean=mean,
-            m2=m2,
-            min=float(present.min()),
-            max=float(present.max()),
-            sketch=sketch,
         )
 
 

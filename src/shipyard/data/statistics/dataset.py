@@ -41,6 +41,11 @@ class ColumnStatistics:
     categorical: CategoricalSummary | None
     distinct: Any  # datasketches.hll_sketch
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The distinct-count sketch is a native object: it travels as bytes.
+        fields = (self.name, self.type, self.count, self.missing, self.numeric, self.categorical)
+        return (_column_statistics, (*fields, self.distinct.serialize_compact()))
+
     @property
     def present(self) -> int:
         """Number of values that are not missing."""
@@ -220,6 +225,20 @@ def _absent_column(like: ColumnStatistics, rows: int) -> ColumnStatistics:
         numeric=None,
         categorical=None,
         distinct=hll_sketch(like.distinct.lg_config_k),
+    )
+
+
+def _column_statistics(
+    name: str,
+    column_type: ColumnType,
+    count: int,
+    missing: int,
+    numeric: NumericSummary | None,
+    categorical: CategoricalSummary | None,
+    distinct: bytes,
+) -> ColumnStatistics:
+    return ColumnStatistics(
+        name, column_type, count, missing, numeric, categorical, hll_sketch.deserialize(distinct)
     )
 
 

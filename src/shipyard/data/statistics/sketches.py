@@ -49,6 +49,26 @@ class NumericSummary:
     max: float
     sketch: Any  # datasketches.kll_doubles_sketch
 
+    @classmethod
+    def of(cls, present: FloatArray, *, quantile_k: int) -> NumericSummary | None:
+        """Summary of ``present`` (values that are not missing); None when it is empty."""
+        if present.size == 0:
+            return None
+        sketch = kll_doubles_sketch(quantile_k)
+        # The binding accepts only writable arrays; pandas hands out read-only views.
+        sketch.update(np.require(present, np.float64, ["C", "W"]))
+        with np.errstate(over="ignore", invalid="ignore"):
+            mean = float(present.mean())
+            m2 = float(np.square(present - mean).sum())
+        return cls(
+            count=int(present.size),
+            mean=mean,
+            m2=m2,
+            min=float(present.min()),
+            max=float(present.max()),
+            sketch=sketch,
+        )
+
     @property
     def variance(self) -> float:
         """Population variance."""
@@ -99,6 +119,11 @@ class NumericSummary:
         counts = self.masses(edges[1:-1].tolist()) * self.count
         return Histogram(edges=edges.tolist(), counts=counts.tolist())
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The sketch is a native object: it travels (to a Dask worker and back) as bytes.
+        fields = (self.count, self.mean, self.m2, self.min, self.max)
+        return (_numeric_summary, (*fields, self.sketch.serialize()))
+
     def merge(self, other: NumericSummary) -> NumericSummary:
         """Summary of both inputs' values; neither input changes."""
         count = self.count + other.count
@@ -147,6 +172,9 @@ class CategoricalSummary:
         """Estimated count of ``value`` (0 when never seen)."""
         return int(self.sketch.get_estimate(value))
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_categorical_summary, (self.sketch.serialize(),))
+
     def merge(self, other: CategoricalSummary) -> CategoricalSummary:
         """Summary of both inputs' values; neither input changes."""
         sketch = copy_frequencies(self.sketch)
@@ -172,3 +200,13 @@ def merge_optional(left: Summary | None, right: Summary | None) -> Summary | Non
 
 def copy_frequencies(sketch: Any) -> Any:
     return frequent_strings_sketch.deserialize(sketch.serialize())
+
+
+def _numeric_summary(
+    count: int, mean: float, m2: float, low: float, high: float, sketch: bytes
+) -> NumericSummary:
+    return NumericSummary(count, mean, m2, low, high, kll_doubles_sketch.deserialize(sketch))
+
+
+def _categorical_summary(sketch: bytes) -> CategoricalSummary:
+    return CategoricalSummary(frequent_strings_sketch.deserialize(sketch))

@@ -32,7 +32,7 @@ column and the reason.
 """
 
 from shipyard.data.transform.fitted import FittedTransform
-from shipyard.data.transform.learning import TransformLearner, learn_transform
+from shipyard.data.transform.learning import TransformLearner, TransformSummary, learn_transform
 from shipyard.data.transform.spec import TransformSpec
 from shipyard.data.transform.stats import TransformStats
 
@@ -41,5 +41,6 @@ __all__ = [
     "TransformLearner",
     "TransformSpec",
     "TransformStats",
+    "TransformSummary",
     "learn_transform",
 ]
