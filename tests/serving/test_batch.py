@@ -10,8 +10,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from shipyard import Project
+from shipyard.errors import DataError
 from shipyard.registry import LoadedModel
-from shipyard.serving.batch import predict_file
+from shipyard.serving.batch import predict_file, predict_on_cluster
 from tests.e2e.serving_fixtures import trained_project
 from tests.helpers import make_table
 
@@ -58,3 +59,30 @@ def test_reading_a_parquet_file_holds_a_chunk_not_the_file(
     assert len(written) == 10_000
     expected = model.package.predict_frame(small).values
     assert written["prediction"].tolist() == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.slow  # starts a local Dask cluster
+def test_a_folder_predicted_on_a_cluster_gives_the_model_s_answers_in_order(
+    model: LoadedModel, tmp_path: Path
+) -> None:
+    pytest.importorskip("distributed")
+    source = tmp_path / "rows"
+    source.mkdir()
+    first = _parquet(source / "a.parquet", 5000)
+    second = make_table(3000, seed=9).drop(columns=["price"])
+    second.to_csv(source / "b.csv", index=False)
+
+    rows = predict_on_cluster(model, source, tmp_path / "out", workers=2, partition_rows=2000)
+
+    assert rows == 8000
+    parts = sorted(path.name for path in (tmp_path / "out").iterdir())
+    # Three partitions of the Parquet file (row groups of 2000), one of the CSV file.
+    assert parts == [f"part-0000{i}.parquet" for i in range(4)]
+    written = pq.read_table(tmp_path / "out").to_pandas()
+    expected = model.package.predict_frame(pd.concat([first, second], ignore_index=True))
+    assert written["prediction"].tolist() == pytest.approx(expected.values, rel=1e-12)
+    with pytest.raises(DataError, match="already exists"):
+        predict_on_cluster(model, source, tmp_path / "out", workers=1)
+    with pytest.raises(DataError, match="does not exist"):
+        predict_on_cluster(model, tmp_path / "missing", tmp_path / "other", workers=1)
+    assert not (tmp_path / "other").exists()

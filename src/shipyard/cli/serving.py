@@ -47,12 +47,22 @@ def predict(
         Path, typer.Option("--output", help="Where to write: .parquet or .csv.")
     ],
     chunk_rows: Annotated[int, typer.Option(min=1, help="Rows per chunk.")] = 50_000,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Predict on a local Dask cluster of this many processes, a partition per "
+            "task (--input may be a folder); --output becomes a folder of Parquet parts.",
+        ),
+    ] = None,
 ) -> None:
     """Predict a file of any size in chunks, through the model's own transform."""
-    from shipyard.serving.batch import predict_file
+    from shipyard.data.partitions import DEFAULT_PARTITION_ROWS
+    from shipyard.serving.batch import predict_file, predict_on_cluster
 
     with open_project() as project:
         loaded = project.registry.load(model)
+        data = project.config.data
     columns = [TextColumn("predicting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task("rows", total=None)
@@ -60,9 +70,19 @@ def predict(
         def advance(done: int, total: int | None) -> None:
             progress.update(task, completed=done, total=total)
 
-        rows = predict_file(
-            loaded, input_file, output_file, chunk_rows=chunk_rows, progress=advance
-        )
+        if workers is None:
+            rows = predict_file(
+                loaded, input_file, output_file, chunk_rows=chunk_rows, progress=advance
+            )
+        else:
+            rows = predict_on_cluster(
+                loaded,
+                input_file,
+                output_file,
+                workers=workers,
+                partition_rows=DEFAULT_PARTITION_ROWS if data is None else data.partition_rows,
+                progress=advance,
+            )
     console.print(
         f"[green]wrote[/] {rows:,} predictions of {loaded.name}:{loaded.version} to {output_file}"
     )

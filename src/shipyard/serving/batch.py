@@ -1,4 +1,5 @@
-"""Batch prediction: a CSV or Parquet file of any size, in chunks, to Parquet or CSV.
+"""Batch prediction: a CSV or Parquet file of any size, in chunks, to Parquet or CSV;
+or a table of any size, a partition per task of a local Dask cluster, to Parquet parts.
 
 Chunks go through the same ``ModelPackage`` (transform and predictor) as the server's
 requests, so batch and online predictions of the same row are the same number.
@@ -6,6 +7,7 @@ requests, so batch and online predictions of the same row are the same number.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -14,10 +16,18 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from shipyard.data.ingest import source_files
+from shipyard.data.partitions import (
+    DEFAULT_PARTITION_ROWS,
+    Partition,
+    partitions_of,
+    read_partition,
+)
 from shipyard.errors import DataError
+from shipyard.modeling.package import ModelPackage
 from shipyard.registry import LoadedModel
 
-__all__ = ["predict_file"]
+__all__ = ["predict_file", "predict_on_cluster"]
 
 CHUNK_ROWS = 50_000
 Progress = Callable[[int, int | None], None]
@@ -66,12 +76,7 @@ def predict_file(
     done = 0
     try:
         for chunk in _chunks_checked(chunks, source):
-            predictions = model.package.predict_frame(chunk)
-            out = chunk.copy()
-            out["prediction"] = predictions.values
-            if predictions.probabilities is not None and predictions.classes is not None:
-                for index, label in enumerate(predictions.classes):
-                    out[f"probability_{label}"] = predictions.probabilities[:, index]
+            out = _with_predictions(model.package, chunk)
             table = pa.Table.from_pandas(out, preserve_index=False)
             if writer is None:
                 schema = table.schema  # every chunk is written with the first one's types
@@ -94,6 +99,84 @@ def predict_file(
             writer.close()
         partial.unlink(missing_ok=True)
     return done
+
+
+def predict_on_cluster(
+    model: LoadedModel,
+    source: Path,
+    target: Path,
+    *,
+    workers: int,
+    partition_rows: int = DEFAULT_PARTITION_ROWS,
+    progress: Progress | None = None,
+) -> int:
+    """Predict a table (a file or a folder) on a local Dask cluster of ``workers``
+    processes, a partition per task; returns the number of rows.
+
+    ``target`` becomes a folder of Parquet parts, one per partition, in the source's
+    order (readable whole with ``pyarrow.parquet.read_table``).  It appears only once
+    every part is written: a failed run leaves nothing behind.
+    """
+    try:
+        from distributed import Client, LocalCluster, as_completed
+    except ImportError as exc:
+        raise DataError(
+            "predicting on a Dask cluster needs Dask distributed; "
+            "install it with: pip install 'shipyard[dask]'"
+        ) from exc
+    if target.exists():
+        raise DataError(f"output {target} already exists; choose another or remove it")
+    partitions = partitions_of(source_files(source), rows=partition_rows)
+    counts = [partition.rows for partition in partitions]
+    total = None if None in counts else sum(c for c in counts if c is not None)
+    partial = target.with_name(f".{target.name}.partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    done = 0
+    try:
+        with (
+            LocalCluster(  # type: ignore[no-untyped-call]
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=True,
+            ) as cluster,
+            Client(cluster) as client,  # type: ignore[no-untyped-call]
+        ):
+            # Sent once to every worker, not with each task.
+            package = client.scatter(model.package, broadcast=True)
+            futures = [
+                client.submit(_predict_partition, partition, package, str(partial), pure=False)
+                for partition in partitions
+            ]
+            for future in as_completed(futures):  # type: ignore[no-untyped-call]
+                done += future.result()
+                future.release()
+                if progress is not None:
+                    progress(done, total)
+        partial.rename(target)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    return done
+
+
+def _predict_partition(partition: Partition, package: ModelPackage, folder: str) -> int:
+    chunk = read_partition(partition)
+    table = pa.Table.from_pandas(_with_predictions(package, chunk), preserve_index=False)
+    pq.write_table(table, Path(folder, f"part-{partition.index:05d}.parquet"))
+    return len(chunk)
+
+
+def _with_predictions(package: ModelPackage, chunk: pd.DataFrame) -> pd.DataFrame:
+    """``chunk`` with the model's ``prediction`` (and ``probability_<class>``) columns."""
+    predictions = package.predict_frame(chunk)
+    out = chunk.copy()
+    out["prediction"] = predictions.values
+    if predictions.probabilities is not None and predictions.classes is not None:
+        for index, label in enumerate(predictions.classes):
+            out[f"probability_{label}"] = predictions.probabilities[:, index]
+    return out
 
 
 def _chunks_checked(chunks: Iterator[pd.DataFrame], source: Path) -> Iterator[pd.DataFrame]:
