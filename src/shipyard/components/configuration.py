@@ -7,7 +7,8 @@ from pathlib import Path
 import pandas as pd
 
 from shipyard.config import ProjectConfig, Task, safe_name
-from shipyard.data.ingest import read_table
+from shipyard.data.ingest import source_columns, source_files
+from shipyard.data.partitions import DEFAULT_PARTITION_ROWS, partitions_of, read_partition
 from shipyard.errors import ConfigError
 from shipyard.modeling.estimators import estimator_class, estimator_path
 
@@ -47,11 +48,16 @@ def standard_config(
     missing extra is said before the project exists.
     """
     source = data.resolve()
-    frame = read_table(source)
-    if target not in frame.columns:
-        shown = ", ".join(map(str, frame.columns[:20])) + (", ..." if frame.shape[1] > 20 else "")
+    files = source_files(source)
+    columns = source_columns(files)
+    if target not in columns:
+        shown = ", ".join(columns[:20]) + (", ..." if len(columns) > 20 else "")
         raise ConfigError(f"column '{target}' is not in {data}; its columns: {shown}")
-    task = task or infer_task(frame[target])
+    if task is None:
+        # The first partition tells the target's kind: a table larger than memory is
+        # never read whole here.
+        first = partitions_of(files, rows=DEFAULT_PARTITION_ROWS)[0]
+        task = infer_task(read_partition(first, columns=[target])[target])
     if estimator is not None:
         estimator_class(estimator_path(estimator, task=task))
     try:

@@ -7,6 +7,7 @@ requests, so batch and online predictions of the same row are the same number.
 
 from __future__ import annotations
 
+import itertools
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -34,6 +35,16 @@ Progress = Callable[[int, int | None], None]
 
 
 def _chunks(source: Path, rows: int) -> tuple[Iterator[pd.DataFrame], int | None]:
+    """Chunks of ``rows`` rows of a file, or of each file of a folder in turn, and the
+    total when it is known (Parquet footers tell it; a CSV file's is unknown until read)."""
+    files = source_files(source)
+    parts = [_file_chunks(path, rows) for path in files]
+    counts = [total for _, total in parts]
+    total = None if None in counts else sum(count for count in counts if count is not None)
+    return itertools.chain.from_iterable(chunks for chunks, _ in parts), total
+
+
+def _file_chunks(source: Path, rows: int) -> tuple[Iterator[pd.DataFrame], int | None]:
     name = source.name.lower()
     try:
         if name.endswith((".parquet", ".pq")):
@@ -43,12 +54,9 @@ def _chunks(source: Path, rows: int) -> tuple[Iterator[pd.DataFrame], int | None
             total = parquet.metadata.num_rows
             batches = parquet.iter_batches(batch_size=rows)
             return (batch.to_pandas() for batch in batches), total
-        if name.endswith((".csv", ".csv.gz")):
-            # A CSV file's row count is unknown until it has been read.
-            return iter(pd.read_csv(source, chunksize=rows, low_memory=False)), None
+        return iter(pd.read_csv(source, chunksize=rows, low_memory=False)), None
     except (OSError, pa.ArrowInvalid) as exc:
         raise DataError(f"cannot read {source}: {exc}") from exc
-    raise DataError(f"{source} is not a CSV or Parquet file")
 
 
 def predict_file(
@@ -59,14 +67,13 @@ def predict_file(
     chunk_rows: int = CHUNK_ROWS,
     progress: Progress | None = None,
 ) -> int:
-    """Predict every row of ``source`` into ``target``; returns the number of rows.
+    """Predict every row of ``source`` (a file, or a folder of files with the same
+    columns) into ``target``; returns the number of rows.
 
     The output holds the input columns plus ``prediction`` (and ``probability_<class>``
     for classifiers), written as Parquet or CSV by ``target``'s suffix.  It is written to
     a temporary name and renamed at the end: a failed run leaves no half-written file.
     """
-    if not source.exists():
-        raise DataError(f"input file {source} does not exist")
     as_csv = target.name.lower().endswith(".csv")
     if not as_csv and not target.name.lower().endswith((".parquet", ".pq")):
         raise DataError(f"output {target} must end in .parquet or .csv")
