@@ -61,6 +61,25 @@ def test_reading_a_parquet_file_holds_a_chunk_not_the_file(
     assert written["prediction"].tolist() == pytest.approx(expected, rel=1e-12)
 
 
+def test_a_folder_is_predicted_file_after_file_into_one_output(
+    model: LoadedModel, tmp_path: Path
+) -> None:
+    source = tmp_path / "rows"
+    source.mkdir()
+    first = _parquet(source / "a.parquet", 3000)
+    second = make_table(500, seed=9).drop(columns=["price"])
+    second.to_csv(source / "b.csv", index=False)
+
+    assert predict_file(model, source, tmp_path / "out.parquet") == 3500
+
+    written = pd.read_parquet(tmp_path / "out.parquet")
+    expected = model.package.predict_frame(pd.concat([first, second], ignore_index=True))
+    assert written["prediction"].tolist() == pytest.approx(expected.values, rel=1e-12)
+    with pytest.raises(DataError, match="does not exist"):
+        predict_file(model, tmp_path / "missing", tmp_path / "none.parquet")
+    assert not (tmp_path / "none.parquet").exists()
+
+
 @pytest.mark.slow  # starts a local Dask cluster
 def test_a_folder_predicted_on_a_cluster_gives_the_model_s_answers_in_order(
     model: LoadedModel, tmp_path: Path
