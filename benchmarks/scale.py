@@ -249,11 +249,10 @@ def main() -> int:
                 f"{args.rows / seconds:,.0f}",
                 f"{peak:,.0f}",
             )
-            console.print(f"done: {label}")
+            console.print(report)  # so far: a long run shows each configuration as it ends
             shutil.rmtree(project)
             for predicted in scratch.glob("predicted*"):
                 shutil.rmtree(predicted) if predicted.is_dir() else predicted.unlink()
-        console.print(report)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return 0

@@ -228,6 +228,12 @@ class ModelSettings(_Section):
     )
     params: dict[str, Any] = Field(default_factory=dict)
     seed: int = 0
+    max_rows: int | None = Field(
+        default=2_000_000,
+        ge=2,
+        description="The most rows training, tuning and evaluation read from a split: a "
+        "larger split gives a uniform sample of this many (null: always every row).",
+    )
 
     @field_validator("estimator")
     @classmethod

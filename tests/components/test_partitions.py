@@ -22,7 +22,7 @@ from shipyard.config import CONFIG_FILE, load_config
 from shipyard.data import FittedTransform, compute_statistics, learn_transform, split_frame
 from shipyard.modeling.package import ModelPackage
 from shipyard.pipeline import Pipeline, RunResult
-from tests.helpers import make_table
+from tests.helpers import MakeStandardProject, make_table
 
 
 def houses(rows: int, *, seed: int = 0) -> pd.DataFrame:
@@ -238,3 +238,41 @@ def test_the_standard_pipeline_on_dask_partitions_gives_the_local_models_and_met
     # A model file records when it was written: the models are compared by what they say.
     np.testing.assert_array_equal(predictions["dask"], predictions["local"])
     assert dask.output("ExampleGen", "examples").properties["train_rows"] == 720
+
+
+def test_a_split_read_with_max_rows_is_a_uniform_sample_in_the_split_s_order(
+    project: Project, tmp_path: Path
+) -> None:
+    source = write_parquet(houses(1000), tmp_path / "houses.parquet", row_group_size=100)
+    result = project.run(data_steps(source, partition_rows=200))
+    result.raise_for_failure()
+    examples = folder(project, result, "ExampleGen", "examples")
+    whole = read_split(examples, "train")
+
+    sample = read_split(examples, "train", max_rows=300, seed=1)
+
+    assert len(sample) == 300 and sample["id"].is_unique
+    assert set(sample["id"]) <= set(whole["id"])
+    assert list(sample["id"]) == sorted(sample["id"])  # the split's order, across parts
+    # Drawn from every part of the split, not from its first rows.
+    assert sample["id"].max() > 900 and sample["id"].min() < 100
+    pd.testing.assert_frame_equal(read_split(examples, "train", max_rows=300, seed=1), sample)
+    pd.testing.assert_frame_equal(read_split(examples, "train", max_rows=5000), whole)
+
+
+def test_the_trainer_fits_on_a_sample_of_a_split_larger_than_max_rows(
+    make_standard_project: MakeStandardProject,
+) -> None:
+    project = make_standard_project(rows=600)
+    settings = yaml.safe_load((project.root / CONFIG_FILE).read_text())
+    settings["model"]["max_rows"] = 300
+    (project.root / CONFIG_FILE).write_text(yaml.safe_dump(settings))
+    project.config = load_config(project.root)
+
+    result = project.run(project.standard_pipeline())
+    result.raise_for_failure()
+
+    assert result.output("Trainer", "model").properties["train_rows"] == 300
+    metrics = project.run_values(result.run.id).metrics
+    assert (metrics["train_sampled_from"], metrics["train_rows"]) == (480, 300)
+    assert "eval_sampled_from" not in metrics  # 120 rows: every one is read

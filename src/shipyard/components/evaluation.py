@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from shipyard.components.ingestion import read_split
 from shipyard.components.payloads import EvaluationPayload, InfraPayload
+from shipyard.components.training import sampled_split
 from shipyard.components.types import (
     Examples,
     InfraBlessing,
@@ -44,6 +45,7 @@ class Evaluator(Component):
     settings: dict[str, Any] = {}
     target_precision: float | None = None
     max_interval_width: float | None = None
+    max_rows: int | None = None
 
     def fingerprint_inputs(self, digests: dict[str, str]) -> dict[str, str]:
         # A model compared with itself is judged as if there were no production model:
@@ -57,7 +59,7 @@ class Evaluator(Component):
         from shipyard.modeling.package import ModelPackage
 
         settings = EvaluationSettings.model_validate(self.settings)
-        rows = read_split(self.examples.path, "eval")
+        rows = sampled_split(self.examples.path, "eval", max_rows=self.max_rows, seed=0)
         package = ModelPackage.load(self.model.path)
         candidate = self._with_confidence(
             package,

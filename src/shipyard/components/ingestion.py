@@ -24,6 +24,7 @@ from shipyard.data.ingest import (
 from shipyard.data.partitions import (
     DEFAULT_PARTITION_ROWS,
     Partition,
+    dictionary_columns,
     map_partitions,
     partitions_of,
     read_partition,
@@ -251,7 +252,8 @@ def _write_part(frame: pd.DataFrame, path: Path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), path)
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    pq.write_table(table, path, use_dictionary=dictionary_columns(table.schema))
 
 
 def _feedback_rows(path: Path, columns: list[str]) -> pd.DataFrame:

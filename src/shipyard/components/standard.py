@@ -149,6 +149,7 @@ def standard_pipeline(
             estimator=config.model.estimator,
             params=config.model.params,
             seed=config.model.seed,
+            max_rows=config.model.max_rows,
             settings=config.tuner.model_dump(mode="json", by_alias=True, exclude_none=True),
         )
     trainer = Trainer(
@@ -161,6 +162,7 @@ def standard_pipeline(
         params=config.model.params,
         seed=config.model.seed,
         coverage=config.automation.coverage,
+        max_rows=config.model.max_rows,
     )
     if tuner is not None:
         trainer.bind(tuning=tuner.outputs.tuning)
@@ -170,6 +172,7 @@ def standard_pipeline(
         settings=config.evaluation.model_dump(mode="json"),
         target_precision=config.automation.target_precision,
         max_interval_width=config.automation.max_interval_width,
+        max_rows=config.model.max_rows,
     )
     if production is not None:
         evaluator.bind(baseline=production.package)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -45,7 +46,17 @@ if TYPE_CHECKING:
     # (and the building of a pipeline) never reaches.
     from shipyard.modeling.confidence import ConfidenceModel
 
-__all__ = ["Trainer", "Transform", "labelled_rows", "target_values"]
+__all__ = ["Trainer", "Transform", "labelled_rows", "sampled_split", "target_values"]
+
+
+def sampled_split(folder: Path, split: str, *, max_rows: int | None, seed: int) -> pd.DataFrame:
+    """A split, or a uniform sample of ``max_rows`` of its rows when it has more (logged
+    as ``<split>_sampled_from``): what training, tuning and evaluation read."""
+    rows = split_rows(folder, split)
+    if max_rows is not None and rows > max_rows:
+        log_metric(f"{split}_sampled_from", rows)
+    frame: pd.DataFrame = read_split(folder, split, max_rows=max_rows, seed=seed)
+    return frame
 
 
 def labelled_rows(frame: pd.DataFrame, target: str) -> pd.DataFrame:
@@ -231,6 +242,7 @@ class Trainer(Component):
     params: dict[str, Any] = {}
     seed: int = 0
     coverage: float = 0.9
+    max_rows: int | None = None
 
     def run(self) -> None:
         from shipyard.data.transform import FittedTransform
@@ -238,7 +250,7 @@ class Trainer(Component):
         from shipyard.modeling.package import write_package
 
         task = self.task
-        train = labelled_rows(read_split(self.examples.path, "train"), self.target)
+        train = labelled_rows(self._split("train"), self.target)
         fitted = FittedTransform.from_dict(json.loads(self.transform.path.read_text()))
         features = fitted.transform_frame(train)
         labels = target_values(train, self.target, task)
@@ -271,7 +283,7 @@ class Trainer(Component):
             classes = list(estimator.classes_)
         log_metric("train_rows", len(train))
         confidence = _fit_confidence(
-            read_split(self.examples.path, "eval"),
+            self._split("eval"),
             target=self.target,
             task=task,
             estimator=estimator,
@@ -295,3 +307,6 @@ class Trainer(Component):
         self.model.properties.update(
             task=task, estimator=path, train_rows=len(train), confidence=confidence is not None
         )
+
+    def _split(self, split: str) -> pd.DataFrame:
+        return sampled_split(self.examples.path, split, max_rows=self.max_rows, seed=self.seed)

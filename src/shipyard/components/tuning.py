@@ -15,9 +15,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from shipyard.components.ingestion import read_split
 from shipyard.components.payloads import TuningPayload
-from shipyard.components.training import labelled_rows, target_values
+from shipyard.components.training import labelled_rows, sampled_split, target_values
 from shipyard.components.types import Examples, TransformGraph, TuningReport
 from shipyard.config import TUNING_METRICS, Task, TunerSettings
 from shipyard.errors import ConfigError, DataError, PipelineError
@@ -65,6 +64,7 @@ class Tuner(Component):
     params: dict[str, Any] = {}
     seed: int = 0
     settings: dict[str, Any] = {}
+    max_rows: int | None = None
 
     def run(self) -> None:
         import numpy as np
@@ -76,7 +76,10 @@ class Tuner(Component):
         settings = tuner_settings(self.settings, task=self.task)
         path = estimator_path(self.estimator, task=self.task)
         check_space(settings.space, estimator=path, task=self.task)
-        train = labelled_rows(read_split(self.examples.path, "train"), self.target)
+        train = labelled_rows(
+            sampled_split(self.examples.path, "train", max_rows=self.max_rows, seed=self.seed),
+            self.target,
+        )
         labels = target_values(train, self.target, self.task)
         probe = build_estimator(path, task=self.task, params=self.params, seed=self.seed)
         if self.task == "classification" and encodes_labels(probe):

@@ -40,6 +40,7 @@ if typing.TYPE_CHECKING:
     from shipyard.data.partitions import (
         DEFAULT_PARTITION_ROWS,
         Partition,
+        dictionary_columns,
         map_partitions,
         partitions_of,
         read_partition,
@@ -107,6 +108,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
     "shipyard.data.partitions": (
         "DEFAULT_PARTITION_ROWS",
         "Partition",
+        "dictionary_columns",
         "map_partitions",
         "partitions_of",
         "read_partition",
@@ -177,6 +179,7 @@ __all__ = [
     # partitions
     "DEFAULT_PARTITION_ROWS",
     "Partition",
+    "dictionary_columns",
     "map_partitions",
     "partitions_of",
     "read_partition",

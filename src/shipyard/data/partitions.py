@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_PARTITION_ROWS",
     "Partition",
+    "dictionary_columns",
     "map_partitions",
     "partitions_of",
     "read_partition",
@@ -121,6 +122,20 @@ def table_schema(files: Sequence[Path]) -> pa.Schema:
         raise DataError(
             f"the files of {files[0].parent} disagree on a column's type: {exc}"
         ) from exc
+
+
+def dictionary_columns(schema: pa.Schema) -> list[str]:
+    """The columns worth dictionary-encoding in Parquet: text and categories, whose values
+    repeat.  Trying it on numbers (pyarrow's default) takes longer than writing them."""
+    import pyarrow as pa
+
+    return [
+        field.name
+        for field in schema
+        if pa.types.is_dictionary(field.type)
+        or pa.types.is_string(field.type)
+        or pa.types.is_large_string(field.type)
+    ]
 
 
 def map_partitions(

@@ -143,9 +143,8 @@ def build_reference(
     outputs = None
     if by_type.get("Examples"):
         examples = by_type["Examples"][-1]
-        frame = read_split(artifacts.materialize(examples.digest, examples.kind), "eval")
-        if len(frame) > _MAX_EVAL_ROWS:
-            frame = frame.sample(_MAX_EVAL_ROWS, random_state=0)
+        folder = artifacts.materialize(examples.digest, examples.kind)
+        frame = read_split(folder, "eval", max_rows=_MAX_EVAL_ROWS)
         if len(frame):
             answers = loaded.predict(frame[[c for c in features if c in frame.columns]])
             outputs = compute_statistics(output_frame(answers.values, package.task))

@@ -21,6 +21,7 @@ from shipyard.data.ingest import source_files
 from shipyard.data.partitions import (
     DEFAULT_PARTITION_ROWS,
     Partition,
+    dictionary_columns,
     partitions_of,
     read_partition,
 )
@@ -90,7 +91,9 @@ def predict_file(
                 writer = (
                     pacsv.CSVWriter(partial, schema)
                     if as_csv
-                    else pq.ParquetWriter(partial, schema)
+                    else pq.ParquetWriter(
+                        partial, schema, use_dictionary=dictionary_columns(schema)
+                    )
                 )
             writer.write_table(table.cast(schema))
             done += len(chunk)
@@ -171,7 +174,8 @@ def predict_on_cluster(
 def _predict_partition(partition: Partition, package: ModelPackage, folder: str) -> int:
     chunk = read_partition(partition)
     table = pa.Table.from_pandas(_with_predictions(package, chunk), preserve_index=False)
-    pq.write_table(table, Path(folder, f"part-{partition.index:05d}.parquet"))
+    path = Path(folder, f"part-{partition.index:05d}.parquet")
+    pq.write_table(table, path, use_dictionary=dictionary_columns(table.schema))
     return len(chunk)
 
 
