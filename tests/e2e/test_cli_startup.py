@@ -1,5 +1,6 @@
-"""What the command line loads before it answers: ``--version``, and the read-only
-commands without the data libraries (pandas, scikit-learn) that cost them seconds."""
+"""What the command line loads before it answers: ``--version`` and ``--help`` without
+the settings' models (pydantic) nor the store (SQLAlchemy), and the read-only commands
+without the data libraries (pandas, scikit-learn) that cost them seconds."""
 
 from __future__ import annotations
 
@@ -18,6 +19,35 @@ def test_version_prints_the_installed_version(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == f"shipyard {shipyard.__version__}"
     assert shipyard.__version__ == metadata.version("shipyard")
+
+
+def test_version_and_help_load_neither_settings_nor_store(tmp_path: Path) -> None:
+    # Answering --help builds every command's options, so this also holds each command's
+    # signature to light modules. A command's own --help brings Typer's option parsing,
+    # which uses pydantic; the settings and the store stay out still.
+    script = (
+        "import sys\n"
+        "from shipyard.cli import app\n"
+        "settings_and_store = {'shipyard.config', 'yaml', 'sqlalchemy'}\n"
+        "for command in (['--version'], ['--help']):\n"
+        "    assert app(command, standalone_mode=False) == 0, command\n"
+        "loaded = (settings_and_store | {'pydantic'}) & set(sys.modules)\n"
+        "assert not loaded, loaded\n"
+        "for command in (['init', '--help'], ['runs', '--help']):\n"
+        "    assert app(command, standalone_mode=False) == 0, command\n"
+        "loaded = settings_and_store & set(sys.modules)\n"
+        "assert not loaded, loaded\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"shipyard {shipyard.__version__}" in result.stdout
+    assert "--task" in result.stdout and "regression|classification" in result.stdout
 
 
 def test_read_only_commands_load_no_data_library(project: Project) -> None:

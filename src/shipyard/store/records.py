@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from shipyard.config import AutomationLevel
+if TYPE_CHECKING:
+    # For the annotation only: the settings' pydantic models would otherwise slow the
+    # start of every command, which imports these records.
+    from shipyard.config import AutomationLevel
 
 RunStatus = Literal["running", "succeeded", "failed", "crashed"]
 RunKind = Literal["pipeline", "tracked", "trial"]
