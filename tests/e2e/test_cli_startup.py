@@ -29,7 +29,7 @@ def test_version_and_help_load_neither_settings_nor_store(tmp_path: Path) -> Non
     script = (
         "import sys\n"
         "from shipyard.cli import app\n"
-        "settings_and_store = {'shipyard.config', 'yaml', 'sqlalchemy'}\n"
+        "settings_and_store = {'shipyard.config', 'yaml', 'shipyard.store', 'sqlalchemy'}\n"
         "for command in (['--version'], ['--help']):\n"
         "    assert app(command, standalone_mode=False) == 0, command\n"
         "loaded = (settings_and_store | {'pydantic'}) & set(sys.modules)\n"

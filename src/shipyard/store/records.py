@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
+from shipyard.choices import Strategy
+
 if TYPE_CHECKING:
     # For the annotation only: the settings' pydantic models would otherwise slow the
     # start of every command, which imports these records.
@@ -244,7 +246,6 @@ class AliasEventRecord:
     created_at: datetime
 
 
-Strategy = Literal["shadow", "canary", "blue-green"]
 Arm = Literal["primary", "candidate"]
 DeploymentStatus = Literal["active", "promoted", "rolled_back"]
 
