@@ -28,6 +28,12 @@ from pydantic import (
     model_validator,
 )
 
+# The fixed choices live in ``choices``, which the command line reads without pydantic;
+# the settings and the modules that use them take them from here.
+from shipyard.choices import Encoding as Encoding
+from shipyard.choices import Impute as Impute
+from shipyard.choices import Scaling as Scaling
+from shipyard.choices import Task as Task
 from shipyard.errors import ConfigError, did_you_mean
 
 CONFIG_FILE = "shipyard.yaml"
@@ -114,12 +120,6 @@ class PipelineSettings(_Section):
         return self
 
 
-# Fixed choices: a value outside them is refused with the allowed values named, here and
-# as parameters of the components that take them.
-Task = Literal["regression", "classification"]
-Impute = Literal["median", "mean"]
-Scaling = Literal["standard", "none"]
-Encoding = Literal["onehot", "ordinal"]
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 
 # The estimators a short name stands for, per task (``model.estimator``); any other is

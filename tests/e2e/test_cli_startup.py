@@ -1,5 +1,7 @@
-"""What the command line loads before it answers: ``--version``, and the read-only
-commands without the data libraries (pandas, scikit-learn) that cost them seconds."""
+"""What the command line loads before it answers: ``--version`` and ``--help`` without
+the settings' models (pydantic) nor the store (SQLAlchemy), the read-only commands without
+the data libraries (pandas, scikit-learn) that cost them seconds, and what it leaves to
+the end of the process."""
 
 from __future__ import annotations
 
@@ -18,6 +20,35 @@ def test_version_prints_the_installed_version(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == f"shipyard {shipyard.__version__}"
     assert shipyard.__version__ == metadata.version("shipyard")
+
+
+def test_version_and_help_load_neither_settings_nor_store(tmp_path: Path) -> None:
+    # Answering --help builds every command's options, so this also holds each command's
+    # signature to light modules. A command's own --help brings Typer's option parsing,
+    # which uses pydantic; the settings and the store stay out still.
+    script = (
+        "import sys\n"
+        "from shipyard.cli import app\n"
+        "settings_and_store = {'shipyard.config', 'yaml', 'shipyard.store', 'sqlalchemy'}\n"
+        "for command in (['--version'], ['--help']):\n"
+        "    assert app(command, standalone_mode=False) == 0, command\n"
+        "loaded = (settings_and_store | {'pydantic'}) & set(sys.modules)\n"
+        "assert not loaded, loaded\n"
+        "for command in (['init', '--help'], ['runs', '--help']):\n"
+        "    assert app(command, standalone_mode=False) == 0, command\n"
+        "loaded = settings_and_store & set(sys.modules)\n"
+        "assert not loaded, loaded\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"shipyard {shipyard.__version__}" in result.stdout
+    assert "--task" in result.stdout and "regression|classification" in result.stdout
 
 
 def test_read_only_commands_load_no_data_library(project: Project) -> None:
@@ -44,3 +75,33 @@ def test_read_only_commands_load_no_data_library(project: Project) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "runs" in result.stdout and "models" in result.stdout
+
+
+def test_a_command_freezes_what_it_leaves_and_closes_the_store(tmp_path: Path) -> None:
+    # The objects alive at exit are frozen, sparing them the exit's garbage collections;
+    # that is safe because the command closed the store itself: SQLite removes its
+    # write-ahead log when the last connection closes.
+    with Project.init(tmp_path / "demo"):
+        pass
+    script = (
+        "import gc, sys\n"
+        "from shipyard.cli import main\n"
+        "sys.argv = ['shipyard', 'runs']\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as exc:\n"
+        "    assert exc.code == 0, exc.code\n"
+        "assert gc.get_freeze_count() > 0\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=tmp_path / "demo",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "runs" in result.stdout and "status" in result.stdout
+    database = tmp_path / "demo" / ".shipyard" / "metadata.db"
+    assert database.exists()
+    assert not database.with_name("metadata.db-wal").exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from typing import Annotated, Any
 
 import typer
@@ -86,4 +87,13 @@ deploy_config.register(app)
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    finally:
+        # What is still alive now lives until the process ends. Frozen, it is spared the
+        # garbage collections of the interpreter's exit, which walk every object of every
+        # loaded module (SQLAlchemy's, pydantic's...): a quarter of a second of a
+        # read-only command's time. Objects outside reference cycles are still released
+        # at exit; finalizers in cycles may not run, which Python never promises at exit
+        # (the files and databases shipyard opens are closed by their ``with`` blocks).
+        gc.freeze()

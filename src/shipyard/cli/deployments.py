@@ -6,7 +6,7 @@ Each command is one call on ``project.deployments``; running servers follow the 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any, get_args
+from typing import TYPE_CHECKING, Annotated, Any, get_args
 
 import typer
 from rich.console import Group
@@ -14,11 +14,14 @@ from rich.markup import escape
 from rich.table import Table
 from typer.core import TyperGroup
 
+from shipyard.choices import Strategy
 from shipyard.cli import analysis
 from shipyard.cli.console import console, when
 from shipyard.cli.project import open_project
 from shipyard.cli.usage import parsed_by
-from shipyard.store.records import DeploymentEventRecord, DeploymentRecord, Strategy
+
+if TYPE_CHECKING:
+    from shipyard.store.records import DeploymentEventRecord, DeploymentRecord
 
 STRATEGIES = get_args(Strategy)
 

@@ -16,13 +16,6 @@ from rich.tree import Tree
 from shipyard.cli.console import console, seconds, size, styled_status, when
 from shipyard.cli.project import open_project
 from shipyard.cli.usage import parsed_by
-from shipyard.store.records import (
-    ArtifactRecord,
-    DatasetVersionRecord,
-    ExecutionRecord,
-    RunRecord,
-    RunValues,
-)
 
 if TYPE_CHECKING:
     from shipyard.pipeline import Pipeline, RunResult, StepResult
@@ -30,6 +23,13 @@ if TYPE_CHECKING:
     from shipyard.prediction_lineage import PredictionLineage
     from shipyard.project import Project
     from shipyard.store import LineageGraph
+    from shipyard.store.records import (
+        ArtifactRecord,
+        DatasetVersionRecord,
+        ExecutionRecord,
+        RunRecord,
+        RunValues,
+    )
 
 
 def _pipeline_ref(text: str) -> tuple[str, str]:

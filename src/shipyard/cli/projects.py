@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from shipyard.choices import Task
 from shipyard.cli.console import console
-from shipyard.config import CONFIG_FILE, Task
 
 
 def init(
@@ -40,6 +40,9 @@ def init(
         raise typer.BadParameter(
             "needs --target, the column the model predicts", param_hint="--data"
         )
+    # Imported here, not above: the settings' pydantic models would slow every command's
+    # start, --help included.
+    from shipyard.config import CONFIG_FILE
     from shipyard.project import Project
 
     with Project.init(

@@ -13,10 +13,10 @@ from shipyard.cli.console import console, when
 from shipyard.cli.project import open_project
 from shipyard.cli.usage import parsed_by
 from shipyard.registry.references import parse_model_ref
-from shipyard.store.records import ModelVersionRecord
 
 if TYPE_CHECKING:
     from shipyard.project import Project
+    from shipyard.store.records import ModelVersionRecord
 
 models_app = typer.Typer(
     help="Registered models, their versions, aliases and history.",

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
+from shipyard.choices import Strategy
 from shipyard.config import DeploymentSettings, Task
 from shipyard.errors import (
     DeploymentConflict,
@@ -37,7 +38,6 @@ from shipyard.store.records import (
     DeploymentEventRecord,
     DeploymentRecord,
     ModelVersionRecord,
-    Strategy,
 )
 from shipyard.store.tables import DeploymentRow, utcnow
 

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from shipyard.config import AutomationLevel
+from shipyard.choices import Strategy
+
+if TYPE_CHECKING:
+    # For the annotation only: the settings' pydantic models would otherwise slow the
+    # start of every command, which imports these records.
+    from shipyard.config import AutomationLevel
 
 RunStatus = Literal["running", "succeeded", "failed", "crashed"]
 RunKind = Literal["pipeline", "tracked", "trial"]
@@ -241,7 +246,6 @@ class AliasEventRecord:
     created_at: datetime
 
 
-Strategy = Literal["shadow", "canary", "blue-green"]
 Arm = Literal["primary", "candidate"]
 DeploymentStatus = Literal["active", "promoted", "rolled_back"]
 
