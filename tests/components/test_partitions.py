@@ -49,6 +49,12 @@ def data_steps(source: Path, *, partition_rows: int, key: str | None = None) -> 
     return Pipeline("data", [examples, statistics, schema, transform])
 
 
+def ran(project: Project, pipeline: Pipeline) -> RunResult:
+    result = project.run(pipeline)
+    result.raise_for_failure()
+    return result
+
+
 def folder(project: Project, result: RunResult, step: str, port: str) -> Path:
     output = result.output(step, port)
     return project.artifacts.materialize(output.digest, output.kind)
@@ -61,8 +67,7 @@ def test_a_partitioned_source_is_split_partition_by_partition_keeping_every_row(
     source = write_parquet(table, tmp_path / "houses.parquet", row_group_size=100)
 
     # Partitions never cut a row group: 250 rows a partition means two groups of 100.
-    result = project.run(data_steps(source, partition_rows=250))
-    result.raise_for_failure()
+    result = ran(project, data_steps(source, partition_rows=250))
 
     examples = folder(project, result, "ExampleGen", "examples")
     assert len(split_files(examples, "train")) == len(split_files(examples, "eval")) == 5
@@ -91,8 +96,7 @@ def test_a_source_of_one_partition_splits_as_split_frame_does(
     source = tmp_path / "houses.csv"
     table.to_csv(source, index=False)
 
-    result = project.run(data_steps(source, partition_rows=1000))
-    result.raise_for_failure()
+    result = ran(project, data_steps(source, partition_rows=1000))
 
     examples = folder(project, result, "ExampleGen", "examples")
     train, evaluation = split_frame(pd.read_csv(source), eval_fraction=0.2, seed=42)
@@ -106,8 +110,7 @@ def test_a_keyed_split_sends_a_row_to_the_same_split_whatever_the_partitions(
     table = houses(600)
     source = write_parquet(table, tmp_path / "houses.parquet", row_group_size=50)
 
-    result = project.run(data_steps(source, partition_rows=100, key="id"))
-    result.raise_for_failure()
+    result = ran(project, data_steps(source, partition_rows=100, key="id"))
 
     examples = folder(project, result, "ExampleGen", "examples")
     _, whole = split_frame(table, eval_fraction=0.2, seed=42, key="id")
@@ -119,8 +122,7 @@ def test_statistics_and_the_transform_of_partitions_match_the_whole_split(
 ) -> None:
     source = write_parquet(houses(2000), tmp_path / "houses.parquet", row_group_size=100)
 
-    result = project.run(data_steps(source, partition_rows=300))
-    result.raise_for_failure()
+    result = ran(project, data_steps(source, partition_rows=300))
 
     examples = folder(project, result, "ExampleGen", "examples")
     train = read_split(examples, "train")
@@ -166,8 +168,7 @@ def test_parts_whose_types_differ_are_read_in_the_type_both_fit(
     write_parquet(some_missing, source / "b.parquet", row_group_size=200)
     assert pq.read_schema(source / "a.parquet").field("rooms").type == pa.int64()
 
-    result = project.run(data_steps(source, partition_rows=200))
-    result.raise_for_failure()
+    result = ran(project, data_steps(source, partition_rows=200))
 
     train = read_split(folder(project, result, "ExampleGen", "examples"), "train")
     assert train["rooms"].dtype == np.float64
@@ -244,8 +245,7 @@ def test_a_split_read_with_max_rows_is_a_uniform_sample_in_the_split_s_order(
     project: Project, tmp_path: Path
 ) -> None:
     source = write_parquet(houses(1000), tmp_path / "houses.parquet", row_group_size=100)
-    result = project.run(data_steps(source, partition_rows=200))
-    result.raise_for_failure()
+    result = ran(project, data_steps(source, partition_rows=200))
     examples = folder(project, result, "ExampleGen", "examples")
     whole = read_split(examples, "train")
 

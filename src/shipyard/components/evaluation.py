@@ -6,7 +6,7 @@ import math
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from shipyard.components.ingestion import read_split
+from shipyard.components.ingestion import split_head
 from shipyard.components.payloads import EvaluationPayload, InfraPayload
 from shipyard.components.training import sampled_split
 from shipyard.components.types import (
@@ -106,7 +106,7 @@ class InfraValidator(Component):
         from shipyard.modeling.package import ModelPackage
 
         package = ModelPackage.load(self.model.path)
-        sample = read_split(self.examples.path, "eval").head(50)
+        sample = split_head(self.examples.path, "eval", 50)
         rows = [
             {c: (None if _missing(v) else v) for c, v in row.items() if c in package.input_columns}
             for row in sample.to_dict(orient="records")

@@ -46,6 +46,7 @@ __all__ = [
     "read_split",
     "source_version",
     "split_files",
+    "split_head",
     "split_partitions",
     "split_rows",
 ]
@@ -84,6 +85,15 @@ def split_rows(folder: Path, split: str) -> int:
     import pyarrow.parquet as pq
 
     return sum(pq.read_metadata(path).num_rows for path in split_files(folder, split))
+
+
+def split_head(folder: Path, split: str, rows: int) -> Any:
+    """The first ``rows`` rows of a split (fewer if its first part is shorter), reading
+    no more of it than they need."""
+    import pyarrow.parquet as pq
+
+    first = pq.ParquetFile(split_files(folder, split)[0])
+    return next(first.iter_batches(batch_size=rows)).to_pandas()
 
 
 def read_split(folder: Path, split: str, *, max_rows: int | None = None, seed: int = 0) -> Any:

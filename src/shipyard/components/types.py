@@ -19,7 +19,8 @@ __all__ = [
 
 
 class Examples(Dataset):
-    """An ingested dataset version split in two: ``train.parquet`` and ``eval.parquet``."""
+    """An ingested dataset version split in two: ``train.parquet`` and ``eval.parquet``,
+    each a folder of Parquet parts (a file in artifacts made before partitions)."""
 
 
 class ExampleStatistics(Metrics):
