@@ -49,15 +49,14 @@ def standard_config(
     """
     source = data.resolve()
     files = source_files(source)
+    # The first partition is read whole, so that data that cannot be read is said now,
+    # and tells the target's kind: a table larger than memory is never read whole here.
+    first = read_partition(partitions_of(files, rows=DEFAULT_PARTITION_ROWS)[0])
     columns = source_columns(files)
     if target not in columns:
         shown = ", ".join(columns[:20]) + (", ..." if len(columns) > 20 else "")
         raise ConfigError(f"column '{target}' is not in {data}; its columns: {shown}")
-    if task is None:
-        # The first partition tells the target's kind: a table larger than memory is
-        # never read whole here.
-        first = partitions_of(files, rows=DEFAULT_PARTITION_ROWS)[0]
-        task = infer_task(read_partition(first, columns=[target])[target])
+    task = task or infer_task(first[target])
     if estimator is not None:
         estimator_class(estimator_path(estimator, task=task))
     try:
