@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import shutil
 from pathlib import Path
@@ -43,10 +44,9 @@ def partition_statistics(partition: Partition) -> DatasetStatistics:
 
 def _split_statistics(examples: Path, split: str, partition_rows: int) -> DatasetStatistics:
     partitions = split_partitions(examples, split, rows=partition_rows)
-    first, *others = map_partitions(partition_statistics, partitions)
-    for statistics in others:
-        first = first.merge(statistics)
-    return first
+    return functools.reduce(
+        DatasetStatistics.merge, map_partitions(partition_statistics, partitions)
+    )
 
 
 class StatisticsGen(Component):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -95,7 +96,7 @@ class Transform(Component):
 
     def run(self) -> None:
         # The transform's modules read DataFrames: imported by the steps that fit.
-        from shipyard.data.transform import TransformLearner, TransformSpec
+        from shipyard.data.transform import TransformLearner, TransformSpec, TransformSummary
 
         names = table_schema(split_files(self.examples.path, "train")).names
         schema = Schema.from_yaml(self.schema.path.read_text())
@@ -129,9 +130,7 @@ class Transform(Component):
             labelled = [summary for summary in summaries if summary is not None]
             if not labelled:
                 raise DataError(f"no row has a value for the target column '{self.target}'")
-            merged, *others = labelled
-            for summary in others:
-                merged = merged.merge(summary)
+            merged = functools.reduce(TransformSummary.merge, labelled)
             fitted = TransformLearner(spec).fit_summary(merged)
             log_metric("partitions", len(partitions))
         self.transform.path.write_text(json.dumps(fitted.to_dict(), sort_keys=True))

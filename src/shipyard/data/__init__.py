@@ -41,9 +41,11 @@ if typing.TYPE_CHECKING:
         DEFAULT_PARTITION_ROWS,
         Partition,
         dictionary_columns,
+        is_parquet,
         map_partitions,
         partitions_of,
         read_partition,
+        reading,
         table_schema,
     )
     from shipyard.data.schema import ColumnSchema, Schema, infer_schema
@@ -109,9 +111,11 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "DEFAULT_PARTITION_ROWS",
         "Partition",
         "dictionary_columns",
+        "is_parquet",
         "map_partitions",
         "partitions_of",
         "read_partition",
+        "reading",
         "table_schema",
     ),
     "shipyard.data.schema": (
@@ -180,9 +184,11 @@ __all__ = [
     "DEFAULT_PARTITION_ROWS",
     "Partition",
     "dictionary_columns",
+    "is_parquet",
     "map_partitions",
     "partitions_of",
     "read_partition",
+    "reading",
     "table_schema",
     # schema
     "ColumnSchema",

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from shipyard.artifacts import file_digest
+from shipyard.data.partitions import Partition, is_parquet, read_partition, reading
 from shipyard.errors import DataError
 
 if TYPE_CHECKING:
@@ -64,22 +65,6 @@ def source_digest(source: Path) -> str:
     return hasher.hexdigest()
 
 
-def _read_one(path: Path) -> pd.DataFrame:
-    import pandas as pd
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    try:
-        if path.name.endswith((".parquet", ".pq")):
-            frame: pd.DataFrame = pq.read_table(path).to_pandas()
-            return frame
-        return pd.read_csv(path, low_memory=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise DataError(f"cannot read {path}: {exc}") from exc
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise DataError(f"cannot read {path}: {exc}") from exc
-
-
 def read_table(source: Path) -> pd.DataFrame:
     """Read a source into one DataFrame; files of a folder must share their columns."""
     import pandas as pd
@@ -87,7 +72,7 @@ def read_table(source: Path) -> pd.DataFrame:
     files = source_files(source)
     frames: list[pd.DataFrame] = []
     for path in files:
-        frame = _read_one(path)
+        frame = read_partition(Partition(str(path), 0))
         if frames:
             _check_columns(path, list(frame.columns), files[0], list(frames[0].columns))
         frames.append(frame)
@@ -105,20 +90,15 @@ def source_columns(files: list[Path]) -> list[str]:
 
     Only CSV headers and Parquet footers are read."""
     import pandas as pd
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     first: list[str] | None = None
     for path in files:
-        try:
-            if path.name.endswith((".parquet", ".pq")):
+        with reading(path):
+            if is_parquet(path):
                 columns = list(pq.read_schema(path).names)
             else:
                 columns = [str(c) for c in pd.read_csv(path, nrows=0).columns]
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-            raise DataError(f"cannot read {path}: {exc}") from exc
-        except (pa.ArrowInvalid, OSError) as exc:
-            raise DataError(f"cannot read {path}: {exc}") from exc
         if len(set(columns)) != len(columns):
             duplicated = sorted({c for c in columns if columns.count(c) > 1})
             raise DataError(f"{path} has duplicated column names: {duplicated}")

@@ -16,7 +16,8 @@ files); everywhere else they run one after the other in the step's process.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -31,9 +32,11 @@ __all__ = [
     "DEFAULT_PARTITION_ROWS",
     "Partition",
     "dictionary_columns",
+    "is_parquet",
     "map_partitions",
     "partitions_of",
     "read_partition",
+    "reading",
     "table_schema",
 ]
 
@@ -45,7 +48,8 @@ Result = TypeVar("Result")
 
 @dataclass(frozen=True)
 class Partition:
-    """Rows of one file: some of a Parquet file's row groups, or a whole CSV file."""
+    """Rows of one file: some of a Parquet file's row groups, or the whole file
+    (``row_groups`` None; always so for CSV)."""
 
     path: str
     index: int
@@ -55,7 +59,22 @@ class Partition:
 
 
 def is_parquet(path: Path) -> bool:
+    """Whether ``path`` names a Parquet file (by its suffix), rather than CSV."""
     return path.name.lower().endswith(PARQUET_SUFFIXES)
+
+
+@contextmanager
+def reading(path: Path) -> Iterator[None]:
+    """Turn what reading a table file raises into a ``DataError`` naming the file."""
+    import pandas as pd
+    import pyarrow as pa
+
+    try:
+        yield
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise DataError(f"cannot read {path}: {exc}") from exc
+    except (pa.ArrowInvalid, OSError, ValueError) as exc:
+        raise DataError(f"cannot read {path}: {exc}") from exc
 
 
 def partitions_of(files: Sequence[Path], *, rows: int) -> list[Partition]:
@@ -86,27 +105,22 @@ def partitions_of(files: Sequence[Path], *, rows: int) -> list[Partition]:
 def read_partition(partition: Partition, columns: Sequence[str] | None = None) -> pd.DataFrame:
     """The rows of ``partition`` as a DataFrame (only ``columns``, when given)."""
     import pandas as pd
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     path = Path(partition.path)
-    try:
-        if partition.row_groups is None:
-            frame: pd.DataFrame = pd.read_csv(
-                path, low_memory=False, usecols=None if columns is None else list(columns)
-            )
+    wanted = None if columns is None else list(columns)
+    with reading(path):
+        if not is_parquet(path):
+            frame: pd.DataFrame = pd.read_csv(path, low_memory=False, usecols=wanted)
             return frame
         # Pre-buffered row groups stay cached while the file is open (apache/arrow #39808).
         parquet = pq.ParquetFile(path, pre_buffer=False)
-        table = parquet.read_row_groups(
-            list(partition.row_groups), columns=None if columns is None else list(columns)
-        )
+        if partition.row_groups is None:
+            table = parquet.read(columns=wanted)
+        else:
+            table = parquet.read_row_groups(list(partition.row_groups), columns=wanted)
         frame = table.to_pandas()
         return frame
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise DataError(f"cannot read {path}: {exc}") from exc
-    except (pa.ArrowInvalid, OSError, ValueError) as exc:
-        raise DataError(f"cannot read {path}: {exc}") from exc
 
 
 def table_schema(files: Sequence[Path]) -> pa.Schema:

@@ -22,6 +22,7 @@ from shipyard.data.partitions import (
     DEFAULT_PARTITION_ROWS,
     Partition,
     dictionary_columns,
+    is_parquet,
     partitions_of,
     read_partition,
 )
@@ -40,15 +41,18 @@ def _chunks(source: Path, rows: int) -> tuple[Iterator[pd.DataFrame], int | None
     total when it is known (Parquet footers tell it; a CSV file's is unknown until read)."""
     files = source_files(source)
     parts = [_file_chunks(path, rows) for path in files]
-    counts = [total for _, total in parts]
-    total = None if None in counts else sum(count for count in counts if count is not None)
+    total = _known_total([count for _, count in parts])
     return itertools.chain.from_iterable(chunks for chunks, _ in parts), total
 
 
+def _known_total(counts: list[int | None]) -> int | None:
+    """The sum of ``counts``, unless one of them is unknown."""
+    return None if None in counts else sum(count for count in counts if count is not None)
+
+
 def _file_chunks(source: Path, rows: int) -> tuple[Iterator[pd.DataFrame], int | None]:
-    name = source.name.lower()
     try:
-        if name.endswith((".parquet", ".pq")):
+        if is_parquet(source):
             # Pre-buffered row groups stay cached until the reader is closed (apache/arrow
             # #39808): memory would grow with the file, not with the chunk.
             parquet = pq.ParquetFile(source, pre_buffer=False)
@@ -137,8 +141,7 @@ def predict_on_cluster(
     if target.exists():
         raise DataError(f"output {target} already exists; choose another or remove it")
     partitions = partitions_of(source_files(source), rows=partition_rows)
-    counts = [partition.rows for partition in partitions]
-    total = None if None in counts else sum(c for c in counts if c is not None)
+    total = _known_total([partition.rows for partition in partitions])
     partial = target.with_name(f".{target.name}.partial")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
