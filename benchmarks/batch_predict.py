@@ -15,9 +15,10 @@ its own whose ``RUSAGE_CHILDREN`` peak resident set is that run's alone:
 - the same work without shipyard's wrapper: the same model package, the Parquet file read
   in the same chunks with pyarrow, ``package.transform.transform_frame(chunk)`` then
   ``package.estimator.predict(...)``, and the input columns plus ``prediction`` written to
-  Parquet.  It reads with pyarrow's defaults, as a user would: ``pre_buffer`` keeps the
-  bytes of every row group read until the reader closes (apache/arrow#39808), so its
-  peak memory grows with the file; ``shipyard predict`` turns pre-buffering off.
+  Parquet with the same encodings (dictionaries for text columns only).  It reads with
+  pyarrow's defaults, as a user would: ``pre_buffer`` keeps the bytes of every row group
+  read until the reader closes (apache/arrow#39808), so its peak memory grows with the
+  file; ``shipyard predict`` turns pre-buffering off.
 
 The table gives rows per second (wall time of the whole process, start-up and model load
 included), CPU seconds (user + system) and peak memory for both; then it checks that the
@@ -42,6 +43,7 @@ from rich.console import Console
 from rich.table import Table
 
 from peers import shipyard_command
+from shipyard.data import dictionary_columns
 from shipyard.demo_data import AMES_TARGET, load_ames
 from shipyard.quickstart import create_quickstart
 
@@ -88,7 +90,9 @@ def plain_loop(project: Path, model: str, source: Path, target: Path, chunk_rows
             table = pa.Table.from_batches([batch])
             table = table.append_column("prediction", pa.array(predictions))
             if writer is None:
-                writer = pq.ParquetWriter(target, table.schema)
+                # The same encodings as shipyard's writer, so that only the wrapper differs.
+                columns = dictionary_columns(table.schema)
+                writer = pq.ParquetWriter(target, table.schema, use_dictionary=columns)
             writer.write_table(table)
     finally:
         if writer is not None:
