@@ -29,7 +29,7 @@ from rich.table import Table
 from shipyard.data.schema import Schema
 from shipyard.data.transform import FittedTransform, TransformLearner
 from shipyard.demo_data import AMES_TARGET, load_ames
-from shipyard.modeling.compiled import compile_estimator
+from shipyard.modeling.compiled import MAX_BATCH_ROWS, compile_estimator
 from shipyard.modeling.estimators import build_estimator
 from shipyard.modeling.package import ModelPackage, write_package
 from transform import microseconds_per_call  # the sibling benchmark's timer
@@ -46,7 +46,7 @@ def cases(
     """The timed calls for one batch: a name and a call without arguments each."""
     method = "predict_proba" if package.task == "classification" else "predict"
     assert package.predictor is not None
-    used = "compiled" if package.predictor.faster_for(len(rows)) else "scikit-learn"
+    used = "compiled" if len(rows) <= MAX_BATCH_ROWS else "scikit-learn"
     return [
         (f"scikit-learn {method}", lambda: theirs(block)),
         (f"compiled {method}", lambda: ours(block)),
@@ -102,7 +102,7 @@ def main() -> None:
         title=(
             f"{type(estimator).__name__}: {trees} trees, {features.shape[1]} features; "
             f"compiled and checked in {compile_ms:,.0f} ms; {os.cpu_count()} CPUs; "
-            f"compiled path up to {package.predictor.max_batch} rows"
+            f"compiled path up to {MAX_BATCH_ROWS} rows"
         )
     )
     for column in ("path", "rows", "µs per call", "µs per row"):

@@ -31,6 +31,7 @@ from shipyard.demo_data import AMES_TARGET, load_ames
 from shipyard.errors import DataError, SchemaMismatch
 from shipyard.modeling.compiled import (
     FALLBACKS,
+    MAX_BATCH_ROWS,
     TESTED_SKLEARN,
     CompiledPredictor,
     compile_estimator,
@@ -218,8 +219,8 @@ def test_trees_with_more_leaves_than_one_mask_holds_match() -> None:
     assert_matches(model, synthetic(500, columns=6, seed=2)[0], single_rows=100)
 
 
-@pytest.mark.parametrize("leaves", [2, 9, 31, 33, 64])
-def test_every_width_of_leaf_mask_matches(leaves: int) -> None:
+@pytest.mark.parametrize("leaves", [2, 9, 31, 33, 64, 255])
+def test_trees_of_every_size_match(leaves: int) -> None:
     features, target = synthetic(2000)
     model = HistGradientBoostingRegressor(
         max_iter=8, max_leaf_nodes=leaves, min_samples_leaf=2, random_state=0
@@ -233,12 +234,12 @@ def test_a_model_of_one_leaf_trees_matches() -> None:
     assert_matches(model, np.array([[0.0, 1.0], [np.nan, -5.0]]))
 
 
-def test_a_large_batch_is_evaluated_in_chunks(
+def test_a_batch_beyond_the_servers_batches_matches_too(
     ames: tuple[FittedTransform, Floats, Floats], ames_model: HistGradientBoostingRegressor
 ) -> None:
     _, features, _ = ames
     predictor = compiled(ames_model)
-    assert getattr(predictor, "chunk", len(features)) < len(features)
+    assert len(features) > MAX_BATCH_ROWS
     assert same_bits(predictor.predict(features), ames_model.predict(features))
 
 
@@ -489,12 +490,12 @@ def test_small_batches_go_to_the_compiled_model_and_large_ones_to_the_estimator(
 ) -> None:
     fitted, features, _ = ames
     loaded = package(tmp_path, ames_model, fitted, "regression")
-    assert loaded.predictor is not None and loaded.predictor.max_batch is not None
-    small = features[: loaded.predictor.max_batch]
+    assert loaded.compiled
+    small = features[:MAX_BATCH_ROWS]
     loaded.estimator = Unreachable()
     assert loaded.predict_features(small).values == ames_model.predict(small).tolist()
     with pytest.raises(AssertionError, match="asked for predict"):
-        loaded.predict_features(features[: loaded.predictor.max_batch + 1])
+        loaded.predict_features(features[: MAX_BATCH_ROWS + 1])
 
 
 def test_a_loaded_classifier_package_gives_the_same_probabilities(

@@ -29,13 +29,10 @@ How the boosted trees stay exact:
 - Splits: a value goes left when ``x <= threshold``, NaN goes where the node learned.
   Every node tests a column of the row doubled, ``[x, x with NaN as -inf]``: a node whose
   NaNs go left reads the second half, where ``-inf <= threshold`` always holds.
-- Leaves: every node of every tree is tested at once, for every row of the batch; each
-  test that goes right removes the leaves of its left subtree from a bit mask per
-  tree (QuickScorer, Lucchese et al., SIGIR 2015), and the leftmost leaf left is the one
-  the row reaches.  No loop runs per node or per tree, only numpy calls over all.
+- Leaves: every tree is one table of nodes, walked in native code a level at a time over
+  all the rows of the batch (``shipyard.modeling.trees``).
 - Sums: scikit-learn starts from ``0 + baseline`` and adds the trees of each iteration in
-  order, in float64.  ``np.add.accumulate`` adds in that order too (``np.sum`` would
-  pair the terms up and round differently).
+  order, in float64; the walk adds the leaves' values in that order too.
 - Link: a regressor uses its loss's own inverse link; a classifier's probabilities repeat
   scikit-learn's ``expit`` and ``softmax``, on raw scores laid out in memory (Fortran
   order) as its own, since the order of the sums in ``softmax`` follows the layout.
@@ -50,7 +47,7 @@ itself, loudly: a warning in the log and ``shipyard_compiled_fallbacks_total`` i
 server's metrics; an answer is never computed from a misread model.
 
 Large batches are still faster in scikit-learn, whose loop runs in parallel threads:
-``CompiledPredictor.max_batch`` says where, and ``ModelPackage`` follows it.
+``ModelPackage`` asks the compiled model for batches up to ``MAX_BATCH_ROWS`` rows.
 
 One module, longer than most: reading an estimator's fitted internals, the evaluators and
 the checks that decide when to fall back to scikit-learn are one promise (exact answers)
@@ -60,7 +57,6 @@ and are reviewed together whenever scikit-learn changes.
 from __future__ import annotations
 
 import logging
-import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -77,7 +73,13 @@ from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 
 from shipyard.errors import DataError, SchemaMismatch, ShipyardError
 
-__all__ = ["FALLBACKS", "TESTED_SKLEARN", "CompiledPredictor", "compile_estimator"]
+__all__ = [
+    "FALLBACKS",
+    "MAX_BATCH_ROWS",
+    "TESTED_SKLEARN",
+    "CompiledPredictor",
+    "compile_estimator",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -96,9 +98,7 @@ FALLBACKS = Counter(
 
 Floats = npt.NDArray[np.float64]
 
-_UNIT = 64  # leaves per survivor mask
-_CHUNK_CELLS = 1 << 18  # (test, row) cells evaluated at once: bounds memory, stays in cache
-_BATCH_CELLS = 1 << 19  # (test, row) cells beyond which scikit-learn's threads may win
+MAX_BATCH_ROWS = 512  # rows beyond which scikit-learn's parallel loop may win
 _PROBE_ROWS = 64
 
 
@@ -109,12 +109,7 @@ class CompiledPredictor(ABC):
     probabilities in the order of ``classes``; ``decision_function`` gives the raw scores.
     Features are a float64 array of shape ``(rows, n_features)``, as ``FittedTransform``
     produces.  A predictor holds no mutable state: threads may share it.
-
-    ``max_batch`` is the largest batch it answers faster than the estimator (``None``:
-    any): above it, scikit-learn's parallel loop wins, with the same numbers.
     """
-
-    max_batch: int | None = None
 
     def __init__(self, *, n_features: int, classes: npt.NDArray[Any] | None) -> None:
         self.n_features = n_features
@@ -123,10 +118,6 @@ class CompiledPredictor(ABC):
     def __repr__(self) -> str:
         kind = "regressor" if self.classes is None else f"{len(self.classes)}-class classifier"
         return f"{type(self).__name__}({kind}, {self.n_features} features)"
-
-    def faster_for(self, rows: int) -> bool:
-        """Whether this predictor answers a batch of ``rows`` faster than the estimator."""
-        return self.max_batch is None or rows <= self.max_batch
 
     @abstractmethod
     def predict(self, features: npt.ArrayLike) -> npt.NDArray[Any]:
@@ -273,129 +264,89 @@ def _first_difference(predictor: CompiledPredictor, estimator: Any, rows: Floats
 
 @dataclass(frozen=True)
 class _Forest:
-    """Every tree of a boosted model as flat arrays, tested all at once.
+    """Every tree of a boosted model as one table of nodes (see ``shipyard.modeling.trees``).
 
-    Tests are grouped by unit: a unit is (up to) 64 consecutive leaves of one tree and
-    holds every test whose left subtree has leaves in it, or one test that changes
-    nothing when no test does.  A tree with more than 64 leaves spans several units.
-    Trees come output by output, each output's baseline first as a tree of one leaf.
+    Trees come iteration by iteration, each adding to the output ``output[tree]``, which
+    keeps scikit-learn's order of the sums per output.
     """
 
-    column: npt.NDArray[np.intp]  # (tests,) column of the doubled row
-    threshold: Floats  # (tests,)
-    if_right: npt.NDArray[np.unsignedinteger[Any]]  # (tests,) leaves kept going right
-    left_leaves: npt.NDArray[np.unsignedinteger[Any]]  # (tests,) kept too going left
-    unit_starts: npt.NDArray[np.intp]  # (units,) first test of each unit
-    unit_base: npt.NDArray[np.intp]  # (units,) index in ``values`` of bit 0, minus one
-    tree_starts: npt.NDArray[np.intp] | None  # first unit of each tree, if any spans two
-    values: Floats  # (leaves,) leaf values, tree by tree, left to right
+    column: npt.NDArray[np.intp]  # (nodes,) column of the doubled row a node tests
+    threshold: Floats  # (nodes,)
+    children: npt.NDArray[np.intp]  # (nodes, 2) where a row goes: if the test holds, if not
+    values: Floats  # (nodes,) a leaf's value (an internal node's is never read)
+    roots: npt.NDArray[np.intp]  # (trees,)
+    depths: npt.NDArray[np.intp]  # (trees,) the deepest leaf's depth
+    output: npt.NDArray[np.intp]  # (trees,)
+    start: Floats  # (outputs,) 0 + the baseline, where scikit-learn's sums start
     thresholds_by_column: dict[int, Floats]  # for probe rows
 
 
-class _TreeBuilder:
-    """Collects the tests and leaves of the trees, one tree after the other."""
-
-    def __init__(self, n_features: int) -> None:
-        self.n_features = n_features
-        self.column: list[int] = []
-        self.threshold: list[float] = []
-        self.if_right: list[int] = []
-        self.left_leaves: list[int] = []
-        self.unit_starts: list[int] = []
-        self.unit_base: list[int] = []
-        self.tree_starts: list[int] = []
-        self.values: list[float] = []
-
-    def add_constant(self, value: float) -> None:
-        """Add a tree of one leaf."""
-        self.tree_starts.append(len(self.unit_starts))
-        self._unit([], 0, 0)
-        self.values.append(value)
-
-    def add(self, nodes: npt.NDArray[Any]) -> None:
-        """Add one tree, from a ``TreePredictor.nodes`` record array."""
-        n = len(nodes)
-        if n == 0:
-            raise _LayoutChanged("a tree has no nodes")
-        is_leaf = nodes["is_leaf"].astype(bool)
-        internal = ~is_leaf
-        if nodes["is_categorical"][internal].any():
-            raise _Unsupported("the model has categorical splits")
-        features = nodes["feature_idx"]
-        if ((features[internal] < 0) | (features[internal] >= self.n_features)).any():
-            raise _LayoutChanged("a split reads a column the model does not have")
-        if np.isnan(nodes["num_threshold"][internal]).any():
-            raise _LayoutChanged("a split has a NaN threshold")
-        leaf, left, right = is_leaf.tolist(), nodes["left"].tolist(), nodes["right"].tolist()
-
-        # Pre-order from the root, left before right: leaves come out left to right.
-        order: list[int] = []
-        stack = [0]
-        seen = [False] * n
-        while stack:
-            i = stack.pop()
+def _depth(leaf: list[bool], left: list[int], right: list[int]) -> int:
+    """The depth of a tree's deepest leaf; refuses nodes that do not form a tree."""
+    n = len(leaf)
+    seen = [False] * n
+    level, depth = [0], 0
+    while True:
+        for i in level:
             if not 0 <= i < n or seen[i]:
                 raise _LayoutChanged("a tree's nodes do not form a tree")
             seen[i] = True
-            order.append(i)
-            if not leaf[i]:
-                stack.extend((right[i], left[i]))
-        leaves = [i for i in order if leaf[i]]
-        first = [0] * n  # first and last leaf (left to right) under each node
-        last = [0] * n
-        for rank, i in enumerate(leaves):
-            first[i] = last[i] = rank
-        for i in reversed(order):
-            if not leaf[i]:
-                first[i], last[i] = first[left[i]], last[right[i]]
-        # A node whose NaNs go left reads the second half of the doubled row.
-        column = (features + np.where(nodes["missing_go_to_left"], self.n_features, 0)).tolist()
-        threshold = nodes["num_threshold"].tolist()
-        splits = [
-            (column[i], threshold[i], first[left[i]], last[left[i]]) for i in order if not leaf[i]
-        ]
-        self.tree_starts.append(len(self.unit_starts))
-        for low in range(0, len(leaves), _UNIT):
-            self._unit(splits, low, min(len(leaves), low + _UNIT) - 1)
-        self.values.extend(nodes["value"][leaves].tolist())
+        level = [child for i in level if not leaf[i] for child in (left[i], right[i])]
+        if not level:
+            return depth
+        depth += 1
 
-    def _unit(self, splits: list[tuple[int, float, int, int]], low: int, high: int) -> None:
-        """Add the unit of leaves ``low..high`` (ranks in the tree) and the splits that
-        touch it: (column, threshold, first and last leaf of the left subtree)."""
-        valid = (1 << (high - low + 1)) - 1
-        self.unit_starts.append(len(self.column))
-        self.unit_base.append(len(self.values) + low - 1)
-        for column, threshold, first, last in splits:
-            a, b = max(first, low), min(last, high)
-            if a <= b:  # going right removes leaves a..b of this unit
-                left_leaves = ((1 << (b - a + 1)) - 1) << (a - low)
-                self._test(column, threshold, valid & ~left_leaves, left_leaves)
-        if self.unit_starts[-1] == len(self.column):
-            self._test(0, math.inf, valid, 0)
 
-    def _test(self, column: int, threshold: float, if_right: int, left_leaves: int) -> None:
-        self.column.append(column)
-        self.threshold.append(threshold)
-        self.if_right.append(if_right)
-        self.left_leaves.append(left_leaves)
-
-    def build(self) -> _Forest:
-        by_column: dict[int, list[float]] = {}
-        for c, t in zip(self.column, self.threshold, strict=True):
-            by_column.setdefault(c % self.n_features, []).append(t)
-        several = len(self.unit_starts) > len(self.tree_starts)
-        masks = np.min_scalar_type(max(self.if_right) | max(self.left_leaves))  # uint8..64
-        return _Forest(
-            column=np.array(self.column, dtype=np.intp),
-            threshold=np.array(self.threshold, dtype=np.float64),
-            if_right=np.array(self.if_right, dtype=masks),
-            left_leaves=np.array(self.left_leaves, dtype=masks),
-            unit_starts=np.array(self.unit_starts, dtype=np.intp),
-            unit_base=np.array(self.unit_base, dtype=np.intp),
-            tree_starts=np.array(self.tree_starts, dtype=np.intp) if several else None,
-            values=np.array(self.values, dtype=np.float64),
-            thresholds_by_column={c: np.unique(t) for c, t in by_column.items()},
-        )
+def _forest(trees: list[tuple[int, npt.NDArray[Any]]], start: Floats, n_features: int) -> _Forest:
+    """The table of ``trees``: (output, ``TreePredictor.nodes`` record array) each."""
+    parts: dict[str, list[Any]] = {
+        name: [] for name in ("column", "threshold", "children", "values", "roots", "depths")
+    }
+    splits: dict[int, list[Floats]] = {}  # thresholds by column, for probe rows
+    size = 0
+    for _, nodes in trees:
+        n = len(nodes)
+        if n == 0:
+            raise _LayoutChanged("a tree has no nodes")
+        if nodes["value"].dtype != np.float64:
+            raise _LayoutChanged("leaf values are not float64")
+        leaf = nodes["is_leaf"].astype(bool)
+        internal = ~leaf
+        if nodes["is_categorical"][internal].any():
+            raise _Unsupported("the model has categorical splits")
+        features = nodes["feature_idx"].astype(np.intp)
+        if ((features[internal] < 0) | (features[internal] >= n_features)).any():
+            raise _LayoutChanged("a split reads a column the model does not have")
+        if np.isnan(nodes["num_threshold"][internal]).any():
+            raise _LayoutChanged("a split has a NaN threshold")
+        for feature in np.unique(features[internal]).tolist():
+            tested = internal & (features == feature)
+            splits.setdefault(feature, []).append(nodes["num_threshold"][tested])
+        left, right = nodes["left"].astype(np.intp), nodes["right"].astype(np.intp)
+        parts["depths"].append(_depth(leaf.tolist(), left.tolist(), right.tolist()))
+        # A split whose NaNs go left reads the second half of the doubled row, where NaN
+        # is -inf; a leaf tests the second half against +inf, which always holds, and
+        # leads to itself.
+        missing_left = nodes["missing_go_to_left"].astype(bool)
+        parts["column"].append(np.where(leaf | missing_left, features + n_features, features))
+        parts["threshold"].append(np.where(leaf, np.inf, nodes["num_threshold"]))
+        itself = np.arange(size, size + n, dtype=np.intp)
+        children = np.column_stack([left + size, right + size])
+        parts["children"].append(np.where(leaf[:, None], itself[:, None], children))
+        parts["values"].append(nodes["value"])
+        parts["roots"].append(size)
+        size += n
+    return _Forest(
+        column=np.concatenate(parts["column"]).astype(np.intp),
+        threshold=np.concatenate(parts["threshold"]).astype(np.float64),
+        children=np.ascontiguousarray(np.concatenate(parts["children"]), dtype=np.intp),
+        values=np.concatenate(parts["values"]).astype(np.float64),
+        roots=np.array(parts["roots"], dtype=np.intp),
+        depths=np.array(parts["depths"], dtype=np.intp),
+        output=np.array([k for k, _ in trees], dtype=np.intp),
+        start=start,
+        thresholds_by_column={c: np.unique(np.concatenate(t)) for c, t in splits.items()},
+    )
 
 
 class _BoostedTrees(CompiledPredictor):
@@ -414,8 +365,9 @@ class _BoostedTrees(CompiledPredictor):
         self.forest = forest
         self.outputs = outputs
         self.inverse_link = inverse_link
-        self.chunk = max(1, _CHUNK_CELLS // len(forest.column))
-        self.max_batch = max(1, _BATCH_CELLS // len(forest.column))
+        from shipyard.modeling.trees import walk  # numba: loaded once a boosted model compiles
+
+        self._walk = walk
 
     @classmethod
     def from_estimator(cls, estimator: Any) -> _BoostedTrees:
@@ -431,16 +383,11 @@ class _BoostedTrees(CompiledPredictor):
             raise _LayoutChanged("an iteration does not have one tree per output")
         if not iterations:
             raise _Unsupported("the model has no trees")
-        builder = _TreeBuilder(n_features)
         # scikit-learn starts from zeros and adds the baseline (0.0 + b is not b when b
         # is -0.0), then each iteration's tree, in order.
         start = np.zeros(outputs, dtype=np.float64) + baseline[0]
-        for k in range(outputs):
-            builder.add_constant(float(start[k]))
-            for trees in iterations:
-                if trees[k].nodes["value"].dtype != np.float64:
-                    raise _LayoutChanged("leaf values are not float64")
-                builder.add(trees[k].nodes)
+        trees = [(k, tree.nodes) for iteration in iterations for k, tree in enumerate(iteration)]
+        forest = _forest(trees, start, n_features)
         loss, link = type(estimator._loss).__name__, type(estimator._loss.link).__name__
         classes = None
         inverse_link = None
@@ -456,7 +403,7 @@ class _BoostedTrees(CompiledPredictor):
         else:
             raise _LayoutChanged(f"the link {link} is not one it knows")
         return cls(
-            forest=builder.build(),
+            forest=forest,
             outputs=outputs,
             inverse_link=inverse_link,
             classes=classes,
@@ -466,34 +413,24 @@ class _BoostedTrees(CompiledPredictor):
     def _raw(self, features: Floats) -> Floats:
         """Raw scores (rows, outputs), laid out in memory as scikit-learn's (Fortran)."""
         n_rows, width = features.shape
-        raw = np.empty((n_rows, self.outputs), dtype=np.float64, order="F")
-        for begin in range(0, n_rows, self.chunk):
-            part = features[begin : begin + self.chunk]
-            doubled = np.empty((len(part), 2 * width), dtype=np.float64)
-            doubled[:, :width] = part
-            np.fmax(part, -np.inf, out=doubled[:, width:])  # NaN becomes -inf
-            terms = self.forest.values.take(self._leaves(doubled))
-            terms = terms.reshape(len(part), self.outputs, -1)
-            # An accumulation adds in sequence, as scikit-learn's `raw[:, k] += tree`
-            # loop does; a sum (np.sum) would add pairwise and round differently.
-            raw[begin : begin + len(part)] = np.add.accumulate(terms, axis=2, out=terms)[..., -1]
-        return raw
-
-    def _leaves(self, doubled: Floats) -> npt.NDArray[np.intp]:
-        """Index in ``values`` of the leaf each row reaches in each tree: (rows, trees)."""
+        doubled = np.empty((n_rows, 2 * width), dtype=np.float64)
+        doubled[:, :width] = features
+        np.fmax(features, -np.inf, out=doubled[:, width:])  # NaN becomes -inf
         forest = self.forest
-        goes_left = doubled.take(forest.column, axis=1) <= forest.threshold
-        # Multiplying by the booleans is much faster than np.where over a batch.
-        masks = forest.if_right.dtype
-        kept = np.multiply(goes_left, forest.left_leaves, dtype=masks) | forest.if_right
-        survivors = np.bitwise_and.reduceat(kept, forest.unit_starts, axis=1)
-        lowest = survivors & np.negative(survivors)  # the leftmost leaf's bit; 0 if none
-        _, exponent = np.frexp(lowest.astype(np.float64))  # exact: bit k gives k + 1
-        leaf: npt.NDArray[np.intp] = forest.unit_base + exponent
-        if forest.tree_starts is not None:  # a tree's leaf: its leftmost over its units
-            leaf = np.where(exponent == 0, len(forest.values), leaf)
-            leaf = np.minimum.reduceat(leaf, forest.tree_starts, axis=1)
-        return leaf
+        raw = np.empty((n_rows, self.outputs), dtype=np.float64, order="F")
+        raw[:] = forest.start
+        self._walk(
+            doubled,
+            forest.column,
+            forest.threshold,
+            forest.children,
+            forest.values,
+            forest.roots,
+            forest.depths,
+            forest.output,
+            raw,
+        )
+        return raw
 
     def decision_function(self, features: npt.ArrayLike) -> Floats:
         """Raw scores: (rows, outputs) for a regressor, as ``estimator._raw_predict``;

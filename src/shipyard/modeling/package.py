@@ -41,7 +41,7 @@ from shipyard.config import Task
 from shipyard.data.schema import Schema
 from shipyard.data.transform import FittedTransform, TransformStats
 from shipyard.errors import ArtifactCorrupted, ArtifactError, DataError
-from shipyard.modeling.compiled import CompiledPredictor, compile_estimator
+from shipyard.modeling.compiled import MAX_BATCH_ROWS, CompiledPredictor, compile_estimator
 from shipyard.modeling.confidence import ConfidenceModel
 
 __all__ = ["ModelPackage", "PackageManifest", "Predictions", "write_package"]
@@ -208,10 +208,12 @@ def _load_estimator(path: Path, trusted: list[str]) -> Any:
 class ModelPackage:
     """A loaded model package, ready to predict on frames or on request rows.
 
-    ``load`` compiles the estimator when it can (see ``shipyard.modeling.compiled``):
-    ``compiled`` is then true and ``predictor`` answers instead of the estimator, with
-    the same numbers, for batches up to ``predictor.max_batch`` rows.  ``confidence``
-    is None when the package has no confidence model: no answer is then confident.
+    The estimator is compiled when it can be (see ``shipyard.modeling.compiled``), on
+    the first batch of at most ``MAX_BATCH_ROWS`` rows or the first look at ``compiled``:
+    ``predictor`` then answers such batches instead of the estimator, with the same
+    numbers, and a process that only predicts large batches never compiles.
+    ``confidence`` is None when the package has no confidence model: no answer is then
+    confident.
     """
 
     def __init__(
@@ -221,14 +223,12 @@ class ModelPackage:
         schema: Schema,
         estimator: Any,
         *,
-        predictor: CompiledPredictor | None = None,
         confidence: ConfidenceModel | None = None,
     ) -> None:
         self.manifest = manifest
         self.transform = transform
         self.schema = schema
         self.estimator = estimator
-        self.predictor = predictor
         self.confidence = confidence
 
     @classmethod
@@ -254,14 +254,12 @@ class ModelPackage:
         except (OSError, ValueError, TypeError, KeyError) as exc:
             raise ArtifactError(f"cannot load the model package in {folder}: {exc}") from exc
         confidence = _read_confidence(folder, manifest.task)
-        return cls(
-            manifest,
-            transform,
-            schema,
-            estimator,
-            predictor=compile_estimator(estimator),
-            confidence=confidence,
-        )
+        return cls(manifest, transform, schema, estimator, confidence=confidence)
+
+    @cached_property
+    def predictor(self) -> CompiledPredictor | None:
+        """The compiled estimator, made on first use; None when it does not compile."""
+        return compile_estimator(self.estimator)
 
     @property
     def task(self) -> Task:
@@ -283,7 +281,7 @@ class ModelPackage:
     def predict_features(self, features: npt.NDArray[np.float64]) -> Predictions:
         """Predict from transformed features (the transform's output)."""
         model = self.estimator
-        if self.predictor is not None and self.predictor.faster_for(len(features)):
+        if len(features) <= MAX_BATCH_ROWS and self.predictor is not None:
             model = self.predictor
         if self.task == "classification":
             probabilities = np.asarray(model.predict_proba(features), dtype=np.float64)
