@@ -1,6 +1,6 @@
-"""Prediction serving: shipyard's server against MLflow's scoring server and a bare floor.
+"""Prediction serving: shipyard's server against MLflow's scoring server and two floors.
 
-Three servers answer the same Ames house-price requests on loopback, one at a time, while
+These servers answer the same Ames house-price requests on loopback, one at a time, while
 wrk drives each with one thread at several concurrencies, with 1-row and 100-row bodies:
 
 - shipyard: ``shipyard serve`` in a fresh ``shipyard quickstart`` project, ``POST /predict``;
@@ -13,8 +13,23 @@ wrk drives each with one thread at several concurrencies, with 1-row and 100-row
   HistGradientBoostingRegressor) saved with ``mlflow.sklearn.save_model`` and served by
   ``mlflow models serve --env-manager local`` on ``POST /invocations``.  MLflow lives in
   its own virtualenv (``benchmarks/.venv-mlflow``), made on first use, never in shipyard's;
-- floor: a bare FastAPI app on uvicorn that reads the body and answers a constant, the
-  best any FastAPI server on this machine can do.
+- floor: a bare ASGI callable, no framework, that reads the body and answers a constant,
+  on uvicorn as ``shipyard serve`` runs it (one worker, uvicorn's default loop and HTTP
+  parser, which are uvloop and httptools when installed, no access log): the best any
+  Python server on that uvicorn can do on this machine;
+- FastAPI floor: the same constant from a FastAPI app on the same uvicorn, the best any
+  FastAPI server can do (``--skip-fastapi-floor`` leaves it out).
+
+The table gives each server's requests per second as a multiple of the floor's, and after
+it the targets for shipyard's ``POST /predict`` are checked against the floor of the same
+run, each that the run's rows and concurrencies allow:
+
+- 100-row bodies at 64 connections: at least 1,000 req/s, p99 under 100 ms;
+- 1-row bodies at 64 connections: at least 0.5x the floor's req/s, p99 under 10 ms;
+- 1-row bodies at 1 connection: p50 at most 1.5x the floor's p50.
+
+A run with errors misses its targets.  ``--json`` writes the same checks under
+``targets``, and each result's ``floor_ratio``.
 
 Run it with shipyard's virtualenv; it needs ``wrk`` (``apt-get install wrk``; installed
 for you when you are root):
@@ -22,6 +37,7 @@ for you when you are root):
     .venv/bin/python benchmarks/serving.py
     .venv/bin/python benchmarks/serving.py --duration 10 --concurrency 1 8 64 --json out.json
     .venv/bin/python benchmarks/serving.py --skip-mlflow --workers 2
+    .venv/bin/python benchmarks/serving.py --skip-mlflow --concurrency 1 64 --duration 3
     .venv/bin/python benchmarks/serving.py --skip-mlflow --skip-floor --rows 100 --duration 3
     .venv/bin/python benchmarks/serving.py --skip-mlflow --skip-floor --rows 100 --compact-seconds 2
 
@@ -72,6 +88,8 @@ MLFLOW_VENV = HERE / ".venv-mlflow"
 COMPACTOR = "shipyard.serving.compactor"
 """The compactor's module, in its process's command line."""
 MODEL_NAME = "ames"
+FLOOR = "floor"
+"""The bare ASGI floor's name: the targets and the "× floor" column are measured from it."""
 
 console = Console()
 
@@ -479,7 +497,7 @@ def binary_tensors(frame: Any) -> tuple[bytes, int]:
     return header + b"".join(raw), len(header)
 
 
-# --- the three contestants ---------------------------------------------------------------
+# --- the contestants -------------------------------------------------------------------
 
 
 def prepare_shipyard(folder: Path, log: Path) -> Path:
@@ -587,7 +605,7 @@ class Contestant:
     ready_path: str
     predict_path: str
     bodies: dict[int, Path]
-    predicts: bool = True  # False for the floor, whose answer is a constant
+    predicts: bool = True  # False for the floors, whose answer is a constant
     # Bodies of binary tensors: their JSON header's length, by rows (none: JSON bodies).
     header_lengths: dict[int, int] = field(default_factory=dict)
     cwd: Path | None = None
@@ -716,11 +734,12 @@ def error_text(result: Measurement) -> str:
     return ", ".join(parts) or "0"
 
 
-def floor_contestant(bodies: dict[int, Path]) -> Contestant:
+def floor_contestant(bodies: dict[int, Path], *, framework: str = "asgi") -> Contestant:
+    """The bare ASGI floor ("floor") or, with ``framework="fastapi"``, FastAPI's."""
     port = free_port()
     return Contestant(
-        "floor",
-        [sys.executable, FLOOR_APP, "--port", str(port)],
+        FLOOR if framework == "asgi" else "FastAPI floor",
+        [sys.executable, FLOOR_APP, "--port", str(port), "--framework", framework],
         port=port,
         ready_path="/health",
         predict_path="/predict",
@@ -816,14 +835,27 @@ def mlflow_contestant(
 # --- reporting -------------------------------------------------------------------------
 
 
+def by_size(results: list[Measurement], server: str) -> dict[tuple[int, int], Measurement]:
+    """``server``'s results by rows and connections."""
+    return {(r.rows, r.concurrency): r for r in results if r.server == server}
+
+
+def ratio(result: Measurement, baseline: dict[tuple[int, int], Measurement]) -> float | None:
+    """``result``'s requests per second as a multiple of the baseline's at the same rows
+    and connections; None when the baseline has no such run."""
+    base = baseline.get((result.rows, result.concurrency))
+    return result.requests_per_s / base.requests_per_s if base and base.requests_per_s else None
+
+
 def results_table(results: list[Measurement], *, title: str) -> Table:
     """One section per body size and concurrency, the servers side by side within it."""
-    baseline = {(r.rows, r.concurrency): r for r in results if r.server == "MLflow"}
+    found = {name: by_size(results, name) for name in (FLOOR, "MLflow")}
+    baselines = {name: baseline for name, baseline in found.items() if baseline}
     table = Table(title=title)
     for column in ("rows", "conns", "server", "req/s", "p50", "p99", "errors"):
         table.add_column(column, justify="left" if column == "server" else "right")
-    if baseline:
-        table.add_column("× MLflow", justify="right")
+    for name in baselines:
+        table.add_column(f"× {name}", justify="right")
     groups: dict[tuple[int, int], list[Measurement]] = {}
     for result in results:
         groups.setdefault((result.rows, result.concurrency), []).append(result)
@@ -839,15 +871,70 @@ def results_table(results: list[Measurement], *, title: str) -> Table:
                 ms(result.latency_ms.get("p99")),
                 f"[bold red]{error_text(result)}[/]" if result.errors else "0",
             ]
-            if baseline:
-                mlflow = baseline.get(key)
-                row.append(
-                    f"{result.requests_per_s / mlflow.requests_per_s:.2f}×"
-                    if mlflow and mlflow.requests_per_s
-                    else "-"
-                )
+            for baseline in baselines.values():
+                multiple = ratio(result, baseline)
+                row.append("-" if multiple is None else f"{multiple:.2f}×")
             table.add_row(*row, end_section=index == len(group) - 1)
     return table
+
+
+@dataclass
+class Target:
+    """One of the serving targets, checked on one run of shipyard's ``POST /predict``."""
+
+    rows: int
+    concurrency: int
+    goal: str
+    measured: str
+    met: bool
+    floor_ratio: float | None = None  # shipyard's req/s ÷ the bare floor's
+
+
+def check_targets(results: list[Measurement]) -> list[Target]:
+    """The targets that the run's rows, connections and floor runs allow checking."""
+    shipyard, floor = by_size(results, "shipyard"), by_size(results, FLOOR)
+    targets = []
+    if (run := shipyard.get((100, 64))) is not None:
+        p99 = run.latency_ms["p99"]
+        targets.append(
+            Target(
+                100, 64, "≥ 1,000 req/s, p99 < 100 ms",
+                f"{run.requests_per_s:,.1f} req/s, p99 {ms(p99)}",
+                met=run.requests_per_s >= 1000 and p99 < 100 and not run.errors,
+                floor_ratio=ratio(run, floor),
+            )
+        )  # fmt: skip
+    if (run := shipyard.get((1, 64))) is not None and (multiple := ratio(run, floor)):
+        p99 = run.latency_ms["p99"]
+        targets.append(
+            Target(
+                1, 64, "≥ 0.5× the floor's req/s, p99 < 10 ms",
+                f"{run.requests_per_s:,.1f} req/s = {multiple:.2f}× the floor's "
+                f"{floor[1, 64].requests_per_s:,.1f}, p99 {ms(p99)}",
+                met=multiple >= 0.5 and p99 < 10 and not run.errors,
+                floor_ratio=multiple,
+            )
+        )  # fmt: skip
+    if (run := shipyard.get((1, 1))) is not None and (1, 1) in floor:
+        p50, floor_p50 = run.latency_ms["p50"], floor[1, 1].latency_ms["p50"]
+        targets.append(
+            Target(
+                1, 1, "p50 ≤ 1.5× the floor's p50",
+                f"p50 {ms(p50)} = {p50 / floor_p50:.2f}× the floor's {ms(floor_p50)}",
+                met=p50 <= 1.5 * floor_p50 and not run.errors,
+                floor_ratio=ratio(run, floor),
+            )
+        )  # fmt: skip
+    return targets
+
+
+def print_targets(targets: list[Target]) -> None:
+    console.print("targets for shipyard's POST /predict (relative ones: to this run's bare floor):")
+    for target in targets:
+        verdict = "[bold green]met   [/]" if target.met else "[bold red]missed[/]"
+        size = f"{target.rows} row{'s' * (target.rows != 1)}, {target.concurrency} "
+        size += f"connection{'s' * (target.concurrency != 1)}"
+        console.print(f"  {verdict} {size}: {target.goal} — {target.measured}", soft_wrap=True)
 
 
 # --- main ------------------------------------------------------------------------------
@@ -888,7 +975,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--skip-binary", action="store_true", help="no run of shipyard with binary tensors"
     )
     parser.add_argument("--skip-mlflow", action="store_true")
-    parser.add_argument("--skip-floor", action="store_true")
+    parser.add_argument("--skip-floor", action="store_true", help="run neither floor")
+    parser.add_argument(
+        "--skip-fastapi-floor", action="store_true", help="run the bare ASGI floor only"
+    )
     parser.add_argument(
         "--compact-seconds",
         type=float,
@@ -929,6 +1019,8 @@ def run(args: argparse.Namespace, folder: Path) -> int:
 
     if not args.skip_floor:
         contestants.append(floor_contestant(bodies["instances"]))
+        if not args.skip_fastapi_floor:
+            contestants.append(floor_contestant(bodies["instances"], framework="fastapi"))
     if not args.skip_shipyard:
         project = shipyard_project(args, folder)
         contestants.append(shipyard_contestant(args, project, bodies["instances"]))
@@ -965,9 +1057,16 @@ def run(args: argparse.Namespace, folder: Path) -> int:
         f"serving Ames predictions: wrk -t1, {args.duration} s per run, "
         f"{os.cpu_count()} CPUs shared by client and server"
     )
+    targets = check_targets(results)
     if results:
         console.print(results_table(results, title=title))
-    report["results"] = [asdict(result) for result in results]
+    if targets:
+        print_targets(targets)
+    floor = by_size(results, FLOOR)
+    report["results"] = [
+        {**asdict(result), "floor_ratio": ratio(result, floor)} for result in results
+    ]
+    report["targets"] = [asdict(target) for target in targets]
     report["failures"] = failures
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n")
