@@ -30,14 +30,17 @@ def same(left: np.ndarray, right: np.ndarray) -> bool:
 def both_paths(
     fitted: FittedTransform, frame: pd.DataFrame, rows: list[dict[str, Any]]
 ) -> np.ndarray:
-    """Apply both paths, check they agree (output and counts), return the output."""
-    frame_stats, rows_stats, columns_stats = TransformStats(), TransformStats(), TransformStats()
+    """Apply the frame, rows, columns and batch paths, check they agree (output and
+    counts), return the output."""
+    frame_stats, rows_stats = TransformStats(), TransformStats()
+    columns_stats, batch_stats = TransformStats(), TransformStats()
     from_frame = fitted.transform_frame(frame, stats=frame_stats)
     from_rows = fitted.transform_rows(rows, stats=rows_stats)
     from_columns = fitted.transform_columns(as_columns(rows), len(rows), stats=columns_stats)
+    from_batch = fitted.transform_batch(rows, stats=batch_stats)
     assert same(from_frame, from_rows)
-    assert from_columns.tobytes() == from_rows.tobytes()
-    assert frame_stats == rows_stats == columns_stats
+    assert from_columns.tobytes() == from_rows.tobytes() == from_batch.tobytes()
+    assert frame_stats == rows_stats == columns_stats == batch_stats
     return from_frame
 
 

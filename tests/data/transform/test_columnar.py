@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 import numpy as np
+import orjson
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -90,6 +91,54 @@ def test_columns_and_rows_agree_on_well_typed_cells(
 ) -> None:
     rows_and_columns(fitted, rows, as_columns(rows))
     rows_and_columns(fitted, rows, columns_of(rows, ["n1", "n2", "c1", "c2"]))
+
+
+# Rows with every column, read whole by the batch path (transform_records) unless a
+# cell of another kind sends them through the columns.
+FULL_ROWS = st.lists(
+    st.fixed_dictionaries(
+        {
+            "n1": st.one_of(NUMBER, CELLS),
+            "n2": st.one_of(NUMBER, CELLS),
+            "c1": st.one_of(TEXT, CELLS),
+            "c2": st.one_of(TEXT, CELLS),
+        }
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+@settings(deadline=None, max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=FULL_ROWS)
+def test_rows_with_every_column_agree_on_any_cells(
+    fitted: FittedTransform, rows: list[dict[str, Any]]
+) -> None:
+    rows_and_columns(fitted, rows, as_columns(rows))
+
+
+@pytest.mark.parametrize(
+    "cell", [math.inf, -math.inf, math.nan, True, 2**1100, 2.5, 20, "b", "unseen", [1], {"a": 1}]
+)
+@pytest.mark.parametrize("column", NAMES)
+def test_one_cell_of_another_kind_among_rows_with_every_column(
+    fitted: FittedTransform, column: str, cell: Any
+) -> None:
+    rows: list[dict[str, Any]] = [{"n1": 1.0, "n2": 2, "c1": "a", "c2": "x"} for _ in range(3)]
+    rows[1][column] = cell
+    rows_and_columns(fitted, rows, as_columns(rows))
+
+
+def test_rows_of_a_json_body_agree(fitted: FittedTransform) -> None:
+    # orjson gives the rows of a body the same key objects; a row may order them anew.
+    rows = orjson.loads(
+        b'[{"n1": 1.5, "n2": null, "c1": "a", "c2": "unseen"},'
+        b' {"c2": "x", "c1": null, "n2": 7, "n1": -2},'
+        b' {"n1": 1e308, "n2": 3, "c1": "1", "c2": "True", "extra": [1]}]'
+    )
+    rows_and_columns(fitted, rows, as_columns(rows))
+    rows[1]["n2"] = True
+    rows_and_columns(fitted, rows, as_columns(rows))
 
 
 TENSORS = st.sampled_from(["float64", "float32", "float16", "int64", "uint8", "bool"])

@@ -8,13 +8,19 @@ categorical columns of text and nulls) all numeric columns are converted in one 
 call, every categorical cell is one dict lookup in one comprehension, and the outputs
 are written with one arithmetic expression and one scatter.  Any other column is read
 cell by cell with the rows path's own readers, which find the refused cell.
+
+``transform_records`` takes the rows themselves (dicts, as JSON gives them) and reads
+them row by row, without making columns: one C call per row takes its numeric cells,
+another its categorical cells, and one C loop looks each categorical cell up in its
+column's codes; no Python loop runs over the cells.  Rows with a key left out or a
+cell of another kind go through ``columns_of`` and ``transform_columns``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import chain
+from itertools import chain, cycle
 from operator import itemgetter
 from typing import Any
 
@@ -26,7 +32,14 @@ from shipyard.data.transform.stats import TransformStats, add_stats
 from shipyard.data.transform.values import category_key, read_number
 from shipyard.errors import DataError, InvalidRequest
 
-__all__ = ["Column", "ColumnsPlan", "build_columns_plan", "columns_of", "transform_columns"]
+__all__ = [
+    "Column",
+    "ColumnsPlan",
+    "build_columns_plan",
+    "columns_of",
+    "transform_columns",
+    "transform_records",
+]
 
 Column = npt.NDArray[Any] | Sequence[Any]
 _NUMBERS = frozenset({float, int, type(None)})
@@ -48,6 +61,7 @@ class ColumnsPlan:
 
     The codes of all categorical columns index one table of cells: column ``j``'s code
     ``c`` writes ``values[offsets[j] + c]`` at ``positions[offsets[j] + c]`` of its row.
+
     """
 
     width: int
@@ -57,10 +71,12 @@ class ColumnsPlan:
     scales: npt.NDArray[np.float64]
     imputed: npt.NDArray[np.float64]
     categorical: tuple[_Categories, ...]
+    categorical_names: tuple[str, ...]
     others: npt.NDArray[np.intp]
     offsets: npt.NDArray[np.intp]
     positions: npt.NDArray[np.intp]
     values: npt.NDArray[np.float64]
+    category_codes: tuple[dict[str | None, int], ...]  # the categorical columns' codes
 
 
 def build_columns_plan(plan: RowsPlan) -> ColumnsPlan:
@@ -76,7 +92,7 @@ def build_columns_plan(plan: RowsPlan) -> ColumnsPlan:
         categorical.append(_Categories(name=name, codes=codes, other=len(lookup)))
 
     def column(values: list[float]) -> npt.NDArray[np.float64]:
-        return np.array(values, dtype=np.float64).reshape(-1, 1)
+        return np.array(values, dtype=np.float64)
 
     return ColumnsPlan(
         width=plan.width,
@@ -86,10 +102,12 @@ def build_columns_plan(plan: RowsPlan) -> ColumnsPlan:
         scales=column([spec[3] for spec in plan.numeric]),
         imputed=column([spec[4] for spec in plan.numeric]),
         categorical=tuple(categorical),
-        others=np.array([c.other for c in categorical], dtype=np.intp).reshape(-1, 1),
-        offsets=np.array(offsets, dtype=np.intp).reshape(-1, 1),
+        categorical_names=tuple(c.name for c in categorical),
+        others=np.array([c.other for c in categorical], dtype=np.intp),
+        offsets=np.array(offsets, dtype=np.intp),
         positions=np.array([cell[0] for cell in cells], dtype=np.intp),
         values=np.array([cell[1] for cell in cells], dtype=np.float64),
+        category_codes=tuple(c.codes for c in categorical),
     )
 
 
@@ -175,6 +193,17 @@ def _codes(
     return found, -1, None
 
 
+def _keys_of(row: Mapping[str, Any], names: Iterable[str]) -> list[str]:
+    """``names`` as the key objects of ``row`` (a name it lacks as it is), to look them
+    up in the rows of one JSON body.
+
+    Those rows share their key objects (orjson keeps the keys it has made), and a dict
+    finds its own key object without comparing the text: twice as fast.
+    """
+    own = dict(zip(row, row, strict=True))
+    return list(map(own.get, names, names))
+
+
 def columns_of(rows: Sequence[Mapping[str, Any]], names: Sequence[str]) -> dict[str, Column]:
     """The values of ``names`` in ``rows`` (mappings), one sequence per column (None
     where a row leaves a name out)."""
@@ -246,7 +275,7 @@ def _code_block(
             pass  # an unhashable value
         else:
             codes = np.array(found, dtype=np.intp).reshape(len(lists), rows)
-            unseen = np.argwhere(codes == plan.others).tolist()
+            unseen = np.argwhere(codes == plan.others[:, np.newaxis]).tolist()
             if all(type(lists[j][i]) is str for j, i in unseen):
                 return codes
     codes = np.empty((len(lists), rows), dtype=np.intp)
@@ -274,24 +303,99 @@ def transform_columns(
     numbers = _numeric_block(plan, columns, rows, refusal)
     codes = _code_block(plan, columns, rows, refusal)
     refusal.raise_if_any()
+    return _features(plan, numbers.T, codes.T, stats)
 
+
+def _cells(names: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> Iterator[Any]:
+    """The values of ``names`` in ``rows``, row after row: one C call per row, and
+    ``KeyError`` when a row leaves a name out."""
+    if len(names) == 1:
+        return map(itemgetter(names[0]), rows)
+    if not names:
+        return iter(())
+    return chain.from_iterable(map(itemgetter(*names), rows))
+
+
+def _record_blocks(
+    plan: ColumnsPlan, rows: Sequence[Mapping[str, Any]]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.intp]] | None:
+    """The numbers (NaN: missing) and codes of ``rows``, a line per row, when every row
+    has every column and every cell is of the common kinds (else None)."""
+    count, names = len(rows), plan.categorical_names
+    keys = _keys_of(rows[0], plan.numeric + names) if rows else []
+    try:
+        cells = list(_cells(keys[: len(plan.numeric)], rows))
+        # Another value (another kind, or one beyond float64) is read by the columns path.
+        if not set(map(type, cells)) <= _NUMBERS:
+            return None
+        numbers = np.array(cells, dtype=np.float64).reshape(count, len(plan.numeric))
+        # Each cell looked up in its column's codes (dict.get(codes, cell, other)).
+        codes = np.fromiter(
+            map(
+                dict.get,
+                cycle(plan.category_codes),
+                _cells(keys[len(plan.numeric) :], rows),
+                cycle(plan.others.tolist()),
+            ),
+            dtype=np.intp,
+            count=count * len(names),
+        ).reshape(count, len(names))
+    except (KeyError, OverflowError, TypeError):  # a key left out, a number beyond float64,
+        return None  # an unhashable value
+    if np.isinf(numbers).any():
+        return None
+    # A value of another type than text cannot match the vocabulary's text: one that
+    # lands in <other> is read by the columns path.
+    for i, j in np.argwhere(codes == plan.others).tolist():
+        if type(rows[i][names[j]]) is not str:
+            return None
+    return numbers, codes
+
+
+def transform_records(
+    plan: ColumnsPlan,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    stats: TransformStats | None = None,
+) -> np.ndarray:
+    """``transform_columns`` of the columns of ``rows`` (dicts; a key left out is
+    missing), without making the columns when every row has every column and every
+    cell is of the common kinds."""
+    blocks = _record_blocks(plan, rows)
+    if blocks is None:
+        columns = columns_of(rows, plan.numeric + plan.categorical_names)
+        return transform_columns(plan, columns, len(rows), stats=stats)
+    numbers, codes = blocks
+    return _features(plan, numbers, codes, stats)
+
+
+def _features(
+    plan: ColumnsPlan,
+    numbers: npt.NDArray[np.float64],
+    codes: npt.NDArray[np.intp],
+    stats: TransformStats | None,
+) -> np.ndarray:
+    """The features of the rows given as ``numbers`` (NaN: missing) and ``codes``: a
+    line per row, a column per numeric, resp. categorical column."""
+    rows = len(numbers)
     out = np.zeros((rows, plan.width), dtype=np.float64)
     absent = np.isnan(numbers)
     # The same two IEEE operations per cell as the rows path, so results match bit for bit.
-    scaled = np.where(absent, plan.imputed, (numbers - plan.centers) / plan.scales)
-    out[:, plan.numeric_positions] = scaled.T
+    out[:, plan.numeric_positions] = np.where(
+        absent, plan.imputed, (numbers - plan.centers) / plan.scales
+    )
     cells = codes + plan.offsets
-    starts = np.arange(0, rows * plan.width, plan.width, dtype=np.intp)
-    out.reshape(-1)[(plan.positions[cells] + starts).ravel()] = plan.values[cells].ravel()
+    starts = np.arange(0, rows * plan.width, plan.width, dtype=np.intp)[:, np.newaxis]
+    out.reshape(-1)[plan.positions[cells] + starts] = plan.values[cells]
 
     if stats is not None:
-        missing = [*absent.sum(axis=1).tolist(), *(codes == plan.others + 1).sum(axis=1).tolist()]
-        names = [*plan.numeric, *(categories.name for categories in plan.categorical)]
-        unseen = (codes == plan.others).sum(axis=1).tolist()
+        missing = [*absent.sum(axis=0).tolist(), *(codes == plan.others + 1).sum(axis=0).tolist()]
+        names = plan.numeric + plan.categorical_names
+        unseen = (codes == plan.others).sum(axis=0).tolist()
         add_stats(
             stats,
             rows,
             dict(zip(names, missing, strict=True)),
-            dict(zip(names[len(plan.numeric) :], unseen, strict=True)),
+            dict(zip(plan.categorical_names, unseen, strict=True)),
         )
     return out

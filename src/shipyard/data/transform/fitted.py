@@ -14,8 +14,8 @@ from shipyard.data.transform.columnar import (
     Column,
     ColumnsPlan,
     build_columns_plan,
-    columns_of,
     transform_columns,
+    transform_records,
 )
 from shipyard.data.transform.columns import require_columns, require_frame
 from shipyard.data.transform.derive import DeriveFunction, apply_derive, load_derive
@@ -179,15 +179,14 @@ class FittedTransform:
         self, rows: Sequence[Mapping[str, Any]], *, stats: TransformStats | None = None
     ) -> np.ndarray:
         """``transform_rows``, the quickest way: a single row as it is, several rows of
-        dicts as columns (``transform_columns``), which gives the same."""
+        dicts with numpy (``transform_records``), which gives the same."""
         if (
             len(rows) == 1
             or self.spec.derive is not None
             or not all(type(row) is dict for row in rows)
         ):
             return self.transform_rows(rows, stats=stats)
-        names = self.numeric_columns + self.categorical_columns
-        return self.transform_columns(columns_of(rows, names), len(rows), stats=stats)
+        return transform_records(self._plan_for_columns(), rows, stats=stats)
 
     def transform_columns(
         self, columns: Mapping[str, Column], rows: int, *, stats: TransformStats | None = None
@@ -203,9 +202,12 @@ class FittedTransform:
             listed = {name: list(values) for name, values in columns.items()}
             as_rows = [{name: values[i] for name, values in listed.items()} for i in range(rows)]
             return self._transform_rows_as_frame(as_rows, stats)
+        return transform_columns(self._plan_for_columns(), columns, rows, stats=stats)
+
+    def _plan_for_columns(self) -> ColumnsPlan:
         if self._columns_plan is None:
             self._columns_plan = build_columns_plan(self._rows_plan())
-        return transform_columns(self._columns_plan, columns, rows, stats=stats)
+        return self._columns_plan
 
     def _rows_plan(self) -> RowsPlan:
         if self._plan is None:
