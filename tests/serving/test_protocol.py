@@ -51,6 +51,17 @@ def test_required_columns_are_named_with_their_row() -> None:
     assert "GET /v2/models/m" in str(error)
 
 
+def test_rows_of_one_body_are_checked_each() -> None:
+    required = frozenset({"a", "b"})
+    body = b'{"instances": [{"a": 1, "b": 2}, {"b": 3, "a": 4}, {"a": 5, "c": 6}]}'
+    rows = protocol.instances(protocol.parse_json(body))
+    protocol.require_columns(rows[:2], required, model="m", where="instances")
+    error = refusal(protocol.require_columns, rows, required, model="m", where="instances")
+    assert error.field == "instances[2].b"
+    error = refusal(protocol.require_columns, rows[::-1], required, model="m", where="instances")
+    assert error.field == "instances[0].b"
+
+
 def tensor(name: str, data: list[Any], **changes: Any) -> dict[str, Any]:
     return {"name": name, "shape": [len(data)], "datatype": "FP64", "data": data} | changes
 
