@@ -27,7 +27,7 @@ def new_prediction_ids(count: int) -> list[str]:
     They are unique, not secret: Python's generator, seeded from the OS and reseeded in
     every forked process, costs no system call per request.
     """
-    text = f"{random.getrandbits(128 * count):0{32 * count}x}"
+    text = random.randbytes(16 * count).hex()
     return [text[i : i + 32] for i in range(0, 32 * count, 32)]
 
 

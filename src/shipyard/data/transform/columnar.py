@@ -200,8 +200,8 @@ def _keys_of(row: Mapping[str, Any], names: Iterable[str]) -> list[str]:
     Those rows share their key objects (orjson keeps the keys it has made), and a dict
     finds its own key object without comparing the text: twice as fast.
     """
-    own = dict(zip(row, row, strict=True))
-    return list(map(own.get, names, names))
+    own = {key: key for key in row}
+    return [own.get(name, name) for name in names]
 
 
 def columns_of(rows: Sequence[Mapping[str, Any]], names: Sequence[str]) -> dict[str, Column]:
