@@ -12,8 +12,9 @@ cell by cell with the rows path's own readers, which find the refused cell.
 ``transform_records`` takes the rows themselves (dicts, as JSON gives them) and reads
 them row by row, without making columns: one C call per row takes its numeric cells,
 another its categorical cells, and one C loop looks each categorical cell up in its
-column's codes; no Python loop runs over the cells.  Rows with a key left out or a
-cell of another kind go through ``columns_of`` and ``transform_columns``.
+column's codes; only a categorical cell that is not text is read in Python.  Rows with
+a key left out, a numeric cell other than a number or null, or a refused cell go
+through ``columns_of`` and ``transform_columns``.
 """
 
 from __future__ import annotations
@@ -61,7 +62,6 @@ class ColumnsPlan:
 
     The codes of all categorical columns index one table of cells: column ``j``'s code
     ``c`` writes ``values[offsets[j] + c]`` at ``positions[offsets[j] + c]`` of its row.
-
     """
 
     width: int
@@ -345,10 +345,16 @@ def _record_blocks(
     if np.isinf(numbers).any():
         return None
     # A value of another type than text cannot match the vocabulary's text: one that
-    # lands in <other> is read by the columns path.
+    # lands in <other> is read as the rows path reads it (20 as "20", NaN as missing),
+    # and one it refuses sends the rows through the columns path, which names it.
     for i, j in np.argwhere(codes == plan.others).tolist():
-        if type(rows[i][names[j]]) is not str:
-            return None
+        value = rows[i][names[j]]
+        if type(value) is not str:
+            try:
+                key = category_key(value)
+            except ValueError:
+                return None
+            codes[i, j] = plan.category_codes[j].get(key, plan.categorical[j].other)
     return numbers, codes
 
 
