@@ -3,9 +3,10 @@
 The Transform step learns a ``FittedTransform`` on the training split (medians and means
 for imputation, scales for standardisation, vocabularies for categories) and every later
 consumer applies that one object: Trainer, Evaluator and batch prediction through
-``transform_frame``, the prediction server through ``transform_rows`` (one row) and
-``transform_columns`` (a batch, as numpy columns).  The paths give bitwise-identical
-arrays for the same input, so there is no training/serving skew.
+``transform_frame``, the prediction server through ``transform_batch`` (one row as it
+is, several rows of JSON read whole with numpy) and ``transform_columns`` (a batch sent
+as columns).  The paths give bitwise-identical arrays for the same input, so there is no
+training/serving skew.
 
 >>> import pandas as pd
 >>> frame = pd.DataFrame({"area": [50.0, 70.0, None], "city": ["a", "b", "a"]})
