@@ -121,9 +121,13 @@ def two_versions(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
 
 
+QUICKSTART_OUTPUT = "quickstart.out"
+
+
 def _quickstart(folder: Path) -> Path:
     result = run_cli("quickstart", "demo", cwd=folder, timeout=900)
     assert result.returncode == 0, result.stdout + result.stderr
+    (folder / QUICKSTART_OUTPUT).write_text(result.stdout)
     return folder / "demo"
 
 
@@ -133,6 +137,12 @@ def turned_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     promoted ames:2, served predictions with feedback, monitoring windows, alerts and the
     loop's history.  Shared: tests copy it (``demo``) before changing it."""
     return built_once(tmp_path_factory, "turned", _quickstart)
+
+
+@pytest.fixture(scope="session")
+def quickstart_output(turned_demo: Path) -> str:
+    """What ``shipyard quickstart`` printed as it turned ``turned_demo``."""
+    return (turned_demo.parent / QUICKSTART_OUTPUT).read_text()
 
 
 @pytest.fixture(scope="session")
