@@ -25,6 +25,7 @@ from shipyard.config import CONFIG_FILE, ProjectConfig, StoreSettings
 from shipyard.pipeline.executors import share_cores
 from tests.e2e.serving_fixtures import trained_twice
 from tests.helpers import MakeProject, S3Server, run_cli
+from tests.monitoring.traffic import trained_classifier
 
 POSTGRES_URL = os.environ.get("SHIPYARD_TEST_POSTGRES_URL", "")
 
@@ -118,6 +119,15 @@ def two_versions(tmp_path_factory: pytest.TempPathFactory) -> Path:
     2, both blessed.  Shared by the run: copy it before changing it."""
     return built_once(
         tmp_path_factory, "two-versions", lambda folder: trained_twice(folder / "houses")
+    )
+
+
+@pytest.fixture(scope="session")
+def classifier(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project whose classifier 'houses' learned 2,000 noisy rows, its loop off
+    (``trained_classifier``).  Shared by the run: copy it before changing it."""
+    return built_once(
+        tmp_path_factory, "classifier", lambda folder: trained_classifier(folder / "houses")
     )
 
 
