@@ -25,6 +25,7 @@ from shipyard.config import CONFIG_FILE, ProjectConfig, StoreSettings
 from shipyard.pipeline.executors import share_cores
 from tests.e2e.serving_fixtures import trained_twice
 from tests.helpers import MakeProject, S3Server, run_cli
+from tests.monitoring.traffic import trained_classifier
 
 POSTGRES_URL = os.environ.get("SHIPYARD_TEST_POSTGRES_URL", "")
 
@@ -121,9 +122,22 @@ def two_versions(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
 
 
+@pytest.fixture(scope="session")
+def classifier(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project whose classifier 'houses' learned 2,000 noisy rows, its loop off
+    (``trained_classifier``).  Shared by the run: copy it before changing it."""
+    return built_once(
+        tmp_path_factory, "classifier", lambda folder: trained_classifier(folder / "houses")
+    )
+
+
+QUICKSTART_OUTPUT = "quickstart.out"
+
+
 def _quickstart(folder: Path) -> Path:
     result = run_cli("quickstart", "demo", cwd=folder, timeout=900)
     assert result.returncode == 0, result.stdout + result.stderr
+    (folder / QUICKSTART_OUTPUT).write_text(result.stdout)
     return folder / "demo"
 
 
@@ -133,6 +147,12 @@ def turned_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     promoted ames:2, served predictions with feedback, monitoring windows, alerts and the
     loop's history.  Shared: tests copy it (``demo``) before changing it."""
     return built_once(tmp_path_factory, "turned", _quickstart)
+
+
+@pytest.fixture(scope="session")
+def quickstart_output(turned_demo: Path) -> str:
+    """What ``shipyard quickstart`` printed as it turned ``turned_demo``."""
+    return (turned_demo.parent / QUICKSTART_OUTPUT).read_text()
 
 
 @pytest.fixture(scope="session")

@@ -76,6 +76,11 @@ class RunningServer:
 
 
 def start_server(folder: Path, *extra: str) -> RunningServer:
+    return wait_ready(launch_server(folder, *extra))
+
+
+def launch_server(folder: Path, *extra: str) -> RunningServer:
+    """``shipyard serve`` started in ``folder``, not yet ready (``wait_ready``)."""
     port = free_port()
     process = subprocess.Popen(
         [SHIPYARD, "serve", "--port", str(port), "--reload-seconds", "0.5", *extra],
@@ -84,7 +89,12 @@ def start_server(folder: Path, *extra: str) -> RunningServer:
         stderr=subprocess.PIPE,
         env={**os.environ},
     )
-    server = RunningServer(process, f"http://127.0.0.1:{port}", folder)
+    return RunningServer(process, f"http://127.0.0.1:{port}", folder)
+
+
+def wait_ready(server: RunningServer) -> RunningServer:
+    """``server`` once it answers ready; an error if it exits or is not ready in 60 s."""
+    process = server.process
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:

@@ -15,13 +15,15 @@ import pytest
 from shipyard import Project
 from tests.helpers import SHIPYARD, run_cli
 from tests.loop.traffic import drifted, loop_project
-from tests.monitoring.traffic import MODEL, hours_ago, serve, trained_classifier
+from tests.monitoring.traffic import MODEL, hours_ago, serve
 
 pytestmark = pytest.mark.slow
 
 
-def test_a_pass_killed_while_retraining_is_finished_by_the_next(tmp_path: Path) -> None:
-    folder = loop_project(trained_classifier(tmp_path / "source"), tmp_path / "p")
+def test_a_pass_killed_while_retraining_is_finished_by_the_next(
+    classifier: Path, tmp_path: Path
+) -> None:
+    folder = loop_project(classifier, tmp_path / "p")
     with Project.open(folder) as project:
         frame, labels = drifted(3000, seed=12)
         serve(project, frame, start=hours_ago(2), labels=labels)

@@ -3,8 +3,8 @@
 The installed ``shipyard`` runs in a subprocess on real files and a SQLite project:
 ``quickstart`` on the bundled Ames data, then ``init --data`` on tables the project has
 never seen, bad input, a worse model, promotion and run comparison.  Each project is
-turned once per module and copied by the tests that change it; independent runs go side
-by side, as each keeps about one core busy.
+turned once (the quickstart once for the whole run, ``turned_demo``) and copied by the
+tests that change it; independent runs go side by side, as each keeps about one core busy.
 """
 
 from __future__ import annotations
@@ -114,10 +114,7 @@ def init_and_run(folder: Path, data: str, target: str) -> Turned:
 
 @pytest.fixture(scope="module")
 def first_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Turned]:
-    """The quickstart, and projects on houses.csv and churn.parquet, each turned once.
-
-    The three are independent, so they run side by side.
-    """
+    """Projects on houses.csv and churn.parquet, each turned once, side by side."""
     root = tmp_path_factory.mktemp("first")
     (root / "houses").mkdir()
     make_table(ROWS, seed=1).to_csv(root / "houses" / "houses.csv", index=False)
@@ -125,12 +122,11 @@ def first_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Turned]:
     frame = make_table(ROWS, seed=2, task="classification")
     assert frame.isna().any().any() and frame.select_dtypes(exclude="number").shape[1] == 3
     frame.to_parquet(root / "churn" / "churn.parquet", index=False)
-    quickstart, houses, churn = side_by_side(
-        lambda: Turned(root / "demo", run_cli("quickstart", "demo", cwd=root)),
+    houses, churn = side_by_side(
         lambda: init_and_run(root / "houses", "houses.csv", "price"),
         lambda: init_and_run(root / "churn", "churn.parquet", "expensive"),
     )
-    return {"quickstart": quickstart, "houses": houses, "churn": churn}
+    return {"houses": houses, "churn": churn}
 
 
 @pytest.fixture(scope="module")
@@ -173,11 +169,14 @@ def rejected(second_runs: dict[str, Turned]) -> Turned:
 
 
 def test_quickstart_turns_the_loop_once_and_reruns_from_cache(
-    first_runs: dict[str, Turned],
+    turned_demo: Path, quickstart_output: str, tmp_path: Path
 ) -> None:
-    folder, first = first_runs["quickstart"].folder, succeeded(first_runs["quickstart"].run)
+    # The run's quickstart (it succeeded), read in a copy of its own: the copy reads the
+    # quickstart's data file, so that its cache holds as in the folder the user made.
+    folder, out = turned_demo, quickstart_output
+    copy = copy_project(folder, tmp_path)
+    edit_settings(copy, "data", {"source": str(folder / "data" / "ames.csv.gz")})
 
-    out = first.stdout
     said = " ".join(out.split())
     assert f"shipyard quickstart in {folder}: predict Sale_Price of houses in Ames" in said
     assert "data ames: 1,941 rows × 74 columns" in out  # the houses sold in 2006-2008
@@ -204,7 +203,7 @@ def test_quickstart_turns_the_loop_once_and_reruns_from_cache(
     assert errors is not None and int(errors[1].replace(",", "")) < int(errors[2].replace(",", ""))
 
     models, datasets, shown, lineage, history = outputs(
-        folder,
+        copy,
         ["models"],
         ["datasets"],
         ["models", "show", "ames:1"],
@@ -243,16 +242,16 @@ def test_quickstart_turns_the_loop_once_and_reruns_from_cache(
     # An answer of the quickstart's server leads back to the data.
     prediction_id = re.search(r"`shipyard lineage ([0-9a-f]{32})`", said)
     assert prediction_id is not None, out
-    chain = succeeded(run_cli("lineage", prediction_id[1], cwd=folder)).stdout
+    chain = succeeded(run_cli("lineage", prediction_id[1], cwd=copy)).stdout
     assert chain.startswith(f"prediction {prediction_id[1]} by ames:1 (primary) at ")
     assert f"run {run_id[1]} (standard) succeeded" in chain
     assert f"dataset version {dataset_id}: ames {version} (1,941 rows × 74 columns)" in chain
 
     # Run again: everything is cached, and the first version does not take production back.
-    again = succeeded(run_cli("run", cwd=folder)).stdout
+    again = succeeded(run_cli("run", cwd=copy)).stdout
     assert "ran, " in again and ("7 cached" in again or "8 cached" in again or "9 cached" in again)
     assert "registry: ames:1 was registered before; production stays" in " ".join(again.split())
-    assert table_row(outputs(folder, ["models"])[0], "ames")[1:3] == [
+    assert table_row(outputs(copy, ["models"])[0], "ames")[1:3] == [
         "2",
         "candidate → 2, production → 2",
     ]

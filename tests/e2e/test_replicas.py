@@ -16,7 +16,7 @@ import yaml
 
 from shipyard import Project
 from shipyard.config import CONFIG_FILE
-from tests.e2e.serving_fixtures import RunningServer, configure, rows, start_server
+from tests.e2e.serving_fixtures import RunningServer, configure, launch_server, rows, wait_ready
 from tests.helpers import make_table, run_cli
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
@@ -48,12 +48,14 @@ def replicas(
     with Project.open(trainer) as project:
         project.registry.promote(MODEL, 1, reason="the first version serves")
     servers = []
-    for name in ("replica-a", "replica-b"):
-        folder = tmp_path / name
-        folder.mkdir()
-        shutil.copy(trainer / CONFIG_FILE, folder / CONFIG_FILE)
-        servers.append(start_server(folder, "--alias", "production"))
     try:
+        for name in ("replica-a", "replica-b"):  # started side by side
+            folder = tmp_path / name
+            folder.mkdir()
+            shutil.copy(trainer / CONFIG_FILE, folder / CONFIG_FILE)
+            servers.append(launch_server(folder, "--alias", "production"))
+        for server in servers:
+            wait_ready(server)
         yield servers[0], servers[1]
     finally:
         for server in servers:

@@ -6,13 +6,7 @@ from pathlib import Path
 import pytest
 
 from shipyard import Project
-from tests.monitoring.traffic import copy_project, trained_classifier
-
-
-@pytest.fixture(scope="session")
-def classifier(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A trained classifier project shared by the session: copy it before changing it."""
-    return trained_classifier(tmp_path_factory.mktemp("monitoring") / "houses")
+from tests.monitoring.traffic import copy_project
 
 
 @pytest.fixture
