@@ -241,6 +241,9 @@ def test_a_shadow_answers_after_the_response_and_is_logged_linked(answerer: Answ
     assert [line["shadow_of"] for line in shadows] == returned
     assert {line["version"] for line in shadows} == {2}
     assert [line["prediction"] for line in shadows] == [2.0, 4.0, 6.0]
+    # Logged at the time of the answer each copies, not when the queue got to it.
+    primaries = {line["id"]: line["ts"] for line in lines if line["variant"] == "primary"}
+    assert [line["ts"] for line in shadows] == [primaries[i] for i in returned]
     assert answerer.take_counts() == {(7, "primary"): (2, 0), (7, "candidate.shadow"): (2, 0)}
     assert answerer.take_counts() == {}  # taken: counted afresh
 

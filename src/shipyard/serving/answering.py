@@ -58,12 +58,14 @@ _SHADOW_WARNING_SECONDS = 60.0  # a failing shadow is logged once a minute, not 
 
 @dataclass(frozen=True, slots=True)
 class Answer:
-    """The predictions of one request, with the ids they were logged under, the arm
-    that answered (``primary`` or ``candidate``), and per row ``auto`` or ``review``
-    (None: every answer is a decision); a ``blind`` answer is not shown to the caller."""
+    """The predictions of one request, with the ids and the time they were logged
+    under, the arm that answered (``primary`` or ``candidate``), and per row ``auto`` or
+    ``review`` (None: every answer is a decision); a ``blind`` answer is not shown to the
+    caller."""
 
     predictions: Predictions
     ids: list[str]
+    timestamp: datetime
     arm: str = "primary"
     decisions: list[str] | None = None
     blind: bool = False
@@ -81,13 +83,16 @@ class _Request:
 
 @dataclass(slots=True)
 class _Copy:
-    """A request's copy for a shadow: its rows and the ids of the answers returned."""
+    """A request's copy for a shadow: its rows, and the ids and time of the answers
+    returned.  The shadow's answers are logged at that time, however late the queue is
+    worked off: a deployment's window holds the copies of its own requests only."""
 
     served: ServedModel
     arm: str
     deployment: int | None
     rows: list[dict[str, Any]]
     of: list[str]
+    timestamp: datetime
 
 
 def _holding(requests: Sequence[_Request], row: int | None) -> _Request | None:
@@ -324,12 +329,19 @@ class Answerer:
                 variant=arm,
             )
             if verdicts is None:
-                answers.append(Answer(part, part_ids, arm))
+                answers.append(Answer(part, part_ids, timestamp, arm))
             else:
                 assert triage is not None
                 self._queue_review(triage.items(verdicts, begin, part_ids, request_rows, part))
                 answers.append(
-                    Answer(part, part_ids, arm, verdicts.decisions[begin:end], triage.blind)
+                    Answer(
+                        part,
+                        part_ids,
+                        timestamp,
+                        arm,
+                        verdicts.decisions[begin:end],
+                        triage.blind,
+                    )
                 )
             deployment = request.choice.deployment
             if deployment is not None:
@@ -367,7 +379,14 @@ class Answerer:
             # send the responses, run first.
             asyncio.get_running_loop().call_soon(self._answer_copies)
         self._copies.append(
-            _Copy(shadow, choice.shadow_arm, choice.deployment, request.rows, answer.ids)
+            _Copy(
+                shadow,
+                choice.shadow_arm,
+                choice.deployment,
+                request.rows,
+                answer.ids,
+                answer.timestamp,
+            )
         )
         self._copied_rows += size
 
@@ -428,7 +447,6 @@ class Answerer:
         rows = copies[0].rows if len(copies) == 1 else [row for c in copies for row in c.rows]
         package = served.package
         predictions = package.predict_features(package.transform.transform_batch(rows))
-        timestamp = datetime.now(UTC)
         seconds = time.perf_counter() - started
         ids = new_prediction_ids(len(rows))
         maps = predictions.probability_maps
@@ -444,7 +462,7 @@ class Answerer:
                 values=predictions.values[begin:end],
                 probabilities=None if maps is None else maps[begin:end],
                 latency_ms=seconds * 1000,
-                timestamp=timestamp,
+                timestamp=copy.timestamp,
                 variant="shadow",
                 shadow_of=copy.of,
             )
