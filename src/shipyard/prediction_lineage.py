@@ -16,12 +16,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from shipyard.errors import ModelNotFound, RecordNotFound
-from shipyard.store import LineageGraph, MetadataStore, RunRecord, upstream
-from shipyard.store.records import DatasetVersionRecord, ModelVersionRecord
+from shipyard.store.lineage import LineageGraph, upstream
+from shipyard.store.records import DatasetVersionRecord, ModelVersionRecord, RunRecord
 
 if TYPE_CHECKING:
     from shipyard.prediction_log import PredictionLog, PredictionRecord
     from shipyard.registry import ModelRegistry
+    from shipyard.store import MetadataStore
 
 __all__ = ["PredictionLineage", "find_prediction", "trace_prediction"]
 
@@ -98,5 +99,5 @@ def trace_prediction(
         model_version=version,
         run=run,
         dataset_version=dataset,
-        graph=upstream(store, version.package),
+        graph=upstream(store.reader, version.package),
     )

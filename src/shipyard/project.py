@@ -464,11 +464,11 @@ class Project:
                 raise RecordNotFound(
                     "downstream lineage starts from an artifact, not a run or a prediction"
                 )
-            return downstream(self.store, target)
+            return downstream(self.store.reader, target)
         if isinstance(target, RunRecord):
-            return upstream(self.store, target.id)
+            return upstream(self.store.reader, target.id)
         if isinstance(target, ArtifactRecord):
-            return upstream(self.store, target)
+            return upstream(self.store.reader, target)
         return self._trace(target)
 
     # -- predictions ----------------------------------------------------------------

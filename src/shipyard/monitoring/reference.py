@@ -119,7 +119,7 @@ def build_reference(
     from shipyard.components.ingestion import read_split
     from shipyard.components.payloads import StatisticsPayload
 
-    graph = upstream(store, version.package)
+    graph = upstream(store.reader, version.package)
     by_type: dict[str, list[Any]] = {}
     for artifact in sorted(graph.artifacts.values(), key=lambda a: a.id):
         by_type.setdefault(artifact.type_name, []).append(artifact)

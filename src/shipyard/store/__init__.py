@@ -13,9 +13,10 @@ from shipyard.exports import lazy_exports
 from shipyard.store.records import ArtifactRecord, ExecutionRecord, RunRecord, StoredOutput
 
 if typing.TYPE_CHECKING:
-    from shipyard.store.database import Database, head_revision
+    from shipyard.store.database import Database
     from shipyard.store.lineage import LineageGraph, downstream, upstream
     from shipyard.store.metadata import MetadataStore
+    from shipyard.store.reader import StoreReader, head_revision
 
 __all__ = [
     "ArtifactRecord",
@@ -24,6 +25,7 @@ __all__ = [
     "LineageGraph",
     "MetadataStore",
     "RunRecord",
+    "StoreReader",
     "StoredOutput",
     "downstream",
     "head_revision",
@@ -32,7 +34,8 @@ __all__ = [
 
 _LAZY = {
     "Database": "shipyard.store.database",
-    "head_revision": "shipyard.store.database",
+    "head_revision": "shipyard.store.reader",
+    "StoreReader": "shipyard.store.reader",
     "LineageGraph": "shipyard.store.lineage",
     "downstream": "shipyard.store.lineage",
     "upstream": "shipyard.store.lineage",

@@ -8,7 +8,6 @@ PostgreSQL is chosen by URL.  Driver errors become ``StoreError`` subclasses her
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -21,6 +20,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, SQLAlchemy
 from sqlalchemy.orm import Session
 
 from shipyard.errors import StoreConflict, StoreError, StoreUnavailable
+from shipyard.store.reader import head_revision
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -83,22 +83,6 @@ def _alembic_config() -> Config:
     return config
 
 
-@functools.cache
-def head_revision() -> str:
-    """The newest migration shipped with this version of shipyard.
-
-    Revisions are numbered ``0001``, ``0002``... and named after their file's prefix, so
-    the head is found without importing Alembic (a test holds the two to agreement).
-    """
-    versions = resources.files("shipyard.store") / "migrations" / "versions"
-    numbers = [
-        entry.name.partition("_")[0]
-        for entry in versions.iterdir()
-        if entry.name[:4].isdigit() and entry.name.endswith(".py")
-    ]
-    return max(numbers)
-
-
 def _current_revision(connection: Connection) -> str | None:
     if not inspect(connection).has_table("alembic_version"):
         return None
@@ -140,6 +124,16 @@ class Database:
             raise StoreError(f"{action}: the metadata database refused ({exc.orig})") from exc
         except SQLAlchemyError as exc:
             raise StoreError(f"{action}: {exc}") from exc
+
+    @contextmanager
+    def raw_connection(self) -> Iterator[Any]:
+        """A DB-API connection of the pool, for ``StoreReader``; returned after."""
+        with self.translate("connecting to the metadata database"):
+            connection = self.engine.raw_connection()
+        try:
+            yield connection
+        finally:
+            connection.close()
 
     @contextmanager
     def reading(self, action: str) -> Iterator[Session]:

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 from sqlalchemy import select, update
 
-from shipyard.errors import RecordNotFound
 from shipyard.store.database import Database
+from shipyard.store.reader import StoreReader
+from shipyard.store.records import DATASETS_PROPERTY as DATASETS_PROPERTY
 from shipyard.store.records import DatasetVersionRecord
 from shipyard.store.tables import DatasetVersionRow, utcnow
-
-DATASETS_PROPERTY = "dataset_versions"
-"""The artifact property listing the ids of the dataset versions an artifact holds."""
 
 
 def _record(row: DatasetVersionRow) -> DatasetVersionRecord:
@@ -36,9 +34,10 @@ def _record(row: DatasetVersionRow) -> DatasetVersionRecord:
 class DatasetRepository:
     """Registers and finds dataset versions of one project."""
 
-    def __init__(self, database: Database, project_id: int) -> None:
+    def __init__(self, database: Database, project_id: int, reader: StoreReader) -> None:
         self.database = database
         self.project_id = project_id
+        self.reader = reader
 
     def register(
         self,
@@ -86,30 +85,14 @@ class DatasetRepository:
 
     def list(self, name: str | None = None) -> list[DatasetVersionRecord]:
         """Versions, newest first."""
-        query = select(DatasetVersionRow).where(DatasetVersionRow.project_id == self.project_id)
-        if name is not None:
-            query = query.where(DatasetVersionRow.name == name)
-        with self.database.reading("listing dataset versions") as session:
-            rows = session.scalars(query.order_by(DatasetVersionRow.id.desc()))
-            return [_record(row) for row in rows]
+        return self.reader.dataset_versions(name)
 
     def get(self, version_id: int) -> DatasetVersionRecord:
-        with self.database.reading(f"reading dataset version {version_id}") as session:
-            row = session.get(DatasetVersionRow, version_id)
-            if row is None or row.project_id != self.project_id:
-                raise RecordNotFound(f"dataset version {version_id} does not exist")
-            return _record(row)
+        return self.reader.dataset_version(version_id)
 
     def find(self, name: str, digest: str) -> DatasetVersionRecord | None:
         """The version of dataset ``name`` with this content, if registered."""
-        query = select(DatasetVersionRow).where(
-            DatasetVersionRow.project_id == self.project_id,
-            DatasetVersionRow.name == name,
-            DatasetVersionRow.digest == digest,
-        )
-        with self.database.reading(f"finding a version of dataset '{name}'") as session:
-            row = session.scalar(query)
-            return None if row is None else _record(row)
+        return self.reader.find_dataset_version(name, digest)
 
     def previous(self, name: str, *, before_digest: str | None) -> DatasetVersionRecord | None:
         """The newest version of ``name`` whose content differs from ``before_digest``."""

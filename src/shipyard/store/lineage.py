@@ -3,15 +3,21 @@
 A cached step replays an earlier computation; lineage follows the execution that really
 computed an artifact (the earliest successful, non-cached one) so that re-running a
 pipeline does not multiply the graph.  A run's own graph includes its cached steps.
+The walks read through a ``StoreReader`` (``MetadataStore.reader``, or one a command
+that only reads opened on its own).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from shipyard.store.datasets import DATASETS_PROPERTY
-from shipyard.store.metadata import INPUT, MetadataStore
-from shipyard.store.records import ArtifactRecord, DatasetVersionRecord, ExecutionRecord
+from shipyard.store.reader import INPUT, StoreReader
+from shipyard.store.records import (
+    DATASETS_PROPERTY,
+    ArtifactRecord,
+    DatasetVersionRecord,
+    ExecutionRecord,
+)
 
 
 @dataclass
@@ -64,12 +70,12 @@ class LineageGraph:
             self.edges.add((node, artifact.ref))
 
 
-def _producers(store: MetadataStore, artifact_ids: set[int]) -> list[ExecutionRecord]:
+def _producers(store: StoreReader, artifact_ids: set[int]) -> list[ExecutionRecord]:
     # The execution that computed the bytes, not the later cache replays.
     return store.get_executions(set(store.first_producers(artifact_ids).values()))
 
 
-def _walk_up(store: MetadataStore, graph: LineageGraph, frontier: set[int]) -> LineageGraph:
+def _walk_up(store: StoreReader, graph: LineageGraph, frontier: set[int]) -> LineageGraph:
     seen_artifacts: set[int] = set()
     while frontier:
         seen_artifacts |= frontier
@@ -81,15 +87,15 @@ def _walk_up(store: MetadataStore, graph: LineageGraph, frontier: set[int]) -> L
     return _with_datasets(store, graph)
 
 
-def _with_datasets(store: MetadataStore, graph: LineageGraph) -> LineageGraph:
+def _with_datasets(store: StoreReader, graph: LineageGraph) -> LineageGraph:
     for artifact in graph.artifacts.values():
         ids = artifact.properties.get(DATASETS_PROPERTY) or []
         if ids:
-            graph.datasets[artifact.id] = [store.datasets.get(int(i)) for i in ids]
+            graph.datasets[artifact.id] = [store.dataset_version(int(i)) for i in ids]
     return graph
 
 
-def upstream(store: MetadataStore, root: ArtifactRecord | int) -> LineageGraph:
+def upstream(store: StoreReader, root: ArtifactRecord | int) -> LineageGraph:
     """The graph of everything an artifact (or every artifact of a run) came from.
 
     ``root`` is an ``ArtifactRecord`` or a run id.
@@ -106,7 +112,7 @@ def upstream(store: MetadataStore, root: ArtifactRecord | int) -> LineageGraph:
     return _walk_up(store, graph, consumed - made_here)
 
 
-def downstream(store: MetadataStore, root: ArtifactRecord) -> LineageGraph:
+def downstream(store: StoreReader, root: ArtifactRecord) -> LineageGraph:
     """The graph of everything computed from an artifact."""
     graph = LineageGraph(root=root.ref, artifacts={root.id: root})
     frontier = {root.id}

@@ -31,7 +31,8 @@ from shipyard.store.guidelines import GuidelineRepository
 from shipyard.store.loop import LoopRepository
 from shipyard.store.monitoring import MonitoringRepository
 from shipyard.store.predictions import PredictionRepository
-from shipyard.store.properties import properties_of, set_properties
+from shipyard.store.properties import set_properties
+from shipyard.store.reader import INPUT, OUTPUT, StoreReader, pid_alive
 from shipyard.store.records import (
     ArtifactRecord,
     ExecutionRecord,
@@ -55,18 +56,7 @@ from shipyard.store.tables import (
 )
 from shipyard.store.tracking import TrackingRepository
 
-INPUT = "input"
-OUTPUT = "output"
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+__all__ = ["INPUT", "OUTPUT", "MetadataStore"]
 
 
 class MetadataStore:
@@ -89,9 +79,16 @@ class MetadataStore:
         self.database.migrate()
         self.project = project
         self.project_id = self._ensure_project(project)
-        self.datasets = DatasetRepository(self.database, self.project_id)
-        self.tracking = TrackingRepository(self.database)
-        self.models = ModelRepository(self.database, self.project_id)
+        self.reader = StoreReader(
+            self.database.raw_connection,
+            dialect=self.database.dialect,
+            errors=self.database.engine.dialect.loaded_dbapi.Error,
+            project=project,
+            project_id=self.project_id,
+        )
+        self.datasets = DatasetRepository(self.database, self.project_id, self.reader)
+        self.tracking = TrackingRepository(self.database, self.reader)
+        self.models = ModelRepository(self.database, self.project_id, self.reader)
         self.predictions = PredictionRepository(self.database, self.project_id)
         self.deployments = DeploymentRepository(self.database, self.project_id, self.models)
         self.review = ReviewRepository(self.database, self.project_id)
@@ -174,15 +171,7 @@ class MetadataStore:
 
     def mark_crashed_runs(self) -> list[int]:
         """Mark runs of this host whose runner process died as ``crashed``."""
-        with self.database.reading("looking for abandoned runs") as session:
-            candidates = session.execute(
-                select(RunRow.id, RunRow.pid).where(
-                    RunRow.project_id == self.project_id,
-                    RunRow.status == "running",
-                    RunRow.host == socket.gethostname(),
-                )
-            ).all()
-        dead = [run_id for run_id, pid in candidates if not _pid_alive(pid)]
+        dead = self.reader.abandoned_runs()
         if dead:
             self.abort_runs(dead, status="crashed", error="the runner process died")
         return dead
@@ -328,7 +317,7 @@ class MetadataStore:
             holder_id, status, host, pid = holder
             if holder_id == run_id:
                 return True
-            if status == "running" and (host != socket.gethostname() or _pid_alive(pid)):
+            if status == "running" and (host != socket.gethostname() or pid_alive(pid)):
                 return False
             with self.database.writing("taking over a step's claim") as session:
                 taken = session.execute(
@@ -354,11 +343,7 @@ class MetadataStore:
             session.execute(query)
 
     def get_run(self, run_id: int) -> RunRecord:
-        with self.database.reading(f"reading run {run_id}") as session:
-            row = session.get(RunRow, run_id)
-            if row is None or row.project_id != self.project_id:
-                raise RecordNotFound(f"run {run_id} does not exist; `shipyard runs` lists runs")
-            return self._run_record(row)
+        return self.reader.get_run(run_id)
 
     def list_runs(
         self,
@@ -371,24 +356,16 @@ class MetadataStore:
         parent_id: int | None = None,
         nested: bool = False,
     ) -> list[RunRecord]:
-        """Runs newest first, of ``pipeline``, ``experiment`` and with ``status`` when
-        given; the page of ``limit`` runs after the ``offset`` newest (walked along the
-        primary key).  Nested runs (trials, child runs) are left out unless ``nested``,
-        or unless ``parent_id`` asks for the children of that run."""
-        query = select(RunRow).where(RunRow.project_id == self.project_id)
-        if parent_id is not None:
-            query = query.where(RunRow.parent_id == parent_id)
-        elif not nested:
-            query = query.where(RunRow.parent_id.is_(None))
-        if experiment is not None:
-            query = query.where(RunRow.experiment == experiment)
-        if pipeline is not None:
-            query = query.where(RunRow.pipeline == pipeline)
-        if status is not None:
-            query = query.where(RunRow.status == status)
-        query = query.order_by(RunRow.id.desc()).limit(limit).offset(offset)
-        with self.database.reading("listing runs") as session:
-            return [self._run_record(row) for row in session.scalars(query)]
+        """Runs newest first: ``StoreReader.list_runs``."""
+        return self.reader.list_runs(
+            limit=limit,
+            pipeline=pipeline,
+            status=status,
+            offset=offset,
+            experiment=experiment,
+            parent_id=parent_id,
+            nested=nested,
+        )
 
     def _run_record(self, row: RunRow) -> RunRecord:
         return RunRecord(
@@ -521,126 +498,32 @@ class MetadataStore:
 
     def find_cached(self, fingerprint: str) -> list[ExecutionRecord]:
         """Earlier successful executions with this fingerprint, newest first."""
-        query = (
-            select(ExecutionRow)
-            .join(RunRow, RunRow.id == ExecutionRow.run_id)
-            .where(
-                RunRow.project_id == self.project_id,
-                ExecutionRow.fingerprint == fingerprint,
-                ExecutionRow.status.in_(["succeeded", "cached"]),
-            )
-            .order_by(ExecutionRow.id.desc())
-            .limit(3)
-        )
-        with self.database.reading("looking up the cache") as session:
-            rows = list(session.scalars(query))
-            return self._execution_records(session, rows)
+        return self.reader.find_cached(fingerprint)
 
     def run_executions(self, run_id: int) -> list[ExecutionRecord]:
-        self.get_run(run_id)
-        query = select(ExecutionRow).where(ExecutionRow.run_id == run_id).order_by(ExecutionRow.id)
-        with self.database.reading(f"reading the steps of run {run_id}") as session:
-            return self._execution_records(session, list(session.scalars(query)))
+        return self.reader.run_executions(run_id)
 
     def get_executions(self, execution_ids: Iterable[int]) -> list[ExecutionRecord]:
-        ids = list(execution_ids)
-        query = select(ExecutionRow).where(ExecutionRow.id.in_(ids)).order_by(ExecutionRow.id)
-        with self.database.reading("reading executions") as session:
-            return self._execution_records(session, list(session.scalars(query)))
-
-    def _execution_records(
-        self, session: Session, rows: list[ExecutionRow]
-    ) -> list[ExecutionRecord]:
-        if not rows:
-            return []
-        ids = [row.id for row in rows]
-        events = session.execute(
-            select(EventRow.execution_id, EventRow.direction, EventRow.port, ArtifactRow)
-            .join(ArtifactRow, ArtifactRow.id == EventRow.artifact_id)
-            .where(EventRow.execution_id.in_(ids))
-        ).all()
-        properties = properties_of(session, "artifact", {event[3].id for event in events})
-        io: dict[int, dict[str, dict[str, ArtifactRecord]]] = {
-            row_id: {INPUT: {}, OUTPUT: {}} for row_id in ids
-        }
-        for execution_id, direction, port, artifact in events:
-            record = self._artifact_record(artifact, properties.get(artifact.id, {}))
-            io[execution_id][direction][port] = record
-        return [
-            ExecutionRecord(
-                id=row.id,
-                run_id=row.run_id,
-                step=row.step,
-                component=row.component,
-                fingerprint=row.fingerprint,
-                status=row.status,
-                cached_from_id=row.cached_from_id,
-                params=row.params,
-                attempts=row.attempts,
-                started_at=row.started_at,
-                finished_at=row.finished_at,
-                error=row.error,
-                traceback=row.traceback,
-                inputs=io[row.id][INPUT],
-                outputs=io[row.id][OUTPUT],
-            )
-            for row in rows
-        ]
+        return self.reader.get_executions(execution_ids)
 
     # -- artifacts ------------------------------------------------------------------
 
     def get_artifact(self, artifact_id: int) -> ArtifactRecord:
-        with self.database.reading(f"reading artifact {artifact_id}") as session:
-            row = session.get(ArtifactRow, artifact_id)
-            if row is None or row.project_id != self.project_id:
-                raise RecordNotFound(f"artifact {artifact_id} does not exist")
-            return self._artifact_record(row, self._properties(session, "artifact", row.id))
+        return self.reader.get_artifact(artifact_id)
 
     def find_artifacts(self, digest_prefix: str) -> list[ArtifactRecord]:
         """Artifacts whose digest starts with ``digest_prefix`` (at least 6 characters)."""
-        query = select(ArtifactRow).where(
-            ArtifactRow.project_id == self.project_id,
-            ArtifactRow.digest.startswith(digest_prefix, autoescape=True),
-        )
-        with self.database.reading("looking up artifacts") as session:
-            rows = list(session.scalars(query.limit(20)))
-            properties = properties_of(session, "artifact", {row.id for row in rows})
-            return [self._artifact_record(row, properties.get(row.id, {})) for row in rows]
+        return self.reader.find_artifacts(digest_prefix)
 
     def artifact_events(
         self, artifact_ids: Iterable[int], *, direction: str
     ) -> list[tuple[int, int, str]]:
         """``(execution_id, artifact_id, port)`` of events touching these artifacts."""
-        query = select(EventRow.execution_id, EventRow.artifact_id, EventRow.port).where(
-            EventRow.artifact_id.in_(list(artifact_ids)), EventRow.direction == direction
-        )
-        with self.database.reading("reading lineage events") as session:
-            return [(row[0], row[1], row[2]) for row in session.execute(query)]
+        return self.reader.artifact_events(artifact_ids, direction=direction)
 
     def first_producers(self, artifact_ids: Iterable[int]) -> dict[int, int]:
-        """``artifact_id -> execution_id`` of the execution that computed each artifact:
-        the earliest successful one with it as an output, else the earliest of any.
-
-        Cache hits record the artifacts they reuse as outputs too, so an artifact of a
-        pipeline run thousands of times has thousands of producers: each lookup walks
-        the events index in execution order and stops at the first that fits.
-        """
-        found: dict[int, int] = {}
-        with self.database.reading("looking up who made artifacts") as session:
-            for artifact_id in sorted(set(artifact_ids)):
-                made = (
-                    select(EventRow.execution_id)
-                    .where(EventRow.artifact_id == artifact_id, EventRow.direction == OUTPUT)
-                    .order_by(EventRow.execution_id)
-                    .limit(1)
-                )
-                computed = made.join(ExecutionRow, ExecutionRow.id == EventRow.execution_id)
-                first = session.scalar(computed.where(ExecutionRow.status == "succeeded"))
-                if first is None:
-                    first = session.scalar(made)
-                if first is not None:
-                    found[artifact_id] = first
-        return found
+        """``StoreReader.first_producers``: who computed each artifact."""
+        return self.reader.first_producers(artifact_ids)
 
     @staticmethod
     def _artifact_record(row: ArtifactRow, properties: dict[str, Any]) -> ArtifactRecord:
@@ -663,8 +546,4 @@ class MetadataStore:
             set_properties(session, owner, owner_id, values)
 
     def get_properties(self, owner: str, owner_id: int) -> dict[str, Any]:
-        with self.database.reading(f"reading properties of {owner} {owner_id}") as session:
-            return self._properties(session, owner, owner_id)
-
-    def _properties(self, session: Session, owner: str, owner_id: int) -> dict[str, Any]:
-        return properties_of(session, owner, {owner_id}).get(owner_id, {})
+        return self.reader.properties(owner, {owner_id}).get(owner_id, {})

@@ -157,6 +157,10 @@ class StoredOutput:
     properties: dict[str, Any] = field(default_factory=dict)
 
 
+DATASETS_PROPERTY = "dataset_versions"
+"""The artifact property listing the ids of the dataset versions an artifact holds."""
+
+
 @dataclass(frozen=True)
 class DatasetVersionRecord:
     """A version of a dataset: its source's content hash and what was ingested."""

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from shipyard.errors import ModelNotFound
 from shipyard.store.database import Database
 from shipyard.store.properties import properties_of, set_properties
+from shipyard.store.reader import StoreReader
 from shipyard.store.records import (
     AliasEventRecord,
     ArtifactRecord,
@@ -37,9 +38,10 @@ TAG_OWNER = "model_version"
 class ModelRepository:
     """Stores and reads the registry of one project."""
 
-    def __init__(self, database: Database, project_id: int) -> None:
+    def __init__(self, database: Database, project_id: int, reader: StoreReader) -> None:
         self.database = database
         self.project_id = project_id
+        self.reader = reader
 
     # -- models -----------------------------------------------------------------
 
@@ -60,28 +62,7 @@ class ModelRepository:
         return row
 
     def list_models(self) -> list[ModelRecord]:
-        with self.database.reading("listing models") as session:
-            models = session.scalars(
-                select(RegisteredModelRow)
-                .where(RegisteredModelRow.project_id == self.project_id)
-                .order_by(RegisteredModelRow.name)
-            ).all()
-            records = []
-            for model in models:
-                latest = session.scalar(
-                    select(func.max(ModelVersionRow.version)).where(
-                        ModelVersionRow.model_id == model.id
-                    )
-                )
-                records.append(
-                    ModelRecord(
-                        name=model.name,
-                        created_at=model.created_at,
-                        latest_version=latest,
-                        aliases=self._aliases(session, model.id),
-                    )
-                )
-            return records
+        return self.reader.list_models()
 
     def _aliases(self, session: Session, model_id: int) -> dict[str, int]:
         rows = session.execute(

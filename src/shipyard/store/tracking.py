@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from shipyard.store.database import Database
+from shipyard.store.reader import StoreReader
 from shipyard.store.records import MetricPoints, MetricRecord
 from shipyard.store.tables import RunMetricRow, RunParamRow, utcnow
 
@@ -27,8 +28,9 @@ _METRIC_TYPES = ("int4", "varchar", "float8", "int4", "timestamptz")
 class TrackingRepository:
     """Reads and writes the logged parameters and metrics of runs."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, reader: StoreReader) -> None:
         self.database = database
+        self.reader = reader
 
     def record(
         self,
@@ -192,24 +194,5 @@ class TrackingRepository:
     def latest_of(
         self, run_ids: Iterable[int], keys: Iterable[str] | None = None
     ) -> dict[int, dict[str, float]]:
-        """The last logged value of the metrics ``keys`` (every metric when None) of each
-        run (runs that logged none are left out): one query for a page of runs, reading
-        one row per run and key however long the histories."""
-        ids = list(run_ids)
-        names = None if keys is None else list(keys)
-        if not ids or names == []:
-            return {}
-        last = select(func.max(RunMetricRow.id)).where(RunMetricRow.run_id.in_(ids))
-        if names is not None:
-            last = last.where(RunMetricRow.key.in_(names))
-        last = last.group_by(RunMetricRow.run_id, RunMetricRow.key)
-        query = (
-            select(RunMetricRow.run_id, RunMetricRow.key, RunMetricRow.value)
-            .where(RunMetricRow.id.in_(last))
-            .order_by(RunMetricRow.id)
-        )
-        found: dict[int, dict[str, float]] = {}
-        with self.database.reading("reading the metrics of runs") as s:
-            for run_id, key, value in s.execute(query):
-                found.setdefault(run_id, {})[key] = value
-        return found
+        """``StoreReader.latest_metrics_of``: the last value of each metric of each run."""
+        return self.reader.latest_metrics_of(run_ids, keys)
