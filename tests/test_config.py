@@ -7,6 +7,7 @@ import pytest
 
 from shipyard import ConfigError, Project, ProjectNotFound
 from shipyard.config import CONFIG_FILE, parse_config
+from shipyard.config_source import STATE_DIR, VALIDATED_NOTE, StoreLocation, validated_location
 from tests.helpers import run_cli
 
 
@@ -139,3 +140,43 @@ def test_an_unknown_setting_is_refused_naming_the_known_ones() -> None:
     )
     with pytest.raises(ConfigError, match=r"'data\.schem'.*\(did you mean 'schema'\?\)"):
         parse_config(TYPO.replace("clasification", "regression") + "  schem: s.yaml\n", environ={})
+
+
+def test_settings_validated_once_are_read_without_validating_again(tmp_path: Path) -> None:
+    Project.init(tmp_path, name="demo").close()
+    with Project.open(tmp_path) as project:
+        assert "config" not in vars(project)  # the note of the validation was enough
+        assert [run.id for run in project.runs()] == []
+        assert "config" not in vars(project)
+        assert project.config.name == "demo"
+
+
+def test_a_changed_file_or_variable_is_validated_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    Project.init(tmp_path, name="demo").close()
+    assert validated_location(tmp_path, environ={}) == StoreLocation(
+        "demo", "sqlite:///.shipyard/metadata.db"
+    )
+    assert validated_location(tmp_path, environ={"SHIPYARD_SERVE_PORT": "x"}) is None
+    monkeypatch.setenv("SHIPYARD_SERVE_PORT", "x")
+    with pytest.raises(ConfigError, match="serve.port"):
+        Project.open(tmp_path)
+    monkeypatch.delenv("SHIPYARD_SERVE_PORT")
+    text = (tmp_path / CONFIG_FILE).read_text()
+    (tmp_path / CONFIG_FILE).write_text(text.replace("name: demo", "name: other"))
+    assert validated_location(tmp_path, environ={}) is None
+    (tmp_path / CONFIG_FILE).write_text(TYPO)
+    with pytest.raises(ConfigError, match=re.escape(TYPO_REASON)):
+        Project.open(tmp_path)
+
+
+def test_the_note_keeps_no_database_url_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    Project.init(tmp_path, name="demo").close()
+    secret = f"sqlite:///{tmp_path}/secret-place.db"
+    monkeypatch.setenv("SHIPYARD_DB_URL", secret)
+    Project.open(tmp_path).close()
+    assert "secret-place" not in (tmp_path / STATE_DIR / VALIDATED_NOTE).read_text()
+    assert validated_location(tmp_path) == StoreLocation("demo", secret)

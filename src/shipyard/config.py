@@ -34,33 +34,13 @@ from shipyard.choices import Encoding as Encoding
 from shipyard.choices import Impute as Impute
 from shipyard.choices import Scaling as Scaling
 from shipyard.choices import Task as Task
+
+# Where the settings come from lives apart, so that reading them needs no pydantic.
+from shipyard.config_source import CONFIG_FILE as CONFIG_FILE
+from shipyard.config_source import ENV_OVERRIDES as ENV_OVERRIDES
+from shipyard.config_source import STATE_DIR as STATE_DIR
+from shipyard.config_source import StoreLocation, note_validated
 from shipyard.errors import ConfigError, did_you_mean
-
-CONFIG_FILE = "shipyard.yaml"
-STATE_DIR = ".shipyard"
-
-# Environment variable -> dotted path of the setting it overrides.
-ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
-    "SHIPYARD_DB_URL": ("store", "database"),
-    "SHIPYARD_ARTIFACTS_URL": ("store", "artifacts"),
-    "SHIPYARD_WORKERS": ("pipeline", "workers"),
-    "SHIPYARD_EXECUTOR": ("pipeline", "executor"),
-    "SHIPYARD_DASK_SCHEDULER": ("pipeline", "scheduler"),
-    "SHIPYARD_SERVE_HOST": ("serve", "host"),
-    "SHIPYARD_SERVE_PORT": ("serve", "port"),
-    "SHIPYARD_SERVE_WORKERS": ("serve", "workers"),
-    "SHIPYARD_SERVE_ALIAS": ("serve", "alias"),
-    "SHIPYARD_SERVE_RELOAD_SECONDS": ("serve", "reload_seconds"),
-    "SHIPYARD_SERVE_COMPACT_SECONDS": ("serve", "compact_seconds"),
-    "SHIPYARD_SERVE_SPOOL_SECONDS": ("serve", "spool_seconds"),
-    "SHIPYARD_API_TOKEN": ("serve", "token"),
-    "SHIPYARD_SERVE_PROTECT_PREDICTIONS": ("serve", "protect_predictions"),
-    "SHIPYARD_SERVE_UI": ("serve", "ui"),
-    "SHIPYARD_UI_HOST": ("ui", "host"),
-    "SHIPYARD_UI_PORT": ("ui", "port"),
-    "SHIPYARD_REGISTRY_CACHE_VERSIONS": ("registry", "cache_versions"),
-    "SHIPYARD_REGISTRY_CACHE_BYTES": ("registry", "cache_bytes"),
-}
 
 
 class _Section(BaseModel):
@@ -1016,10 +996,14 @@ def parse_config(
 
 
 def load_config(root: Path, *, environ: Mapping[str, str] | None = None) -> ProjectConfig:
-    """Read ``shipyard.yaml`` from the project folder ``root``."""
+    """Read ``shipyard.yaml`` from the project folder ``root``; noting that it validated
+    lets the commands that only read skip validating it again (``config_source``)."""
     path = root / CONFIG_FILE
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
-    return parse_config(text, source=str(path), environ=environ)
+    environ = os.environ if environ is None else environ
+    config = parse_config(text, source=str(path), environ=environ)
+    note_validated(root, text, environ, StoreLocation(config.name, config.store.database))
+    return config

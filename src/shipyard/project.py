@@ -15,21 +15,29 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from shipyard.config import (
-    CONFIG_FILE,
+from shipyard.config_source import CONFIG_FILE as CONFIG_FILE
+from shipyard.config_source import (
     STATE_DIR,
-    ProjectConfig,
-    Task,
-    load_config,
-    render_config,
-    safe_name,
+    StoreLocation,
+    find_root,
+    validated_location,
 )
-from shipyard.errors import ConfigError, ProjectNotFound, RecordNotFound
+from shipyard.errors import ConfigError, RecordNotFound
+from shipyard.store.records import (
+    ArtifactRecord,
+    DatasetVersionRecord,
+    ExecutionRecord,
+    ModelRecord,
+    RunRecord,
+    RunValues,
+)
 
 if TYPE_CHECKING:
     # Imported where used: a command that only reads the store (``shipyard runs``)
-    # needs neither the pipeline engine nor fsspec.
+    # needs neither the pipeline engine, fsspec, the settings' pydantic models nor
+    # SQLAlchemy.
     from shipyard.artifacts import ArtifactStore
+    from shipyard.config import ProjectConfig, Task
     from shipyard.deployments import Deployments
     from shipyard.deployments.analysis import CanaryAnalysis
     from shipyard.loop import RetrainingLoop
@@ -42,41 +50,51 @@ if TYPE_CHECKING:
     from shipyard.prediction_log import PredictionLog, PredictionRecord
     from shipyard.registry import LoadedModel, ModelRegistry
     from shipyard.review import Automation, ReviewQueue
-from shipyard.store import (
-    ArtifactRecord,
-    ExecutionRecord,
-    LineageGraph,
-    MetadataStore,
-    RunRecord,
-    downstream,
-    upstream,
-)
-from shipyard.store.records import DatasetVersionRecord, RunValues
+    from shipyard.store import LineageGraph, MetadataStore, StoreReader
 
-
-def find_root(start: Path) -> Path:
-    """The nearest folder at or above ``start`` that holds ``shipyard.yaml``."""
-    start = start.resolve()
-    for folder in (start, *start.parents):
-        if (folder / CONFIG_FILE).is_file():
-            return folder
-    raise ProjectNotFound(
-        f"no {CONFIG_FILE} in {start} or any folder above it; run `shipyard init` first"
-    )
+__all__ = ["Project", "find_root", "load_model"]
 
 
 class Project:
     """One shipyard project and its metadata and artifact stores."""
 
-    def __init__(self, root: Path, config: ProjectConfig) -> None:
+    def __init__(
+        self,
+        root: Path,
+        config: ProjectConfig | None = None,
+        *,
+        location: StoreLocation | None = None,
+    ) -> None:
+        """``config`` is loaded from ``root`` when first used unless given; ``location``
+        (a validated one) lets the store be read before that."""
         self.root = root
-        self.config = config
+        if config is not None:
+            self.__dict__["config"] = config
+        self._location = location
+        self._reader: StoreReader | None = None
 
     @classmethod
     def open(cls, folder: Path | str = ".") -> Project:
-        """Open the project holding ``folder`` (searching upwards, like git)."""
+        """Open the project holding ``folder`` (searching upwards, like git).
+
+        Its settings are validated here, unless these very settings were validated
+        before (``config_source``): then they are loaded when first used, and reading
+        the store needs neither pydantic nor SQLAlchemy.
+        """
         root = find_root(Path(folder))
-        return cls(root, load_config(root))
+        location = validated_location(root)
+        if location is None:
+            from shipyard.config import load_config
+
+            return cls(root, load_config(root))
+        return cls(root, location=location)
+
+    @cached_property
+    def config(self) -> ProjectConfig:
+        """The project's validated settings (``shipyard.yaml`` and ``SHIPYARD_*``)."""
+        from shipyard.config import load_config
+
+        return load_config(self.root)
 
     @classmethod
     def init(
@@ -99,6 +117,8 @@ class Project:
         ``shipyard.modeling.ESTIMATORS``) or a dotted class path (default: histogram
         gradient boosting).
         """
+        from shipyard.config import ProjectConfig, load_config, render_config, safe_name
+
         root = Path(folder).resolve()
         path = root / CONFIG_FILE
         if path.exists():
@@ -134,7 +154,28 @@ class Project:
 
     @cached_property
     def store(self) -> MetadataStore:
+        """The metadata store: every write, and the reads beyond ``reader``'s."""
+        from shipyard.store import MetadataStore
+
         return MetadataStore(self.config.store.database, root=self.root, project=self.config.name)
+
+    @property
+    def reader(self) -> StoreReader:
+        """The store's read-only queries: the store's own once it is open, else ones on
+        plain connections of their own (the commands that only read never import the
+        ORM); the store opens when the schema is missing or older than this shipyard's
+        migrations, which it upgrades."""
+        if "store" in self.__dict__:
+            return self.store.reader
+        if self._reader is None:
+            from shipyard.store.reader import StoreReader
+
+            location = self._location or StoreLocation(self.config.name, self.config.store.database)
+            opened = StoreReader.open(location.database, root=self.root, project=location.project)
+            if opened is None:
+                return self.store.reader
+            self._reader = opened
+        return self._reader
 
     @cached_property
     def registry(self) -> ModelRegistry:
@@ -358,8 +399,9 @@ class Project:
         ``offset`` skipped; the children of run ``parent_id`` (trials, nested runs) when
         given, else only runs that are not nested.  Runs of this host whose process died
         are marked ``crashed`` first."""
-        self.store.mark_crashed_runs()
-        return self.store.list_runs(
+        if self.reader.abandoned_runs():
+            self.store.mark_crashed_runs()
+        return self.reader.list_runs(
             limit=limit,
             pipeline=pipeline,
             status=status,
@@ -369,10 +411,10 @@ class Project:
         )
 
     def run_record(self, run_id: int) -> RunRecord:
-        return self.store.get_run(run_id)
+        return self.reader.get_run(run_id)
 
     def run_steps(self, run_id: int) -> list[ExecutionRecord]:
-        return self.store.run_executions(run_id)
+        return self.reader.run_executions(run_id)
 
     def run_values(self, run_id: int) -> RunValues:
         """What run ``run_id`` logged: parameters, each metric's last value, and tags."""
@@ -390,7 +432,7 @@ class Project:
 
     def latest_metrics(self, run_ids: Sequence[int]) -> dict[int, dict[str, float]]:
         """The last value of each metric of each run, for a table of runs."""
-        return self.store.tracking.latest_of(run_ids)
+        return self.reader.latest_metrics_of(run_ids)
 
     def compare_runs(self, run_ids: Sequence[int]) -> RunComparison:
         """Runs side by side: code, data versions, parameters and metrics."""
@@ -402,10 +444,17 @@ class Project:
 
     def dataset_versions(self, name: str | None = None) -> list[DatasetVersionRecord]:
         """Versions of every dataset (or of dataset ``name``), newest first."""
-        return self.store.datasets.list(name)
+        return self.reader.dataset_versions(name)
 
     def dataset_version(self, version_id: int) -> DatasetVersionRecord:
-        return self.store.datasets.get(version_id)
+        return self.reader.dataset_version(version_id)
+
+    # -- models ---------------------------------------------------------------------
+
+    def models(self) -> list[ModelRecord]:
+        """Registered models by name, with their newest version and aliases (what
+        ``registry.models()`` lists, read without opening the registry)."""
+        return self.reader.list_models()
 
     # -- lineage --------------------------------------------------------------------
 
@@ -428,10 +477,10 @@ class Project:
             kind, value = ("run", ref) if ref.isdigit() else ("sha256", ref)
         if kind in ("run", "artifact") and value.isdigit():
             if kind == "run":
-                return self.store.get_run(int(value))
-            return self.store.get_artifact(int(value))
+                return self.reader.get_run(int(value))
+            return self.reader.get_artifact(int(value))
         if kind == "sha256" and re.fullmatch(r"[0-9a-f]{6,64}", value):
-            found = self.store.find_artifacts(value)
+            found = self.reader.find_artifacts(value)
             if len(found) == 1:
                 return found[0]
             if len(found) > 1:
@@ -458,17 +507,19 @@ class Project:
         A prediction's lineage is a ``PredictionLineage``: its model version, run,
         dataset version, code version and the steps between; the others are graphs.
         """
+        from shipyard.store.lineage import downstream, upstream
+
         target = self.resolve(ref)
         if direction == "downstream":
             if not isinstance(target, ArtifactRecord):
                 raise RecordNotFound(
                     "downstream lineage starts from an artifact, not a run or a prediction"
                 )
-            return downstream(self.store.reader, target)
+            return downstream(self.reader, target)
         if isinstance(target, RunRecord):
-            return upstream(self.store.reader, target.id)
+            return upstream(self.reader, target.id)
         if isinstance(target, ArtifactRecord):
-            return upstream(self.store.reader, target)
+            return upstream(self.reader, target)
         return self._trace(target)
 
     # -- predictions ----------------------------------------------------------------

@@ -7,9 +7,11 @@ from pathlib import Path
 
 from alembic import command
 
+from shipyard import Project
 from shipyard.store import MetadataStore, StoreReader, upstream
 from shipyard.store.database import _alembic_config
 from shipyard.store.records import MetricPoints
+from tests.helpers import MakeProject
 from tests.store.helpers import a_run, an_artifact
 
 
@@ -77,3 +79,20 @@ def test_a_reader_steps_aside_for_a_schema_it_does_not_know(db_url: str, tmp_pat
         StoreReader.open(f"sqlite:///{tmp_path / 'absent.db'}", root=tmp_path, project="p") is None
     )
     assert not (tmp_path / "absent.db").exists()
+
+
+def test_a_project_on_an_old_schema_upgrades_it_and_lists(make_project: MakeProject) -> None:
+    project = make_project()
+    a_run(project.store)
+    config = _alembic_config()
+    with project.store.database.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0009")
+    project.close()
+    with Project.open(project.root) as reopened:
+        assert "store" not in vars(reopened)
+        assert [run.pipeline for run in reopened.runs()] == ["p"]
+        assert "store" in vars(reopened)  # the reader stepped aside; the store upgraded
+    with Project.open(project.root) as again:
+        assert [run.pipeline for run in again.runs()] == ["p"]
+        assert "store" not in vars(again)

@@ -38,7 +38,7 @@ def models(ctx: typer.Context) -> None:
         table = Table(title="models", title_justify="left")
         for column in ("name", "latest version", "aliases", "created"):
             table.add_column(column)
-        for model in project.registry.models():
+        for model in project.models():
             aliases = ", ".join(f"{a} → {v}" for a, v in model.aliases.items()) or "-"
             table.add_row(
                 model.name, str(model.latest_version or "-"), aliases, when(model.created_at)
