@@ -16,6 +16,7 @@ import os
 import socket
 import typing
 from collections.abc import Iterable, Mapping, Sequence
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -23,14 +24,8 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from shipyard.errors import RecordNotFound, StoreConflict
-from shipyard.store.automation import AutomationRepository
 from shipyard.store.database import Database
 from shipyard.store.datasets import DatasetRepository
-from shipyard.store.deployments import DeploymentRepository
-from shipyard.store.guidelines import GuidelineRepository
-from shipyard.store.loop import LoopRepository
-from shipyard.store.monitoring import MonitoringRepository
-from shipyard.store.predictions import PredictionRepository
 from shipyard.store.properties import set_properties
 from shipyard.store.reader import INPUT, OUTPUT, StoreReader, pid_alive
 from shipyard.store.records import (
@@ -42,7 +37,6 @@ from shipyard.store.records import (
     StoredOutput,
 )
 from shipyard.store.registry import ModelRepository
-from shipyard.store.review import ReviewRepository
 from shipyard.store.tables import (
     ArtifactRow,
     EventRow,
@@ -55,6 +49,15 @@ from shipyard.store.tables import (
     utcnow,
 )
 from shipyard.store.tracking import TrackingRepository
+
+if typing.TYPE_CHECKING:
+    from shipyard.store.automation import AutomationRepository
+    from shipyard.store.deployments import DeploymentRepository
+    from shipyard.store.guidelines import GuidelineRepository
+    from shipyard.store.loop import LoopRepository
+    from shipyard.store.monitoring import MonitoringRepository
+    from shipyard.store.predictions import PredictionRepository
+    from shipyard.store.review import ReviewRepository
 
 __all__ = ["INPUT", "OUTPUT", "MetadataStore"]
 
@@ -89,13 +92,52 @@ class MetadataStore:
         self.datasets = DatasetRepository(self.database, self.project_id, self.reader)
         self.tracking = TrackingRepository(self.database, self.reader)
         self.models = ModelRepository(self.database, self.project_id, self.reader)
-        self.predictions = PredictionRepository(self.database, self.project_id)
-        self.deployments = DeploymentRepository(self.database, self.project_id, self.models)
-        self.review = ReviewRepository(self.database, self.project_id)
-        self.automation = AutomationRepository(self.database, self.project_id, self.models)
-        self.guidelines = GuidelineRepository(self.database, self.project_id, self.models)
-        self.monitoring = MonitoringRepository(self.database, self.project_id)
-        self.loop = LoopRepository(self.database, self.project_id)
+
+    # The repositories of what serving and monitoring record are made on first use: their
+    # modules (and the settings' models some of them check against) would add a quarter
+    # of a second to every command that opens the store, ``shipyard run`` included.
+
+    @cached_property
+    def predictions(self) -> PredictionRepository:
+        from shipyard.store.predictions import PredictionRepository
+
+        return PredictionRepository(self.database, self.project_id)
+
+    @cached_property
+    def deployments(self) -> DeploymentRepository:
+        from shipyard.store.deployments import DeploymentRepository
+
+        return DeploymentRepository(self.database, self.project_id, self.models)
+
+    @cached_property
+    def review(self) -> ReviewRepository:
+        from shipyard.store.review import ReviewRepository
+
+        return ReviewRepository(self.database, self.project_id)
+
+    @cached_property
+    def automation(self) -> AutomationRepository:
+        from shipyard.store.automation import AutomationRepository
+
+        return AutomationRepository(self.database, self.project_id, self.models)
+
+    @cached_property
+    def guidelines(self) -> GuidelineRepository:
+        from shipyard.store.guidelines import GuidelineRepository
+
+        return GuidelineRepository(self.database, self.project_id, self.models)
+
+    @cached_property
+    def monitoring(self) -> MonitoringRepository:
+        from shipyard.store.monitoring import MonitoringRepository
+
+        return MonitoringRepository(self.database, self.project_id)
+
+    @cached_property
+    def loop(self) -> LoopRepository:
+        from shipyard.store.loop import LoopRepository
+
+        return LoopRepository(self.database, self.project_id)
 
     def close(self) -> None:
         self.database.dispose()
