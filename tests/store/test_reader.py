@@ -3,11 +3,13 @@ SQLite and PostgreSQL, and steps aside when the schema is not the newest."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
+import pytest
 from alembic import command
 
-from shipyard import Project
+from shipyard import Project, StoreError
 from shipyard.store import MetadataStore, StoreReader, upstream
 from shipyard.store.database import _alembic_config
 from shipyard.store.records import MetricPoints
@@ -96,3 +98,15 @@ def test_a_project_on_an_old_schema_upgrades_it_and_lists(make_project: MakeProj
     with Project.open(project.root) as again:
         assert [run.pipeline for run in again.runs()] == ["p"]
         assert "store" not in vars(again)
+
+
+def test_a_refusing_database_is_a_store_error_naming_the_read(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'metadata.db'}"
+    MetadataStore(url, root=tmp_path, project="p").close()
+    reader = StoreReader.open(url, root=tmp_path, project="p")
+    assert reader is not None
+    connection = sqlite3.connect(tmp_path / "metadata.db")
+    connection.execute("ALTER TABLE pipeline_runs RENAME TO gone")
+    connection.close()
+    with pytest.raises(StoreError, match="listing runs: the metadata database refused"):
+        reader.list_runs()

@@ -208,26 +208,27 @@ class StoreReader:
 
     @contextmanager
     def _reading(self, action: str) -> Iterator[Callable[[str, Sequence[Any]], list[Any]]]:
-        """``fetch(sql, params)`` inside one read transaction (one snapshot)."""
-        with self._connect() as connection:
-            cursor = connection.cursor()
+        """``fetch(sql, params)`` inside one read transaction (one snapshot); the
+        driver's errors, connecting included, become ``StoreError``."""
+        try:
+            with self._connect() as connection:
+                cursor = connection.cursor()
 
-            def fetch(query: str, params: Sequence[Any] = ()) -> list[Any]:
-                try:
+                def fetch(query: str, params: Sequence[Any] = ()) -> list[Any]:
                     cursor.execute(self._sql(query), tuple(params))
                     return list(cursor.fetchall())
-                except self._errors as exc:
-                    raise StoreError(f"{action}: the metadata database refused ({exc})") from exc
 
-            if self.dialect == "sqlite":
-                fetch("BEGIN")
-            try:
-                yield fetch
-            finally:
                 if self.dialect == "sqlite":
-                    cursor.execute("ROLLBACK")
-                else:
-                    connection.rollback()
+                    cursor.execute("BEGIN")
+                try:
+                    yield fetch
+                finally:
+                    if self.dialect == "sqlite":
+                        cursor.execute("ROLLBACK")
+                    else:
+                        connection.rollback()
+        except self._errors as exc:
+            raise StoreError(f"{action}: the metadata database refused ({exc})") from exc
 
     @staticmethod
     def _marks(values: Sequence[Any]) -> str:
