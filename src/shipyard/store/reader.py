@@ -129,11 +129,6 @@ def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str | bytes) else value
 
 
-def _json_text_only(value: Any) -> Any:
-    """``_json`` for PostgreSQL, where a string is a decoded JSON string already."""
-    return value
-
-
 class StoreReader:
     """The read-only queries of one project's metadata.
 
@@ -155,7 +150,6 @@ class StoreReader:
         self._errors = errors
         self.project = project
         self.project_id = project_id
-        self._decode = _json if dialect == "sqlite" else _json_text_only
 
     @classmethod
     def open(cls, url: str, *, root: Path, project: str) -> StoreReader | None:
@@ -202,6 +196,10 @@ class StoreReader:
             return None
 
     # -- plumbing -------------------------------------------------------------------
+
+    def _decode(self, value: Any) -> Any:
+        """A JSON column's value: PostgreSQL's driver decoded it already."""
+        return _json(value) if self.dialect == "sqlite" else value
 
     def _sql(self, query: str) -> str:
         return query if self.dialect == "sqlite" else query.replace("?", "%s")
