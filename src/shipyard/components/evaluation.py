@@ -18,6 +18,7 @@ from shipyard.components.types import (
 from shipyard.config import EvaluationSettings
 from shipyard.modeling.evaluation import Evaluation, bless, evaluate
 from shipyard.modeling.infra import probe_in_fresh_process
+from shipyard.modeling.manifest import read_manifest
 from shipyard.pipeline import Component, Input, Output, log_metrics
 
 if TYPE_CHECKING:
@@ -103,12 +104,12 @@ class InfraValidator(Component):
     requests: int = 200
 
     def run(self) -> None:
-        from shipyard.modeling.package import ModelPackage
-
-        package = ModelPackage.load(self.model.path)
+        # The manifest says what the model reads; loading the model here would import
+        # scikit-learn into this process for nothing: the probe loads it elsewhere.
+        columns = set(read_manifest(self.model.path).input_columns)
         sample = split_head(self.examples.path, "eval", 50)
         rows = [
-            {c: (None if _missing(v) else v) for c, v in row.items() if c in package.input_columns}
+            {c: (None if _missing(v) else v) for c, v in row.items() if c in columns}
             for row in sample.to_dict(orient="records")
         ]
         report = probe_in_fresh_process(self.model.path, rows, requests=self.requests)
