@@ -27,9 +27,13 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"
 
 
 class Executor(abc.ABC):
-    """Runs tasks somewhere and returns futures of their results."""
+    """Runs tasks somewhere and returns futures of their results.
+
+    ``local``: the tasks run on this machine (a step's standby process can serve them).
+    """
 
     workers: int
+    local: bool = False
 
     def start(self) -> None:  # noqa: B027 - starting is optional for an executor
         """Prepare workers before the first task (optional)."""
@@ -108,6 +112,8 @@ def start_method() -> str:
 class LocalExecutor(Executor):
     """A pool of ``workers`` processes on this machine."""
 
+    local = True
+
     def __init__(self, workers: int = 2) -> None:
         self.workers = workers
         self._pool: ProcessPoolExecutor | None = None
@@ -124,11 +130,8 @@ class LocalExecutor(Executor):
     def start(self) -> None:
         if self._pool is None:
             self._pool = self._new_pool()
-            # Start every process now, side by side, before the caller starts threads of
-            # its own (a spawning pool would start its second one when two steps are
-            # ready at once, and make them wait for its imports).
-            for started in [self._pool.submit(_noop) for _ in range(self.workers)]:
-                started.result()
+            # Start the processes now, before the caller starts threads of its own.
+            self._pool.submit(_noop).result()
 
     def submit(self, task: Task) -> Future[TaskResult]:
         if self._pool is None:

@@ -31,6 +31,7 @@ from typing import Any
 from shipyard.artifacts import ArtifactStore
 from shipyard.errors import StepFailed
 from shipyard.pipeline.component import ComponentSpec, PublishContext, Step
+from shipyard.pipeline.context import Standby
 from shipyard.pipeline.dag import Pipeline
 from shipyard.pipeline.environment import code_version, environment_info
 from shipyard.pipeline.executors import Executor, LocalExecutor
@@ -171,6 +172,7 @@ class Runner:
             self.store.abort_runs([run.id], status="failed", error="the run was interrupted")
             raise
         finally:
+            execution.close_standbys()
             if own_executor:
                 executor.shutdown()
         self.store.release_steps(run.id)
@@ -207,6 +209,25 @@ class _RunExecution:
         # Steps whose fingerprint another live run has claimed: name -> (step, fingerprint).
         self.waiting: dict[str, tuple[Step, str]] = {}
         self.next_poll = 0.0
+        # Processes steps asked for (``Step.standby``), started when the first step runs.
+        self.standbys: dict[str, Standby] | None = None
+
+    def _start_standbys(self, first: Step) -> None:
+        """Start the standby processes of ``first``, the first step to execute (a fully
+        cached run starts none), and of the steps yet to run."""
+        if self.standbys is not None:
+            return
+        self.standbys = {}
+        if not self.executor.local:
+            return
+        for step in [first, *self.pending]:
+            standby = step.standby()
+            if standby is not None:
+                self.standbys[step.name] = standby
+
+    def close_standbys(self) -> None:
+        for standby in (self.standbys or {}).values():
+            standby.close()
 
     def failed_steps(self) -> list[StepResult]:
         return [result for result in self.results.values() if result.status == "failed"]
@@ -343,6 +364,7 @@ class _RunExecution:
                 self.store.release_steps(self.run.id, key)
                 self._notify(result)
                 return
+        self._start_standbys(step)
         execution_id = self.store.start_execution(
             self.run.id,
             step=step.name,
@@ -361,6 +383,7 @@ class _RunExecution:
         result.status = "running"
         result.execution_id = attempt.execution_id
         result.attempts = attempt.number
+        standby = (self.standbys or {}).get(step.name)
         task = Task(
             step=step.name,
             component_ref=step.component.ref,
@@ -379,6 +402,7 @@ class _RunExecution:
             attempt=attempt.number,
             fingerprint=attempt.key,
             workers=self.executor.workers,
+            standby=None if standby is None else standby.address,
         )
         self.running[self.executor.submit(task)] = attempt
         self._notify(result)
