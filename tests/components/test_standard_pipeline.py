@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -11,7 +12,7 @@ from typer.testing import CliRunner
 
 from shipyard import Project
 from shipyard.cli.app import app
-from shipyard.components import read_split, summarize
+from shipyard.components import InfraValidator, read_split, summarize
 from shipyard.components.payloads import EvaluationPayload, InfraPayload
 from shipyard.config import CONFIG_FILE
 from tests.helpers import MakeStandardProject, make_table
@@ -218,6 +219,17 @@ def test_the_infra_probe_leaves_no_process_behind(
     failed = project.run(project.standard_pipeline())
     assert not failed.succeeded and failed.steps["InfraValidator"].status == "skipped"
     assert probe_processes() == []
+
+
+def test_without_a_unix_socket_the_probe_has_no_standby(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deep = tmp_path / ("folder-" * 20)
+    deep.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(deep))  # too long a path for a socket
+
+    assert InfraValidator().standby() is None
+    assert list(deep.iterdir()) == []
 
 
 def test_a_model_over_its_latency_budget_stays_a_candidate(

@@ -107,7 +107,7 @@ class InfraValidator(Component):
         # The probe's process imports scikit-learn while the steps before this one run.
         try:
             return ProbeStandby.start()
-        except OSError:  # no Unix sockets here (or a folder too deep): a process later
+        except OSError:  # no Unix sockets (or a path too long): a fresh process later
             return None
 
     def run(self) -> None:

@@ -66,6 +66,9 @@ class ProbeStandby:
 
     @classmethod
     def start(cls) -> ProbeStandby:
+        """Start one; ``OSError`` where it cannot wait on a Unix socket (Windows)."""
+        if sys.platform == "win32":
+            raise OSError("the probe's standby waits on a Unix socket and a pipe")
         folder = Path(tempfile.mkdtemp(prefix="shipyard-probe-"))
         # Listening before the process starts: a step may connect while it imports.
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
