@@ -214,7 +214,7 @@ def test_the_infra_probe_leaves_no_process_behind(
     )
     assert infra.passed and infra.report.loaded and infra.report.requests == 20
     assert probe_processes() == []
-    # A run that fails before the probe ends the probe's standby too.
+    # Nor does a run that fails before the probe.
     (project.root / "houses.csv").write_text("price\n1\n")
     failed = project.run(project.standard_pipeline())
     assert not failed.succeeded and failed.steps["InfraValidator"].status == "skipped"

@@ -8,8 +8,8 @@ package needs are the same for every model, and timed beside other work they wou
 make the budget a measure of the machine's load.
 
 Its imports (scikit-learn, skops, numba) take seconds.  A ``ProbeStandby`` is such a
-process started ahead — the runner starts it as a run begins, so the imports overlap the
-steps before the InfraValidator — that waits on a Unix socket for one package.  It never
+process started ahead — the runner starts it with the Trainer, so the imports overlap the
+training — that waits on a Unix socket for one package.  It never
 saw the model trained either; when it is not there (another machine, gone after an
 earlier attempt), ``probe_in_fresh_process`` starts a process then, as
 ``python -m shipyard.modeling.infra PACKAGE_DIR ROWS_JSON REQUESTS``.

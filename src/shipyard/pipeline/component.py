@@ -332,10 +332,11 @@ class Step:
         return digests
 
     def standby(self) -> Standby | None:
-        """A process the step will use, which the runner starts as soon as the run starts
-        executing, so that its start-up overlaps the steps before this one; the step
-        finds its address in ``current_step().standby``, and the runner closes it when
-        the run ends.  Asked only when the step runs on this machine; the default is none.
+        """A process the step will use, which the runner starts once all the step's
+        parents have started and one of them is still at work, so that its start-up
+        overlaps theirs; the step finds its address in ``current_step().standby``, and the
+        runner closes it when the run ends.  Asked only when the step runs on this
+        machine, and only once a run; the default is none.
         """
         return None
 

@@ -209,25 +209,27 @@ class _RunExecution:
         # Steps whose fingerprint another live run has claimed: name -> (step, fingerprint).
         self.waiting: dict[str, tuple[Step, str]] = {}
         self.next_poll = 0.0
-        # Processes steps asked for (``Step.standby``), started when the first step runs.
-        self.standbys: dict[str, Standby] | None = None
+        # The processes steps asked for (``Step.standby``); None: the step has none.
+        self.standbys: dict[str, Standby | None] = {}
 
-    def _start_standbys(self, first: Step) -> None:
-        """Start the standby processes of ``first``, the first step to execute (a fully
-        cached run starts none), and of the steps yet to run."""
-        if self.standbys is not None:
-            return
-        self.standbys = {}
+    def _start_standbys(self) -> None:
+        """Ask each pending step whose parents have all started, one still at work, for
+        its standby process: its start-up then overlaps their work, and competes with no
+        earlier step for the cores.  A step whose parents were all cached starts none."""
         if not self.executor.local:
             return
-        for step in [first, *self.pending]:
-            standby = step.standby()
-            if standby is not None:
-                self.standbys[step.name] = standby
+        for step in self.pending:
+            if step.name in self.standbys:
+                continue
+            parents = [self.results[p.name].status for p in self.pipeline.upstream_of(step)]
+            if "pending" in parents or not set(parents) & {"running", "retrying", "waiting"}:
+                continue
+            self.standbys[step.name] = step.standby()
 
     def close_standbys(self) -> None:
-        for standby in (self.standbys or {}).values():
-            standby.close()
+        for standby in self.standbys.values():
+            if standby is not None:
+                standby.close()
 
     def failed_steps(self) -> list[StepResult]:
         return [result for result in self.results.values() if result.status == "failed"]
@@ -275,6 +277,7 @@ class _RunExecution:
             elif all(parent.status in DONE for parent in parents):
                 self.pending.remove(step)
                 self._launch(step)
+        self._start_standbys()
 
     def _skip(self, step: Step, because: list[str]) -> None:
         result = self.results[step.name]
@@ -364,7 +367,6 @@ class _RunExecution:
                 self.store.release_steps(self.run.id, key)
                 self._notify(result)
                 return
-        self._start_standbys(step)
         execution_id = self.store.start_execution(
             self.run.id,
             step=step.name,
@@ -383,7 +385,7 @@ class _RunExecution:
         result.status = "running"
         result.execution_id = attempt.execution_id
         result.attempts = attempt.number
-        standby = (self.standbys or {}).get(step.name)
+        standby = self.standbys.get(step.name)
         task = Task(
             step=step.name,
             component_ref=step.component.ref,
