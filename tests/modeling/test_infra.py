@@ -122,13 +122,15 @@ def test_a_standby_ends_when_the_process_that_started_it_is_killed() -> None:
             sys.executable,
             "-c",
             "import sys, time; from shipyard.modeling.infra import ProbeStandby; "
-            "print(ProbeStandby.start().process.pid, flush=True); time.sleep(600)",
+            "standby = ProbeStandby.start(); "
+            "print(standby.process.pid, standby.address, flush=True); time.sleep(600)",
         ],
         stdout=subprocess.PIPE,
         text=True,
     ) as owner:
         assert owner.stdout is not None
-        pid = int(owner.stdout.readline())
+        pid, address = owner.stdout.readline().split()
         os.kill(owner.pid, signal.SIGKILL)
     # It notices when its imports are done; a loaded machine makes those slow.
-    assert wait_until_ended(pid)
+    assert wait_until_ended(int(pid))
+    assert not Path(address).parent.exists()

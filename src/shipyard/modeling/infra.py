@@ -149,10 +149,13 @@ def _probe_on_standby(
                 line = answer.readline()
         except TimeoutError:
             return _no_answer(timeout)
-    if not line:
-        errors = Path(address).with_name(_ERRORS).read_text(errors="replace").strip()
-        last = errors.splitlines()[-1] if errors else "the process serving the model died"
-        return InfraReport(loaded=False, error=last)
+    if not line:  # it died: its last line of error says why, when it could write one
+        try:
+            errors = Path(address).with_name(_ERRORS).read_text(errors="replace").split("\n")
+        except FileNotFoundError:
+            errors = []
+        last = next((e for e in reversed(errors) if e.strip()), "the process serving it died")
+        return InfraReport(loaded=False, error=last.strip())
     return InfraReport(**json.loads(line))
 
 
@@ -192,6 +195,15 @@ def _serve(package_dir: Path, rows: list[dict[str, Any]], requests: int) -> str:
 
 def _standby(listener_fd: int) -> int:
     listener = socket.socket(fileno=listener_fd)
+    folder = Path(listener.getsockname()).parent
+    try:
+        return _wait_and_serve(listener)
+    finally:
+        # The runner removes it too, unless it was killed: then only this process can.
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _wait_and_serve(listener: socket.socket) -> int:
     _import_serving_libraries()
     readable, _, _ = select.select([listener, sys.stdin], [], [])
     if listener not in readable:
