@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import pandas as pd
 import pytest
 import yaml
@@ -9,8 +12,8 @@ from typer.testing import CliRunner
 
 from shipyard import Project
 from shipyard.cli.app import app
-from shipyard.components import read_split, summarize
-from shipyard.components.payloads import EvaluationPayload
+from shipyard.components import InfraValidator, read_split, summarize
+from shipyard.components.payloads import EvaluationPayload, InfraPayload
 from shipyard.config import CONFIG_FILE
 from tests.helpers import MakeStandardProject, make_table
 
@@ -186,6 +189,47 @@ def test_pinned_schema_is_used_for_validation(make_standard_project: MakeStandar
 
     assert result.steps["ExampleValidator"].status == "failed"
     assert "column 'rooms' has values in [1, 7]" in (result.steps["ExampleValidator"].error or "")
+
+
+def probe_processes() -> list[int]:
+    """This process's children that are infra probes."""
+    found = []
+    for task in Path("/proc/self/task").iterdir():
+        for child in (task / "children").read_text().split():
+            if "shipyard.modeling.infra" in Path(f"/proc/{child}/cmdline").read_text():
+                found.append(int(child))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads /proc (Linux)")
+def test_the_infra_probe_leaves_no_process_behind(
+    make_standard_project: MakeStandardProject,
+) -> None:
+    project = make_standard_project()
+    result = project.run(project.standard_pipeline())
+    result.raise_for_failure()
+
+    infra = InfraPayload.from_bytes(
+        project.artifacts.read_bytes(result.output("InfraValidator", "infra").digest)
+    )
+    assert infra.passed and infra.report.loaded and infra.report.requests == 20
+    assert probe_processes() == []
+    # Nor does a run that fails before the probe.
+    (project.root / "houses.csv").write_text("price\n1\n")
+    failed = project.run(project.standard_pipeline())
+    assert not failed.succeeded and failed.steps["InfraValidator"].status == "skipped"
+    assert probe_processes() == []
+
+
+def test_without_a_unix_socket_the_probe_has_no_standby(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deep = tmp_path / ("folder-" * 20)
+    deep.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(deep))  # too long a path for a socket
+
+    assert InfraValidator().standby() is None
+    assert list(deep.iterdir()) == []
 
 
 def test_a_model_over_its_latency_budget_stays_a_candidate(

@@ -6,6 +6,8 @@ import hashlib
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -251,3 +253,40 @@ def remember(seen: Output[Metrics], *, note: str = "") -> None:
     counter.write_text(str(runs))
     report = {"fingerprint": step.fingerprint, "workers": step.workers, "runs": runs}
     seen.path.write_text(json.dumps(report | {"folder": str(step.work_folder())}))
+
+
+class WaitingProcess:
+    """A standby that only waits: its address is its process id, kept in ``pid_file``."""
+
+    def __init__(self, process: subprocess.Popen[bytes]) -> None:
+        self.process = process
+        self.address = str(process.pid)
+
+    @classmethod
+    def start(cls, pid_file: Path) -> WaitingProcess:
+        code = "import sys; sys.stdin.read()"
+        process = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE)
+        pid_file.write_text(str(process.pid))
+        return cls(process)
+
+    def close(self) -> None:
+        with self.process:  # closes its input and waits
+            self.process.kill()
+
+
+class UsesStandby(Component):
+    """Records the standby it was given and whether that process was alive."""
+
+    numbers: Input[Dataset]
+    seen: Output[Metrics]
+    pid_file: str
+
+    def standby(self) -> WaitingProcess:
+        return WaitingProcess.start(Path(self.params["pid_file"]))
+
+    def run(self) -> None:
+        from shipyard.pipeline import current_step
+
+        address = current_step().standby
+        alive = address is not None and Path(f"/proc/{address}").exists()
+        self.seen.path.write_text(json.dumps({"standby": address, "alive": alive}))

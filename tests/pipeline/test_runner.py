@@ -319,3 +319,51 @@ def test_a_step_knows_its_fingerprint_workers_and_working_folder(
     assert Path(seen[0]["folder"]).is_relative_to(project.root / ".shipyard")
     with pytest.raises(PipelineError, match="call it in one"):
         current_step()
+
+
+def ended(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return True
+    return state in ("Z", "X")
+
+
+def test_a_step_gets_the_standby_it_asked_for_which_ends_with_the_run(
+    project: Project, tmp_path: Path
+) -> None:
+    pid_file = tmp_path / "standby.pid"
+
+    def pipeline() -> Pipeline:
+        numbers = c.generate(count=3)
+        return Pipeline(
+            "standby",
+            [numbers, c.UsesStandby(numbers=numbers.outputs.numbers, pid_file=str(pid_file))],
+        )
+
+    result = project.run(pipeline())
+
+    assert result.succeeded
+    pid = int(pid_file.read_text())
+    seen = json.loads(read_output(project, result.output("UsesStandby", "seen").digest))
+    assert seen == {"standby": str(pid), "alive": True}
+    assert ended(pid)
+    # A fully cached run executes nothing, and starts no standby.
+    pid_file.unlink()
+    cached = project.run(pipeline())
+    assert cached.names("cached") == ["generate", "UsesStandby"]
+    assert not pid_file.exists()
+
+
+def test_a_standby_ends_with_a_run_whose_steps_failed(project: Project, tmp_path: Path) -> None:
+    flag = tmp_path / "broken"
+    flag.write_text("")
+    pid_file = tmp_path / "standby.pid"
+    numbers = c.generate(count=3)
+    broken = c.fragile(numbers=numbers.outputs.numbers, flag_file=str(flag))
+    user = c.UsesStandby(numbers=broken.outputs.passed, pid_file=str(pid_file))
+
+    result = project.run(Pipeline("standby", [numbers, broken, user]))
+
+    assert result.steps["UsesStandby"].status == "skipped"
+    assert ended(int(pid_file.read_text()))

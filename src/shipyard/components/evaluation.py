@@ -17,8 +17,9 @@ from shipyard.components.types import (
 )
 from shipyard.config import EvaluationSettings
 from shipyard.modeling.evaluation import Evaluation, bless, evaluate
-from shipyard.modeling.infra import probe_in_fresh_process
-from shipyard.pipeline import Component, Input, Output, log_metrics
+from shipyard.modeling.infra import ProbeStandby, probe_in_fresh_process
+from shipyard.modeling.manifest import read_manifest
+from shipyard.pipeline import Component, Input, Output, Standby, current_step, log_metrics
 
 if TYPE_CHECKING:
     from shipyard.modeling.package import ModelPackage
@@ -102,16 +103,25 @@ class InfraValidator(Component):
     max_p99_ms: float = 500.0
     requests: int = 200
 
-    def run(self) -> None:
-        from shipyard.modeling.package import ModelPackage
+    def standby(self) -> Standby | None:
+        # The probe's process imports scikit-learn while the steps before this one run.
+        try:
+            return ProbeStandby.start()
+        except OSError:  # no Unix sockets (or a path too long): a fresh process later
+            return None
 
-        package = ModelPackage.load(self.model.path)
+    def run(self) -> None:
+        # The manifest says what the model reads; loading the model here would import
+        # scikit-learn into this process for nothing: the probe loads it elsewhere.
+        columns = set(read_manifest(self.model.path).input_columns)
         sample = split_head(self.examples.path, "eval", 50)
         rows = [
-            {c: (None if _missing(v) else v) for c, v in row.items() if c in package.input_columns}
+            {c: (None if _missing(v) else v) for c, v in row.items() if c in columns}
             for row in sample.to_dict(orient="records")
         ]
-        report = probe_in_fresh_process(self.model.path, rows, requests=self.requests)
+        report = probe_in_fresh_process(
+            self.model.path, rows, requests=self.requests, standby=current_step().standby
+        )
         reasons = []
         if not report.loaded:
             reasons.append(f"the package did not load in a fresh process: {report.error}")

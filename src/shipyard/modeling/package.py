@@ -13,9 +13,9 @@
 Loading never runs arbitrary code: the estimator file is read with skops, trusting only
 the types recorded when it was written, and only when they come from the libraries that
 fit models: anything of scikit-learn, NumPy and SciPy, and of LightGBM and XGBoost only
-their scikit-learn estimators and their boosters (``TRUSTED_TYPES``), which skops keeps
-in the library's own format (LightGBM's model text, XGBoost's serialized booster) and
-hands back to the library to read.  Trainer, Evaluator, batch prediction and the server
+their scikit-learn estimators and their boosters (``shipyard.modeling.manifest``), which
+skops keeps in the library's own format (LightGBM's model text, XGBoost's serialized
+booster) and hands back to the library to read.  Trainer, Evaluator, batch prediction and the server
 all predict through ``ModelPackage``: one code path.
 
 A classifier that learns from class indices (XGBoost's) is fitted on the position of
@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -40,51 +40,17 @@ import skops.io as sio
 from shipyard.config import Task
 from shipyard.data.schema import Schema
 from shipyard.data.transform import FittedTransform, TransformStats
-from shipyard.errors import ArtifactCorrupted, ArtifactError, DataError
+from shipyard.errors import ArtifactError, DataError
 from shipyard.modeling.compiled import MAX_BATCH_ROWS, CompiledPredictor, compile_estimator
 from shipyard.modeling.confidence import ConfidenceModel
+from shipyard.modeling.manifest import PackageManifest, read_manifest, refused_types
 
 __all__ = ["ModelPackage", "PackageManifest", "Predictions", "write_package"]
 
-FORMAT_VERSION = 1
-MANIFEST = "manifest.json"
 TRANSFORM = "transform.json"
 SCHEMA = "schema.yaml"
 ESTIMATOR = "model.skops"
 CONFIDENCE = "confidence.json"
-TRUSTED_MODULES = ("sklearn.", "numpy.", "scipy.")
-# Beyond those modules, these types only: a booster's state is the library's own model
-# format, read by its native code; other types of these libraries (callbacks, trackers,
-# distributed helpers) have no place in a fitted model.
-TRUSTED_TYPES = frozenset(
-    {
-        "collections.OrderedDict",
-        "lightgbm.basic.Booster",
-        "lightgbm.sklearn.LGBMClassifier",
-        "lightgbm.sklearn.LGBMRegressor",
-        "xgboost.core.Booster",
-        "xgboost.sklearn.XGBClassifier",
-        "xgboost.sklearn.XGBRegressor",
-    }
-)
-
-
-def _refused(types: Sequence[str]) -> list[str]:
-    """The types among ``types`` that shipyard will not trust when loading."""
-    return [t for t in types if not (t.startswith(TRUSTED_MODULES) or t in TRUSTED_TYPES)]
-
-
-@dataclass(frozen=True)
-class PackageManifest:
-    task: Task
-    target: str
-    input_columns: list[str]
-    classes: list[Any] | None
-    estimator: str
-    params: dict[str, Any]
-    trusted_types: list[str]
-    format: int = FORMAT_VERSION
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -153,7 +119,7 @@ def write_package(
     folder.mkdir(parents=True, exist_ok=False)
     sio.dump(estimator, folder / ESTIMATOR)
     untrusted = sorted(sio.get_untrusted_types(file=folder / ESTIMATOR))
-    refused = _refused(untrusted)
+    refused = refused_types(untrusted)
     if refused:
         raise ArtifactError(
             f"the estimator holds types shipyard will not trust when loading: {refused}"
@@ -168,7 +134,7 @@ def write_package(
         trusted_types=untrusted,
         extra=extra,
     )
-    (folder / MANIFEST).write_text(json.dumps(asdict(manifest), indent=2, sort_keys=True))
+    manifest.write(folder)
     (folder / TRANSFORM).write_text(json.dumps(transform.to_dict(), sort_keys=True))
     (folder / SCHEMA).write_text(schema.to_yaml())
     if confidence is not None:
@@ -235,19 +201,7 @@ class ModelPackage:
     def load(cls, folder: Path) -> ModelPackage:
         """Read a package folder; a damaged or foreign package is a clear error."""
         try:
-            manifest = PackageManifest(**json.loads((folder / MANIFEST).read_text()))
-            if manifest.format != FORMAT_VERSION:
-                raise ArtifactError(
-                    f"model package format {manifest.format} is not {FORMAT_VERSION}; "
-                    "retrain the model with this version of shipyard"
-                )
-            refused = _refused(manifest.trusted_types)
-            if refused:
-                raise ArtifactCorrupted(
-                    f"model package {folder} asks to trust {refused}; refusing to load it",
-                    digest="",
-                    actual="",
-                )
+            manifest = read_manifest(folder)
             transform = FittedTransform.from_dict(json.loads((folder / TRANSFORM).read_text()))
             schema = Schema.from_yaml((folder / SCHEMA).read_text())
             estimator = _load_estimator(folder / ESTIMATOR, manifest.trusted_types)

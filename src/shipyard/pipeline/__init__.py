@@ -8,7 +8,7 @@ from shipyard.pipeline.component import (
     Step,
     component,
 )
-from shipyard.pipeline.context import StepContext, current_step
+from shipyard.pipeline.context import Standby, StepContext, current_step
 from shipyard.pipeline.dag import Pipeline, load_pipeline
 from shipyard.pipeline.executors import Executor, LocalExecutor
 from shipyard.pipeline.ports import Input, Output
@@ -34,6 +34,7 @@ __all__ = [
     "PublishContext",
     "RunResult",
     "Runner",
+    "Standby",
     "Step",
     "StepContext",
     "StepResult",

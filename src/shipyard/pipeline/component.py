@@ -44,6 +44,7 @@ from typing import Any, ClassVar, Literal, TypeVar, Union, get_args, get_origin
 
 from shipyard.artifacts import ArtifactStore
 from shipyard.errors import ComponentError, did_you_mean
+from shipyard.pipeline.context import Standby
 from shipyard.pipeline.ports import Input, Output
 from shipyard.pipeline.types import Artifact
 from shipyard.store import ArtifactRecord, MetadataStore, RunRecord
@@ -329,6 +330,15 @@ class Step:
         so that an unchanged re-run is still a cache hit.
         """
         return digests
+
+    def standby(self) -> Standby | None:
+        """A process the step will use, which the runner starts once all the step's
+        parents have started and one of them is still at work, so that its start-up
+        overlaps theirs; the step finds its address in ``current_step().standby``, and the
+        runner closes it when the run ends.  Asked only when the step runs on this
+        machine, and only once a run; the default is none.
+        """
+        return None
 
     def publish(self, context: PublishContext) -> None:
         """Write metadata about the step's results (runs in the runner, not a worker).

@@ -31,6 +31,7 @@ from typing import Any
 from shipyard.artifacts import ArtifactStore
 from shipyard.errors import StepFailed
 from shipyard.pipeline.component import ComponentSpec, PublishContext, Step
+from shipyard.pipeline.context import Standby
 from shipyard.pipeline.dag import Pipeline
 from shipyard.pipeline.environment import code_version, environment_info
 from shipyard.pipeline.executors import Executor, LocalExecutor
@@ -171,6 +172,7 @@ class Runner:
             self.store.abort_runs([run.id], status="failed", error="the run was interrupted")
             raise
         finally:
+            execution.close_standbys()
             if own_executor:
                 executor.shutdown()
         self.store.release_steps(run.id)
@@ -207,6 +209,27 @@ class _RunExecution:
         # Steps whose fingerprint another live run has claimed: name -> (step, fingerprint).
         self.waiting: dict[str, tuple[Step, str]] = {}
         self.next_poll = 0.0
+        # The processes steps asked for (``Step.standby``); None: the step has none.
+        self.standbys: dict[str, Standby | None] = {}
+
+    def _start_standbys(self) -> None:
+        """Ask each pending step whose parents have all started, one still at work, for
+        its standby process: its start-up then overlaps their work, and competes with no
+        earlier step for the cores.  A step whose parents were all cached starts none."""
+        if not self.executor.local:
+            return
+        for step in self.pending:
+            if step.name in self.standbys:
+                continue
+            parents = [self.results[p.name].status for p in self.pipeline.upstream_of(step)]
+            if "pending" in parents or not set(parents) & {"running", "retrying", "waiting"}:
+                continue
+            self.standbys[step.name] = step.standby()
+
+    def close_standbys(self) -> None:
+        for standby in self.standbys.values():
+            if standby is not None:
+                standby.close()
 
     def failed_steps(self) -> list[StepResult]:
         return [result for result in self.results.values() if result.status == "failed"]
@@ -254,6 +277,7 @@ class _RunExecution:
             elif all(parent.status in DONE for parent in parents):
                 self.pending.remove(step)
                 self._launch(step)
+        self._start_standbys()
 
     def _skip(self, step: Step, because: list[str]) -> None:
         result = self.results[step.name]
@@ -361,6 +385,7 @@ class _RunExecution:
         result.status = "running"
         result.execution_id = attempt.execution_id
         result.attempts = attempt.number
+        standby = self.standbys.get(step.name)
         task = Task(
             step=step.name,
             component_ref=step.component.ref,
@@ -379,6 +404,7 @@ class _RunExecution:
             attempt=attempt.number,
             fingerprint=attempt.key,
             workers=self.executor.workers,
+            standby=None if standby is None else standby.address,
         )
         self.running[self.executor.submit(task)] = attempt
         self._notify(result)

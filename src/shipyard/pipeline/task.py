@@ -45,6 +45,7 @@ class Task:
     attempt: int = 1
     fingerprint: str | None = None
     workers: int = 1
+    standby: str | None = None  # the address of the step's standby process
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,7 @@ def execute_task(task: Task) -> TaskResult:
             workers=task.workers,
             artifacts=task.artifacts,
             attempt=task.attempt,
+            standby=task.standby,
         )
         with logging_into(StepLog()) as log, running_step(context):
             _call(target, arguments)
