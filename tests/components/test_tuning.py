@@ -341,7 +341,8 @@ def test_the_timeout_stops_the_study(make_standard_project: MakeStandardProject)
     result = project.run(project.standard_pipeline(), workers=1)
     result.raise_for_failure()
     tuning = tuning_of(project, result)
-    assert tuning.timed_out and 2 <= len(tuning.trials) < 5000
+    # A busy machine may finish a single trial in the 2 s (one took 4.7 s in a loaded run).
+    assert tuning.timed_out and 1 <= len(tuning.trials) < 5000
     # No trial starts after the timeout (the study starts just before its first trial).
     starts = [datetime.fromisoformat(t.started or "") for t in tuning.trials]
     assert (max(starts) - min(starts)).total_seconds() < 2.0

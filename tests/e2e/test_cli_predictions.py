@@ -16,7 +16,6 @@ from shipyard import Project
 from shipyard.prediction_log import PredictionRecord
 from tests.helpers import run_cli
 
-NOW = datetime.now(UTC).replace(microsecond=0)
 LONG_TEXT = "a long description of the house " * 10
 
 
@@ -25,7 +24,14 @@ def shipyard(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture
-def logged(tmp_path: Path) -> Iterator[Project]:
+def now() -> datetime:
+    """The test's own clock: taken when it starts, not when the module was imported,
+    which in a long run can be more than the half hour the tests' windows allow."""
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+@pytest.fixture
+def logged(tmp_path: Path, now: datetime) -> Iterator[Project]:
     """A default project with three predictions of two models; the newest still spooled."""
     project = Project.init(tmp_path / "proj")
     log = project.prediction_log()
@@ -38,7 +44,7 @@ def logged(tmp_path: Path) -> Iterator[Project]:
                 inputs={"Lot_Area": 8450, "Notes": LONG_TEXT},
                 prediction=208500.0,
                 latency_ms=2.5,
-                timestamp=NOW - timedelta(hours=3),
+                timestamp=now - timedelta(hours=3),
             ),
             PredictionRecord(
                 prediction_id="churn-1",
@@ -48,7 +54,7 @@ def logged(tmp_path: Path) -> Iterator[Project]:
                 prediction="leaves",
                 probabilities={"leaves": 0.75, "stays": 0.25},
                 latency_ms=1.0,
-                timestamp=NOW - timedelta(minutes=30),
+                timestamp=now - timedelta(minutes=30),
                 variant="canary",
             ),
         ]
@@ -65,7 +71,7 @@ def logged(tmp_path: Path) -> Iterator[Project]:
                 inputs={"Lot_Area": 9600, "Notes": "[bold]x[/]"},
                 prediction=181500.0,
                 latency_ms=1.5,
-                timestamp=NOW - timedelta(minutes=5),
+                timestamp=now - timedelta(minutes=5),
             )
         ]
     )
@@ -90,7 +96,9 @@ def test_predictions_table_shows_the_newest_first_with_inputs_cut_short(logged: 
     assert "--limit N shows more" in limited.stdout
 
 
-def test_predictions_as_csv_and_json_hold_every_field_in_full(logged: Project) -> None:
+def test_predictions_as_csv_and_json_hold_every_field_in_full(
+    logged: Project, now: datetime
+) -> None:
     result = shipyard("predictions", "--format", "csv", "--since", "1h", cwd=logged.root)
     assert result.returncode == 0, result.stderr
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
@@ -101,9 +109,9 @@ def test_predictions_as_csv_and_json_hold_every_field_in_full(logged: Project) -
     assert json.loads(churn["probabilities"]) == {"leaves": 0.75, "stays": 0.25}
     assert json.loads(churn["inputs"]) == {"tenure": 3}
     assert float(churn["latency_ms"]) == 1.0
-    assert datetime.fromisoformat(churn["timestamp"]) == NOW - timedelta(minutes=30)
+    assert datetime.fromisoformat(churn["timestamp"]) == now - timedelta(minutes=30)
 
-    since = (NOW - timedelta(hours=4)).isoformat()
+    since = (now - timedelta(hours=4)).isoformat()
     result = shipyard("predictions", "--format", "json", "--since", since, cwd=logged.root)
     assert result.returncode == 0, result.stderr
     records = json.loads(result.stdout)
