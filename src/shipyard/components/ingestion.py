@@ -33,8 +33,7 @@ from shipyard.data.partitions import (
 from shipyard.errors import DataError
 from shipyard.pipeline import Component, Output, PublishContext, log_metric
 from shipyard.store import ArtifactRecord, MetadataStore
-from shipyard.store.datasets import DATASETS_PROPERTY
-from shipyard.store.records import DatasetVersionRecord
+from shipyard.store.records import DATASETS_PROPERTY, DatasetVersionRecord
 
 if TYPE_CHECKING:
     # pandas and pyarrow are imported by what reads or writes the splits: building the

@@ -20,12 +20,11 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, SQLAlchemy
 from sqlalchemy.orm import Session
 
 from shipyard.errors import StoreConflict, StoreError, StoreUnavailable
-from shipyard.store.reader import head_revision
+from shipyard.store.reader import SQLITE_BUSY_TIMEOUT_MS, head_revision
 
 if TYPE_CHECKING:
     from alembic.config import Config
 
-SQLITE_BUSY_TIMEOUT_MS = 60_000
 _MIGRATION_LOCK_KEY = 0x5_4149_5059  # an arbitrary constant for pg_advisory_xact_lock
 
 

@@ -1,7 +1,7 @@
 """Dataset versions: one row per distinct content of a named dataset.
 
 An artifact that holds dataset versions (ExampleGen's examples: the source's, and the
-labelled predictions added to training) lists their ids in its ``DATASETS_PROPERTY``
+labelled predictions added to training) lists their ids in its ``records.DATASETS_PROPERTY``
 property; lineage reads it to show which versions a model learned from.
 """
 
@@ -11,7 +11,6 @@ from sqlalchemy import select, update
 
 from shipyard.store.database import Database
 from shipyard.store.reader import StoreReader
-from shipyard.store.records import DATASETS_PROPERTY as DATASETS_PROPERTY
 from shipyard.store.records import DatasetVersionRecord
 from shipyard.store.tables import DatasetVersionRow, utcnow
 
