@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,25 @@ SHIPYARD = str(Path(sys.executable).with_name("shipyard"))
 
 MakeProject = Callable[..., Project]
 MakeStandardProject = Callable[..., Project]
+
+
+def process_ended(pid: int) -> bool:
+    """Whether process ``pid`` is gone, or a zombie its parent has not reaped (Linux)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return True
+    return state in ("Z", "X")
+
+
+def wait_for(condition: Callable[[], bool], *, seconds: float = 30.0) -> bool:
+    """Whether ``condition()`` holds within ``seconds`` (asked every 50 ms)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def run_cli(

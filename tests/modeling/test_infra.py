@@ -19,6 +19,7 @@ from shipyard.data.schema import Schema
 from shipyard.data.transform import TransformLearner
 from shipyard.modeling import write_package
 from shipyard.modeling.infra import InfraReport, ProbeStandby, probe_in_fresh_process
+from tests.helpers import process_ended, wait_for
 
 ROWS = [{"x": float(x), "z": float(x) / 2} for x in range(10)]
 
@@ -41,24 +42,6 @@ def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
         params={"max_iter": 5},
     )
     return folder
-
-
-def ended(pid: int) -> bool:
-    """Whether process ``pid`` is gone (or a zombie nobody reaped)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return True
-    return state in ("Z", "X")
-
-
-def wait_until_ended(pid: int, seconds: float = 120) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if ended(pid):
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def assert_served(report: InfraReport, requests: int) -> None:
@@ -112,7 +95,7 @@ def test_closing_an_unused_standby_ends_it_at_once() -> None:
     started = time.monotonic()
     standby.close()
     assert time.monotonic() - started < 5
-    assert ended(standby.process.pid)
+    assert process_ended(standby.process.pid)
     assert not Path(standby.address).parent.exists()
 
 
@@ -132,5 +115,5 @@ def test_a_standby_ends_when_the_process_that_started_it_is_killed() -> None:
         pid, address = owner.stdout.readline().split()
         os.kill(owner.pid, signal.SIGKILL)
     # It notices when its imports are done; a loaded machine makes those slow.
-    assert wait_until_ended(int(pid))
+    assert wait_for(lambda: process_ended(int(pid)), seconds=120)
     assert not Path(address).parent.exists()

@@ -10,7 +10,7 @@ import pytest
 
 from shipyard import Pipeline, Project, StepFailed, StepResult
 from shipyard.pipeline import fingerprint
-from tests.helpers import MakeProject
+from tests.helpers import MakeProject, process_ended
 from tests.pipeline import components as c
 
 
@@ -321,14 +321,6 @@ def test_a_step_knows_its_fingerprint_workers_and_working_folder(
         current_step()
 
 
-def ended(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return True
-    return state in ("Z", "X")
-
-
 def test_a_step_gets_the_standby_it_asked_for_which_ends_with_the_run(
     project: Project, tmp_path: Path
 ) -> None:
@@ -347,7 +339,7 @@ def test_a_step_gets_the_standby_it_asked_for_which_ends_with_the_run(
     pid = int(pid_file.read_text())
     seen = json.loads(read_output(project, result.output("UsesStandby", "seen").digest))
     assert seen == {"standby": str(pid), "alive": True}
-    assert ended(pid)
+    assert process_ended(pid)
     # A fully cached run executes nothing, and starts no standby.
     pid_file.unlink()
     cached = project.run(pipeline())
@@ -366,4 +358,4 @@ def test_a_standby_ends_with_a_run_whose_steps_failed(project: Project, tmp_path
     result = project.run(Pipeline("standby", [numbers, broken, user]))
 
     assert result.steps["UsesStandby"].status == "skipped"
-    assert ended(int(pid_file.read_text()))
+    assert process_ended(int(pid_file.read_text()))

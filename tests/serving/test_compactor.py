@@ -8,29 +8,11 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable
-from pathlib import Path
 
 from shipyard import Project
 from shipyard.serving.compactor import Compactor
+from tests.helpers import process_ended, wait_for
 from tests.prediction_log.helpers import record, segment_rows, spool_files
-
-
-def wait_for(condition: Callable[[], bool], *, seconds: float = 30.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state != "Z"
 
 
 def test_compactor_compacts_in_the_background_and_a_last_time_on_stop(project: Project) -> None:
@@ -82,9 +64,9 @@ def test_a_server_killed_by_sigkill_leaves_its_compactor_to_compact_and_end(
     ) as server:
         assert server.stdout is not None
         compactor = int(server.stdout.readline())
-        assert alive(compactor)
+        assert not process_ended(compactor)
         os.kill(server.pid, signal.SIGKILL)
-    assert wait_for(lambda: not alive(compactor))
+    assert wait_for(lambda: process_ended(compactor))
     log = project.prediction_log()
     assert spool_files(log) == []
     assert list(log.read()["prediction_id"]) == ["last"]
