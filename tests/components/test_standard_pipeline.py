@@ -192,11 +192,22 @@ def test_pinned_schema_is_used_for_validation(make_standard_project: MakeStandar
 
 
 def probe_processes() -> list[int]:
-    """This process's children that are infra probes."""
+    """This process's children that are infra probes.
+
+    A thread or child may end while this reads /proc; one that has gone has no probe.
+    """
     found = []
     for task in Path("/proc/self/task").iterdir():
-        for child in (task / "children").read_text().split():
-            if "shipyard.modeling.infra" in Path(f"/proc/{child}/cmdline").read_text():
+        try:
+            children = (task / "children").read_text().split()
+        except FileNotFoundError:
+            continue
+        for child in children:
+            try:
+                command = Path(f"/proc/{child}/cmdline").read_text()
+            except FileNotFoundError:
+                continue
+            if "shipyard.modeling.infra" in command:
                 found.append(int(child))
     return found
 
