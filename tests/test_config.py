@@ -156,7 +156,7 @@ def test_a_changed_file_or_variable_is_validated_again(
 ) -> None:
     Project.init(tmp_path, name="demo").close()
     assert validated_location(tmp_path, environ={}) == StoreLocation(
-        "demo", "sqlite:///.shipyard/metadata.db"
+        "demo", "sqlite:///.shipyard/metadata.db", ".shipyard/artifacts"
     )
     assert validated_location(tmp_path, environ={"SHIPYARD_SERVE_PORT": "x"}) is None
     monkeypatch.setenv("SHIPYARD_SERVE_PORT", "x")
@@ -179,4 +179,4 @@ def test_the_note_keeps_no_database_url_from_the_environment(
     monkeypatch.setenv("SHIPYARD_DB_URL", secret)
     Project.open(tmp_path).close()
     assert "secret-place" not in (tmp_path / STATE_DIR / VALIDATED_NOTE).read_text()
-    assert validated_location(tmp_path) == StoreLocation("demo", secret)
+    assert validated_location(tmp_path) == StoreLocation("demo", secret, ".shipyard/artifacts")

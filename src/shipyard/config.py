@@ -1005,5 +1005,10 @@ def load_config(root: Path, *, environ: Mapping[str, str] | None = None) -> Proj
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
     environ = os.environ if environ is None else environ
     config = parse_config(text, source=str(path), environ=environ)
-    note_validated(root, text, environ, StoreLocation(config.name, config.store.database))
+    note_validated(
+        root,
+        text,
+        environ,
+        StoreLocation(config.name, config.store.database, config.store.artifacts),
+    )
     return config

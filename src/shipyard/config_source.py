@@ -5,7 +5,7 @@ variables of ``ENV_OVERRIDES``; ``shipyard.config`` validates them with pydantic
 takes longer (pydantic, YAML and every section's schema) than a command that only reads
 the store may take in all.  So each validation leaves a note in ``.shipyard/``: the
 digest of what it validated (the file's text, the variables, the rules' source) and
-where the project's metadata lives.  A reader whose sources have the same digest takes
+where the project's metadata and artifacts live.  A reader whose sources have the same digest takes
 the store's location from the note (``validated_location``); any change to the file or
 to a variable makes it validate again.  The note never holds ``SHIPYARD_DB_URL``, which
 may carry a password a user keeps out of files: that one is read from the environment.
@@ -53,10 +53,12 @@ ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
 
 @dataclass(frozen=True)
 class StoreLocation:
-    """The project's name and the URL of its metadata database, as validated."""
+    """The project's name and the URLs of its metadata database and artifact store, as
+    validated (an artifact store URL never holds credentials: the store refuses one)."""
 
     project: str
     database: str
+    artifacts: str
 
 
 def find_root(start: Path) -> Path:
@@ -97,6 +99,7 @@ def note_validated(
         "project": location.project,
         # The variable's value stays in the environment (see the module's docstring).
         "database": None if DATABASE_VARIABLE in overrides(environ) else location.database,
+        "artifacts": location.artifacts,
     }
     path = root / STATE_DIR / VALIDATED_NOTE
     partial = path.with_name(f"{path.name}.{os.getpid()}.tmp")
@@ -125,6 +128,9 @@ def validated_location(
         return None
     database = note.get("database") or environ.get(DATABASE_VARIABLE, "")
     project = note.get("project")
-    if not isinstance(project, str) or not isinstance(database, str) or not database:
+    artifacts = note.get("artifacts")
+    if not (isinstance(project, str) and isinstance(artifacts, str) and artifacts):
         return None
-    return StoreLocation(project=project, database=database)
+    if not isinstance(database, str) or not database:
+        return None
+    return StoreLocation(project=project, database=database, artifacts=artifacts)

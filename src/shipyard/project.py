@@ -170,7 +170,9 @@ class Project:
         if self._reader is None:
             from shipyard.store.reader import StoreReader
 
-            location = self._location or StoreLocation(self.config.name, self.config.store.database)
+            location = self._location or StoreLocation(
+                self.config.name, self.config.store.database, self.config.store.artifacts
+            )
             opened = StoreReader.open(location.database, root=self.root, project=location.project)
             if opened is None:
                 return self.store.reader
@@ -299,7 +301,7 @@ class Project:
     def artifacts(self) -> ArtifactStore:
         from shipyard.artifacts import ArtifactStore
 
-        url = self.config.store.artifacts
+        url = self._location.artifacts if self._location else self.config.store.artifacts
         if "://" not in url and not Path(url).is_absolute():
             url = str(self.root / url)
         return ArtifactStore(url, cache_dir=self.root / STATE_DIR / "cache")
@@ -531,6 +533,33 @@ class Project:
 
         return PredictionLog(
             self.store.predictions, self.artifacts, spool_folder(self.root), **options
+        )
+
+    def newest_predictions(
+        self,
+        *,
+        model: str | None = None,
+        since: datetime | None = None,
+        limit: int | None = 100,
+    ) -> list[dict[str, Any]]:
+        """The newest ``limit`` logged predictions (all, given None) at or after
+        ``since``, newest first, as dicts of plain values keyed like ``read``'s columns.
+
+        What ``shipyard predictions`` lists: it reads the store through ``reader`` and
+        needs neither pandas nor the ORM.
+
+        >>> project.newest_predictions(model="ames", limit=10)[0]["prediction"]  # doctest: +SKIP
+        """
+        from shipyard.prediction_log.newest import newest_predictions
+        from shipyard.prediction_log.spool import spool_folder
+
+        return newest_predictions(
+            spool_folder(self.root),
+            self.reader.prediction_segments(model=model, since=since),
+            lambda digest: self.artifacts.materialize(digest, "file"),
+            model=model,
+            since=since,
+            limit=limit,
         )
 
     def _logged(self, prediction_id: str) -> bool:

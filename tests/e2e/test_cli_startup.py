@@ -1,7 +1,7 @@
 """What the command line loads before it answers: ``--version`` and ``--help`` without
 the settings' models (pydantic) nor the store (SQLAlchemy), the read-only commands without
-the data libraries (pandas, scikit-learn) that cost them seconds nor SQLAlchemy, and what
-it leaves to the end of the process."""
+the data libraries (pandas, scikit-learn) that cost them seconds nor SQLAlchemy (listing
+predictions included), and what it leaves to the end of the process."""
 
 from __future__ import annotations
 
@@ -10,9 +10,12 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
+import orjson
+
 import shipyard
 from shipyard import Project
 from tests.helpers import run_cli
+from tests.prediction_log.helpers import record
 
 
 def test_version_prints_the_installed_version(tmp_path: Path) -> None:
@@ -79,6 +82,41 @@ def test_read_only_commands_load_no_data_library(project: Project) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "runs" in result.stdout and "models" in result.stdout
+
+
+def test_listing_predictions_loads_neither_pandas_nor_the_orm(project: Project) -> None:
+    # One prediction compacted into a segment (read with pyarrow), one still spooled.
+    log = project.prediction_log()
+    log.append([record(1)])
+    log.close()
+    log.compact()
+    log.append([record(2, model="churn")])
+    log.close()
+    script = (
+        "import sys\n"
+        "from shipyard.cli import app\n"
+        "app(['predictions', '--format', 'json'], standalone_mode=False)\n"
+        "app(['predictions', '--model', 'ames'], standalone_mode=False)\n"
+        "heavy = {'pandas', 'sklearn', 'scipy', 'sqlalchemy', 'yaml', 'fsspec'}\n"
+        "loaded = heavy & set(sys.modules)\n"
+        "assert not loaded, loaded\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=project.root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    listed = orjson.loads(result.stdout.splitlines()[0])
+    assert [(row["prediction_id"], row["model"]) for row in listed] == [
+        ("p00002", "churn"),
+        ("p00001", "ames"),
+    ]
+    assert listed[1]["timestamp"] == "2024-05-01T12:01:00Z"
+    assert "p00001" in result.stdout.split("\n", 1)[1]
+    assert "p00002" not in result.stdout.split("\n", 1)[1]
 
 
 def test_a_command_freezes_what_it_leaves_and_closes_the_store(tmp_path: Path) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pyarrow as pa
 
 from shipyard.prediction_log import COLUMN_NAMES, COLUMNS
-from shipyard.prediction_log.columns import SEGMENT_SCHEMA, empty_frame, frame
+from shipyard.prediction_log.columns import empty_frame, frame
+from shipyard.prediction_log.segments import SEGMENT_SCHEMA
 
 
 def test_names_and_line_keys_are_unique_and_the_id_comes_first() -> None:

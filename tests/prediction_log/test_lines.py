@@ -49,7 +49,7 @@ def test_lines_read_back_with_defaults_for_optional_keys() -> None:
     data = encode(record(1)) + b'{"id":"old","ts":"2024-05-01T12:00:00Z","model":"m",'
     data += b'"version":"2","prediction":1,"inputs":{}}\n'
     first, second = parse_lines(data, "a.jsonl")
-    assert (first["id"], first["version"]) == ("p00001", 1)
+    assert (first["prediction_id"], first["version"]) == ("p00001", 1)
     assert first["inputs"] == {"x": 1, "city": "Ames"}
     assert (second["version"], second["variant"], second["latency_ms"]) == (2, "primary", 0.0)
     assert second["probabilities"] is None
@@ -70,7 +70,7 @@ def test_a_cut_off_last_line_is_ignored_and_damaged_lines_skipped_with_a_warning
     )
     with caplog.at_level(logging.WARNING, logger="shipyard.prediction_log.lines"):
         rows = parse_lines(data, "dead.jsonl")
-    assert [row["id"] for row in rows] == ["p00002"]
+    assert [row["prediction_id"] for row in rows] == ["p00002"]
     skipped = [r.getMessage() for r in caplog.records]
     assert skipped == [
         f"skipping line {n} of spool file dead.jsonl: not a prediction" for n in (1, 2, 3)
@@ -84,11 +84,24 @@ def test_ids_are_read_off_lines_escaped_or_not() -> None:
     assert line_ids(data) == {"p00001", odd}
 
 
-def test_rows_become_a_frame_without_those_of_unreadable_time() -> None:
-    rows = parse_lines(encode(record(1)) + encode(record(2)), "a.jsonl")
-    rows[1]["ts"] = "garbage"
+def test_times_are_read_as_utc_and_a_line_without_a_readable_time_skipped(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    line = b'{"id":"%s","ts":"%s","model":"m","version":1,"prediction":1,"inputs":{}}\n'
+    data = line % (b"zoned", b"2024-05-01T14:00:00+02:00") + line % (b"naive", b"2024-05-01T12:00")
+    data += line % (b"garbage", b"2024-13-45T99:00Z") + encode(record(1))
+    with caplog.at_level(logging.WARNING, logger="shipyard.prediction_log.lines"):
+        rows = parse_lines(data, "a.jsonl")
+    assert [(row["prediction_id"], row["timestamp"]) for row in rows] == [
+        ("zoned", T0),
+        ("naive", T0),
+        ("p00001", datetime(2024, 5, 1, 12, 1, tzinfo=UTC)),
+    ]
+    assert [r.getMessage() for r in caplog.records] == [
+        "skipping line 3 of spool file a.jsonl: not a prediction"
+    ]
     frame = rows_frame(rows)
     assert list(frame.columns) == list(COLUMN_NAMES)
-    assert list(frame["prediction_id"]) == ["p00001"]
-    assert frame.iloc[0]["timestamp"] == datetime(2024, 5, 1, 12, 1, tzinfo=UTC)
+    assert list(frame["timestamp"]) == [row["timestamp"] for row in rows]
+    assert str(frame["timestamp"].dtype) == "datetime64[us, UTC]"
     assert rows_frame([]).empty

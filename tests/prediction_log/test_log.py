@@ -114,6 +114,33 @@ def test_reading_filters_by_model_and_time_and_keeps_the_newest(log: PredictionL
     assert log.read(ids=set()).empty
 
 
+def test_the_newest_as_plain_rows_are_the_frames_rows(log: PredictionLog, project: Project) -> None:
+    for batch in (range(20, 30), range(10, 20)):
+        log.append([record(n, model="ames" if n % 2 else "churn") for n in batch])
+        log.rotate()
+        log.compact()
+    log.append([record(n, model="ames" if n % 2 else "churn") for n in range(10)])
+    log.append([record(25, model="ames")])  # also compacted: listed once
+
+    queries: list[tuple[str | None, datetime | None, int | None]] = [
+        (None, None, 3),
+        ("ames", T0 + timedelta(minutes=5), 4),
+        ("churn", None, None),
+        (None, T0 + timedelta(minutes=18), 100),
+        (None, None, 0),
+    ]
+    for model, since, limit in queries:
+        rows = project.newest_predictions(model=model, since=since, limit=limit)
+        whole = log.read(model=model, since=since)  # without a limit: read as a frame
+        expected = whole.head(len(whole) if limit is None else limit)
+        assert rows == expected.to_dict("records"), (model, since, limit)
+        assert rows == log.newest(model=model, since=since, limit=limit)
+    newest = project.newest_predictions(limit=1)[0]
+    assert newest["prediction_id"] == "p00029"
+    assert newest["timestamp"] == T0 + timedelta(minutes=29)
+    assert (type(newest["version"]), type(newest["latency_ms"])) == (int, float)
+
+
 def test_segments_outside_the_window_are_not_opened(
     log: PredictionLog, monkeypatch: pytest.MonkeyPatch
 ) -> None:

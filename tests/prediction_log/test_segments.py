@@ -1,17 +1,21 @@
 """Parquet segments: written sorted by time, read back whole, by time window, by id or
-only the newest rows."""
+only the newest rows, as a frame or as plain rows."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
 import pyarrow.parquet as pq
 
-from shipyard.prediction_log.columns import SEGMENT_SCHEMA
 from shipyard.prediction_log.lines import encode, parse_lines, rows_frame
-from shipyard.prediction_log.segments import read_segment, write_segment
+from shipyard.prediction_log.segments import (
+    SEGMENT_SCHEMA,
+    read_segment,
+    segment_rows,
+    write_segment,
+)
 from tests.prediction_log.helpers import T0, record
 
 
@@ -38,6 +42,9 @@ def test_a_segment_holds_the_schema_sorted_by_time_and_reads_back_equal(tmp_path
     back = read_segment(path)
     expected = frame.sort_values("timestamp").reset_index(drop=True)
     pd.testing.assert_frame_equal(back, expected)
+    rows = segment_rows(path)
+    assert rows == expected.to_dict("records")
+    assert type(rows[0]["timestamp"]) is datetime and type(rows[0]["version"]) is int
 
 
 def test_reading_a_window_keeps_since_and_drops_until(tmp_path: Path) -> None:
@@ -51,6 +58,11 @@ def test_reading_a_window_keeps_since_and_drops_until(tmp_path: Path) -> None:
     ]
     assert len(read_segment(path, since=since)) == 7
     assert len(read_segment(path, until=until)) == 6
+    rows = segment_rows(path, since=since, until=until)
+    assert [row["prediction_id"] for row in rows] == ["p00003", "p00004", "p00005"]
+    assert len(segment_rows(path, since=since)) == 7
+    assert len(segment_rows(path, until=until)) == 6
+    assert segment_rows(path, since=until, until=since) == []
 
 
 def test_reading_by_id_or_only_the_newest_rows(tmp_path: Path) -> None:
@@ -64,6 +76,9 @@ def test_reading_by_id_or_only_the_newest_rows(tmp_path: Path) -> None:
         "p00005",
     ]
     assert len(read_segment(path, newest=50)) == 10
+    newest = segment_rows(path, until=until, newest=2)
+    assert [row["prediction_id"] for row in newest] == ["p00004", "p00005"]
+    assert len(segment_rows(path, newest=50)) == 10
     by_id = read_segment(path, ids=["p00006", "p00002", "nope"])
     assert list(by_id["prediction_id"]) == ["p00002", "p00006"]
     assert by_id.loc[1, "prediction"] == "class 6"
@@ -80,3 +95,4 @@ def test_a_segment_of_the_first_schema_reads_with_no_shadow_links(tmp_path: Path
     back = read_segment(path)
     assert list(back["shadow_of"]) == [None, None]
     assert list(back["prediction_id"]) == sorted(frame["prediction_id"])
+    assert segment_rows(path) == back.to_dict("records")

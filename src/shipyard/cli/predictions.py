@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import csv
 import sys
-from collections.abc import Hashable
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import orjson
 import typer
@@ -18,9 +17,6 @@ from rich.text import Text
 from shipyard.cli.console import console, when
 from shipyard.cli.project import open_project
 from shipyard.errors import InvalidRequest
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 _JSON = orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC | orjson.OPT_SERIALIZE_NUMPY
 
@@ -50,17 +46,7 @@ def _csv_text(value: Any, *, json: bool) -> Any:
     return value
 
 
-def _rows(frame: pd.DataFrame) -> list[dict[Hashable, Any]]:
-    """Rows as plain Python values: datetimes, ints and floats rather than numpy's."""
-    rows = frame.to_dict("records")
-    for row in rows:
-        row["timestamp"] = row["timestamp"].to_pydatetime()
-        row["version"] = int(row["version"])
-        row["latency_ms"] = float(row["latency_ms"])
-    return rows
-
-
-def _table(frame: pd.DataFrame, *, limit: int | None) -> Table:
+def _table(rows: list[dict[str, Any]], *, limit: int | None) -> Table:
     table = Table(title="predictions, newest first", title_justify="left")
     table.add_column("time", no_wrap=True)
     table.add_column("prediction id", no_wrap=True)
@@ -70,7 +56,7 @@ def _table(frame: pd.DataFrame, *, limit: int | None) -> Table:
     table.add_column("latency", justify="right", no_wrap=True)
     # The only column that may shrink on a narrow terminal; each cell stays one line.
     table.add_column("inputs", max_width=60)
-    for row in _rows(frame):
+    for row in rows:
         prediction = _scalar_text(row["prediction"])
         if row["probabilities"]:
             prediction += f" ({max(row['probabilities'].values()):.2f})"
@@ -83,23 +69,23 @@ def _table(frame: pd.DataFrame, *, limit: int | None) -> Table:
             f"{row['latency_ms']:.1f} ms",
             Text(_json_text(row["inputs"]), no_wrap=True, overflow="ellipsis"),
         )
-    if limit is not None and len(frame) == limit:
+    if limit is not None and len(rows) == limit:
         table.caption = f"the newest {limit}; --limit N shows more, --limit 0 all"
         table.caption_justify = "left"
     return table
 
 
-def _write_csv(frame: pd.DataFrame) -> None:
+def _write_csv(rows: list[dict[str, Any]]) -> None:
     from shipyard.prediction_log import COLUMNS
 
     writer = csv.writer(sys.stdout, lineterminator="\n")
     writer.writerow([column.name for column in COLUMNS])
-    for row in _rows(frame):
+    for row in rows:
         writer.writerow([_csv_text(row[column.name], json=column.json) for column in COLUMNS])
 
 
-def _write_json(frame: pd.DataFrame) -> None:
-    sys.stdout.write(orjson.dumps(_rows(frame), option=_JSON).decode() + "\n")
+def _write_json(rows: list[dict[str, Any]]) -> None:
+    sys.stdout.write(orjson.dumps(rows, option=_JSON).decode() + "\n")
 
 
 def predictions(
@@ -123,7 +109,6 @@ def predictions(
     ] = OutputFormat.table,
 ) -> None:
     """Show logged predictions, newest first, spooled and compacted alike."""
-    # Imported here so that other commands do not pay for pandas and pyarrow.
     from shipyard.prediction_log import parse_since
 
     try:
@@ -131,16 +116,16 @@ def predictions(
     except InvalidRequest as exc:
         raise typer.BadParameter(str(exc), param_hint="--since") from None
     with open_project() as project:
-        frame = project.prediction_log().read(model=model, since=since_time, limit=limit or None)
+        rows = project.newest_predictions(model=model, since=since_time, limit=limit or None)
     if output_format is OutputFormat.csv:
-        _write_csv(frame)
+        _write_csv(rows)
     elif output_format is OutputFormat.json:
-        _write_json(frame)
-    elif frame.empty:
+        _write_json(rows)
+    elif not rows:
         what = f"of model '{model}' " if model else ""
         console.print(f"no predictions {what}logged" + (" in that time" if since else ""))
     else:
-        console.print(_table(frame, limit=limit or None))
+        console.print(_table(rows, limit=limit or None))
 
 
 def register(app: typer.Typer) -> None:

@@ -11,19 +11,30 @@ Everything goes through ``PredictionLog``:
 
 >>> log = project.prediction_log()  # doctest: +SKIP
 >>> log.read(model="ames", since="2h", limit=100)  # doctest: +SKIP
+
+``PredictionLog``, ``CompactionResult``, ``inputs_frame`` and the records are loaded on
+first use: they bring pandas, SQLAlchemy and numpy, which listing the newest predictions
+(``newest``) has no need of.
 """
 
+from __future__ import annotations
+
+import importlib
+import typing
+
 from shipyard.prediction_log.columns import COLUMN_NAMES, COLUMNS, Column
-from shipyard.prediction_log.compaction import CompactionResult
 from shipyard.prediction_log.lines import prediction_lines
-from shipyard.prediction_log.log import PredictionLog, inputs_frame
-from shipyard.prediction_log.records import (
-    PredictionRecord,
-    new_prediction_id,
-    new_prediction_ids,
-)
 from shipyard.prediction_log.spool import spool_folder
 from shipyard.prediction_log.window import parse_duration, parse_since
+
+if typing.TYPE_CHECKING:
+    from shipyard.prediction_log.compaction import CompactionResult
+    from shipyard.prediction_log.log import PredictionLog, inputs_frame
+    from shipyard.prediction_log.records import (
+        PredictionRecord,
+        new_prediction_id,
+        new_prediction_ids,
+    )
 
 __all__ = [
     "COLUMNS",
@@ -40,3 +51,20 @@ __all__ = [
     "prediction_lines",
     "spool_folder",
 ]
+
+_LAZY = {
+    "CompactionResult": "compaction",
+    "PredictionLog": "log",
+    "inputs_frame": "log",
+    "PredictionRecord": "records",
+    "new_prediction_id": "records",
+    "new_prediction_ids": "records",
+}
+
+
+def __getattr__(name: str) -> typing.Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

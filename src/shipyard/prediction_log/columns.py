@@ -15,17 +15,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-import pyarrow as pa
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "COLUMNS",
     "COLUMN_NAMES",
     "MAX_ID_LENGTH",
     "MAX_MODEL_LENGTH",
-    "SEGMENT_SCHEMA",
     "Column",
     "empty_frame",
     "frame",
@@ -43,9 +42,9 @@ class Column:
     """Its name in frames and segments, and in the CLI's CSV and JSON output."""
     line_key: str
     """Its key in a spool line."""
-    arrow_type: pa.DataType
     dtype: str
-    """Its pandas dtype in frames ``read`` returns."""
+    """Its pandas dtype in frames ``read`` returns; its Arrow type in segments follows
+    from it (``segments.SEGMENT_SCHEMA``)."""
     description: str
     json: bool = False
     """Stored as JSON text in segments, decoded on reading."""
@@ -57,7 +56,6 @@ COLUMNS: tuple[Column, ...] = (
     Column(
         name="prediction_id",
         line_key="id",
-        arrow_type=pa.string(),
         dtype="str",
         required=True,
         description="caller's id (32 random hex digits by default)",
@@ -65,7 +63,6 @@ COLUMNS: tuple[Column, ...] = (
     Column(
         name="timestamp",
         line_key="ts",
-        arrow_type=pa.timestamp("us", tz="UTC"),
         dtype="datetime64[us, UTC]",
         required=True,
         description="when the prediction was made",
@@ -73,7 +70,6 @@ COLUMNS: tuple[Column, ...] = (
     Column(
         name="model",
         line_key="model",
-        arrow_type=pa.string(),
         dtype="str",
         required=True,
         description="the model's name",
@@ -81,7 +77,6 @@ COLUMNS: tuple[Column, ...] = (
     Column(
         name="version",
         line_key="version",
-        arrow_type=pa.int64(),
         dtype="int64",
         required=True,
         description="the model's version",
@@ -89,21 +84,18 @@ COLUMNS: tuple[Column, ...] = (
     Column(
         name="variant",
         line_key="variant",
-        arrow_type=pa.string(),
         dtype="str",
         description='the arm that answered: "primary", "candidate" or "shadow"',
     ),
     Column(
         name="shadow_of",
         line_key="shadow_of",
-        arrow_type=pa.string(),
         dtype="object",
         description="a shadow answer's returned answer (its prediction id), else null",
     ),
     Column(
         name="prediction",
         line_key="prediction",
-        arrow_type=pa.string(),
         dtype="object",
         json=True,
         required=True,
@@ -112,7 +104,6 @@ COLUMNS: tuple[Column, ...] = (
     Column(
         name="probabilities",
         line_key="probabilities",
-        arrow_type=pa.string(),
         dtype="object",
         json=True,
         description="class -> probability, or null",
@@ -120,14 +111,12 @@ COLUMNS: tuple[Column, ...] = (
     Column(
         name="latency_ms",
         line_key="latency_ms",
-        arrow_type=pa.float64(),
         dtype="float64",
         description="milliseconds from the request to the answer",
     ),
     Column(
         name="inputs",
         line_key="inputs",
-        arrow_type=pa.string(),
         dtype="object",
         json=True,
         required=True,
@@ -137,17 +126,12 @@ COLUMNS: tuple[Column, ...] = (
 
 COLUMN_NAMES: tuple[str, ...] = tuple(column.name for column in COLUMNS)
 
-SEGMENT_SCHEMA = pa.schema(
-    [(column.name, column.arrow_type) for column in COLUMNS],
-    metadata={"shipyard.schema": "prediction-log/2"},
-)
-"""The Arrow schema of a Parquet segment (rows sorted by time, zstd-compressed).
-
-Segments of schema 1 have no ``shadow_of``; they read with it null."""
-
 
 def frame(columns: Mapping[str, Any]) -> pd.DataFrame:
     """A frame of the log's columns, in their order and dtypes, from one sequence each."""
+    # Imported here: the command line reads the log as plain rows, without pandas.
+    import pandas as pd
+
     return pd.DataFrame(
         {column.name: pd.Series(columns[column.name], dtype=column.dtype) for column in COLUMNS}
     )

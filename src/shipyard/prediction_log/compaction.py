@@ -25,8 +25,8 @@ from shipyard.errors import ServingError
 from shipyard.prediction_log.lines import parse_lines, rows_frame
 from shipyard.prediction_log.segments import write_segment
 from shipyard.prediction_log.spool import CLAIM_BYTES, Claim, claim_closed
-from shipyard.store.predictions import NewSegment, PredictionRepository, SegmentRecord
-from shipyard.store.records import StoredOutput
+from shipyard.store.predictions import NewSegment, PredictionRepository
+from shipyard.store.records import SegmentRecord, StoredOutput
 
 __all__ = ["CompactionResult", "compact"]
 

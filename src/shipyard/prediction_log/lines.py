@@ -10,13 +10,13 @@ prediction is skipped with a warning rather than stopping compaction.
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-import pandas as pd
 
 from shipyard.errors import InvalidRequest
 from shipyard.prediction_log.columns import (
@@ -26,7 +26,11 @@ from shipyard.prediction_log.columns import (
     empty_frame,
     frame,
 )
-from shipyard.prediction_log.records import PredictionRecord
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from shipyard.prediction_log.records import PredictionRecord
 
 __all__ = [
     "complete_lines",
@@ -55,7 +59,9 @@ def json_default(value: Any) -> Any:
     """JSON for the values orjson does not know: mappings, missing values, dates, ..."""
     if isinstance(value, Mapping):
         return dict(value)
-    if value is pd.NA or value is pd.NaT:
+    # A pandas missing value exists only where pandas was imported: not imported here.
+    pandas = sys.modules.get("pandas")
+    if pandas is not None and (value is pandas.NA or value is pandas.NaT):
         return None
     if hasattr(value, "isoformat"):  # dates, times, pandas Timestamps
         return value.isoformat()
@@ -172,14 +178,21 @@ def complete_lines(data: bytes) -> list[bytes]:
     return data.split(b"\n")[:-1]
 
 
+def _utc(text: Any) -> datetime:
+    """A spooled time as an aware UTC datetime; one without a zone is UTC."""
+    value = datetime.fromisoformat(text)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 def _normalised(row: Any) -> dict[str, Any] | None:
-    """A spooled prediction with the types compaction needs, or None if it has none."""
+    """A spooled prediction keyed by the log's column names, with the types compaction
+    needs (its time an aware datetime), or None if it has none."""
     if not isinstance(row, dict) or any(key not in row for key in _REQUIRED_KEYS):
         return None
     try:
         normalised = {
-            "id": row["id"],
-            "ts": str(row["ts"]),
+            "prediction_id": row["id"],
+            "timestamp": _utc(row["ts"]),
             "model": row["model"],
             "version": int(row["version"]),
             "variant": str(row.get("variant") or "primary"),
@@ -191,7 +204,7 @@ def _normalised(row: Any) -> dict[str, Any] | None:
         }
     except (TypeError, ValueError):
         return None
-    for key, longest in (("id", MAX_ID_LENGTH), ("model", MAX_MODEL_LENGTH)):
+    for key, longest in (("prediction_id", MAX_ID_LENGTH), ("model", MAX_MODEL_LENGTH)):
         value = normalised[key]
         if not isinstance(value, str) or not 0 < len(value) <= longest:
             return None
@@ -204,9 +217,11 @@ def _normalised(row: Any) -> dict[str, Any] | None:
 
 
 def parse_lines(data: bytes, source: str) -> list[dict[str, Any]]:
-    """The predictions in ``data``, the bytes of spool file ``source``, keyed as lines are.
+    """The predictions in ``data``, the bytes of spool file ``source``, as dicts keyed by
+    the log's column names (``segment_rows`` gives the same).
 
-    Lines that are not predictions are skipped with a warning naming ``source``.
+    Lines that are not predictions, or whose time cannot be read, are skipped with a
+    warning naming ``source``.
     """
     rows = []
     for number, line in enumerate(complete_lines(data), 1):
@@ -244,18 +259,7 @@ def line_ids(data: bytes) -> set[str]:
 
 
 def rows_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    """Rows of ``parse_lines`` as a frame; rows whose time cannot be read are dropped."""
+    """Rows of ``parse_lines`` or ``segment_rows`` as a frame."""
     if not rows:
         return empty_frame()
-    columns: dict[str, Any] = {
-        column.name: [row[column.line_key] for row in rows] for column in COLUMNS
-    }
-    columns["timestamp"] = pd.to_datetime(
-        columns["timestamp"], utc=True, format="ISO8601", errors="coerce"
-    )
-    result = frame(columns)
-    unreadable = result["timestamp"].isna()
-    if unreadable.any():
-        logger.warning("skipping %d spooled predictions without a valid time", unreadable.sum())
-        result = result[~unreadable]
-    return result
+    return frame({column.name: [row[column.name] for row in rows] for column in COLUMNS})

@@ -12,7 +12,7 @@ Spool files are local, so predictions of servers on other machines appear once c
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +25,13 @@ from shipyard.prediction_log.compaction import CompactionResult, compact
 from shipyard.prediction_log.feedback import checked_label, labels_frame, unknown_predictions
 from shipyard.prediction_log.index import SpoolIndex
 from shipyard.prediction_log.lines import encode, parse_lines, rows_frame
+from shipyard.prediction_log.newest import newest_predictions
 from shipyard.prediction_log.records import PredictionRecord
 from shipyard.prediction_log.segments import read_segment
-from shipyard.prediction_log.spool import CLAIM_BYTES, SpoolWriter, spool_entries
+from shipyard.prediction_log.spool import CLAIM_BYTES, SpoolWriter, spool_contents, spool_entries
 from shipyard.prediction_log.window import check_aware, parse_since, within
-from shipyard.store.predictions import FeedbackRecord, PredictionRepository, SegmentRecord
+from shipyard.store.predictions import FeedbackRecord, PredictionRepository
+from shipyard.store.records import SegmentRecord
 
 __all__ = ["LABELLED_COLUMNS", "PredictionLog", "inputs_frame"]
 
@@ -136,18 +138,19 @@ class PredictionLog:
             since = parse_since(since)
         check_aware(since, "since")
         check_aware(until, "until")
+        if limit is not None and ids is None:
+            return rows_frame(self.newest(model=model, since=since, until=until, limit=limit))
         rows = [
             row
-            for name, data in self._spool_data()
+            for name, data in spool_contents(self.spool)
             for row in parse_lines(data, name)
-            if (model is None or row["model"] == model) and (ids is None or row["id"] in ids)
+            if (model is None or row["model"] == model)
+            and (ids is None or row["prediction_id"] in ids)
         ]
         frames = [within(rows_frame(rows), since, until)]
         wanted = None if ids is None else sorted(ids)
         for segment in self.records.segments(model=model, since=since, until=until):
-            if limit is not None and _newest_cutoff(frames, limit) > segment.max_time:
-                break  # every later segment is older than the newest `limit` found
-            found = self._segment_frame(segment, since, until, newest=limit, ids=wanted)
+            found = self._segment_frame(segment, since, until, ids=wanted)
             frames.append(within(found, since, until))
         frames = [frame for frame in frames if len(frame)]
         if not frames:
@@ -159,14 +162,28 @@ class PredictionLog:
             result = result.head(limit)
         return result.reset_index(drop=True)
 
-    def _spool_data(self) -> list[tuple[str, bytes]]:
-        found = []
-        for entry in spool_entries(self.spool):
-            try:
-                found.append((entry.name, Path(entry.path).read_bytes()))
-            except FileNotFoundError:
-                continue  # compacted meanwhile: the segments hold it now
-        return found
+    def newest(
+        self,
+        *,
+        model: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int | None = 100,
+    ) -> list[dict[str, Any]]:
+        """``read``'s newest ``limit`` predictions as dicts of plain values, without pandas
+        (``newest_predictions``)."""
+        return newest_predictions(
+            self.spool,
+            self.records.segments(model=model, since=since, until=until),
+            self._segment_path,
+            model=model,
+            since=since,
+            until=until,
+            limit=limit,
+        )
+
+    def _segment_path(self, digest: str) -> Path:
+        return self.artifacts.materialize(digest, "file")
 
     def _segment_frame(
         self,
@@ -174,11 +191,9 @@ class PredictionLog:
         since: datetime | None,
         until: datetime | None,
         *,
-        newest: int | None = None,
         ids: Sequence[str] | None = None,
     ) -> pd.DataFrame:
-        path = self.artifacts.materialize(segment.digest, "file")
-        return read_segment(path, since=since, until=until, newest=newest, ids=ids)
+        return read_segment(self._segment_path(segment.digest), since=since, until=until, ids=ids)
 
     def get(self, prediction_id: str) -> pd.DataFrame:
         """The prediction ``prediction_id`` as one row of ``read``'s columns, or no row.
@@ -192,9 +207,9 @@ class PredictionLog:
             return empty_frame() if compacted is None else compacted
         rows = [
             row
-            for name, data in self._spool_data()
+            for name, data in spool_contents(self.spool)
             for row in parse_lines(data, name)
-            if row["id"] == prediction_id
+            if row["prediction_id"] == prediction_id
         ]
         if rows:
             return rows_frame(rows[:1])
@@ -285,15 +300,6 @@ class PredictionLog:
                 "uses for its own columns; rename them in the training data"
             )
         return pd.concat([inputs, joined[list(LABELLED_COLUMNS)]], axis=1)
-
-
-def _newest_cutoff(frames: Sequence[pd.DataFrame], limit: int) -> datetime:
-    """The ``limit``-th newest time among ``frames``, or the dawn of time if fewer."""
-    times = pd.concat([frame["timestamp"] for frame in frames], ignore_index=True)
-    if len(times) < limit:
-        return datetime.min.replace(tzinfo=UTC)
-    cutoff: datetime = times.nlargest(limit).iloc[-1].to_pydatetime()
-    return cutoff
 
 
 def inputs_frame(predictions: pd.DataFrame) -> pd.DataFrame:

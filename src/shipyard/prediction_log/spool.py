@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from shipyard.config import STATE_DIR
+from shipyard.config_source import STATE_DIR
 from shipyard.errors import ServingError
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "Claim",
     "SpoolWriter",
     "claim_closed",
+    "spool_contents",
     "spool_entries",
     "spool_folder",
 ]
@@ -175,6 +176,17 @@ def spool_entries(folder: Path) -> list[os.DirEntry[str]]:
             ]
     except FileNotFoundError:
         return []
+
+
+def spool_contents(folder: Path) -> list[tuple[str, bytes]]:
+    """The name and bytes of each spool file in ``folder``, running servers' too."""
+    found = []
+    for entry in spool_entries(folder):
+        try:
+            found.append((entry.name, Path(entry.path).read_bytes()))
+        except FileNotFoundError:
+            continue  # compacted meanwhile: the segments hold it now
+    return found
 
 
 @dataclass

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from shipyard.errors import InvalidRequest
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["check_aware", "parse_duration", "parse_since", "within"]
 

@@ -101,7 +101,7 @@ class MetadataStore:
     def predictions(self) -> PredictionRepository:
         from shipyard.store.predictions import PredictionRepository
 
-        return PredictionRepository(self.database, self.project_id)
+        return PredictionRepository(self.database, self.project_id, self.reader)
 
     @cached_property
     def deployments(self) -> DeploymentRepository:

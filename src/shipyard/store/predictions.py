@@ -24,7 +24,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from shipyard.store.database import Database
-from shipyard.store.records import StoredOutput
+from shipyard.store.reader import StoreReader
+from shipyard.store.records import SegmentRecord, StoredOutput
 from shipyard.store.tables import (
     ArtifactRow,
     FeedbackRow,
@@ -53,20 +54,6 @@ class NewSegment:
     min_time: datetime
     max_time: datetime
     prediction_ids: frozenset[str]
-
-
-@dataclass(frozen=True)
-class SegmentRecord:
-    """A registered segment and where its Parquet file is."""
-
-    id: int
-    model: str
-    rows: int
-    min_time: datetime
-    max_time: datetime
-    artifact_id: int
-    digest: str
-    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -124,9 +111,10 @@ def upsert_feedback(
 class PredictionRepository:
     """Stores and reads the prediction log's metadata of one project."""
 
-    def __init__(self, database: Database, project_id: int) -> None:
+    def __init__(self, database: Database, project_id: int, reader: StoreReader) -> None:
         self.database = database
         self.project_id = project_id
+        self.reader = reader
 
     # -- segments -------------------------------------------------------------------
 
@@ -211,20 +199,7 @@ class PredictionRepository:
         until: datetime | None = None,
     ) -> list[SegmentRecord]:
         """Segments that may hold predictions in ``[since, until)``, newest first."""
-        query = (
-            select(PredictionSegmentRow, ArtifactRow)
-            .join(ArtifactRow, ArtifactRow.id == PredictionSegmentRow.artifact_id)
-            .where(PredictionSegmentRow.project_id == self.project_id)
-        )
-        if model is not None:
-            query = query.where(PredictionSegmentRow.model == model)
-        if since is not None:
-            query = query.where(PredictionSegmentRow.max_time >= since)
-        if until is not None:
-            query = query.where(PredictionSegmentRow.min_time < until)
-        query = query.order_by(PredictionSegmentRow.max_time.desc(), PredictionSegmentRow.id.desc())
-        with self.database.reading("listing prediction log segments") as session:
-            return [_segment_record(row, artifact) for row, artifact in session.execute(query)]
+        return self.reader.prediction_segments(model=model, since=since, until=until)
 
     def known_ids(self, prediction_ids: Iterable[str]) -> set[str]:
         """The ids among ``prediction_ids`` that are in a compacted segment."""

@@ -34,6 +34,7 @@ from shipyard.store.records import (
     ModelRecord,
     RunKind,
     RunRecord,
+    SegmentRecord,
 )
 
 INPUT = "input"
@@ -587,6 +588,52 @@ class StoreReader:
                     )
                 )
         return records
+
+    # -- prediction log -------------------------------------------------------------
+
+    def prediction_segments(
+        self,
+        *,
+        model: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[SegmentRecord]:
+        """Segments of the prediction log that may hold predictions in ``[since,
+        until)``, newest first."""
+        query = (
+            "SELECT prediction_segments.id, prediction_segments.model, prediction_segments.rows, "
+            "prediction_segments.min_time, prediction_segments.max_time, artifacts.id, "
+            "artifacts.digest, prediction_segments.created_at FROM prediction_segments "
+            "JOIN artifacts ON artifacts.id = prediction_segments.artifact_id "
+            "WHERE prediction_segments.project_id = ?"
+        )
+        params: list[Any] = [self.project_id]
+        if model is not None:
+            query += " AND prediction_segments.model = ?"
+            params.append(model)
+        query += " ORDER BY prediction_segments.max_time DESC, prediction_segments.id DESC"
+        with self._reading("listing prediction log segments") as fetch:
+            rows = fetch(query, params)
+        # The window is applied here: SQLite compares its timestamps as text.
+        segments = [
+            SegmentRecord(
+                id=row[0],
+                model=row[1],
+                rows=row[2],
+                min_time=_when(row[3]),
+                max_time=_when(row[4]),
+                artifact_id=row[5],
+                digest=row[6],
+                created_at=_when(row[7]),
+            )
+            for row in rows
+        ]
+        return [
+            segment
+            for segment in segments
+            if (since is None or segment.max_time >= since)
+            and (until is None or segment.min_time < until)
+        ]
 
 
 def _sqlite_connector(path: Path) -> Connect:

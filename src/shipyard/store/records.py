@@ -162,6 +162,20 @@ DATASETS_PROPERTY = "dataset_versions"
 
 
 @dataclass(frozen=True)
+class SegmentRecord:
+    """A registered segment and where its Parquet file is."""
+
+    id: int
+    model: str
+    rows: int
+    min_time: datetime
+    max_time: datetime
+    artifact_id: int
+    digest: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
 class DatasetVersionRecord:
     """A version of a dataset: its source's content hash and what was ingested."""
 
