@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -122,6 +124,68 @@ def test_store_survives_pickling_with_only_its_url(tmp_path: Path) -> None:
     blob = store.put(tmp_path / "a")
     copy = pickle.loads(pickle.dumps(store))
     assert copy.read_bytes(blob.digest) == b"x"
+
+
+# Without "://" a store skips fsspec; its root must stay what fsspec gives (recorded URIs
+# and other processes' stores depend on it).  "file://" still goes through fsspec.
+FOLDER_URLS = [
+    "artifacts",
+    "./artifacts",
+    "artifacts/",
+    "sub/../artifacts",
+    ".",
+    "~/artifacts",
+    "~",
+    "{tmp}/absolute",
+    "{tmp}/absolute//",
+    "{tmp}/with:colon",
+    "file://{tmp}/by-url",
+]
+
+
+@pytest.mark.parametrize("template", FOLDER_URLS)
+def test_a_folder_store_has_the_root_fsspec_gives(
+    template: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import fsspec
+    from fsspec.implementations.local import LocalFileSystem
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sub").mkdir()
+    url = template.format(tmp=tmp_path)
+    fs, root = fsspec.core.url_to_fs(url.rstrip("/"))
+    store = ArtifactStore(url)
+    assert store.root == root.rstrip("/")
+    assert store.is_local and isinstance(fs, LocalFileSystem)
+    assert isinstance(store.fs, LocalFileSystem)
+    assert Path(store.root, "tmp").is_dir()
+
+
+def test_a_folder_store_reads_and_writes_without_fsspec(tmp_path: Path) -> None:
+    # Commands that only read a local store would pay fsspec's import for nothing.
+    script = (
+        "import pickle, sys\n"
+        "from pathlib import Path\n"
+        "from shipyard.artifacts import ArtifactStore\n"
+        "store = ArtifactStore('artifacts')\n"
+        "Path('a').write_bytes(b'hello')\n"
+        "Path('tree/sub').mkdir(parents=True)\n"
+        "Path('tree/sub/y.txt').write_text('y')\n"
+        "blob = store.put(Path('a'))\n"
+        "tree = store.put(Path('tree'))\n"
+        "store.put(Path('a'))  # already stored\n"
+        "copy = pickle.loads(pickle.dumps(store))\n"
+        "print(copy.read_bytes(blob.digest).decode())\n"
+        "print((copy.materialize(tree.digest, 'dir') / 'sub' / 'y.txt').read_text())\n"
+        "print(copy.exists(blob.digest, 'file'), tree.uri == copy.uri(tree.digest, 'dir'))\n"
+        "print('fsspec' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n") == ["hello", "y", "True True", "False", ""]
 
 
 def test_a_working_folder_is_kept_per_key(store: ArtifactStore, tmp_path: Path) -> None:

@@ -19,6 +19,10 @@ checked before they enter it, and read from there.  Credentials and the endpoint
 from the back end's usual settings (for S3: ``AWS_ACCESS_KEY_ID``,
 ``AWS_SECRET_ACCESS_KEY``, ``AWS_PROFILE``, ``AWS_ENDPOINT_URL`` for S3-compatible
 servers); shipyard never records them, and its error messages leave them out.
+
+A plain folder path (the default) is read and written with ``os`` and ``shutil``: fsspec,
+which takes tens of milliseconds to import, is loaded only for URLs and for callers that
+ask a local store for its ``fs``.
 """
 
 from __future__ import annotations
@@ -33,20 +37,24 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
-
-import fsspec
-from fsspec.implementations.local import LocalFileSystem
+from typing import TYPE_CHECKING, Any, Literal
 
 from shipyard.artifacts.hashing import file_digest, tree_digest, tree_digest_of, tree_manifest
 from shipyard.errors import ArtifactCorrupted, ArtifactError, ArtifactNotFound, ShipyardError
+
+if TYPE_CHECKING:
+    from fsspec import AbstractFileSystem
 
 Kind = Literal["file", "dir"]
 _READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
 # Secrets a back end's message might echo; their values are cut out of every error.
 _SECRET_VARIABLES = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID")
 _USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
+# Prefixes fsspec reads as a protocol even without "://" (LocalFileSystem strips "file:"
+# and "local:"; "data:" is a protocol of its own).
+_PROTOCOL_PREFIXES = ("file:", "local:", "data:")
 
 
 @dataclass(frozen=True)
@@ -76,19 +84,42 @@ class ArtifactStore:
                 "them and set them the back end's usual way (for S3: AWS_ACCESS_KEY_ID and "
                 "AWS_SECRET_ACCESS_KEY, or AWS_PROFILE)"
             )
+        root = _local_root(self.url)
+        if root is None:
+            root = self._open_url()
+        else:
+            # A plain folder: every local operation below uses os and shutil, so fsspec
+            # is imported only if a caller asks for ``fs``.
+            self.is_local = True
+        self.root = root.rstrip("/")
+        self.display_url = _redacted(self.url)
+        if self.is_local:
+            Path(self.root, "tmp").mkdir(parents=True, exist_ok=True)
+        self._cache_dir = cache_dir
+
+    def _open_url(self) -> str:
+        """Open a URL's file system through fsspec; return the store's root on it."""
+        import fsspec
+        from fsspec.implementations.local import LocalFileSystem
+
         try:
-            self.fs, self.root = fsspec.core.url_to_fs(self.url)
+            fs, root = fsspec.core.url_to_fs(self.url)
         except (ImportError, ValueError) as exc:
             raise ArtifactError(
                 f"cannot open the artifact store at {_redacted(self.url)}: {_redacted(str(exc))}; "
                 "for s3:// URLs install 'shipyard[s3]'"
             ) from exc
-        self.is_local = isinstance(self.fs, LocalFileSystem)
-        self.root = self.root.rstrip("/")
-        self.display_url = _redacted(self.url)
-        if self.is_local:
-            Path(self.root, "tmp").mkdir(parents=True, exist_ok=True)
-        self._cache_dir = cache_dir
+        self.fs = fs  # takes the place of the lazy property below
+        self.is_local = isinstance(fs, LocalFileSystem)
+        return str(root)
+
+    @cached_property
+    def fs(self) -> AbstractFileSystem:
+        """The store's fsspec file system; a plain folder's is made on first use."""
+        import fsspec
+
+        # What ``fsspec.core.url_to_fs`` gives for a path without a protocol.
+        return fsspec.filesystem("file")
 
     def __getstate__(self) -> dict[str, Any]:
         # Steps may run in other processes or on other machines: send the URL only.
@@ -110,8 +141,10 @@ class ArtifactStore:
 
     def uri(self, digest: str, kind: Kind) -> str:
         path = self._object_path(digest) if kind == "file" else self._tree_path(digest)
+        if self.is_local:
+            return path
         protocol = self.fs.protocol if isinstance(self.fs.protocol, str) else self.fs.protocol[0]
-        return path if self.is_local else f"{protocol}://{path}"
+        return f"{protocol}://{path}"
 
     # -- writing --------------------------------------------------------------------
 
@@ -128,7 +161,7 @@ class ArtifactStore:
         size = path.stat().st_size
         final = self._object_path(digest)
         with self._failures(f"store {path}"):
-            if not self.fs.exists(final):
+            if not self._exists(final):
                 if self.is_local:
                     staging = Path(self.root, "tmp", uuid.uuid4().hex)
                     shutil.copyfile(path, staging)
@@ -148,7 +181,7 @@ class ArtifactStore:
         blob = StoredBlob(digest=digest, kind="dir", size=size, uri=self.uri(digest, "dir"))
         manifest_path = self._manifest_path(digest)
         with self._failures(f"store folder {path}"):
-            if self.fs.exists(manifest_path):
+            if self._exists(manifest_path):
                 return blob
             final = self._tree_path(digest)
             if self.is_local:
@@ -178,6 +211,10 @@ class ArtifactStore:
             if not final.exists():
                 raise
             shutil.rmtree(staging)  # another process placed the same tree first
+
+    def _exists(self, path: str) -> bool:
+        # Locally, what LocalFileSystem.exists does, without importing fsspec.
+        return os.path.exists(path) if self.is_local else bool(self.fs.exists(path))
 
     def _write_atomic(self, target: str, body: bytes) -> None:
         if self.is_local:
@@ -365,6 +402,31 @@ class ArtifactStore:
                 f"{bucket!r} does not exist — create it, or fix store.artifacts "
                 "(SHIPYARD_ARTIFACTS_URL)"
             )
+
+
+def _local_root(url: str) -> str | None:
+    """The root fsspec would give a plain folder path, or None when fsspec must decide.
+
+    This mirrors ``fsspec.core.url_to_fs`` for a path without a protocol on POSIX
+    (``LocalFileSystem._strip_protocol`` and ``make_path_posix``): ``~`` is expanded, a
+    relative path is prefixed with the working folder (``./`` dropped, nothing else
+    normalised) and trailing slashes go.  Anything fsspec reads as more than a path
+    (``s3://``, ``file:``, ``data:``, chained ``a::b``) or a Windows path is left to
+    fsspec; a test holds the two to agreement.
+
+    >>> _local_root("/srv/artifacts/")
+    '/srv/artifacts'
+    """
+    if os.sep != "/" or "://" in url or "::" in url or url.startswith(_PROTOCOL_PREFIXES):
+        return None
+    if url.startswith("/"):
+        path = url
+    elif url.startswith("~"):
+        path = os.path.expanduser(url)
+    else:
+        relative = "" if url == "." else url.removeprefix("./")
+        path = f"{os.getcwd()}/{relative}"
+    return path.rstrip("/") or "/"
 
 
 def _make_read_only(path: Path) -> None:
