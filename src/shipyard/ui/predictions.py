@@ -1,14 +1,12 @@
 """Predictions: find one by id, and see its answer, its feedback and where it came from.
 
-``/predictions`` lists each model's newest answers: ``PredictionLog.read`` with a limit
-reads the spool and only the newest segments, so the list stays cheap however long the
-log is.  One prediction is found through the id index (``project.prediction``) and
+``/predictions`` lists each model's newest answers: ``project.newest_predictions`` reads
+the spool and only the newest segments, as plain rows, so the list stays cheap however
+long the log is.  One prediction is found through the id index (``project.prediction``) and
 traced through the registry (``project.prediction_lineage``), as the CLI and ``/find`` do.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from fastapi import APIRouter
 from starlette.requests import Request
@@ -23,16 +21,6 @@ __all__ = ["routes"]
 LATEST = 50
 
 
-def _rows(frame: Any) -> list[dict[str, Any]]:
-    """The log's rows as plain values for the template."""
-    rows: list[dict[str, Any]] = frame.to_dict("records")
-    for row in rows:
-        row["timestamp"] = row["timestamp"].to_pydatetime()
-        row["version"] = int(row["version"])
-        row["latency_ms"] = float(row["latency_ms"])
-    return rows
-
-
 def routes(ui: Dashboard) -> APIRouter:
     router = APIRouter()
     project = ui.project
@@ -42,9 +30,8 @@ def routes(ui: Dashboard) -> APIRouter:
         wanted = id.strip()
         if wanted:
             return ui.pages.redirect(request, f"/predictions/{wanted}")
-        log = project.prediction_log()
         latest = {
-            model.name: _rows(log.read(model=model.name, limit=LATEST))
+            model.name: project.newest_predictions(model=model.name, limit=LATEST)
             for model in project.registry.models()
         }
         return ui.pages.render(
