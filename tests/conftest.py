@@ -132,12 +132,14 @@ def classifier(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 QUICKSTART_OUTPUT = "quickstart.out"
+QUICKSTART_ERRORS = "quickstart.err"
 
 
 def _quickstart(folder: Path) -> Path:
     result = run_cli("quickstart", "demo", cwd=folder, timeout=900)
     assert result.returncode == 0, result.stdout + result.stderr
     (folder / QUICKSTART_OUTPUT).write_text(result.stdout)
+    (folder / QUICKSTART_ERRORS).write_text(result.stderr)
     return folder / "demo"
 
 
@@ -153,6 +155,12 @@ def turned_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def quickstart_output(turned_demo: Path) -> str:
     """What ``shipyard quickstart`` printed as it turned ``turned_demo``."""
     return (turned_demo.parent / QUICKSTART_OUTPUT).read_text()
+
+
+@pytest.fixture(scope="session")
+def quickstart_errors(turned_demo: Path) -> str:
+    """What ``shipyard quickstart`` wrote to stderr as it turned ``turned_demo``."""
+    return (turned_demo.parent / QUICKSTART_ERRORS).read_text()
 
 
 @pytest.fixture(scope="session")

@@ -169,7 +169,7 @@ def rejected(second_runs: dict[str, Turned]) -> Turned:
 
 
 def test_quickstart_turns_the_loop_once_and_reruns_from_cache(
-    turned_demo: Path, quickstart_output: str, tmp_path: Path
+    turned_demo: Path, quickstart_output: str, quickstart_errors: str, tmp_path: Path
 ) -> None:
     # The run's quickstart (it succeeded), read in a copy of its own: the copy reads the
     # quickstart's data file, so that its cache holds as in the folder the user made.
@@ -189,6 +189,8 @@ def test_quickstart_turns_the_loop_once_and_reruns_from_cache(
     assert 0.8 < shown_r2 <= 1 and shown_rmse > 0
     assert "blessing: blessed" in out
     assert "registry: ames:1 is production" in out
+    # Nothing after its last line: no report of sketches alive at exit (see lifetime).
+    assert "leaked" not in quickstart_errors, quickstart_errors[-2000:]
 
     # The loop, as the printout tells it.
     assert "served 648 houses sold in 2009" in said

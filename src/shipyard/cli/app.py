@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from typing import Annotated, Any
 
 import typer
@@ -27,6 +26,7 @@ from shipyard.cli import (
 )
 from shipyard.cli.console import console, errors
 from shipyard.errors import ShipyardError
+from shipyard.lifetime import freeze_survivors
 
 
 class _ShipyardGroup(TyperGroup):
@@ -90,10 +90,5 @@ def main() -> None:
     try:
         app()
     finally:
-        # What is still alive now lives until the process ends. Frozen, it is spared the
-        # garbage collections of the interpreter's exit, which walk every object of every
-        # loaded module (SQLAlchemy's, pydantic's...): a quarter of a second of a
-        # read-only command's time. Objects outside reference cycles are still released
-        # at exit; finalizers in cycles may not run, which Python never promises at exit
-        # (the files and databases shipyard opens are closed by their ``with`` blocks).
-        gc.freeze()
+        # What is still alive now lives until the process ends (see shipyard.lifetime).
+        freeze_survivors()

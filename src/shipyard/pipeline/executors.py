@@ -10,7 +10,6 @@ from __future__ import annotations
 import abc
 import atexit
 import ctypes
-import gc
 import multiprocessing
 import os
 import signal
@@ -20,6 +19,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 import threadpoolctl
 
+from shipyard.lifetime import freeze_survivors
 from shipyard.pipeline.task import Task, TaskResult, execute_task
 
 _PR_SET_PDEATHSIG = 1
@@ -84,8 +84,8 @@ def prepare_worker(processes: int, parent: int | None = None) -> None:
     share_cores(processes)
     # A spawned worker ends with the interpreter's shutdown, whose garbage collections
     # walk every object of the libraries it imported: 1.5 s with scikit-learn loaded, and
-    # the pool's shutdown waits for it.  Frozen objects are left to the operating system.
-    atexit.register(gc.freeze)
+    # the pool's shutdown waits for it.
+    atexit.register(freeze_survivors)
 
 
 def _noop() -> None:
