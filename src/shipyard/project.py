@@ -552,7 +552,9 @@ class Project:
         """
         from shipyard.prediction_log.newest import newest_predictions
         from shipyard.prediction_log.spool import spool_folder
+        from shipyard.prediction_log.window import check_aware
 
+        check_aware(since, "since")
         return newest_predictions(
             spool_folder(self.root),
             self.reader.prediction_segments(model=model, since=since),

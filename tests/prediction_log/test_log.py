@@ -135,6 +135,8 @@ def test_the_newest_as_plain_rows_are_the_frames_rows(log: PredictionLog, projec
         expected = whole.head(len(whole) if limit is None else limit)
         assert rows == expected.to_dict("records"), (model, since, limit)
         assert rows == log.newest(model=model, since=since, limit=limit)
+    with pytest.raises(ValueError, match="naive datetime"):
+        project.newest_predictions(since=datetime(2024, 5, 1))
     newest = project.newest_predictions(limit=1)[0]
     assert newest["prediction_id"] == "p00029"
     assert newest["timestamp"] == T0 + timedelta(minutes=29)

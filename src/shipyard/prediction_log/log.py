@@ -172,6 +172,8 @@ class PredictionLog:
     ) -> list[dict[str, Any]]:
         """``read``'s newest ``limit`` predictions as dicts of plain values, without pandas
         (``newest_predictions``)."""
+        check_aware(since, "since")
+        check_aware(until, "until")
         return newest_predictions(
             self.spool,
             self.records.segments(model=model, since=since, until=until),

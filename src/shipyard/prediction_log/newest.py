@@ -39,7 +39,7 @@ def newest_predictions(
     ``segments`` are those that may hold such predictions of ``model``, newest first
     (``StoreReader.prediction_segments``); ``segment_path`` gives a segment's local file
     from its digest.  A spool file compacted while this reads is seen in both places and
-    kept once.
+    kept once.  ``since`` and ``until`` have a zone (``window.check_aware``).
     """
     if limit is not None and limit <= 0:
         return []
