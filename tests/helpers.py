@@ -6,6 +6,8 @@ live here, so that no test imports from a conftest.
 
 from __future__ import annotations
 
+import atexit
+import functools
 import os
 import subprocess
 import sys
@@ -18,11 +20,27 @@ import numpy as np
 import pandas as pd
 
 from shipyard import Project
+from shipyard.pipeline import LocalExecutor
 
 SHIPYARD = str(Path(sys.executable).with_name("shipyard"))
 
 MakeProject = Callable[..., Project]
 MakeStandardProject = Callable[..., Project]
+
+
+@functools.cache
+def warm_pool() -> LocalExecutor:
+    """This test process's pool of pipeline workers, kept across runs (``Project.run``'s
+    ``executor``): its workers import scikit-learn, pandas and the standard components
+    once, not once per run, which is most of a small run's CPU time.
+
+    Only for runs of shipyard's components and the tests' own, with no environment
+    variable set for the steps after the pool started: its workers keep the modules and
+    the environment they started with.
+    """
+    pool = LocalExecutor(2)
+    atexit.register(pool.shutdown)
+    return pool
 
 
 def process_ended(pid: int) -> bool:
@@ -60,6 +78,16 @@ def run_cli(
         input=input,
         timeout=timeout,
         env={**os.environ, "COLUMNS": "200", **(env or {})},
+    )
+
+
+def run_python(
+    script: str, *, cwd: Path | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run ``script`` in a fresh interpreter of this environment: what a process loads
+    and leaves behind is seen only from a process of its own."""
+    return subprocess.run(
+        [sys.executable, "-c", script], cwd=cwd, capture_output=True, text=True, timeout=timeout
     )
 
 

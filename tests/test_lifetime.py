@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
+from tests.helpers import run_python
 
 
 def test_a_process_that_froze_sketches_in_a_cycle_ends_without_a_leak_report() -> None:
@@ -19,9 +18,7 @@ def test_a_process_that_froze_sketches_in_a_cycle_ends_without_a_leak_report() -
         "assert gc.get_freeze_count() > 0\n"
         "print('ended')\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
-    )
+    result = run_python(script)
     assert result.returncode == 0, result.stderr
     assert result.stdout == "ended\n"
     assert result.stderr == ""

@@ -13,7 +13,7 @@ from shipyard.prediction_lineage import PredictionLineage
 from shipyard.prediction_log import PredictionRecord
 from shipyard.store import LineageGraph
 from tests.e2e.serving_fixtures import configure
-from tests.helpers import make_table
+from tests.helpers import make_table, warm_pool
 
 
 def git(*args: str, cwd: Path) -> str:
@@ -38,7 +38,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     git("add", "-A", cwd=folder)
     git("commit", "-qm", "houses", cwd=folder)
     with Project.open(folder) as project:
-        project.run(project.standard_pipeline()).raise_for_failure()
+        project.run(project.standard_pipeline(), executor=warm_pool()).raise_for_failure()
         log = project.prediction_log()
         log.append([answer("compacted-1"), answer("other", version=1)])
         log.close()

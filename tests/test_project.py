@@ -2,17 +2,35 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from shipyard import ConfigError, Project, RecordNotFound
-from shipyard.pipeline import Pipeline
+from shipyard.pipeline import LocalExecutor, Pipeline, RunResult
+from tests.helpers import process_ended
 from tests.pipeline import components as c
 
 
 def an_artifact(project: Project, seed: int) -> int:
     return project.run(Pipeline("p", [c.generate(start=seed)])).output("generate", "numbers").id
+
+
+def test_a_callers_executor_runs_the_steps_and_is_left_running(project: Project) -> None:
+    def worker(result: RunResult) -> int:
+        digest = result.output("uncached", "numbers").digest
+        pid: int = json.loads(project.artifacts.read_bytes(digest))[1]
+        return pid
+
+    with LocalExecutor(1) as pool:
+        first = project.run(Pipeline("p", [c.uncached()]), executor=pool)
+        assert not process_ended(worker(first))  # the run left the caller's pool running
+        second = project.run(Pipeline("p", [c.uncached()]), executor=pool)
+        assert worker(second) == worker(first)
+    assert process_ended(worker(first))
+    own = project.run(Pipeline("p", [c.uncached()]))  # a pool of its own, ended with it
+    assert worker(own) != worker(first) and process_ended(worker(own))
 
 
 def test_dataset_versions_are_listed_newest_first_and_found_by_id(project: Project) -> None:

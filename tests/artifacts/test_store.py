@@ -2,8 +2,6 @@ from __future__ import annotations
 
 import os
 import stat
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -11,6 +9,7 @@ import pytest
 
 from shipyard import ArtifactCorrupted, ArtifactNotFound
 from shipyard.artifacts import ArtifactStore, file_digest, tree_digest
+from tests.helpers import run_python
 
 WRITE_BITS = stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH
 
@@ -181,9 +180,7 @@ def test_a_folder_store_reads_and_writes_without_fsspec(tmp_path: Path) -> None:
         "print(copy.exists(blob.digest, 'file'), tree.uri == copy.uri(tree.digest, 'dir'))\n"
         "print('fsspec' in sys.modules)\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=120
-    )
+    result = run_python(script, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split("\n") == ["hello", "y", "True True", "False", ""]
 

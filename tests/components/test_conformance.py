@@ -15,7 +15,7 @@ from shipyard import Project, RunResult
 from shipyard.config import CONFIG_FILE
 from shipyard.pipeline import OutputRef
 from shipyard.testing import CHECKS, check_component
-from tests.helpers import make_table
+from tests.helpers import make_table, warm_pool
 
 STANDARD = [
     "ExampleGen",
@@ -43,7 +43,7 @@ def standard_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Pro
     settings["tuner"] = {"trials": 2, "folds": 2, "space": {"max_depth": {"int": [2, 4]}}}
     (folder / CONFIG_FILE).write_text(yaml.safe_dump(settings))
     project = Project.open(folder)
-    result = project.run(project.standard_pipeline())
+    result = project.run(project.standard_pipeline(), executor=warm_pool())
     result.raise_for_failure()
     yield project, result
     project.close()

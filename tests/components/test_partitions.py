@@ -22,7 +22,7 @@ from shipyard.config import CONFIG_FILE, load_config
 from shipyard.data import FittedTransform, compute_statistics, learn_transform, split_frame
 from shipyard.modeling.package import ModelPackage
 from shipyard.pipeline import Pipeline, RunResult
-from tests.helpers import MakeStandardProject, make_table
+from tests.helpers import MakeStandardProject, make_table, warm_pool
 
 
 def houses(rows: int, *, seed: int = 0) -> pd.DataFrame:
@@ -269,7 +269,7 @@ def test_the_trainer_fits_on_a_sample_of_a_split_larger_than_max_rows(
     (project.root / CONFIG_FILE).write_text(yaml.safe_dump(settings))
     project.config = load_config(project.root)
 
-    result = project.run(project.standard_pipeline())
+    result = project.run(project.standard_pipeline(), executor=warm_pool())
     result.raise_for_failure()
 
     assert result.output("Trainer", "model").properties["train_rows"] == 300

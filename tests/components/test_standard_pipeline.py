@@ -15,7 +15,7 @@ from shipyard.cli.app import app
 from shipyard.components import InfraValidator, read_split, summarize
 from shipyard.components.payloads import EvaluationPayload, InfraPayload
 from shipyard.config import CONFIG_FILE
-from tests.helpers import MakeStandardProject, make_table
+from tests.helpers import MakeStandardProject, make_table, warm_pool
 
 
 def set_config(project: Project, change: dict[str, dict[str, object]]) -> Project:
@@ -31,7 +31,7 @@ def test_regression_run_registers_a_blessed_production_model(
     make_standard_project: MakeStandardProject, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     project = make_standard_project()
-    result = project.run(project.standard_pipeline())
+    result = project.run(project.standard_pipeline(), executor=warm_pool())
     result.raise_for_failure()
 
     production = project.registry.resolve("houses@production")
@@ -90,10 +90,10 @@ def test_unchanged_rerun_is_fully_cached_and_stores_nothing(
     make_standard_project: MakeStandardProject,
 ) -> None:
     project = make_standard_project()
-    project.run(project.standard_pipeline()).raise_for_failure()
+    project.run(project.standard_pipeline(), executor=warm_pool()).raise_for_failure()
     objects = sorted(p.name for p in (project.root / ".shipyard/artifacts").rglob("*"))
 
-    again = project.run(project.standard_pipeline())
+    again = project.run(project.standard_pipeline(), executor=warm_pool())
 
     assert len(again.names("cached")) == 9
     assert sorted(p.name for p in (project.root / ".shipyard/artifacts").rglob("*")) == objects
@@ -104,7 +104,7 @@ def test_unchanged_rerun_is_fully_cached_and_stores_nothing(
 def test_classification_with_text_labels(make_standard_project: MakeStandardProject) -> None:
     project = make_standard_project(task="classification")
     assert project.config.data is not None and project.config.data.task == "classification"
-    result = project.run(project.standard_pipeline())
+    result = project.run(project.standard_pipeline(), executor=warm_pool())
     result.raise_for_failure()
     production = project.registry.resolve("houses@production")
     assert production.metrics["roc_auc"] > 0.8
@@ -119,12 +119,12 @@ def test_corrupted_data_stops_at_validation_and_production_stays(
     make_standard_project: MakeStandardProject,
 ) -> None:
     project = make_standard_project()
-    project.run(project.standard_pipeline()).raise_for_failure()
+    project.run(project.standard_pipeline(), executor=warm_pool()).raise_for_failure()
     frame = pd.read_csv(project.root / "houses.csv")
     frame["size"] = frame["size"].map(lambda v: f"{v:.0f} m2")
     frame.drop(columns="rooms").to_csv(project.root / "houses.csv", index=False)
 
-    result = project.run(project.standard_pipeline())
+    result = project.run(project.standard_pipeline(), executor=warm_pool())
 
     assert result.steps["ExampleValidator"].status == "failed"
     error = result.steps["ExampleValidator"].error or ""
@@ -140,10 +140,10 @@ def test_worse_model_is_registered_but_not_promoted(
     make_standard_project: MakeStandardProject,
 ) -> None:
     project = make_standard_project()
-    project.run(project.standard_pipeline()).raise_for_failure()
+    project.run(project.standard_pipeline(), executor=warm_pool()).raise_for_failure()
     project = set_config(project, {"model": {"params": {"max_iter": 1, "max_depth": 1}}})
 
-    result = project.run(project.standard_pipeline())
+    result = project.run(project.standard_pipeline(), executor=warm_pool())
 
     assert result.succeeded
     candidate = project.registry.resolve("houses:2")
@@ -161,10 +161,10 @@ def test_better_model_replaces_production_and_history_records_it(
 ) -> None:
     project = make_standard_project()
     project = set_config(project, {"model": {"params": {"max_iter": 5}}})
-    project.run(project.standard_pipeline()).raise_for_failure()
+    project.run(project.standard_pipeline(), executor=warm_pool()).raise_for_failure()
     project = set_config(project, {"model": {"params": {"max_iter": 60}}})
 
-    project.run(project.standard_pipeline()).raise_for_failure()
+    project.run(project.standard_pipeline(), executor=warm_pool()).raise_for_failure()
 
     assert project.registry.resolve("houses@production").version == 2
     moves = [(e.alias, e.from_version, e.to_version) for e in project.registry.history("houses")]
@@ -173,7 +173,7 @@ def test_better_model_replaces_production_and_history_records_it(
 
 def test_pinned_schema_is_used_for_validation(make_standard_project: MakeStandardProject) -> None:
     project = make_standard_project()
-    first = project.run(project.standard_pipeline())
+    first = project.run(project.standard_pipeline(), executor=warm_pool())
     schema = yaml.safe_load(
         project.artifacts.read_bytes(first.output("SchemaGen", "schema").digest)
     )
@@ -185,7 +185,7 @@ def test_pinned_schema_is_used_for_validation(make_standard_project: MakeStandar
         project, {"data": {"schema": "schema.yaml"}, "validation": {"range_severity": "error"}}
     )
 
-    result = project.run(project.standard_pipeline())
+    result = project.run(project.standard_pipeline(), executor=warm_pool())
 
     assert result.steps["ExampleValidator"].status == "failed"
     assert "column 'rooms' has values in [1, 7]" in (result.steps["ExampleValidator"].error or "")
@@ -217,7 +217,7 @@ def test_the_infra_probe_leaves_no_process_behind(
     make_standard_project: MakeStandardProject,
 ) -> None:
     project = make_standard_project()
-    result = project.run(project.standard_pipeline())
+    result = project.run(project.standard_pipeline(), executor=warm_pool())
     result.raise_for_failure()
 
     infra = InfraPayload.from_bytes(
@@ -227,7 +227,7 @@ def test_the_infra_probe_leaves_no_process_behind(
     assert probe_processes() == []
     # Nor does a run that fails before the probe.
     (project.root / "houses.csv").write_text("price\n1\n")
-    failed = project.run(project.standard_pipeline())
+    failed = project.run(project.standard_pipeline(), executor=warm_pool())
     assert not failed.succeeded and failed.steps["InfraValidator"].status == "skipped"
     assert probe_processes() == []
 
@@ -249,7 +249,7 @@ def test_a_model_over_its_latency_budget_stays_a_candidate(
     project = make_standard_project()
     project = set_config(project, {"infra": {"max_p99_ms": 0.000001}})
 
-    result = project.run(project.standard_pipeline())
+    result = project.run(project.standard_pipeline(), executor=warm_pool())
 
     assert result.succeeded
     version = project.registry.resolve("houses:1")
@@ -264,7 +264,7 @@ def test_a_classifier_version_carries_its_calibration_and_automation_plan(
     project = make_standard_project(task="classification")
     project = set_config(project, {"automation": {"target_precision": 0.9}})
 
-    result = project.run(project.standard_pipeline())
+    result = project.run(project.standard_pipeline(), executor=warm_pool())
 
     result.raise_for_failure()
     version = project.registry.resolve("houses@production")
@@ -311,10 +311,10 @@ def test_a_new_target_precision_reruns_only_the_evaluator(
 ) -> None:
     project = make_standard_project(task="classification")
     project = set_config(project, {"automation": {"target_precision": 0.8}})
-    project.run(project.standard_pipeline()).raise_for_failure()
+    project.run(project.standard_pipeline(), executor=warm_pool()).raise_for_failure()
     project = set_config(project, {"automation": {"target_precision": 0.99}})
 
-    result = project.run(project.standard_pipeline())
+    result = project.run(project.standard_pipeline(), executor=warm_pool())
 
     result.raise_for_failure()
     assert result.steps["Trainer"].status == "cached"
@@ -336,7 +336,7 @@ def test_a_small_eval_split_gives_no_confidence_model(
     project = make_standard_project(task="classification", rows=150)
     project = set_config(project, {"data": {"split": {"eval_fraction": 0.1, "seed": 0}}})
 
-    result = project.run(project.standard_pipeline())
+    result = project.run(project.standard_pipeline(), executor=warm_pool())
 
     result.raise_for_failure()
     version = project.registry.resolve("houses:1")

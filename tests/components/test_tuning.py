@@ -30,7 +30,7 @@ from shipyard.config import CONFIG_FILE, load_config, parse_config
 from shipyard.errors import ConfigError
 from shipyard.modeling.tuning import STUDY_FILE, TuningResult
 from shipyard.pipeline import Pipeline, RunResult
-from tests.helpers import SHIPYARD, MakeStandardProject, make_table
+from tests.helpers import SHIPYARD, MakeStandardProject, make_table, warm_pool
 
 WIDE_SPACE = {
     "learning_rate": {"log_uniform": [0.002, 0.5]},
@@ -82,15 +82,15 @@ def compared(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The untuned and the tuned project, each run once; the tuned one run twice."""
     base = tmp_path_factory.mktemp("tuning")
     default = cancer_project(base / "default", tuner=None)
-    untuned = default.run(default.standard_pipeline())
+    untuned = default.run(default.standard_pipeline(), executor=warm_pool())
     untuned.raise_for_failure()
     tuned = cancer_project(
         base / "tuned", tuner={"trials": 12, "folds": 3, "seed": 1, "space": WIDE_SPACE}
     )
-    first = tuned.run(tuned.standard_pipeline())
+    first = tuned.run(tuned.standard_pipeline(), executor=warm_pool())
     first.raise_for_failure()
     journal = study_journal(tuned).read_bytes()
-    second = tuned.run(tuned.standard_pipeline())
+    second = tuned.run(tuned.standard_pipeline(), executor=warm_pool())
     second.raise_for_failure()
     with pytest.MonkeyPatch.context() as patch:  # `shipyard run`: cached, and it says so
         patch.chdir(tuned.root)
@@ -419,7 +419,7 @@ def test_a_study_killed_half_way_resumes_and_ends_with_its_trials(tmp_path: Path
     assert processes_in(project.root) == []
 
     with Project.open(project.root) as resumed:
-        result = resumed.run(resumed.standard_pipeline())
+        result = resumed.run(resumed.standard_pipeline(), executor=warm_pool())
         result.raise_for_failure()
         assert result.steps["Tuner"].status == "succeeded"
         tuning = tuning_of(resumed, result)

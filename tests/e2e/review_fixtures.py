@@ -15,7 +15,7 @@ import yaml
 from shipyard import Project
 from shipyard.config import CONFIG_FILE
 from tests.e2e.serving_fixtures import configure
-from tests.helpers import make_table
+from tests.helpers import make_table, warm_pool
 
 TARGET = "expensive"
 MEDIAN_PRICE = 133_000.0
@@ -59,7 +59,7 @@ def classifier_project(
         loaded.setdefault(section, {}).update(values)
     path.write_text(yaml.safe_dump(loaded))
     with Project.open(folder) as project:
-        project.run(project.standard_pipeline()).raise_for_failure()
+        project.run(project.standard_pipeline(), executor=warm_pool()).raise_for_failure()
     return folder
 
 

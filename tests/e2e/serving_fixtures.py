@@ -15,7 +15,7 @@ import yaml
 
 from shipyard import Project
 from shipyard.config import CONFIG_FILE
-from tests.helpers import SHIPYARD, make_table
+from tests.helpers import SHIPYARD, make_table, warm_pool
 
 
 def free_port() -> int:
@@ -31,7 +31,7 @@ def trained_project(folder: Path, *, task: str = "regression", max_iter: int = 3
     Project.init(folder, data=folder / "houses.csv", target=target).close()
     configure(folder, max_iter=max_iter)
     with Project.open(folder) as project:
-        project.run(project.standard_pipeline()).raise_for_failure()
+        project.run(project.standard_pipeline(), executor=warm_pool()).raise_for_failure()
     return folder
 
 
@@ -40,7 +40,7 @@ def trained_twice(folder: Path, *, task: str = "regression") -> Path:
     trained_project(folder, task=task, max_iter=5)
     configure(folder, max_iter=8)
     with Project.open(folder) as project:
-        project.run(project.standard_pipeline()).raise_for_failure()
+        project.run(project.standard_pipeline(), executor=warm_pool()).raise_for_failure()
         project.registry.promote(folder.name, 1, reason="the first version serves")
     return folder
 

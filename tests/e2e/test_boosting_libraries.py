@@ -21,7 +21,7 @@ from shipyard.data.schema import Schema
 from shipyard.errors import ArtifactCorrupted, ArtifactError, ShipyardError
 from shipyard.modeling import ModelPackage, build_estimator, write_package
 from tests.e2e.serving_fixtures import start_server
-from tests.helpers import make_table, run_cli
+from tests.helpers import make_table, run_cli, warm_pool
 
 PARAMS = {
     "lightgbm": {"n_estimators": 15, "num_leaves": 7, "min_child_samples": 5},
@@ -63,7 +63,7 @@ def test_a_boosting_library_trains_serves_and_predicts_its_own_numbers(
     tmp_path: Path, library: str, task: str
 ) -> None:
     project = boosted_project(tmp_path / "houses", library, task)
-    result = project.run(project.standard_pipeline())
+    result = project.run(project.standard_pipeline(), executor=warm_pool())
     result.raise_for_failure()
     version = project.registry.resolve("houses@production")
     assert version.blessed and version.infra_validated
@@ -226,7 +226,7 @@ def test_parameters_lightgbm_refuses_fail_the_trainer_with_its_reason(tmp_path: 
     (project.root / CONFIG_FILE).write_text(yaml.safe_dump(settings))
     project.close()
     with Project.open(project.root) as reopened:
-        result = reopened.run(reopened.standard_pipeline())
+        result = reopened.run(reopened.standard_pipeline(), executor=warm_pool())
         with pytest.raises(ShipyardError) as caught:
             result.raise_for_failure()
     assert "LGBMRegressor could not be fitted" in str(caught.value)

@@ -13,7 +13,6 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -24,7 +23,7 @@ import pytest
 import yaml
 
 from shipyard.config import CONFIG_FILE
-from tests.helpers import make_table, run_cli
+from tests.helpers import make_table, run_cli, run_python
 
 ROWS = 300
 Result = subprocess.CompletedProcess[str]
@@ -310,9 +309,7 @@ def test_a_fully_cached_run_loads_no_data_library(houses: Turned, tmp_path: Path
         "loaded = {'pandas', 'pyarrow', 'sklearn', 'scipy', 'skops'} & set(sys.modules)\n"
         "assert not loaded, loaded\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script], cwd=folder, capture_output=True, text=True, timeout=300
-    )
+    result = run_python(script, cwd=folder, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "0 ran, 9 cached" in result.stdout
     assert "blessing: blessed" in result.stdout and "statistics (training split)" in result.stdout

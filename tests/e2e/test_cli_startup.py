@@ -5,8 +5,6 @@ predictions included), and what it leaves to the end of the process."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from importlib import metadata
 from pathlib import Path
 
@@ -14,7 +12,7 @@ import orjson
 
 import shipyard
 from shipyard import Project
-from tests.helpers import run_cli
+from tests.helpers import run_cli, run_python
 from tests.prediction_log.helpers import record
 
 
@@ -42,13 +40,7 @@ def test_version_and_help_load_neither_settings_nor_store(tmp_path: Path) -> Non
         "loaded = settings_and_store & set(sys.modules)\n"
         "assert not loaded, loaded\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_python(script, cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"shipyard {shipyard.__version__}" in result.stdout
     assert "--task" in result.stdout and "regression|classification" in result.stdout
@@ -73,13 +65,7 @@ def test_read_only_commands_load_no_data_library(project: Project) -> None:
         "assert 'shipyard.store.reader' in sys.modules  # the commands did read the store\n"
     )
     project.store  # noqa: B018 - the database exists, as after any first command
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=project.root,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_python(script, cwd=project.root)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "runs" in result.stdout and "models" in result.stdout
 
@@ -101,13 +87,7 @@ def test_listing_predictions_loads_neither_pandas_nor_the_orm(project: Project) 
         "loaded = heavy & set(sys.modules)\n"
         "assert not loaded, loaded\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=project.root,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_python(script, cwd=project.root)
     assert result.returncode == 0, result.stdout + result.stderr
     listed = orjson.loads(result.stdout.splitlines()[0])
     assert [(row["prediction_id"], row["model"]) for row in listed] == [
@@ -135,13 +115,7 @@ def test_a_command_freezes_what_it_leaves_and_closes_the_store(tmp_path: Path) -
         "    assert exc.code == 0, exc.code\n"
         "assert gc.get_freeze_count() > 0\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=tmp_path / "demo",
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_python(script, cwd=tmp_path / "demo")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "runs" in result.stdout and "status" in result.stdout
     database = tmp_path / "demo" / ".shipyard" / "metadata.db"

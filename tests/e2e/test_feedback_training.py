@@ -22,7 +22,7 @@ from shipyard.pipeline import RunResult
 from shipyard.prediction_log import PredictionLog, PredictionRecord
 from shipyard.store.lineage import LineageGraph
 from tests.e2e.serving_fixtures import trained_project
-from tests.helpers import make_table, run_cli
+from tests.helpers import make_table, run_cli, warm_pool
 
 SOURCES = {"q0": "api", "q1": "agreed", "q2": "agreed", "q3": "adjudicated", "q4": "single"}
 
@@ -35,7 +35,7 @@ def include_feedback(folder: Path, include: bool) -> None:
 
 def run(folder: Path) -> RunResult:
     with Project.open(folder) as project:
-        result = project.run(project.standard_pipeline())
+        result = project.run(project.standard_pipeline(), executor=warm_pool())
     result.raise_for_failure()
     return result
 

@@ -15,6 +15,7 @@ import pytest
 from shipyard import Project
 from tests.e2e.review_fixtures import classifier_project, instances, noisy_table, wait_for
 from tests.e2e.serving_fixtures import RunningServer, served
+from tests.helpers import warm_pool
 
 pytestmark = pytest.mark.slow
 
@@ -61,7 +62,7 @@ def _label(client: httpx.Client, item: dict[str, Any], reviewer: str, label: str
 
 def _train(project: Project) -> tuple[int, set[str]]:
     """Run the pipeline: the training split's rows and the labelled predictions in it."""
-    result = project.run(project.standard_pipeline())
+    result = project.run(project.standard_pipeline(), executor=warm_pool())
     result.raise_for_failure()
     examples = result.output("ExampleGen", "examples")
     snapshot = project.artifacts.materialize(examples.digest, "dir") / "feedback.parquet"

@@ -27,7 +27,7 @@ from tests.e2e.serving_fixtures import (
     start_server,
     trained_project,
 )
-from tests.helpers import run_cli
+from tests.helpers import run_cli, warm_pool
 
 
 @pytest.fixture(scope="module")
@@ -347,7 +347,7 @@ def test_moving_production_switches_versions_without_failing_requests(
     folder = trained_project(tmp_path / "reload", max_iter=10)
     configure(folder, max_iter=40)
     with Project.open(folder) as project:
-        project.run(project.standard_pipeline()).raise_for_failure()
+        project.run(project.standard_pipeline(), executor=warm_pool()).raise_for_failure()
         project.registry.promote("houses", 1, reason="hold version 1 for the test")
     server = start_server(folder)
     failures: list[str] = []

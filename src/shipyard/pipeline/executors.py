@@ -16,6 +16,7 @@ import signal
 import sys
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from typing import Self
 
 import threadpoolctl
 
@@ -44,6 +45,13 @@ class Executor(abc.ABC):
 
     def shutdown(self) -> None:  # noqa: B027 - nothing to release by default
         """Release workers."""
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.shutdown()
 
 
 def cores() -> int:
