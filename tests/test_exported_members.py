@@ -39,3 +39,18 @@ def test_the_command_line_loads_no_data_library_before_a_command_needs_one() -> 
         "assert not loaded, loaded\n"
     )
     subprocess.run([sys.executable, "-c", script], check=True)
+
+
+def test_a_pipeline_worker_loads_no_metadata_store() -> None:
+    # A worker process runs steps and answers with digests; the runner alone writes
+    # metadata. SQLAlchemy and the store's tables were half a second of each spawned
+    # worker's start-up (pool workers, the Tuner's trial processes).
+    script = (
+        "import sys\n"
+        "import shipyard.pipeline.task, shipyard.pipeline.executors\n"
+        "import shipyard.components.standard, shipyard.components.ingestion\n"
+        "loaded = {'sqlalchemy', 'shipyard.store.metadata', 'shipyard.store.tables'}\n"
+        "loaded &= set(sys.modules)\n"
+        "assert not loaded, loaded\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True)

@@ -32,13 +32,15 @@ from shipyard.data.partitions import (
 )
 from shipyard.errors import DataError
 from shipyard.pipeline import Component, Output, PublishContext, log_metric
-from shipyard.store import ArtifactRecord, MetadataStore
+from shipyard.store import ArtifactRecord
 from shipyard.store.records import DATASETS_PROPERTY, DatasetVersionRecord
 
 if TYPE_CHECKING:
     # pandas and pyarrow are imported by what reads or writes the splits: building the
     # standard pipeline, and a fully cached run of it, never does.
     import pandas as pd
+
+    from shipyard.store import MetadataStore
 
 __all__ = [
     "ExampleGen",

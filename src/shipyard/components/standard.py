@@ -25,11 +25,13 @@ from shipyard.data.ingest import source_digest
 from shipyard.errors import ConfigError
 from shipyard.pipeline import Pipeline
 from shipyard.registry import ModelRegistry
-from shipyard.store import ArtifactRecord, MetadataStore
+from shipyard.store import ArtifactRecord
 from shipyard.store.records import DatasetVersionRecord, ModelVersionRecord
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from shipyard.store import MetadataStore
 
 __all__ = ["feedback_snapshot", "standard_pipeline"]
 

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from shipyard.store import MetadataStore, RunRecord
+from shipyard.store import RunRecord
+
+if TYPE_CHECKING:
+    from shipyard.store import MetadataStore
 
 __all__ = ["ComparedValues", "RunComparison", "compare_runs"]
 

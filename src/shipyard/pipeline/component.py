@@ -40,14 +40,17 @@ import types
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, TypeVar, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar, Union, get_args, get_origin
 
 from shipyard.artifacts import ArtifactStore
 from shipyard.errors import ComponentError, did_you_mean
 from shipyard.pipeline.context import Standby
 from shipyard.pipeline.ports import Input, Output
 from shipyard.pipeline.types import Artifact
-from shipyard.store import ArtifactRecord, MetadataStore, RunRecord
+from shipyard.store import ArtifactRecord, RunRecord
+
+if TYPE_CHECKING:
+    from shipyard.store import MetadataStore
 
 __all__ = [
     "Component",

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shipyard.artifacts import ArtifactStore
 from shipyard.errors import StepFailed
@@ -36,7 +36,10 @@ from shipyard.pipeline.dag import Pipeline
 from shipyard.pipeline.environment import code_version, environment_info
 from shipyard.pipeline.executors import Executor, LocalExecutor
 from shipyard.pipeline.task import Task, TaskInput, TaskResult
-from shipyard.store import ArtifactRecord, ExecutionRecord, MetadataStore, RunRecord
+from shipyard.store import ArtifactRecord, ExecutionRecord, RunRecord
+
+if TYPE_CHECKING:
+    from shipyard.store import MetadataStore
 
 # Bump when a change to the engine must invalidate every cached result.
 ENGINE_VERSION = "1"
