@@ -19,9 +19,9 @@ first use: they bring pandas, SQLAlchemy and numpy, which listing the newest pre
 
 from __future__ import annotations
 
-import importlib
 import typing
 
+from shipyard.exports import lazy_exports
 from shipyard.prediction_log.columns import COLUMN_NAMES, COLUMNS, Column
 from shipyard.prediction_log.lines import prediction_lines
 from shipyard.prediction_log.spool import spool_folder
@@ -53,18 +53,12 @@ __all__ = [
 ]
 
 _LAZY = {
-    "CompactionResult": "compaction",
-    "PredictionLog": "log",
-    "inputs_frame": "log",
-    "PredictionRecord": "records",
-    "new_prediction_id": "records",
-    "new_prediction_ids": "records",
+    "CompactionResult": "shipyard.prediction_log.compaction",
+    "PredictionLog": "shipyard.prediction_log.log",
+    "inputs_frame": "shipyard.prediction_log.log",
+    "PredictionRecord": "shipyard.prediction_log.records",
+    "new_prediction_id": "shipyard.prediction_log.records",
+    "new_prediction_ids": "shipyard.prediction_log.records",
 }
 
-
-def __getattr__(name: str) -> typing.Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _LAZY)
