@@ -1,8 +1,7 @@
-import subprocess
-import sys
 import types
 
 import shipyard
+from tests.helpers import run_python
 
 
 def test_all_exported_members_exist_and_are_documented() -> None:
@@ -26,7 +25,8 @@ def test_importing_shipyard_leaves_pandas_for_the_prediction_log_to_import() -> 
         "assert shipyard.PredictionLog.__module__ == 'shipyard.prediction_log.log'\n"
         "assert 'pandas' in sys.modules\n"
     )
-    subprocess.run([sys.executable, "-c", script], check=True)
+    result = run_python(script)
+    assert result.returncode == 0, result.stderr
 
 
 def test_the_command_line_loads_no_data_library_before_a_command_needs_one() -> None:
@@ -38,7 +38,8 @@ def test_the_command_line_loads_no_data_library_before_a_command_needs_one() -> 
         "loaded = {'pandas', 'sklearn', 'pyarrow', 'optuna'} & set(sys.modules)\n"
         "assert not loaded, loaded\n"
     )
-    subprocess.run([sys.executable, "-c", script], check=True)
+    result = run_python(script)
+    assert result.returncode == 0, result.stderr
 
 
 def test_a_pipeline_worker_loads_no_metadata_store() -> None:
@@ -53,4 +54,5 @@ def test_a_pipeline_worker_loads_no_metadata_store() -> None:
         "loaded &= set(sys.modules)\n"
         "assert not loaded, loaded\n"
     )
-    subprocess.run([sys.executable, "-c", script], check=True)
+    result = run_python(script)
+    assert result.returncode == 0, result.stderr
