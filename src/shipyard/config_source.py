@@ -5,9 +5,9 @@ variables of ``ENV_OVERRIDES``; ``shipyard.config`` validates them with pydantic
 takes longer (pydantic, YAML and every section's schema) than a command that only reads
 the store may take in all.  So each validation leaves a note in ``.shipyard/``: the
 digest of what it validated (the file's text, the variables, the rules' source) and
-where the project's metadata and artifacts live.  A reader whose sources have the same digest takes
-the store's location from the note (``validated_location``); any change to the file or
-to a variable makes it validate again.  The note never holds ``SHIPYARD_DB_URL``, which
+where the project's metadata and artifacts live.  A reader whose sources have the same
+digest takes the store's location from the note (``validated_location``); any change to
+the file or to a variable makes it validate again.  The note never holds ``SHIPYARD_DB_URL``, which
 may carry a password a user keeps out of files: that one is read from the environment.
 """
 
