@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyarrow.parquet as pq
@@ -19,19 +20,26 @@ from shipyard.prediction_log.segments import (
 from tests.prediction_log.helpers import T0, record
 
 
-def predictions(*numbers: int) -> pd.DataFrame:
+def spooled(*numbers: int, encoded: bool = True) -> list[dict[str, Any]]:
+    """Predictions ``numbers`` as compaction reads them from the spool (``encoded``: the
+    JSON columns as text), with no probabilities for number 1."""
     data = b"".join(
-        encode(record(n, prediction=f"class {n}", probabilities={"a": 0.25 * (n % 4)}))
+        encode(
+            record(
+                n,
+                prediction=f"class {n}",
+                probabilities=None if n == 1 else {"a": 0.25 * (n % 4)},
+            )
+        )
         for n in numbers
     )
-    return rows_frame(parse_lines(data, "test"))
+    return parse_lines(data, "test", encoded=encoded)
 
 
 def test_a_segment_holds_the_schema_sorted_by_time_and_reads_back_equal(tmp_path: Path) -> None:
     path = tmp_path / "segment.parquet"
-    frame = predictions(3, 1, 2)
-    frame.loc[1, "probabilities"] = None
-    write_segment(frame, path)
+    write_segment(spooled(3, 1, 2), path)
+    frame = rows_frame(spooled(3, 1, 2, encoded=False))
 
     stored = pq.read_table(path)
     assert stored.schema.equals(SEGMENT_SCHEMA, check_metadata=True)
@@ -49,7 +57,7 @@ def test_a_segment_holds_the_schema_sorted_by_time_and_reads_back_equal(tmp_path
 
 def test_reading_a_window_keeps_since_and_drops_until(tmp_path: Path) -> None:
     path = tmp_path / "segment.parquet"
-    write_segment(predictions(*range(10)), path)
+    write_segment(spooled(*range(10)), path)
     since, until = T0 + timedelta(minutes=3), T0 + timedelta(minutes=6)
     assert list(read_segment(path, since=since, until=until)["prediction_id"]) == [
         "p00003",
@@ -67,7 +75,7 @@ def test_reading_a_window_keeps_since_and_drops_until(tmp_path: Path) -> None:
 
 def test_reading_by_id_or_only_the_newest_rows(tmp_path: Path) -> None:
     path = tmp_path / "segment.parquet"
-    write_segment(predictions(*range(9, -1, -1)), path)
+    write_segment(spooled(*range(9, -1, -1)), path)
     until = T0 + timedelta(minutes=6)
 
     assert list(read_segment(path, newest=3)["prediction_id"]) == ["p00007", "p00008", "p00009"]
@@ -87,12 +95,12 @@ def test_reading_by_id_or_only_the_newest_rows(tmp_path: Path) -> None:
 
 def test_a_segment_of_the_first_schema_reads_with_no_shadow_links(tmp_path: Path) -> None:
     path = tmp_path / "old.parquet"
-    frame = predictions(2, 1)
-    write_segment(frame, path)
+    rows = spooled(2, 1)
+    write_segment(rows, path)
     first = pq.read_table(path).drop_columns(["shadow_of"])  # as schema 1 wrote them
     pq.write_table(first.replace_schema_metadata({"shipyard.schema": "prediction-log/1"}), path)
 
     back = read_segment(path)
     assert list(back["shadow_of"]) == [None, None]
-    assert list(back["prediction_id"]) == sorted(frame["prediction_id"])
+    assert list(back["prediction_id"]) == sorted(row["prediction_id"] for row in rows)
     assert segment_rows(path) == back.to_dict("records")

@@ -17,12 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import pyarrow as pa
 
 from shipyard.artifacts import ArtifactStore
 from shipyard.errors import ServingError
-from shipyard.prediction_log.lines import parse_lines, rows_frame
+from shipyard.prediction_log.lines import parse_lines
 from shipyard.prediction_log.segments import write_segment
 from shipyard.prediction_log.spool import CLAIM_BYTES, Claim, claim_closed
 from shipyard.store.predictions import NewSegment, PredictionRepository
@@ -78,14 +77,17 @@ def _compact_batch(
 ) -> list[SegmentRecord]:
     done = records.compacted_sources(claim.path.name for claim in batch)
     pending = [claim for claim in batch if claim.path.name not in done]
-    rows = [row for claim in pending for row in parse_lines(claim.data, claim.path.name)]
+    by_model: dict[str, list[dict[str, Any]]] = {}
+    for claim in pending:
+        for row in parse_lines(claim.data, claim.path.name, encoded=True):
+            by_model.setdefault(row["model"], []).append(row)
+        claim.data = b""  # read: the batch's peak memory is its rows, not rows and bytes
     segments: list[SegmentRecord] = []
-    if rows:
-        frame = rows_frame(rows)
+    if by_model:
         with tempfile.TemporaryDirectory(prefix="shipyard-segment-") as folder:
             new = [
-                _store_segment(artifacts, model, part, Path(folder) / f"{index}.parquet")
-                for index, (model, part) in enumerate(frame.groupby("model", sort=True))
+                _store_segment(artifacts, model, by_model[model], Path(folder) / f"{index}.parquet")
+                for index, model in enumerate(sorted(by_model))
             ]
         segments = records.register_segments(new, sources=[claim.path.name for claim in pending])
     # Only now, with the segments committed, may the spool files go.
@@ -95,10 +97,11 @@ def _compact_batch(
 
 
 def _store_segment(
-    artifacts: ArtifactStore, model: Any, frame: pd.DataFrame, path: Path
+    artifacts: ArtifactStore, model: str, rows: list[dict[str, Any]], path: Path
 ) -> NewSegment:
-    write_segment(frame, path)
+    write_segment(rows, path)
     blob = artifacts.put(path)
+    times = [row["timestamp"] for row in rows]
     return NewSegment(
         artifact=StoredOutput(
             type_name="PredictionSegment",
@@ -107,9 +110,9 @@ def _store_segment(
             size=blob.size,
             uri=blob.uri,
         ),
-        model=str(model),
-        rows=len(frame),
-        min_time=frame["timestamp"].min().to_pydatetime(),
-        max_time=frame["timestamp"].max().to_pydatetime(),
-        prediction_ids=frozenset(frame["prediction_id"]),
+        model=model,
+        rows=len(rows),
+        min_time=min(times),
+        max_time=max(times),
+        prediction_ids=frozenset(row["prediction_id"] for row in rows),
     )

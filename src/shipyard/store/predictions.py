@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -108,6 +108,19 @@ def upsert_feedback(
     )
 
 
+def _index_predictions(session: Session, segment_id: int, ids: Sequence[str]) -> None:
+    """Record that segment ``segment_id`` holds ``ids``: the driver's executemany with
+    plain tuples, since a segment adds up to hundreds of thousands of rows and building
+    them through SQLAlchemy took half of compaction's time in the database."""
+    connection = session.connection()
+    marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    table = PredictionIndexRow.__tablename__
+    connection.exec_driver_sql(
+        f"INSERT INTO {table} (prediction_id, segment_id) VALUES ({marker}, {marker})",
+        [(prediction_id, segment_id) for prediction_id in ids],
+    )
+
+
 class PredictionRepository:
     """Stores and reads the prediction log's metadata of one project."""
 
@@ -155,13 +168,7 @@ class PredictionRepository:
                 session.add(row)
                 session.flush()
                 if segment.prediction_ids:
-                    session.execute(
-                        insert(PredictionIndexRow),
-                        [
-                            {"prediction_id": prediction_id, "segment_id": row.id}
-                            for prediction_id in sorted(segment.prediction_ids)
-                        ],
-                    )
+                    _index_predictions(session, row.id, sorted(segment.prediction_ids))
                 records.append(_segment_record(row, artifact))
             session.add_all(
                 PredictionSourceRow(project_id=self.project_id, name=name, compacted_at=now)
