@@ -290,3 +290,24 @@ class UsesStandby(Component):
         address = current_step().standby
         alive = address is not None and Path(f"/proc/{address}").exists()
         self.seen.path.write_text(json.dumps({"standby": address, "alive": alive}))
+
+
+@component
+def whoami(numbers: Output[Dataset]) -> None:
+    """Writes the id of the worker process that ran it."""
+    numbers.path.write_text(json.dumps({"pid": os.getpid()}))
+
+
+class LoadsAhead(Component):
+    """Says which worker ran it and whether its slow import was there before it ran."""
+
+    numbers: Input[Dataset]
+    report: Output[Metrics]
+    module: str = "tests.pipeline.imported_ahead"
+
+    def imports(self, params: dict[str, Any]) -> tuple[str, ...]:
+        return (params["module"],)
+
+    def run(self) -> None:
+        loaded = self.module in sys.modules
+        self.report.path.write_text(json.dumps({"pid": os.getpid(), "loaded": loaded}))

@@ -4,11 +4,12 @@ import json
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 
 from shipyard import Pipeline, Project
-from shipyard.pipeline.executors import THREAD_VARIABLES, cores, start_method
+from shipyard.pipeline.executors import THREAD_VARIABLES, LocalExecutor, cores, start_method
 from tests.helpers import MakeProject
 from tests.pipeline import components as c
 
@@ -54,3 +55,26 @@ def test_a_thread_count_the_user_chose_is_kept(
 
     report = result.output("native_threads", "report")
     assert set(json.loads(project.artifacts.read_bytes(report.digest))) == {3}
+
+
+def test_a_step_runs_in_the_worker_that_loaded_its_imports_ahead(
+    make_project: MakeProject,
+) -> None:
+    project = make_project(workers=2)
+    first = c.whoami()
+    result = project.run(Pipeline("ahead", [first, c.LoadsAhead(numbers=first.outputs["numbers"])]))
+
+    result.raise_for_failure()
+    before = json.loads(project.artifacts.read_bytes(result.output("whoami", "numbers").digest))
+    report = json.loads(project.artifacts.read_bytes(result.output("LoadsAhead", "report").digest))
+    # The other worker imported the module while the first step ran, and got the step.
+    assert report == {"pid": report["pid"], "loaded": True}
+    assert report["pid"] != before["pid"]
+
+
+def test_shutting_down_stops_loading_modules_ahead() -> None:
+    pool = LocalExecutor(2)
+    pool.prepare(["tests.pipeline.slow_to_import"])
+    started = time.monotonic()
+    pool.shutdown()
+    assert time.monotonic() - started < 20

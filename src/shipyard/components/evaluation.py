@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from shipyard.components.ingestion import split_head
 from shipyard.components.payloads import EvaluationPayload, InfraPayload
-from shipyard.components.training import sampled_split
+from shipyard.components.training import PACKAGE_MODULE, sampled_split
 from shipyard.components.types import (
     Examples,
     InfraBlessing,
@@ -54,6 +54,9 @@ class Evaluator(Component):
         if digests.get("baseline") == digests["model"]:
             return {port: digest for port, digest in digests.items() if port != "baseline"}
         return digests
+
+    def imports(self, params: dict[str, Any]) -> tuple[str, ...]:
+        return (PACKAGE_MODULE,)
 
     def run(self) -> None:
         # Imported by the steps that load a model: a cached run never does.

@@ -27,7 +27,7 @@ from shipyard.data.partitions import (
     table_schema,
 )
 from shipyard.data.schema import Schema
-from shipyard.errors import DataError
+from shipyard.errors import ConfigError, DataError
 from shipyard.pipeline import (
     Component,
     Input,
@@ -47,7 +47,18 @@ if TYPE_CHECKING:
     # (and the building of a pipeline) never reaches.
     from shipyard.modeling.confidence import ConfidenceModel
 
-__all__ = ["Trainer", "Transform", "labelled_rows", "sampled_split", "target_values"]
+__all__ = [
+    "PACKAGE_MODULE",
+    "Trainer",
+    "Transform",
+    "labelled_rows",
+    "sampled_split",
+    "target_values",
+]
+
+PACKAGE_MODULE = "shipyard.modeling.package"
+"""Where model packages are written and read: importing it imports skops, which imports
+every scikit-learn estimator to list them (seconds; see ``Component.imports``)."""
 
 
 def sampled_split(folder: Path, split: str, *, max_rows: int | None, seed: int) -> pd.DataFrame:
@@ -242,6 +253,15 @@ class Trainer(Component):
     seed: int = 0
     coverage: float = 0.9
     max_rows: int | None = None
+
+    def imports(self, params: dict[str, Any]) -> tuple[str, ...]:
+        from shipyard.modeling.estimators import estimator_path
+
+        try:
+            module = estimator_path(params.get("estimator"), task=params["task"])
+        except (ConfigError, KeyError):  # the step's run names the problem
+            return (PACKAGE_MODULE,)
+        return (PACKAGE_MODULE, module.rpartition(".")[0] or PACKAGE_MODULE)
 
     def run(self) -> None:
         from shipyard.data.transform import FittedTransform

@@ -334,6 +334,14 @@ class Step:
         """
         return digests
 
+    def imports(self, params: dict[str, Any]) -> tuple[str, ...]:
+        """Modules the step's ``run`` imports, given its ``params``, that take seconds to
+        load (scikit-learn, say).  A local executor loads them ahead in a worker that is
+        idle while earlier steps run, and sends the step to that worker.  The default is
+        none.
+        """
+        return ()
+
     def standby(self) -> Standby | None:
         """A process the step will use, which the runner starts once all the step's
         parents have started and one of them is still at work, so that its start-up

@@ -2,21 +2,26 @@
 
 ``LocalExecutor`` runs steps in a pool of worker processes on this machine.  The interface
 is small so that a distributed executor (Dask) can stand in: ``submit`` a picklable
-``Task``, get back a future of its ``TaskResult``.
+``Task``, get back a future of its ``TaskResult``; ``prepare`` the modules later tasks
+import, where an executor can load them ahead.
 """
 
 from __future__ import annotations
 
 import abc
 import atexit
+import contextlib
 import ctypes
+import importlib
 import multiprocessing
 import os
 import signal
 import sys
+import threading
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Self
+from typing import Any, Self
 
 import threadpoolctl
 
@@ -42,6 +47,10 @@ class Executor(abc.ABC):
     @abc.abstractmethod
     def submit(self, task: Task) -> Future[TaskResult]:
         """Start ``task``; the future resolves to its result (never to its exception)."""
+
+    def prepare(self, modules: Sequence[str]) -> None:  # noqa: B027 - optional
+        """Load ``modules``, which tasks submitted later import (``Task.imports``),
+        ahead of them where a worker is idle (optional; the default loads nothing)."""
 
     def shutdown(self) -> None:  # noqa: B027 - nothing to release by default
         """Release workers."""
@@ -96,8 +105,9 @@ def prepare_worker(processes: int, parent: int | None = None) -> None:
     atexit.register(freeze_survivors)
 
 
-def _noop() -> None:
-    return None
+def _import_modules(modules: Sequence[str]) -> None:
+    for module in modules:
+        importlib.import_module(module)
 
 
 def start_method() -> str:
@@ -117,40 +127,98 @@ def start_method() -> str:
     return "fork" if threads == 1 else "spawn"
 
 
+class _Lane:
+    """One worker process with a queue of its own, and what it has imported."""
+
+    def __init__(self, workers: int) -> None:
+        context = multiprocessing.get_context(start_method())
+        self.pool = ProcessPoolExecutor(
+            max_workers=1,
+            mp_context=context,
+            initializer=prepare_worker,
+            initargs=(workers, os.getpid()),
+        )
+        # Its process starts now, before the caller starts threads of its own (each lane
+        # decides between fork and spawn when it starts: a later one spawns).
+        self._pid = self.pool.submit(os.getpid)
+        self.pending = 0
+        self.warming = False  # its only work is loading modules (``prepare``)
+        self.modules: set[str] = set()  # loaded by its tasks, or being loaded
+
+    def close(self) -> None:
+        if self.warming:  # nobody waits for modules loaded ahead: stop loading them
+            with contextlib.suppress(ProcessLookupError, BrokenProcessPool):
+                os.kill(self._pid.result(), signal.SIGKILL)
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
 class LocalExecutor(Executor):
-    """A pool of ``workers`` processes on this machine."""
+    """A pool of ``workers`` processes on this machine.
+
+    Each worker has a queue of its own, so that a task goes where its slow imports
+    (``Task.imports``) were loaded ahead (``prepare``): while the first steps of a
+    pipeline run in one worker, another imports scikit-learn for the Trainer, and the
+    Trainer goes there, even if it has to wait for the end of that import.  Other tasks go
+    to an idle worker, else to the least busy one.
+    """
 
     local = True
 
     def __init__(self, workers: int = 2) -> None:
         self.workers = workers
-        self._pool: ProcessPoolExecutor | None = None
-
-    def _new_pool(self) -> ProcessPoolExecutor:
-        context = multiprocessing.get_context(start_method())
-        return ProcessPoolExecutor(
-            max_workers=self.workers,
-            mp_context=context,
-            initializer=prepare_worker,
-            initargs=(self.workers, os.getpid()),
-        )
+        self._lanes: list[_Lane] = []
+        # Reentrant: a future that is already done runs its callback, which takes the
+        # lock, in the thread that adds it.
+        self._lock = threading.RLock()
 
     def start(self) -> None:
-        if self._pool is None:
-            self._pool = self._new_pool()
-            # Start the processes now, before the caller starts threads of its own.
-            self._pool.submit(_noop).result()
+        # The processes start now, before the caller starts threads of its own.
+        with self._lock:
+            while len(self._lanes) < self.workers:
+                self._lanes.append(_Lane(self.workers))
+
+    def _choose(self, imports: Sequence[str]) -> _Lane:
+        needed = set(imports)
+        warm = [lane for lane in self._lanes if needed and needed <= lane.modules]
+        # A warm worker that is free, or only loading what the task needs, is worth
+        # waiting for; one busy with another task is not.
+        ready = [lane for lane in warm if lane.pending == 0 or lane.warming]
+        idle = [lane for lane in self._lanes if lane.pending == 0]
+        return min(ready or idle or self._lanes, key=lambda lane: lane.pending)
+
+    def _replace(self, lane: _Lane) -> _Lane:
+        """A new worker in place of ``lane``, whose process died."""
+        lane.pool.shutdown(wait=False, cancel_futures=True)
+        fresh = _Lane(self.workers)
+        self._lanes[self._lanes.index(lane)] = fresh
+        return fresh
+
+    def _send(
+        self, lane: _Lane, fn: Callable[..., Any], *args: Any, warming: bool = False
+    ) -> Future[Any]:
+        """Queue ``fn(*args)`` on ``lane`` (on a new worker if its process died)."""
+        try:
+            inner = lane.pool.submit(fn, *args)
+        except BrokenProcessPool:
+            lane = self._replace(lane)
+            inner = lane.pool.submit(fn, *args)
+        lane.pending += 1
+        lane.warming = warming
+
+        def settled(_done: Future[Any]) -> None:
+            with self._lock:
+                lane.pending -= 1
+                lane.warming = False
+
+        inner.add_done_callback(settled)
+        return inner
 
     def submit(self, task: Task) -> Future[TaskResult]:
-        if self._pool is None:
-            self.start()
-        assert self._pool is not None
-        try:
-            inner = self._pool.submit(execute_task, task)
-        except BrokenProcessPool:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = self._new_pool()
-            inner = self._pool.submit(execute_task, task)
+        self.start()
+        with self._lock:
+            lane = self._choose(task.imports)
+            lane.modules.update(task.imports)
+            inner = self._send(lane, execute_task, task)
         outer: Future[TaskResult] = Future()
 
         def relay(done: Future[TaskResult]) -> None:
@@ -165,7 +233,23 @@ class LocalExecutor(Executor):
         inner.add_done_callback(relay)
         return outer
 
+    def prepare(self, modules: Sequence[str]) -> None:
+        """Load ``modules`` in an idle worker, unless one has them; with no worker idle,
+        the tasks load them themselves."""
+        if not modules:
+            return
+        self.start()
+        with self._lock:
+            if any(set(modules) <= lane.modules for lane in self._lanes):
+                return
+            idle = [lane for lane in self._lanes if lane.pending == 0]
+            if not idle:
+                return
+            idle[0].modules.update(modules)
+            self._send(idle[0], _import_modules, tuple(modules), warming=True)
+
     def shutdown(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        with self._lock:
+            lanes, self._lanes = self._lanes, []
+        for lane in lanes:
+            lane.close()

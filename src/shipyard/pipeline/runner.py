@@ -214,6 +214,7 @@ class _RunExecution:
         self.next_poll = 0.0
         # The processes steps asked for (``Step.standby``); None: the step has none.
         self.standbys: dict[str, Standby | None] = {}
+        self.prepared = False  # the executor was given the later steps' imports
 
     def _start_standbys(self) -> None:
         """Ask each pending step whose parents have all started, one still at work, for
@@ -408,9 +409,24 @@ class _RunExecution:
             fingerprint=attempt.key,
             workers=self.executor.workers,
             standby=None if standby is None else standby.address,
+            imports=step.imports(self.params[step.name]),
         )
         self.running[self.executor.submit(task)] = attempt
+        self._prepare_later_steps()
         self._notify(result)
+
+    def _prepare_later_steps(self) -> None:
+        """Once the first step is at work, hand the executor the slow imports of the
+        steps not started yet, to load in a worker that is idle meanwhile.  A run whose
+        steps are all cached submits nothing, and loads nothing."""
+        if self.prepared:
+            return
+        self.prepared = True
+        modules = dict.fromkeys(
+            module for step in self.pending for module in step.imports(self.params[step.name])
+        )
+        if modules:
+            self.executor.prepare(list(modules))
 
     def _publish(
         self, step: Step, result: StepResult, inputs: dict[str, ArtifactRecord], *, cached: bool

@@ -46,6 +46,7 @@ class Task:
     fingerprint: str | None = None
     workers: int = 1
     standby: str | None = None  # the address of the step's standby process
+    imports: tuple[str, ...] = ()  # slow modules the step imports (Component.imports)
 
 
 @dataclass(frozen=True)
