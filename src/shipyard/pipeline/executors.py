@@ -159,7 +159,8 @@ class LocalExecutor(Executor):
     (``Task.imports``) were loaded ahead (``prepare``): while the first steps of a
     pipeline run in one worker, another imports scikit-learn for the Trainer, and the
     Trainer goes there, even if it has to wait for the end of that import.  Other tasks go
-    to an idle worker, else to the least busy one.
+    to an idle worker (a new one while there are fewer than ``workers``), else to the
+    least busy one.
     """
 
     local = True
@@ -167,15 +168,25 @@ class LocalExecutor(Executor):
     def __init__(self, workers: int = 2) -> None:
         self.workers = workers
         self._lanes: list[_Lane] = []
-        # Reentrant: a future that is already done runs its callback, which takes the
-        # lock, in the thread that adds it.
-        self._lock = threading.RLock()
+        self._lock = threading.Lock()
 
     def start(self) -> None:
-        # The processes start now, before the caller starts threads of its own.
+        # The first process starts now, before the caller starts threads of its own;
+        # the others when there is work for them.
         with self._lock:
-            while len(self._lanes) < self.workers:
+            if not self._lanes:
                 self._lanes.append(_Lane(self.workers))
+
+    def _idle(self) -> _Lane | None:
+        """A worker with nothing to do: an idle one, else a new one while there are
+        fewer than ``workers``, else None."""
+        for lane in self._lanes:
+            if lane.pending == 0:
+                return lane
+        if len(self._lanes) < self.workers:
+            self._lanes.append(_Lane(self.workers))
+            return self._lanes[-1]
+        return None
 
     def _choose(self, imports: Sequence[str]) -> _Lane:
         needed = set(imports)
@@ -183,34 +194,31 @@ class LocalExecutor(Executor):
         # A warm worker that is free, or only loading what the task needs, is worth
         # waiting for; one busy with another task is not.
         ready = [lane for lane in warm if lane.pending == 0 or lane.warming]
-        idle = [lane for lane in self._lanes if lane.pending == 0]
-        return min(ready or idle or self._lanes, key=lambda lane: lane.pending)
+        if ready:
+            return min(ready, key=lambda lane: lane.pending)
+        return self._idle() or min(self._lanes, key=lambda lane: lane.pending)
 
-    def _replace(self, lane: _Lane) -> _Lane:
-        """A new worker in place of ``lane``, whose process died."""
-        lane.pool.shutdown(wait=False, cancel_futures=True)
-        fresh = _Lane(self.workers)
-        self._lanes[self._lanes.index(lane)] = fresh
-        return fresh
+    def _settled(self, lane: _Lane) -> None:
+        with self._lock:
+            lane.pending -= 1
+            lane.warming = False
 
-    def _send(
-        self, lane: _Lane, fn: Callable[..., Any], *args: Any, warming: bool = False
-    ) -> Future[Any]:
-        """Queue ``fn(*args)`` on ``lane`` (on a new worker if its process died)."""
+    def _queue(self, lane: _Lane, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        """Queue ``fn(*args)`` on ``lane``, counted in its ``pending`` already (on a new
+        worker if its process died).  Called without the lock: a pool runs the callbacks
+        of futures it fails, which take the lock, while it holds a lock of its own that
+        submitting takes."""
         try:
             inner = lane.pool.submit(fn, *args)
         except BrokenProcessPool:
-            lane = self._replace(lane)
-            inner = lane.pool.submit(fn, *args)
-        lane.pending += 1
-        lane.warming = warming
-
-        def settled(_done: Future[Any]) -> None:
+            lane.pool.shutdown(wait=False, cancel_futures=True)
+            fresh = _Lane(self.workers)
             with self._lock:
-                lane.pending -= 1
-                lane.warming = False
-
-        inner.add_done_callback(settled)
+                fresh.pending, fresh.warming = 1, fn is _import_modules
+                self._lanes = [fresh if other is lane else other for other in self._lanes]
+            lane = fresh
+            inner = lane.pool.submit(fn, *args)
+        inner.add_done_callback(lambda _done: self._settled(lane))
         return inner
 
     def submit(self, task: Task) -> Future[TaskResult]:
@@ -218,7 +226,9 @@ class LocalExecutor(Executor):
         with self._lock:
             lane = self._choose(task.imports)
             lane.modules.update(task.imports)
-            inner = self._send(lane, execute_task, task)
+            lane.pending += 1
+            lane.warming = False
+        inner = self._queue(lane, execute_task, task)
         outer: Future[TaskResult] = Future()
 
         def relay(done: Future[TaskResult]) -> None:
@@ -242,11 +252,13 @@ class LocalExecutor(Executor):
         with self._lock:
             if any(set(modules) <= lane.modules for lane in self._lanes):
                 return
-            idle = [lane for lane in self._lanes if lane.pending == 0]
-            if not idle:
+            lane = self._idle()
+            if lane is None:
                 return
-            idle[0].modules.update(modules)
-            self._send(idle[0], _import_modules, tuple(modules), warming=True)
+            lane.modules.update(modules)
+            lane.pending += 1
+            lane.warming = True
+        self._queue(lane, _import_modules, tuple(modules))
 
     def shutdown(self) -> None:
         with self._lock:
