@@ -4,6 +4,7 @@ labels and what they resolve, feedback written with the resolution, expiry and d
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -301,6 +302,10 @@ def test_concurrent_claims_never_share_an_item(
                 claimed[name].append(held.id)
                 own.review.record(held.id, name, action="skip", label=None,
                                   guideline_version=None, decide=_skip_for_good)  # fmt: skip
+                # A reviewer takes a moment per item. Without it, on a loaded machine one
+                # thread can take the whole queue while SQLite's busy handler keeps the
+                # others backing off, and nothing races.
+                time.sleep(0.005)
         except BaseException as exc:  # reported to the test's thread below
             errors.append(exc)
         finally:
