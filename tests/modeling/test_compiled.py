@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
+import sys
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
@@ -496,6 +498,69 @@ def test_small_batches_go_to_the_compiled_model_and_large_ones_to_the_estimator(
     assert loaded.predict_features(small).values == ames_model.predict(small).tolist()
     with pytest.raises(AssertionError, match="asked for predict"):
         loaded.predict_features(features[: MAX_BATCH_ROWS + 1])
+
+
+def test_an_evaluation_asks_the_estimator_and_compiles_nothing(
+    tmp_path: Path,
+    ames: tuple[FittedTransform, Floats, Floats],
+    ames_model: HistGradientBoostingRegressor,
+) -> None:
+    # One batch, in the Evaluator's fresh worker: loading numba and compiling would
+    # cost a second for predictions the estimator gives in milliseconds.
+    fitted, features, target = ames
+    package(tmp_path, ames_model, fitted, "regression")
+    frame = load_ames().head(MAX_BATCH_ROWS)
+    frame.to_parquet(tmp_path / "rows.parquet")
+    script = f"""
+import json, sys
+from pathlib import Path
+import pandas as pd
+from shipyard.modeling.evaluation import evaluate
+from shipyard.modeling.package import ModelPackage
+package = ModelPackage.load(Path({str(tmp_path / "model")!r}))
+frame = pd.read_parquet({str(tmp_path / "rows.parquet")!r})
+result = evaluate(package, frame, slices=[], min_slice_size=1)
+predictions = package.predict_frame(frame, compiled=False).values
+print(json.dumps({{"numba": "numba" in sys.modules, "rmse": result.overall["rmse"],
+                  "predictions": predictions}}))
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["numba"] is False
+    expected = ames_model.predict(features[:MAX_BATCH_ROWS])
+    assert report["predictions"] == expected.tolist()
+    error = np.sqrt(np.mean((expected - target[:MAX_BATCH_ROWS]) ** 2))
+    assert report["rmse"] == pytest.approx(error)
+
+
+def test_the_kernel_loaded_ahead_is_the_one_a_regressor_predicts_with(
+    tmp_path: Path,
+    ames: tuple[FittedTransform, Floats, Floats],
+    ames_model: HistGradientBoostingRegressor,
+) -> None:
+    # The infra probe's standby loads it while the Trainer runs; a kernel of other
+    # argument types would leave the first prediction to load its own.
+    fitted, _, _ = ames
+    package(tmp_path, ames_model, fitted, "regression")
+    script = f"""
+import json
+from pathlib import Path
+from shipyard.modeling.package import ModelPackage
+from shipyard.modeling.trees import load_kernel, walk
+load_kernel()
+ahead = [str(signature) for signature in walk.signatures]
+package = ModelPackage.load(Path({str(tmp_path / "model")!r}))
+package.predict_rows({json_rows(1)!r})
+print(json.dumps({{"compiled": package.compiled, "ahead": ahead,
+                  "after": [str(signature) for signature in walk.signatures]}}))
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["compiled"]
+    assert len(report["ahead"]) == 1
+    assert report["after"] == report["ahead"]
 
 
 def test_a_loaded_classifier_package_gives_the_same_probabilities(

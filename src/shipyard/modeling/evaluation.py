@@ -70,7 +70,8 @@ def evaluate(
     labelled = frame.loc[frame[target].notna()].reset_index(drop=True)
     if len(labelled) == 0:
         raise DataError(f"the evaluation data has no rows with a value for '{target}'")
-    predictions = package.predict_frame(labelled)
+    # One batch: the estimator answers it sooner than the compiled predictor is made.
+    predictions = package.predict_frame(labelled, compiled=False)
     truth = labelled[target].to_numpy()
 
     def measure(mask: np.ndarray[Any, np.dtype[np.bool_]]) -> dict[str, float]:

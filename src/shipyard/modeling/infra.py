@@ -164,9 +164,12 @@ def _no_answer(timeout: float) -> InfraReport:
 
 
 def _import_serving_libraries() -> None:
-    """What serving any package needs: scikit-learn and skops, and numba for boosted trees."""
-    import shipyard.modeling.package
-    import shipyard.modeling.trees  # noqa: F401
+    """What serving any package needs: scikit-learn and skops, and numba's boosted-tree
+    kernel."""
+    import shipyard.modeling.package  # noqa: F401
+    from shipyard.modeling.trees import load_kernel
+
+    load_kernel()
 
 
 def _serve(package_dir: Path, rows: list[dict[str, Any]], requests: int) -> str:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["walk"]
+__all__ = ["load_kernel", "walk"]
 
 
 @numba.njit(nogil=True, cache=True)
@@ -39,3 +39,26 @@ def walk(rows, column, threshold, children, values, roots, depths, output, raw):
         target = output[tree]
         for r in range(n):
             raw[r, target] += values[node[r]]
+
+
+def load_kernel() -> None:
+    """Load ``walk``'s machine code now (numba reads it from its disk cache, or compiles
+    it), so that the first prediction does not wait for it: half a second.
+
+    It loads the variant of models with one output per iteration (regressors, binary
+    classifiers); a multi-class model's output array is laid out otherwise and loads its
+    own on first use.
+    """
+    index = np.zeros(0, dtype=np.intp)
+    numbers = np.zeros(0, dtype=np.float64)
+    walk(
+        np.zeros((0, 0), dtype=np.float64),
+        index,
+        numbers,
+        np.zeros((0, 2), dtype=np.intp),
+        numbers,
+        index,
+        index,
+        index,
+        np.zeros((0, 1), dtype=np.float64, order="F"),
+    )
