@@ -294,11 +294,15 @@ def test_a_candidate_that_fails_to_load_leaves_the_primary_serving(
 
 def spooled(folder: Path) -> dict[str, list[dict[str, Any]]]:
     """Each worker's logged predictions (its spool files carry its process id); a line
-    a worker is writing right now is left for the next look."""
+    a worker is writing right now, or a file it is creating, is left for the next look."""
     found: dict[str, list[dict[str, Any]]] = {}
     for path in (folder / ".shipyard" / "spool").iterdir():
         worker = path.name.split("-")[-2]
-        for line in complete_lines(path.read_bytes()):
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:  # a file being created, renamed since the listing
+            continue
+        for line in complete_lines(data):
             if line:
                 found.setdefault(worker, []).append(orjson.loads(line))
     return found
