@@ -35,7 +35,9 @@ def test_the_run_metrics_execution_index_is_partial(db_url: str, tmp_path: Path)
     query = (
         "SELECT sql FROM sqlite_master WHERE name = 'ix_run_metrics_execution_id'"
         if database.dialect == "sqlite"
-        else "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_run_metrics_execution_id'"
+        # Other tests' schemas, in the same database, hold an index of that name too.
+        else "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_run_metrics_execution_id' "
+        "AND schemaname = current_schema()"
     )
     with database.engine.connect() as connection:
         definition = connection.execute(text(query)).scalar_one()
