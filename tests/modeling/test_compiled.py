@@ -500,6 +500,14 @@ def test_small_batches_go_to_the_compiled_model_and_large_ones_to_the_estimator(
         loaded.predict_features(features[: MAX_BATCH_ROWS + 1])
 
 
+def in_a_fresh_process(script: str) -> dict[str, Any]:
+    """What ``script`` prints as JSON, run in an interpreter that has loaded nothing."""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    report: dict[str, Any] = json.loads(result.stdout)
+    return report
+
+
 def test_an_evaluation_asks_the_estimator_and_compiles_nothing(
     tmp_path: Path,
     ames: tuple[FittedTransform, Floats, Floats],
@@ -524,9 +532,7 @@ predictions = package.predict_frame(frame, compiled=False).values
 print(json.dumps({{"numba": "numba" in sys.modules, "rmse": result.overall["rmse"],
                   "predictions": predictions}}))
 """
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout)
+    report = in_a_fresh_process(script)
     assert report["numba"] is False
     expected = ames_model.predict(features[:MAX_BATCH_ROWS])
     assert report["predictions"] == expected.tolist()
@@ -555,9 +561,7 @@ package.predict_rows({json_rows(1)!r})
 print(json.dumps({{"compiled": package.compiled, "ahead": ahead,
                   "after": [str(signature) for signature in walk.signatures]}}))
 """
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout)
+    report = in_a_fresh_process(script)
     assert report["compiled"]
     assert len(report["ahead"]) == 1
     assert report["after"] == report["ahead"]
