@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import subprocess
-import sys
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
@@ -39,6 +37,7 @@ from shipyard.modeling.compiled import (
     compile_estimator,
 )
 from shipyard.modeling.package import ModelPackage, write_package
+from tests.helpers import run_python
 
 Floats = npt.NDArray[np.float64]
 
@@ -502,7 +501,7 @@ def test_small_batches_go_to_the_compiled_model_and_large_ones_to_the_estimator(
 
 def in_a_fresh_process(script: str) -> dict[str, Any]:
     """What ``script`` prints as JSON, run in an interpreter that has loaded nothing."""
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    result = run_python(script)
     assert result.returncode == 0, result.stderr
     report: dict[str, Any] = json.loads(result.stdout)
     return report
